@@ -1,0 +1,1 @@
+"""Dealer-flow monitor: options-dealer positioning, exposures and hedge-flow forecasts."""

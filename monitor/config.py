@@ -1,0 +1,159 @@
+"""Settings: ``config.yaml`` (every key documented there) with environment overrides.
+
+Precedence, highest first: keyword arguments (the CLI's options), environment variables
+``DEALERFLOW_<SECTION>__<KEY>`` (e.g. ``DEALERFLOW_REDIS__URL``,
+``DEALERFLOW_PRICING__RATE``), the YAML file, the defaults below. The YAML file is
+``--config FILE``, else ``$DEALERFLOW_CONFIG``, else ``./config.yaml`` (missing = defaults).
+
+Secrets (webhook URLs, passwords) are never read from the YAML file: only from the
+environment, as ``SecretStr`` so they do not appear in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from monitor.core.positions import MODELS
+
+PositionModel = Literal[MODELS]  # type: ignore[valid-type]
+
+
+class UnderlyingSettings(BaseModel):
+    multiplier: float = Field(100.0, gt=0, description="shares (index units) per contract")
+    settlement: Literal["pm", "am_monthly"] = Field(
+        "pm", description="am_monthly: the bare root's third-Friday contracts settle at 09:30 ET")
+    adv_shares: float = Field(0.0, ge=0, description="average daily volume, shares (0 = unknown)")
+    div_yield: float = Field(0.0, description="continuous, decimal; used only without parity")
+    position_model: PositionModel = "classic"  # type: ignore[valid-type]
+    es_multiplier: float = Field(0.0, ge=0, description="futures $ per point for ES-equivalents")
+
+
+class PricingSettings(BaseModel):
+    rate: float = Field(0.04, description="continuously compounded risk-free rate, decimal")
+    parity_pairs: int = Field(5, ge=1, description="strikes nearest the money used for forwards")
+
+
+class KafkaTopics(BaseModel):
+    option_quotes: str = "dealerflow.option_quotes"
+    option_trades: str = "dealerflow.option_trades"
+    underlying: str = "dealerflow.underlying"
+    open_interest: str = "dealerflow.open_interest"
+    vol_index: str = "dealerflow.vol_index"
+    dead_letter: str = "dealerflow.dead_letter"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap: str | None = Field(None, description="HOST:PORT; None = embedded source")
+    group_id: str = "dealerflow-monitor"
+    topics: KafkaTopics = KafkaTopics()
+    encoding: Literal["json", "binary"] = "json"
+    max_records: int = Field(5000, ge=1, description="records per getmany() batch")
+    poll_timeout_ms: int = Field(50, ge=1)
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = "dealerflow"
+    stream_maxlen: int = Field(10000, ge=1, description="approximate cap of the events stream")
+    buffer_max: int = Field(10000, ge=1, description="events held while Redis is down")
+    password: SecretStr | None = Field(None, description="from DEALERFLOW_REDIS__PASSWORD only")
+
+
+class MetricsSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(9108, ge=0, le=65535, description="0 = pick a free port")
+
+
+class IntervalSettings(BaseModel):
+    reeval_ms: float = Field(250.0, gt=0, description="max rate of full re-evaluations on spot moves")
+    reeval_bps: float = Field(5.0, ge=0, description="spot move that forces a re-evaluation now")
+    levels_ms: float = Field(1000.0, gt=0, description="zero gamma and walls timer")
+    publish_ms: float = Field(1000.0, gt=0, description="Redis state publish timer")
+
+
+class EmbeddedSettings(BaseModel):
+    chain: str = Field("../shared/data/cboe_chain_eod_2026/SPX/SPX_2026-08-21.csv.gz",
+                       description="real chain the embedded simulator starts from")
+    rate_ticks_per_s: float = Field(20000.0, gt=0)
+    seed: int = 7
+
+
+class AlertSecrets(BaseModel):
+    slack_webhook_url: SecretStr | None = None
+    teams_webhook_url: SecretStr | None = None
+    generic_webhook_url: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEALERFLOW_", env_nested_delimiter="__",
+                                      extra="forbid")
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    pricing: PricingSettings = PricingSettings()
+    underlyings: dict[str, UnderlyingSettings] = {
+        "SPX": UnderlyingSettings(settlement="am_monthly", adv_shares=0.0, div_yield=0.013,
+                                  es_multiplier=50.0),
+    }
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    intervals: IntervalSettings = IntervalSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    alerts: AlertSecrets = AlertSecrets()
+
+    def underlying(self, root: str) -> UnderlyingSettings:
+        """Settings of ``root`` (``SPXW`` -> ``SPX``), defaults where not configured."""
+        root = root.upper()
+        if root in self.underlyings:
+            return self.underlyings[root]
+        for name in (root.rstrip("W"), root.rstrip("P")):
+            if name in self.underlyings:
+                return self.underlyings[name]
+        return UnderlyingSettings()
+
+
+SECRET_SECTIONS = ("alerts",)
+
+
+class _YamlWithoutSecrets(YamlConfigSettingsSource):
+    def __call__(self):
+        data = super().__call__()
+        for key in SECRET_SECTIONS:
+            if key in data:
+                raise ValueError(f"config file must not contain '{key}': secrets come from "
+                                 f"the environment only (DEALERFLOW_{key.upper()}__...)")
+        if isinstance(data.get("redis"), dict) and "password" in data["redis"]:
+            raise ValueError("config file must not contain redis.password: "
+                             "use DEALERFLOW_REDIS__PASSWORD")
+        return data
+
+
+def config_path(path: str | os.PathLike | None = None) -> Path:
+    return Path(path or os.environ.get("DEALERFLOW_CONFIG") or "config.yaml")
+
+
+def load_settings(path: str | os.PathLike | None = None, **overrides) -> Settings:
+    """Settings from ``path`` (see the module docstring) with ``overrides`` on top."""
+    yaml_path = config_path(path)
+    if path is not None and not yaml_path.exists():
+        raise FileNotFoundError(f"config file not found: {yaml_path}")
+
+    class _Settings(Settings):
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                       dotenv_settings, file_secret_settings
+                                       ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings,
+                    _YamlWithoutSecrets(settings_cls, yaml_file=yaml_path))
+
+    return _Settings(**overrides)

@@ -1,0 +1,225 @@
+"""The book: one underlying's option chain as struct-of-arrays state, with its Greeks,
+dealer positions and aggregated exposures kept current.
+
+Two paths change it, and they agree (to rounding of the running sums):
+
+* :meth:`Book.refresh` / :meth:`Book.evaluate`: the whole chain at once (new clock,
+  parity forwards, every contract re-solved, aggregates re-summed);
+* :meth:`Book.update_quotes` / :meth:`Book.update_positions`: one contract at a time,
+  O(1) each (subtract old contribution, re-solve warm, add new).
+
+Forwards are re-calibrated from put-call parity only on :meth:`refresh` (the service
+does that on its re-evaluation timer); between refreshes a quote update keeps its
+group's forward, and a spot move (:meth:`set_spot`) scales every forward with spot.
+
+Contracts are stored sorted by (settlement instant, strike, put before call);
+``order[i]`` is the chain row of book row ``i``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from monitor.chain.model import Chain
+from monitor.core import status as st
+from monitor.core.forwards import parity_forwards
+from monitor.core.kernels import (
+    CEX,
+    DEX,
+    GEX,
+    VEX,
+    Aggregates,
+    ContractArrays,
+    GroupArrays,
+    apply_positions,
+    apply_quotes,
+    resum,
+    whole_chain,
+)
+from monitor.core.positions import dealer_positions
+
+NS_PER_YEAR = 365.0 * 86400.0 * 1e9
+MIN_T_SECONDS = 60.0  # 0DTE floor (REFERENCE.md): Greeks stay finite up to settlement
+MIN_T_YEARS = MIN_T_SECONDS * 1e9 / NS_PER_YEAR
+VENDOR_IV_RANGE = (0.01, 2.0)  # same filter as the reference VEX computation (SOURCES.md §1)
+GREEKS_SOURCES = ("model", "vendor")
+
+
+class Book:
+    """Exposure state of one underlying. See the module docstring for the two update paths.
+
+    Parameters: ``model`` position model (``classic``/``short_all``), ``multiplier``
+    (shares per contract), ``rate`` (continuously compounded, decimal), ``div_yield``
+    (used only where parity gives no forward), ``greeks`` (``model`` = solve IV from the
+    mid; ``vendor`` = the file's delta/gamma, its IV for vanna/charm/levels), ``now_ns``
+    (the evaluation clock, UTC ns; default the chain's ``as_of_ns``).
+    """
+
+    def __init__(self, chain: Chain, *, model: str = "classic", multiplier: float = 100.0,
+                 rate: float = 0.04, div_yield: float = 0.0, greeks: str = "model",
+                 now_ns: int | None = None, parity_pairs: int = 5):
+        if greeks not in GREEKS_SOURCES:
+            raise ValueError(f"greeks must be one of {GREEKS_SOURCES}, not {greeks!r}")
+        if not (chain.spot > 0.0 and math.isfinite(chain.spot)):
+            raise ValueError(f"spot must be a positive number, got {chain.spot!r}")
+        self.chain = chain
+        self.underlying = chain.underlying
+        self.model = model
+        self.greeks = greeks
+        self.multiplier = float(multiplier)
+        self.rate = float(rate)
+        self.div_yield = float(div_yield)
+        self.parity_pairs = int(parity_pairs)
+        self.spot = float(chain.spot)
+        self.now_ns = int(chain.as_of_ns if now_ns is None else now_ns)
+
+        order = np.lexsort((chain.is_call, chain.strike, chain.settle_ns))
+        self.order = order
+        settle = np.asarray(chain.settle_ns, dtype=np.int64)[order]
+        self.group_settle_ns, group = np.unique(settle, return_inverse=True)
+        first = np.searchsorted(settle, self.group_settle_ns)
+        self.group_expiry = np.asarray(chain.expiry)[order][first].astype("datetime64[D]")
+        self.group_am = np.asarray(chain.am_settled, dtype=bool)[order][first]
+        strike = np.asarray(chain.strike, dtype=np.float64)[order]
+        self.strikes, strike_idx = np.unique(strike, return_inverse=True)
+        is_call = np.asarray(chain.is_call, dtype=np.bool_)[order]
+        n, m = len(strike), len(self.group_settle_ns)
+        self.oi = np.nan_to_num(np.asarray(chain.oi, dtype=np.float64)[order], nan=0.0)
+        vendor = lambda a: np.asarray(a, dtype=np.float64)[order]  # noqa: E731
+        self.vendor_delta = vendor(chain.vendor_delta)
+        self.vendor_gamma = vendor(chain.vendor_gamma)
+        viv = vendor(chain.vendor_iv)
+        lo, hi = VENDOR_IV_RANGE
+        self.vendor_iv = np.where((viv >= lo) & (viv <= hi), viv, np.nan)
+        zeros = lambda: np.zeros(n)  # noqa: E731
+        self.c = ContractArrays(
+            strike=strike, is_call=is_call, group=group.astype(np.int32),
+            strike_idx=strike_idx.astype(np.int32),
+            bid=np.asarray(chain.bid, dtype=np.float64)[order].copy(),
+            ask=np.asarray(chain.ask, dtype=np.float64)[order].copy(),
+            pos=dealer_positions(model, is_call, self.oi),
+            iv=np.full(n, np.nan), delta=zeros(), gamma=zeros(), vega=zeros(), vanna=zeros(),
+            charm=zeros(), dex=zeros(), gex=zeros(), vex=zeros(), cex=zeros(),
+            status=np.zeros(n, dtype=np.int8),
+        )
+        self.g = GroupArrays(T=np.zeros(m), fwd=np.zeros(m), df=np.ones(m))
+        self.forward_from_parity = np.zeros(m, dtype=np.bool_)
+        self.agg = Aggregates(totals=np.zeros(4), by_group=np.zeros((m, 4)),
+                              by_strike=np.zeros((len(self.strikes), 5)))
+        self._symbol_index: dict[str, int] | None = None
+        self.last_eval_seconds = 0.0
+        self.refresh()
+
+    # -- whole-chain path -------------------------------------------------------------
+    def set_clock(self, now_ns: int) -> None:
+        """Years to settlement per group from ``now_ns`` (UTC ns); 0 = expired."""
+        self.now_ns = int(now_ns)
+        left = (self.group_settle_ns - self.now_ns).astype(np.float64)
+        T = np.where(left > 0, np.maximum(left / NS_PER_YEAR, MIN_T_YEARS), 0.0)
+        self.g.T[:] = T
+        self.g.df[:] = np.exp(-self.rate * T)
+
+    def recalibrate_forwards(self) -> None:
+        """Parity forwards per group (fallback ``S exp((r-q)T)``)."""
+        c = self.c
+        parity_forwards(c.strike, c.is_call, c.group, c.bid, c.ask, self.g.T, self.g.df,
+                        self.spot, self.rate, self.div_yield, self.parity_pairs,
+                        self.g.fwd, self.forward_from_parity)
+
+    def refresh(self, now_ns: int | None = None) -> None:
+        """Clock, forwards and every contract from scratch (cold IV starts)."""
+        self.set_clock(self.now_ns if now_ns is None else now_ns)
+        self.recalibrate_forwards()
+        self.evaluate(warm=False)
+
+    def evaluate(self, warm: bool = True) -> None:
+        """Re-evaluate every contract with the current clock and forwards, re-sum aggregates."""
+        t0 = time.perf_counter()
+        if self.greeks == "vendor":
+            self.c.iv[:] = self.vendor_iv
+            whole_chain(*self.c, *self.g, *self.agg, self.spot, self.multiplier, -1)
+            self._apply_vendor_greeks()
+        else:
+            whole_chain(*self.c, *self.g, *self.agg, self.spot, self.multiplier,
+                        1 if warm else 0)
+        self.last_eval_seconds = time.perf_counter() - t0
+
+    def _apply_vendor_greeks(self) -> None:
+        """--greeks vendor: the file's delta and gamma replace the model's on every row
+        that has them (expired rows included, so published naive figures reproduce)."""
+        c = self.c
+        has = np.isfinite(self.vendor_gamma) & np.isfinite(self.vendor_delta)
+        c.delta[has] = self.vendor_delta[has]
+        c.gamma[has] = self.vendor_gamma[has]
+        nm = c.pos * self.multiplier
+        c.dex[has] = (nm * c.delta * self.spot)[has]
+        c.gex[has] = (nm * c.gamma * self.spot * self.spot * 0.01)[has]
+        resum(*c, *self.agg)
+
+    def set_spot(self, spot: float, warm: bool = True) -> None:
+        """Move spot: forwards scale with it (carry unchanged), every contract re-evaluated."""
+        if not (spot > 0.0 and math.isfinite(spot)):
+            raise ValueError(f"spot must be a positive number, got {spot!r}")
+        self.g.fwd[:] *= spot / self.spot
+        self.spot = float(spot)
+        self.evaluate(warm=warm)
+
+    # -- one contract at a time ---------------------------------------------------------
+    def update_quotes(self, idx, bid, ask) -> None:
+        """Apply quote updates to book rows ``idx`` in order, O(1) each (model Greeks only)."""
+        if self.greeks != "model":
+            raise ValueError("incremental quote updates need --greeks model")
+        apply_quotes(*self.c, *self.g, *self.agg, self.spot, self.multiplier,
+                     np.asarray(idx, dtype=np.int64), np.asarray(bid, dtype=np.float64),
+                     np.asarray(ask, dtype=np.float64))
+
+    def update_quote(self, i: int, bid: float, ask: float) -> None:
+        self.update_quotes(np.array([i]), np.array([bid]), np.array([ask]))
+
+    def update_open_interest(self, idx, oi) -> None:
+        """New open interest for rows ``idx``: positions re-weighted by the book's model."""
+        idx = np.asarray(idx, dtype=np.int64)
+        oi = np.nan_to_num(np.asarray(oi, dtype=np.float64), nan=0.0)
+        self.oi[idx] = oi
+        self.update_positions(idx, dealer_positions(self.model, self.c.is_call[idx], oi))
+
+    def update_positions(self, idx, pos) -> None:
+        """Set dealer positions (signed contracts) of rows ``idx``; O(1) each."""
+        apply_positions(*self.c, *self.agg, self.spot, self.multiplier,
+                        np.asarray(idx, dtype=np.int64), np.asarray(pos, dtype=np.float64))
+
+    # -- lookups and summaries ----------------------------------------------------------
+    def index_of(self, symbol: str) -> int:
+        """Book row of an OCC symbol (compact or padded); ``KeyError`` if unknown."""
+        if self._symbol_index is None:
+            syms = self.chain.symbols()
+            self._symbol_index = {syms[r]: i for i, r in enumerate(self.order)}
+        return self._symbol_index[symbol.replace(" ", "")]
+
+    @property
+    def totals(self) -> dict[str, float]:
+        t = self.agg.totals
+        return {"dex_usd": float(t[DEX]), "gex_usd_per_pct": float(t[GEX]),
+                "vex_usd_per_vol_pt": float(t[VEX]), "cex_usd_per_day": float(t[CEX])}
+
+    def status_counts(self) -> dict[str, int]:
+        codes, counts = np.unique(self.c.status, return_counts=True)
+        return {st.NAMES[int(k)]: int(v) for k, v in zip(codes, counts)}
+
+    def contributing(self) -> np.ndarray:
+        """Mask of rows whose Greeks feed the exposures."""
+        if self.greeks == "vendor":
+            return np.isfinite(self.vendor_gamma) & np.isfinite(self.vendor_delta)
+        return self.c.status == st.OK
+
+    def expired_vendor_gamma_share(self) -> float | None:
+        """Share of gross vendor |GEX| that sits on contracts past settlement (None: no vendor gamma)."""
+        vg = np.nan_to_num(self.vendor_gamma)
+        gross = np.abs(self.oi * vg).sum()
+        if gross <= 0:
+            return None
+        expired = self.g.T[self.c.group] <= 0.0
+        return float(np.abs(self.oi * vg)[expired].sum() / gross)

@@ -1,0 +1,90 @@
+"""Hedge-flow scenarios: what the dealers must trade to stay delta-neutral.
+
+For a scenario (spot x (1 + spot_pct/100), every IV + vol_pts/100, ``days`` calendar days
+passing) every contributing contract is revalued in full (sticky strike; forwards scale
+with spot and keep their carry per year; a contract whose settlement passes takes its
+exercise delta) and
+
+    flow_shares = -sum_i n_i M (delta_i' - delta_i)
+    flow_usd    = flow_shares * S
+
+i.e. the change in the dealers' share delta valued at today's spot ``S`` (REFERENCE.md's
+``-(D' - D)`` with ``D`` the dollar delta at a fixed reference price: the trade, not the
+re-marking of the existing hedge). Positive = dealers BUY the underlying. The linear
+estimate beside it is ``-(GEX spot_pct + VEX vol_pts + CEX days)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import prange
+
+from monitor.core import status as st
+from monitor.core.black76 import delta_only
+from monitor.core.jit import kernel
+from monitor.core.kernels import CEX, GEX, VEX
+
+DAYS_PER_YEAR = 365.0
+MIN_SIGMA = 1e-4
+
+STANDARD = (
+    [(p, 0.0, 0.0) for p in (-5.0, -2.0, -1.0, 1.0, 2.0, 5.0)]
+    + [(0.0, v, 0.0) for v in (-5.0, -2.0, 2.0, 5.0)]
+    + [(0.0, 0.0, 1.0)]
+)
+
+
+@dataclass(frozen=True)
+class Flow:
+    spot_pct: float
+    vol_pts: float
+    days: float
+    flow_usd: float  # full revaluation, + = dealers buy
+    flow_usd_linear: float
+    flow_shares: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@kernel(parallel=True)
+def _share_delta_change(strike, is_call, group, pos, iv, use, T, fwd, df, spot, mult, spot_mult,
+                        dvol, dt_years):
+    total = 0.0
+    for i in prange(strike.shape[0]):
+        if not use[i]:
+            continue
+        j = group[i]
+        t0 = T[j]
+        sig = iv[i]
+        d0 = delta_only(spot, fwd[j], strike[i], t0, sig, df[j], is_call[i])
+        t1 = t0 - dt_years
+        ratio = t1 / t0 if t1 > 0.0 else 0.0
+        f1 = fwd[j] * spot_mult * (fwd[j] / spot) ** (ratio - 1.0)
+        df1 = df[j] ** ratio
+        s1 = spot * spot_mult
+        d1 = delta_only(s1, f1, strike[i], t1, max(sig + dvol, MIN_SIGMA), df1, is_call[i])
+        total += pos[i] * mult * (d1 - d0)
+    return total
+
+
+def hedge_flow(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0) -> Flow:
+    """Dealer hedge flow for one scenario (see the module docstring for units and sign)."""
+    c, g = book.c, book.g
+    use = c.status == st.OK
+    dshares = _share_delta_change(c.strike, c.is_call, c.group, c.pos, c.iv, use, g.T, g.fwd,
+                                  g.df, book.spot, book.multiplier, 1.0 + spot_pct / 100.0,
+                                  vol_pts / 100.0, days / DAYS_PER_YEAR)
+    t = book.agg.totals
+    linear = -(t[GEX] * spot_pct + t[VEX] * vol_pts + t[CEX] * days)
+    flow_usd = -dshares * book.spot
+    return Flow(spot_pct, vol_pts, days, float(flow_usd), float(linear),
+                float(flow_usd / book.spot))
+
+
+def standard_flows(book) -> list[Flow]:
+    """Spot -5/-2/-1/+1/+2/+5 %, vol -5/-2/+2/+5 points, +1 day."""
+    return [hedge_flow(book, *s) for s in STANDARD]

@@ -1,0 +1,96 @@
+"""One snapshot of a book as plain data: the object behind ``monitor snapshot --json``
+(documented field by field in the README) and the source of the human table.
+
+Units: dollars (``_usd``); GEX per 1 % spot move, VEX per 1 implied-vol point, CEX per
+calendar day; levels in index points; scenario flows positive = dealers buy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+
+import numpy as np
+
+from monitor.core import levels, scenarios
+from monitor.core.book import MIN_T_SECONDS, Book
+from monitor.core.kernels import CEX, DEX, GEX, S_CEX, S_GEX_CALLS, S_GEX_PUTS, S_VEX, VEX
+
+SCHEMA_VERSION = 1
+
+
+def iso_utc(ts_ns: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.timezone.utc).isoformat().replace(
+        "+00:00", "Z")
+
+
+def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
+    """Every number of ``monitor snapshot --json`` for ``book`` (see the README)."""
+    t0 = time.perf_counter()
+    zg = levels.zero_gamma(book)
+    zg_seconds = time.perf_counter() - t0
+    call_wall, put_wall = levels.walls(book)
+    next_exp, exp_share = levels.expiring_share(book)
+    t = book.agg.totals
+    bs = book.agg.by_strike
+    nonzero = np.flatnonzero(np.any(bs[:, :4] != 0.0, axis=1))
+    by_strike = [
+        {"strike": float(book.strikes[k]),
+         "gex_usd_per_pct_calls": float(bs[k, S_GEX_CALLS]),
+         "gex_usd_per_pct_puts": float(bs[k, S_GEX_PUTS]),
+         "vex_usd_per_vol_pt": float(bs[k, S_VEX]),
+         "cex_usd_per_day": float(bs[k, S_CEX])}
+        for k in nonzero
+    ]
+    bg = book.agg.by_group
+    by_expiry = [
+        {"expiry": str(book.group_expiry[j]),
+         "settlement": "AM" if book.group_am[j] else "PM",
+         "days_to_settlement": float(book.g.T[j] * 365.0),
+         "dex_usd": float(bg[j, DEX]), "gex_usd_per_pct": float(bg[j, GEX]),
+         "vex_usd_per_vol_pt": float(bg[j, VEX]), "cex_usd_per_day": float(bg[j, CEX])}
+        for j in range(len(book.group_settle_ns)) if book.g.T[j] > 0.0
+    ]
+    rejected = Counter(book.chain.rejected)
+    for name, count in book.status_counts().items():
+        if name != "ok":
+            rejected[name] += count
+    spot = book.spot
+    top = sorted(by_strike, key=lambda r: -abs(r["gex_usd_per_pct_calls"]
+                                               + r["gex_usd_per_pct_puts"]))[:top_strikes]
+    return {
+        "schema": SCHEMA_VERSION,
+        "underlying": book.underlying,
+        "spot": spot,
+        "as_of": iso_utc(book.now_ns),
+        "greeks": book.greeks,
+        "model": book.model,
+        "multiplier": book.multiplier,
+        "rate": book.rate,
+        "contracts_total": len(book.c.strike),
+        "contracts_used": int(book.contributing().sum()),
+        "dex_usd": float(t[DEX]),
+        "gex_usd_per_pct": float(t[GEX]),
+        "vex_usd_per_vol_pt": float(t[VEX]),
+        "cex_usd_per_day": float(t[CEX]),
+        "zero_gamma": zg,
+        "zero_gamma_distance_pct": None if zg is None else 100.0 * (zg / spot - 1.0),
+        "zero_gamma_seconds": zg_seconds,
+        "call_wall": call_wall,
+        "put_wall": put_wall,
+        "next_expiry": next_exp,
+        "expiring_share": exp_share,
+        "expired_vendor_gamma_share": book.expired_vendor_gamma_share(),
+        "forwards_from_parity": int(book.forward_from_parity[book.g.T > 0].sum()),
+        "expiries_live": int((book.g.T > 0).sum()),
+        "min_t_seconds": MIN_T_SECONDS,
+        "top_strikes": top,
+        "by_strike": by_strike,
+        "by_expiry": by_expiry,
+        "scenarios": [f.as_dict() for f in scenarios.standard_flows(book)],
+        "rejected": dict(sorted(rejected.items())),
+        "notes": list(book.chain.notes),
+        "source": book.chain.source,
+        "layout": book.chain.layout,
+    }
