@@ -19,6 +19,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                        "and hedge-flow forecasts.")
 
 
+@app.callback()
+def _root() -> None:
+    """Dealer-flow monitor. Run ``monitor COMMAND --help`` for each command's options."""
+
+
 class GreeksSource(str, Enum):
     model = "model"
     vendor = "vendor"

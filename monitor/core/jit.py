@@ -3,11 +3,33 @@
 ``FASTMATH`` deliberately leaves out ``nnan``/``ninf``: with them LLVM may assume no
 NaN exists and delete the ``x != x`` guards that reject bad quotes (measured here;
 see shared/LIBRARIES.md). The remaining flags give most of the speed.
+
+Caching: numba keys a cached kernel on its own file only, so editing an inlined helper in
+another module (``black76.py``, ``iv.py``) would leave stale machine code in use. The
+cache therefore lives in a directory named after a hash of every core source file
+(unless ``NUMBA_CACHE_DIR`` is set explicitly).
 """
 
+import hashlib
+import os
+from pathlib import Path
+
+import numba
 from numba import njit
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256(numba.__version__.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    numba.config.CACHE_DIR = str(base / "dealerflow" / "numba" / _source_hash())
 
 
 def kernel(*args, parallel: bool = False, **kw):
