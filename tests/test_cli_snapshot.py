@@ -1,0 +1,125 @@
+"""`monitor snapshot` end to end on real chains: JSON fields, vendor GEX golden values,
+human output, and one-line errors for bad input."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.chain.loaders import load_chain
+from monitor.cli import app
+from monitor.core.book import Book
+from tests.data_paths import DATA_DIR
+
+EOD = DATA_DIR / "cboe_chain_eod_2026"
+CHAIN = EOD / "SPX" / "SPX_2026-08-21.csv.gz"
+runner = CliRunner()
+
+REQUIRED = ["underlying", "spot", "as_of", "greeks", "model", "contracts_used", "dex_usd",
+            "gex_usd_per_pct", "vex_usd_per_vol_pt", "cex_usd_per_day", "zero_gamma",
+            "call_wall", "put_wall", "by_strike", "by_expiry", "scenarios", "rejected"]
+
+
+def snapshot_json(*args):
+    res = runner.invoke(app, ["snapshot", *map(str, args), "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def reference_gex():
+    with open(EOD / "gamma_SPX_reference.csv") as fh:
+        return {r["date"]: float(r["net_gex_mm"]) for r in csv.DictReader(fh)}
+
+
+def test_json_fields_and_units():
+    s = snapshot_json(CHAIN)
+    for key in REQUIRED:
+        assert key in s
+    assert s["underlying"] == "SPX" and s["greeks"] == "model" and s["model"] == "classic"
+    assert s["spot"] == pytest.approx(7674.3701)
+    assert s["as_of"] == "2026-08-21T22:18:44Z"
+    assert set(s["by_strike"][0]) == {"strike", "gex_usd_per_pct_calls", "gex_usd_per_pct_puts",
+                                      "vex_usd_per_vol_pt", "cex_usd_per_day"}
+    assert {"expiry", "dex_usd", "gex_usd_per_pct", "vex_usd_per_vol_pt",
+            "cex_usd_per_day"} <= set(s["by_expiry"][0])
+    assert {(x["spot_pct"], x["vol_pts"], x["days"]) for x in s["scenarios"]} == {
+        (-5, 0, 0), (-2, 0, 0), (-1, 0, 0), (1, 0, 0), (2, 0, 0), (5, 0, 0),
+        (0, -5, 0), (0, -2, 0), (0, 2, 0), (0, 5, 0), (0, 0, 1)}
+    for x in s["scenarios"]:
+        assert x["flow_shares"] == pytest.approx(x["flow_usd"] / s["spot"])
+    # the parts add up to the totals
+    calls = sum(r["gex_usd_per_pct_calls"] for r in s["by_strike"])
+    puts = sum(r["gex_usd_per_pct_puts"] for r in s["by_strike"])
+    assert calls > 0 > puts  # classic: dealers long calls, short puts
+    assert calls + puts == pytest.approx(s["gex_usd_per_pct"], rel=1e-9)
+    assert sum(r["gex_usd_per_pct"] for r in s["by_expiry"]) == pytest.approx(
+        s["gex_usd_per_pct"], rel=1e-9)
+    # expired contracts (the 2026-08-21 PM expiry, past 16:00 ET) are excluded and counted
+    assert s["rejected"]["expired"] > 0
+    assert all(r["expiry"] > "2026-08-21" for r in s["by_expiry"])
+    # linear estimate and the totals agree by definition
+    one_up = next(x for x in s["scenarios"] if x["spot_pct"] == 1)
+    assert one_up["flow_usd_linear"] == pytest.approx(-s["gex_usd_per_pct"])
+
+
+def test_vendor_greeks_reproduce_published_gex_example():
+    s = snapshot_json(CHAIN, "--greeks", "vendor")
+    assert s["gex_usd_per_pct"] / 1e6 == pytest.approx(20520.2, abs=0.05)
+    assert s["greeks"] == "vendor"
+
+
+def test_vendor_gex_every_spx_file_matches_reference():
+    ref = reference_gex()
+    checked = 0
+    for path in sorted((EOD / "SPX").glob("SPX_*.csv.gz")):
+        date = path.stem.split("_")[1].removesuffix(".csv")
+        if date not in ref:
+            continue  # 2026-06-23 has no reference row (SOURCES.md)
+        b = Book(load_chain(path), greeks="vendor")
+        assert b.totals["gex_usd_per_pct"] / 1e6 == pytest.approx(ref[date], abs=0.05), date
+        checked += 1
+    assert checked == 43
+
+
+def test_short_all_model_is_more_negative_than_classic():
+    classic = snapshot_json(CHAIN)
+    short_all = snapshot_json(CHAIN, "--model", "short_all")
+    assert short_all["model"] == "short_all"
+    # customers long everything: every gamma is dealer-short
+    assert short_all["gex_usd_per_pct"] < 0
+    assert short_all["gex_usd_per_pct"] < classic["gex_usd_per_pct"]
+
+
+def test_human_output_fits_100_columns_and_spells_out_flows():
+    res = runner.invoke(app, ["snapshot", str(CHAIN)])
+    assert res.exit_code == 0
+    lines = res.stdout.splitlines()
+    assert max(len(x) for x in lines) <= 100
+    text = res.stdout
+    for needle in ("GEX", "zero gamma", "call wall", "put wall", "By expiry", "spot -2%",
+                   "vol +2 pts", "+1 day"):
+        assert needle in text
+    assert "BUY" in text and "SELL" in text
+
+
+@pytest.mark.parametrize("content,needle", [
+    (None, "not found"),
+    ("hello,world\n1,2\n", "layout"),
+    ("# monitor-chain v1,underlying=SPX,spot=100.0,as_of=2026-01-02T21:00:00Z\n"
+     "symbol,bid,ask,oi,iv,delta,gamma\n", "empty"),
+    ("strike,dte,cp,oi,gamma,delta,iv,bid,ask\n100,1,C,1,0,0,0,1,2\n", "spot"),
+])
+def test_bad_input_one_line_error_nonzero_exit(tmp_path, content, needle):
+    path = tmp_path / "chain.csv"
+    if content is not None:
+        path.write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "monitor.cli", "snapshot", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("monitor: error:")
+    assert needle in err[0].lower()
