@@ -20,6 +20,8 @@ Greeks returned per unit of underlying, per option:
 
 import math
 
+import numba
+
 from monitor.core.jit import kernel
 
 SQRT2 = math.sqrt(2.0)
@@ -93,3 +95,10 @@ def delta_only(S, F, K, T, sigma, df, is_call):
     a = F * df / S
     cdf1 = norm_cdf(d1)
     return a * cdf1 if is_call else a * (cdf1 - 1.0)
+
+
+@kernel(parallel=True)
+def price_many(S, fwd_ratio, K, T, sigma, df, is_call, out):
+    """Discounted prices for arrays of contracts at spot ``S``; ``fwd_ratio`` = F/S."""
+    for i in numba.prange(K.shape[0]):
+        out[i] = price(S * fwd_ratio[i], K[i], T[i], sigma[i], df[i], is_call[i])

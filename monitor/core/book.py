@@ -129,8 +129,13 @@ class Book:
                         self.spot, self.rate, self.div_yield, self.parity_pairs,
                         self.g.fwd, self.forward_from_parity)
 
-    def refresh(self, now_ns: int | None = None) -> None:
-        """Clock, forwards and every contract from scratch (cold IV starts)."""
+    def refresh(self, now_ns: int | None = None, spot: float | None = None) -> None:
+        """Clock, spot, parity forwards and every contract from scratch (cold IV starts):
+        the whole-chain computation."""
+        if spot is not None:
+            if not (spot > 0.0 and math.isfinite(spot)):
+                raise ValueError(f"spot must be a positive number, got {spot!r}")
+            self.spot = float(spot)
         self.set_clock(self.now_ns if now_ns is None else now_ns)
         self.recalibrate_forwards()
         self.evaluate(warm=False)

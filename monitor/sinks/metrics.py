@@ -1,0 +1,406 @@
+"""Prometheus metrics: counters and latency histograms updated by the pipeline, gauges
+built at scrape time from the current state, and a small HTTP server with
+``/metrics``, ``/healthz`` and ``/readyz``.
+
+Every metric lives in the ``Metrics`` instance's own ``CollectorRegistry`` (several
+instances can coexist, e.g. in tests). Names: namespace ``dealerflow``, base units in
+the suffix. Labels are bounded: ``underlying``, ``kind``, ``outcome``, ``reason``,
+``regime``, ``bucket``, ``partition``; never a raw strike, symbol or timestamp.
+
+Updated by the pipeline (methods of :class:`Metrics`)::
+
+    dealerflow_ticks_total{underlying,kind,outcome}      count_ticks()
+        outcome in applied | stale | rejected | ignored
+    dealerflow_ticks_rejected_total{underlying,reason}   count_rejected()
+    dealerflow_regime_changes_total{underlying,regime}   count_regime_change()
+    dealerflow_redis_events_dropped_total                count_redis_dropped()
+    dealerflow_tick_to_state_seconds{underlying}         observe_tick_to_state()  (histogram)
+    dealerflow_state_to_redis_seconds                    observe_state_to_redis() (histogram)
+
+Built at scrape time from ``provider() -> {root: state}`` (a snapshot-like dict, see
+:func:`monitor.snapshot.build_snapshot`); exactly these keys are read, a missing key or a
+``None`` value means no sample::
+
+    dealerflow_spot{underlying}                     state["spot"]
+    dealerflow_dex_usd{underlying}                  state["dex_usd"]
+    dealerflow_gex_usd_per_pct{underlying}          state["gex_usd_per_pct"]
+    dealerflow_vex_usd_per_vol_pt{underlying}       state["vex_usd_per_vol_pt"]
+    dealerflow_cex_usd_per_day{underlying}          state["cex_usd_per_day"]
+    dealerflow_zero_gamma{underlying}               state["zero_gamma"]
+    dealerflow_call_wall{underlying}                state["call_wall"]
+    dealerflow_put_wall{underlying}                 state["put_wall"]
+    dealerflow_regime{underlying,regime}            state["regime"] (a name), one-hot over
+        the constructor's ``regimes`` plus "unknown" (None or a name not in the list), so
+        the samples of one underlying always sum to 1
+    dealerflow_gex_profile_usd_per_pct{underlying,bucket}
+        from state["by_strike"] rows: row["strike"], row["gex_usd_per_pct_calls"] +
+        row["gex_usd_per_pct_puts"], bucketed by moneyness vs state["spot"] (see
+        :func:`moneyness_bucket`); all 23 buckets are always present (0 when empty)
+    dealerflow_oi_age_seconds{underlying}           state["quality"]["oi_age_seconds"]
+    dealerflow_iv_failed_ratio{underlying}          state["quality"]["iv_failed_ratio"]
+    dealerflow_quote_staleness_seconds{underlying}  state["quality"]["quote_staleness_seconds"]
+    dealerflow_ticks_per_second{underlying}         state["quality"]["ticks_per_second"]
+    dealerflow_consumer_lag{partition}              state["quality"]["consumer_lag"], a dict
+        {partition: messages behind}, merged over underlyings (max), plus
+        ``lag_provider() -> {partition: lag}`` when given
+
+(each ``state["quality"][k]`` falls back to ``state[k]`` when there is no ``quality``
+entry for it).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+NAMESPACE = "dealerflow"
+
+TICK_OUTCOMES = ("applied", "stale", "rejected", "ignored")
+REJECT_REASONS = ("malformed", "nan", "crossed", "negative_price", "unknown_symbol", "stale",
+                  "out_of_order", "unknown_underlying", "no_quote", "below_intrinsic",
+                  "above_upper_bound", "iv_no_converge", "expired")
+"""Known reasons; other names are accepted while they stay few (see ``max_label_values``)."""
+
+DEFAULT_REGIMES = ("long_gamma", "short_gamma", "vanna_tailwind", "vanna_headwind",
+                   "feedback_selloff", "exhaustion", "charm_window")
+UNKNOWN_REGIME = "unknown"
+
+LATENCY_BUCKETS = (20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3,
+                   50e-3, 100e-3, 250e-3, 1.0)
+"""Seconds: 20 µs to 100 ms, plus 250 ms and 1 s to see outages (and +Inf)."""
+
+BUCKET_RANGE_PCT = 10
+PROFILE_BUCKETS = (("<-10%",) + tuple(f"{k:+d}%" if k else "0%"
+                                      for k in range(-BUCKET_RANGE_PCT, BUCKET_RANGE_PCT + 1))
+                   + (">+10%",))
+"""The 23 bucket labels: ``<-10%``, ``-10%`` ... ``-1%``, ``0%``, ``+1%`` ... ``+10%``,
+``>+10%``."""
+
+QUALITY_GAUGES = (
+    ("oi_age_seconds", "Age of the open-interest data in use", "seconds"),
+    ("iv_failed_ratio", "Share of quoted contracts whose IV could not be solved", "ratio"),
+    ("quote_staleness_seconds", "Age of the oldest quote still in use", "seconds"),
+    ("ticks_per_second", "Ticks applied per second (recent rate)", ""),
+)
+
+_log = structlog.get_logger("monitor.sinks.metrics")
+
+
+def moneyness_bucket(strike: float, spot: float) -> str:
+    """Bucket label of ``strike`` relative to ``spot``.
+
+    ``m = 100 (strike / spot - 1)`` percent, rounded half-up to a whole percent ``k``:
+    bucket ``k`` covers ``[k - 0.5 %, k + 0.5 %)``, ``0%`` is at the money; ``-10%`` ...
+    ``+10%`` are labelled with the sign (``-3%``, ``0%``, ``+3%``); below -10.5 % is
+    ``<-10%``, at or above +10.5 % is ``>+10%``. A 1e-9 % tolerance puts exact edges
+    (5025 vs 5000 = +0.5 %) in the upper bucket despite float rounding.
+    """
+    m = 100.0 * (strike - spot) / spot
+    k = math.floor(m + 0.5 + 1e-9)  # tolerance: 5025 vs 5000 is +0.5 %, bucket +1%
+    if k < -BUCKET_RANGE_PCT:
+        return "<-10%"
+    if k > BUCKET_RANGE_PCT:
+        return ">+10%"
+    return f"{k:+d}%" if k else "0%"
+
+
+def gex_profile(by_strike: Iterable[Mapping], spot: float) -> dict[str, float]:
+    """Sum of ``gex_usd_per_pct_calls + gex_usd_per_pct_puts`` per moneyness bucket
+    (every label of ``PROFILE_BUCKETS`` present)."""
+    out = dict.fromkeys(PROFILE_BUCKETS, 0.0)
+    for row in by_strike:
+        gex = float(row.get("gex_usd_per_pct_calls") or 0.0) + float(
+            row.get("gex_usd_per_pct_puts") or 0.0)
+        out[moneyness_bucket(float(row["strike"]), spot)] += gex
+    return out
+
+
+def _number(value) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None if value is None else float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+_LABEL_OK = re.compile(r"[^A-Za-z0-9_.:\-+%<>]")
+
+
+class _BoundedLabel:
+    """Keeps a label's value set bounded: values are cleaned (``[A-Za-z0-9_.:-+%<>]``, at
+    most 40 characters) and after ``cap`` distinct values new ones become ``other``."""
+
+    def __init__(self, known: Iterable[str] = (), cap: int = 64):
+        self._seen: set[str] = set(known)
+        self._cap = max(cap, len(self._seen) + 1)
+        self._lock = threading.Lock()
+
+    def __call__(self, value) -> str:
+        v = _LABEL_OK.sub("_", str(value))[:40] or "none"
+        if v in self._seen:
+            return v
+        with self._lock:
+            if v in self._seen:
+                return v
+            if len(self._seen) >= self._cap:
+                return "other"
+            self._seen.add(v)
+            return v
+
+
+class StateCollector(Collector):
+    """Gauges built from ``provider()`` at each scrape (see the module docstring)."""
+
+    def __init__(self, provider: Callable[[], Mapping[str, Mapping]] | None,
+                 regimes: Sequence[str],
+                 lag_provider: Callable[[], Mapping] | None = None):
+        self.provider = provider
+        self.lag_provider = lag_provider
+        self.regimes = tuple(regimes)
+
+    def collect(self):
+        try:
+            states = dict(self.provider()) if self.provider is not None else {}
+        except Exception as exc:  # a scrape must not fail because of the provider
+            _log.warning("metrics_provider_failed", error=repr(exc))
+            states = {}
+        n = NAMESPACE
+        simple = [
+            ("spot", "spot", "Underlying spot price, index points"),
+            ("dex_usd", "dex_usd", "Dealer delta exposure, USD"),
+            ("gex_usd_per_pct", "gex_usd_per_pct",
+             "Dealer gamma exposure: change of dealer dollar delta for a +1% spot move, USD"),
+            ("vex_usd_per_vol_pt", "vex_usd_per_vol_pt",
+             "Dealer vanna exposure: change of dealer dollar delta per +1 IV point, USD"),
+            ("cex_usd_per_day", "cex_usd_per_day",
+             "Dealer charm exposure: change of dealer dollar delta per calendar day, USD"),
+            ("zero_gamma", "zero_gamma", "Zero-gamma (gamma flip) spot level, index points"),
+            ("call_wall", "call_wall", "Strike with the largest call gamma exposure"),
+            ("put_wall", "put_wall", "Strike with the largest put gamma exposure"),
+        ]
+        families = {name: GaugeMetricFamily(f"{n}_{name}", doc, labels=["underlying"])
+                    for name, _, doc in simple}
+        quality = {name: GaugeMetricFamily(f"{n}_{name}", doc, labels=["underlying"])
+                   for name, doc, _ in QUALITY_GAUGES}
+        regime = GaugeMetricFamily(f"{n}_regime", "Current regime, one-hot (1 = in force)",
+                                   labels=["underlying", "regime"])
+        profile = GaugeMetricFamily(
+            f"{n}_gex_profile_usd_per_pct",
+            "Dealer gamma exposure per strike moneyness bucket (strike vs spot, 1% steps), "
+            "USD per 1% move", labels=["underlying", "bucket"])
+        lag_family = GaugeMetricFamily(f"{n}_consumer_lag",
+                                       "Messages behind the end of each source partition",
+                                       labels=["partition"])
+        lags: dict[str, float] = {}
+        regime_names = self.regimes + (() if UNKNOWN_REGIME in self.regimes
+                                       else (UNKNOWN_REGIME,))
+
+        for root, state in sorted(states.items()):
+            if not isinstance(state, Mapping):
+                continue
+            root = str(root)
+            for name, key, _ in simple:
+                v = _number(state.get(key))
+                if v is not None:
+                    families[name].add_metric([root], v)
+            current = state.get("regime")
+            current = current if current in regime_names else UNKNOWN_REGIME
+            for r in regime_names:
+                regime.add_metric([root, r], 1.0 if r == current else 0.0)
+            spot = _number(state.get("spot"))
+            rows = state.get("by_strike")
+            if spot and math.isfinite(spot) and spot > 0 and rows is not None:
+                for bucket, value in gex_profile(rows, spot).items():
+                    profile.add_metric([root, bucket], value)
+            q = state.get("quality")
+            q = q if isinstance(q, Mapping) else {}
+            for name, _, _ in QUALITY_GAUGES:
+                v = _number(q.get(name, state.get(name)))
+                if v is not None:
+                    quality[name].add_metric([root], v)
+            lag = q.get("consumer_lag", state.get("consumer_lag"))
+            if isinstance(lag, Mapping):
+                for part, value in lag.items():
+                    v = _number(value)
+                    if v is not None:
+                        lags[str(part)] = max(v, lags.get(str(part), -math.inf))
+        if self.lag_provider is not None:
+            try:
+                for part, value in dict(self.lag_provider()).items():
+                    v = _number(value)
+                    if v is not None:
+                        lags[str(part)] = max(v, lags.get(str(part), -math.inf))
+            except Exception as exc:
+                _log.warning("metrics_lag_provider_failed", error=repr(exc))
+        for part, v in sorted(lags.items()):
+            lag_family.add_metric([part], v)
+
+        yield from families.values()
+        yield regime
+        yield profile
+        yield from quality.values()
+        yield lag_family
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+        pass
+
+
+class Metrics:
+    """All metrics of one monitor process, in a registry of their own.
+
+    ``provider``: ``() -> {root: state}`` called at each scrape (keys read: module
+    docstring). ``regimes``: the regime names of the one-hot ``dealerflow_regime`` gauge
+    ("unknown" is added). ``lag_provider``: optional ``() -> {partition: lag}``.
+    ``max_label_values``: distinct values kept per free-form label (underlying, kind,
+    reason, regime) before new ones are exported as ``other``.
+    """
+
+    def __init__(self, provider: Callable[[], Mapping[str, Mapping]] | None = None, *,
+                 regimes: Sequence[str] = DEFAULT_REGIMES,
+                 lag_provider: Callable[[], Mapping] | None = None,
+                 max_label_values: int = 64):
+        self.registry = CollectorRegistry(auto_describe=False)
+        r, ns = self.registry, NAMESPACE
+        self.ticks = Counter("ticks", "Ticks seen, by outcome", ["underlying", "kind", "outcome"],
+                             namespace=ns, registry=r)
+        self.ticks_rejected = Counter("ticks_rejected", "Ticks rejected, by reason",
+                                      ["underlying", "reason"], namespace=ns, registry=r)
+        self.regime_changes = Counter("regime_changes", "Regime changes, by the new regime",
+                                      ["underlying", "regime"], namespace=ns, registry=r)
+        self.redis_events_dropped = Counter(
+            "redis_events_dropped", "Events dropped from the Redis outage buffer (oldest first)",
+            namespace=ns, registry=r)
+        self.tick_to_state = Histogram(
+            "tick_to_state_seconds", "Tick receipt to state updated", ["underlying"],
+            namespace=ns, registry=r, buckets=LATENCY_BUCKETS)
+        self.state_to_redis = Histogram(
+            "state_to_redis_seconds", "State computed to written to Redis",
+            namespace=ns, registry=r, buckets=LATENCY_BUCKETS)
+        self.collector = StateCollector(provider, regimes, lag_provider)
+        self.registry.register(self.collector)
+        self._underlying = _BoundedLabel(cap=max_label_values)
+        self._kind = _BoundedLabel(cap=max_label_values)
+        self._reason = _BoundedLabel(REJECT_REASONS, cap=max_label_values)
+        self._regime = _BoundedLabel(tuple(regimes) + (UNKNOWN_REGIME,), cap=max_label_values)
+        self._ready = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- updates from the pipeline ------------------------------------------------------
+    def set_provider(self, provider: Callable[[], Mapping[str, Mapping]] | None) -> None:
+        self.collector.provider = provider
+
+    def count_ticks(self, underlying: str, kind: str, outcome: str, n: int = 1) -> None:
+        """``outcome``: one of ``TICK_OUTCOMES`` (anything else raises ValueError)."""
+        if outcome not in TICK_OUTCOMES:
+            raise ValueError(f"outcome must be one of {TICK_OUTCOMES}, not {outcome!r}")
+        if n:
+            self.ticks.labels(self._underlying(underlying), self._kind(kind), outcome).inc(n)
+
+    def count_rejected(self, underlying: str, reason: str, n: int = 1) -> None:
+        if n:
+            self.ticks_rejected.labels(self._underlying(underlying), self._reason(reason)).inc(n)
+
+    def count_regime_change(self, underlying: str, regime: str) -> None:
+        self.regime_changes.labels(self._underlying(underlying), self._regime(regime)).inc()
+
+    def count_redis_dropped(self, n: int = 1) -> None:
+        if n:
+            self.redis_events_dropped.inc(n)
+
+    def observe_tick_to_state(self, underlying: str, seconds: float) -> None:
+        self.tick_to_state.labels(self._underlying(underlying)).observe(seconds)
+
+    def observe_state_to_redis(self, seconds: float) -> None:
+        self.state_to_redis.observe(seconds)
+
+    # -- exposition ---------------------------------------------------------------------
+    def render(self) -> bytes:
+        """The Prometheus text exposition of the registry (what ``/metrics`` serves)."""
+        from prometheus_client import generate_latest
+        return generate_latest(self.registry)
+
+    def set_ready(self, ready: bool = True) -> None:
+        """``/readyz`` answers 200 while ready, 503 otherwise."""
+        if ready:
+            self._ready.set()
+        else:
+            self._ready.clear()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wsgi_app(self):
+        metrics_app = make_wsgi_app(self.registry)
+
+        def app(environ, start_response):
+            path = environ.get("PATH_INFO", "/") or "/"
+            if path == "/metrics":
+                return metrics_app(environ, start_response)
+            if path == "/healthz":
+                status, body = "200 OK", b"ok\n"
+            elif path == "/readyz":
+                status, body = (("200 OK", b"ready\n") if self._ready.is_set()
+                                else ("503 Service Unavailable", b"not ready\n"))
+            elif path == "/":
+                status, body = "200 OK", b"dealerflow monitor: /metrics /healthz /readyz\n"
+            else:
+                status, body = "404 Not Found", b"not found\n"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                                    ("Content-Length", str(len(body)))])
+            return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+
+        return app
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve ``/metrics``, ``/healthz``, ``/readyz`` from a daemon thread; returns the
+        port (``port=0`` picks a free one, readable as :attr:`port`)."""
+        if self._server is not None:
+            raise RuntimeError("metrics server already running")
+        server_cls = _Server
+        if ":" in host:  # IPv6 literal
+            import socket
+
+            class _Server6(_Server):
+                address_family = socket.AF_INET6
+            server_cls = _Server6
+        self._server = make_server(host, port, self.wsgi_app(), server_class=server_cls,
+                                   handler_class=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.2},
+                                        name="metrics-http", daemon=True)
+        self._thread.start()
+        _log.info("metrics_serving", host=host, port=self.port)
+        return self.port
+
+    @property
+    def port(self) -> int | None:
+        return None if self._server is None else self._server.server_port
+
+    def stop(self) -> None:
+        """Stop the HTTP server (no-op when not serving)."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)

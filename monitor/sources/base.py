@@ -1,0 +1,64 @@
+"""The source interface: where ticks come from (Kafka, or memory for tests and demos).
+
+Contract (at-least-once): the service iterates :meth:`Source.batches`, applies each batch's
+ticks, publishes the results, and only then passes the batch's ``token`` to
+:meth:`Source.commit`. A source never commits by itself (not on :meth:`Source.stop`
+either), so whatever was not committed is delivered again after a restart.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+from monitor.wire.schema import Tick
+
+__all__ = ["Batch", "Source"]
+
+
+@dataclass
+class Batch:
+    """Ticks received together, in arrival order (order is preserved per underlying)."""
+
+    ticks: list[Tick]
+    #: ``(reason, context)`` per rejected unit, from decoding (reason ``"malformed"``)
+    errors: list[tuple[str, str]]
+    #: opaque; pass back to :meth:`Source.commit` after applying and publishing
+    token: object | None
+    #: ``time.time_ns()`` when the batch was received
+    received_ns: int
+    #: e.g. ``{"lag": {"topic:partition": lag}, "records": n}`` for metrics; may be empty
+    partition_info: dict = field(default_factory=dict)
+
+
+class Source(ABC):
+    """A stream of :class:`Batch` es with explicit, caller-driven commits."""
+
+    async def start(self) -> None:
+        """Connect / prepare. Idempotent."""
+
+    async def stop(self) -> None:
+        """Stop and release resources; ends :meth:`batches`. Commits nothing by itself."""
+
+    @abstractmethod
+    def batches(self) -> AsyncIterator[Batch]:
+        """Async iterator of batches; ends after :meth:`stop` (or when a finite source is
+        exhausted)."""
+
+    @abstractmethod
+    async def commit(self, token: object) -> None:
+        """Record that everything up to and including the batch of ``token`` has been
+        applied and published (``None`` is ignored)."""
+
+    def lag(self) -> dict[str, int]:
+        """Consumer lag per ``"topic:partition"`` (messages not yet received); ``{}`` when
+        not applicable."""
+        return {}
+
+    async def __aenter__(self):
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()

@@ -1,0 +1,457 @@
+"""Kafka source (consumer group, explicit at-least-once commits) and a tick producer.
+
+:class:`KafkaSource` reads the configured tick topics in a consumer group with
+``enable_auto_commit=False``. Each ``getmany()`` becomes one
+:class:`~monitor.sources.base.Batch`; its token is ``{TopicPartition: last_offset + 1}``
+and is committed only when the service calls :meth:`KafkaSource.commit` (after applying the
+ticks and publishing the results). Records that do not decode are counted in the batch's
+``errors`` and, with ``dead_letter=True``, each rejected unit (the whole message, or the one
+bad element of an array) is produced to the dead-letter topic with headers ``reason``,
+``topic``, ``partition``, ``offset``, ``element`` and ``context``; those sends are
+acknowledged before the batch is handed out, so a committed offset never loses a
+dead-letter record.
+
+:class:`KafkaTickProducer` writes ticks the way the source expects them: keyed by
+underlying (:func:`monitor.wire.kafka_key`, so one partition holds whole underlyings, in
+order), routed by tick type to its topic, many ticks per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import AsyncIterator, Awaitable, Callable, Iterable
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
+
+from monitor.config import KafkaSettings, KafkaTopics
+from monitor.sources.base import Batch, Source
+from monitor.wire.codec import MALFORMED, decode, encode, kafka_key
+from monitor.wire.schema import TAGS, WIRE_VERSION, Tick
+
+__all__ = ["KafkaSource", "KafkaTickProducer", "TOPIC_OF_TAG", "input_topics",
+           "topic_for", "WIRE_VERSION_HEADER"]
+
+log = structlog.get_logger(__name__)
+
+#: Kafka header carrying the wire-format version (ASCII digits). Absent = version 1.
+WIRE_VERSION_HEADER = "wire-version"
+_VERSION_BYTES = str(WIRE_VERSION).encode()
+
+#: tick tag -> attribute of :class:`~monitor.config.KafkaTopics` naming its topic
+TOPIC_OF_TAG: dict[str, str] = {
+    "quote": "option_quotes",
+    "trade": "option_trades",
+    "underlying": "underlying",
+    "oi": "open_interest",
+    "vol_index": "vol_index",
+}
+_TAG_OF_TYPE = {cls: tag for tag, cls in TAGS.items()}
+
+RebalanceHook = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+def input_topics(topics: KafkaTopics) -> list[str]:
+    """The five tick topics of ``topics`` (not the dead-letter topic)."""
+    return [getattr(topics, attr) for attr in TOPIC_OF_TAG.values()]
+
+
+def topic_for(tick: Tick, topics: KafkaTopics) -> str:
+    """The topic a tick is routed to (quote -> option_quotes, trade -> option_trades, ...)."""
+    return getattr(topics, TOPIC_OF_TAG[_TAG_OF_TYPE[type(tick)]])
+
+
+def _tp_name(tp: TopicPartition) -> str:
+    return f"{tp.topic}:{tp.partition}"
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, source: KafkaSource):
+        self._source = source
+
+    async def on_partitions_revoked(self, revoked):
+        await self._source._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned):
+        await self._source._on_assigned(set(assigned))
+
+
+class KafkaSource(Source):
+    """Tick batches from Kafka (see the module docstring).
+
+    ``topics``: topic names to read; default the five tick topics of ``settings.topics``.
+    ``dead_letter``: produce rejected units to ``settings.topics.dead_letter``.
+    ``on_revoked`` / ``on_assigned``: optional async hooks called from the rebalance
+    listener with the partitions concerned. ``on_revoked`` runs *before* the source
+    commits the last applied offsets of the revoked partitions, so a service may publish
+    what it has applied and call :meth:`commit` there.
+    ``consumer_options`` / ``producer_options``: extra keyword arguments for aiokafka.
+    """
+
+    def __init__(self, settings: KafkaSettings, topics: list[str] | None = None,
+                 dead_letter: bool = True, *, on_revoked: RebalanceHook | None = None,
+                 on_assigned: RebalanceHook | None = None, client_id: str = "dealerflow-monitor",
+                 consumer_options: dict | None = None, producer_options: dict | None = None):
+        if not settings.bootstrap:
+            raise ValueError("KafkaSource needs settings.bootstrap (HOST:PORT)")
+        self.settings = settings
+        self.topics = list(topics) if topics else input_topics(settings.topics)
+        self.dead_letter = dead_letter
+        self.dead_letter_topic = settings.topics.dead_letter
+        self._on_revoked_hook = on_revoked
+        self._on_assigned_hook = on_assigned
+        self._client_id = client_id
+        self._consumer_options = dict(consumer_options or {})
+        self._producer_options = dict(producer_options or {})
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._stopping = False
+        #: next offset after the last record handed out, per partition (for lag)
+        self._next: dict[TopicPartition, int] = {}
+        #: offsets passed to commit() (the last applied), per partition
+        self._applied: dict[TopicPartition, int] = {}
+        # counters, for metrics
+        self.records = 0
+        self.dead_lettered = 0
+        self.dead_letter_failures = 0
+        self.commit_failures = 0
+        self.rebalances = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("KafkaSource not started")
+        return self._consumer
+
+    async def start(self) -> None:
+        if self._consumer is not None:
+            return
+        self._stopping = False
+        s = self.settings
+        opts = dict(bootstrap_servers=s.bootstrap, group_id=s.group_id,
+                    client_id=self._client_id, enable_auto_commit=False,
+                    auto_offset_reset="earliest")
+        opts.update(self._consumer_options)
+        consumer = AIOKafkaConsumer(**opts)
+        consumer.subscribe(topics=self.topics, listener=_Listener(self))
+        if self.dead_letter:
+            popts = dict(bootstrap_servers=s.bootstrap, client_id=f"{self._client_id}-dlq",
+                         acks="all", linger_ms=5)
+            popts.update(self._producer_options)
+            producer = AIOKafkaProducer(**popts)
+            await producer.start()
+            self._producer = producer
+        try:
+            await consumer.start()
+        except BaseException:
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
+            raise
+        self._consumer = consumer
+        log.info("kafka_source_started", bootstrap=s.bootstrap, group_id=s.group_id,
+                 topics=self.topics, encoding=s.encoding)
+
+    async def stop(self) -> None:
+        """Leave the group and close; commits nothing (uncommitted batches are delivered
+        again to whoever owns their partitions next)."""
+        self._stopping = True
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        if consumer is not None:
+            await consumer.stop()
+        if producer is not None:
+            await producer.stop()
+
+    # -- rebalance ---------------------------------------------------------------------
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        if revoked:
+            self.rebalances += 1
+        if self._on_revoked_hook is not None and not self._stopping:
+            try:
+                await self._on_revoked_hook(revoked)
+            except Exception:  # noqa: BLE001 - a hook must not break the rebalance
+                log.exception("on_revoked_hook_failed")
+        offsets = {tp: off for tp, off in self._applied.items() if tp in revoked}
+        if offsets and not self._stopping and self._consumer is not None:
+            try:
+                await self._consumer.commit(offsets)
+            except (KafkaError, IllegalStateError) as e:
+                self.commit_failures += 1
+                log.warning("commit_on_revoke_failed", error=str(e),
+                            partitions=sorted(_tp_name(tp) for tp in offsets))
+        for tp in revoked:
+            self._next.pop(tp, None)
+            self._applied.pop(tp, None)
+        if revoked:
+            log.info("partitions_revoked", partitions=sorted(_tp_name(tp) for tp in revoked))
+
+    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("partitions_assigned", partitions=sorted(_tp_name(tp) for tp in assigned))
+        if self._on_assigned_hook is not None:
+            try:
+                await self._on_assigned_hook(assigned)
+            except Exception:  # noqa: BLE001
+                log.exception("on_assigned_hook_failed")
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def batches(self) -> AsyncIterator[Batch]:  # type: ignore[override]
+        s = self.settings
+        if self._consumer is None and not self._stopping:
+            raise RuntimeError("KafkaSource not started")
+        while not self._stopping:
+            consumer = self._consumer
+            if consumer is None:
+                return
+            try:
+                data = await consumer.getmany(timeout_ms=s.poll_timeout_ms,
+                                              max_records=s.max_records)
+            except ConsumerStoppedError:
+                return
+            if not data:
+                continue
+            yield await self._make_batch(data)
+
+    async def _make_batch(self, data) -> Batch:
+        received_ns = time.time_ns()
+        encoding = self.settings.encoding
+        ticks: list[Tick] = []
+        errors: list[tuple[str, str]] = []
+        token: dict[TopicPartition, int] = {}
+        dlq: list[asyncio.Future] = []
+        n = 0
+        for tp, records in data.items():
+            if not records:
+                continue
+            for rec in records:
+                n += 1
+                version = _header(rec.headers, WIRE_VERSION_HEADER)
+                if version is not None and version != _VERSION_BYTES:
+                    res_errors = [(MALFORMED, f"unsupported wire version {version!r} "
+                                              f"(this consumer reads {WIRE_VERSION})")]
+                    rejected = [rec.value or b""]
+                else:
+                    res = decode(rec.value, encoding)
+                    if res.ticks:
+                        ticks.extend(res.ticks)
+                    res_errors, rejected = res.errors, res.rejected
+                if res_errors:
+                    where = f"{tp.topic}:{tp.partition}@{rec.offset}"
+                    for i, ((reason, ctx), raw) in enumerate(zip(res_errors, rejected)):
+                        errors.append((reason, f"{where}: {ctx}"))
+                        if self._producer is not None:
+                            dlq.append(await self._dead_letter(rec, reason, ctx, raw, i))
+            token[tp] = records[-1].offset + 1
+            self._next[tp] = token[tp]
+        self.records += n
+        if dlq:
+            results = await asyncio.gather(*dlq, return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException):
+                    self.dead_letter_failures += 1
+                    log.error("dead_letter_failed", error=str(r))
+                else:
+                    self.dead_lettered += 1
+        return Batch(ticks, errors, token, received_ns,
+                     {"lag": self.lag(), "records": n})
+
+    async def _dead_letter(self, rec, reason: str, ctx: str, raw: bytes, element: int):
+        headers = [
+            ("reason", reason.encode()),
+            ("topic", rec.topic.encode()),
+            ("partition", str(rec.partition).encode()),
+            ("offset", str(rec.offset).encode()),
+            ("element", str(element).encode()),
+            ("context", ctx.encode("utf-8", "replace")[:1000]),
+            ("encoding", self.settings.encoding.encode()),
+        ]
+        assert self._producer is not None
+        try:
+            return await self._producer.send(self.dead_letter_topic, value=raw, key=rec.key,
+                                             headers=headers)
+        except Exception as e:  # noqa: BLE001 - report through the gathered result
+            fut = asyncio.get_running_loop().create_future()
+            fut.set_exception(e)
+            return fut
+
+    # -- committing --------------------------------------------------------------------
+
+    async def commit(self, token: object) -> None:
+        """Commit ``token`` (``{TopicPartition: next_offset}`` from a :class:`Batch`).
+
+        Partitions no longer assigned to this consumer are skipped (their records will be
+        delivered again to the new owner: at-least-once). A failed commit is logged and
+        counted, not raised; the offsets are retried when the partitions are revoked.
+        After :meth:`stop` a commit is ignored (logged).
+        """
+        if not token:
+            return
+        consumer = self._consumer
+        if consumer is None:
+            if self._stopping:  # a late commit during shutdown: the next owner re-reads
+                log.warning("commit_after_stop_ignored")
+                return
+            raise RuntimeError("KafkaSource not started")
+        assigned = consumer.assignment()
+        offsets: dict[TopicPartition, int] = {}
+        for tp, off in token.items():  # type: ignore[attr-defined]
+            if tp in assigned and off > self._applied.get(tp, -1):
+                offsets[tp] = off
+        if not offsets:
+            return
+        self._applied.update(offsets)
+        try:
+            await consumer.commit(offsets)
+        except (KafkaError, IllegalStateError) as e:
+            self.commit_failures += 1
+            log.warning("commit_failed", error=str(e),
+                        partitions=sorted(_tp_name(tp) for tp in offsets))
+
+    def lag(self) -> dict[str, int]:
+        """``highwater - next offset`` per assigned ``"topic:partition"`` (from the last
+        fetch; partitions not fetched yet are left out)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        out: dict[str, int] = {}
+        for tp in consumer.assignment():
+            try:
+                hw = consumer.highwater(tp)
+            except AssertionError:  # revoked in the meantime
+                continue
+            if hw is None:
+                continue
+            nxt = self._next.get(tp)
+            if nxt is None:
+                continue
+            out[_tp_name(tp)] = max(0, hw - nxt)
+        return out
+
+
+def _header(headers, name: str) -> bytes | None:
+    if not headers:
+        return None
+    for k, v in headers:
+        if k == name:
+            return v
+    return None
+
+
+async def _start_producer(opts: dict) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(**opts)
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()
+        raise
+    return producer
+
+
+class KafkaTickProducer:
+    """Writes ticks in wire format v1: per topic (by tick type) and key (the underlying),
+    in order, up to ``batch_size`` ticks per message, header ``wire-version``.
+
+    Use as ``async with KafkaTickProducer(bootstrap, "json") as p: await p.send_ticks(ticks)``.
+    """
+
+    def __init__(self, bootstrap: str, encoding: str = "json",
+                 topics: KafkaTopics | None = None, *, linger_ms: int = 5,
+                 max_batch_size: int = 1 << 20, client_id: str = "dealerflow-producer",
+                 enable_idempotence: bool = True, idempotence_fallback: bool = True,
+                 **producer_options):
+        self.bootstrap = bootstrap
+        self.encoding = encoding
+        self.topics = topics or KafkaTopics()
+        self._opts = dict(bootstrap_servers=bootstrap, client_id=client_id,
+                          linger_ms=linger_ms, max_batch_size=max_batch_size,
+                          max_request_size=max(1 << 20, 2 * max_batch_size),
+                          enable_idempotence=enable_idempotence, acks="all")
+        self._opts.update(producer_options)
+        self._idempotence_fallback = idempotence_fallback
+        self._producer: AIOKafkaProducer | None = None
+        self.messages = 0
+        self.ticks = 0
+
+    async def start(self) -> None:
+        """Connect. With ``enable_idempotence`` (the default) and ``idempotence_fallback``,
+        a broker that refuses to hand out a producer id (InitProducerId; e.g. the Tansu test
+        broker's memory storage) gets a plain ``acks="all"`` producer instead, with a
+        warning: order per partition is still kept (aiokafka has one batch in flight per
+        partition) but a retried send may be duplicated (the consumer is at-least-once)."""
+        if self._producer is not None:
+            return
+        try:
+            self._producer = await _start_producer(self._opts)
+        except KafkaError as e:
+            if not (self._opts.get("enable_idempotence") and self._idempotence_fallback):
+                raise
+            log.warning("idempotent_producer_refused", error=repr(e),
+                        bootstrap=self.bootstrap)
+            self._opts["enable_idempotence"] = False
+            self._producer = await _start_producer(self._opts)
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether the running producer is idempotent (see :meth:`start`)."""
+        return bool(self._opts.get("enable_idempotence"))
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def __aenter__(self) -> KafkaTickProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("KafkaTickProducer not started")
+        return self._producer
+
+    async def send_ticks(self, ticks: Iterable[Tick], batch_size: int = 500) -> int:
+        """Send ``ticks`` and wait until the broker has them all; returns the number of
+        messages. Ticks of one (topic, underlying) keep their order."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        groups: dict[tuple[str, bytes], list[Tick]] = {}
+        topics = self.topics
+        for t in ticks:
+            k = (topic_for(t, topics), kafka_key(t))
+            g = groups.get(k)
+            if g is None:
+                groups[k] = [t]
+            else:
+                g.append(t)
+        producer = self.producer
+        headers = [(WIRE_VERSION_HEADER, _VERSION_BYTES)]
+        futures = []
+        n_ticks = 0
+        for (topic, key), group in groups.items():
+            for i in range(0, len(group), batch_size):
+                chunk = group[i:i + batch_size]
+                futures.append(await producer.send(topic, encode(chunk, self.encoding),
+                                                   key=key, headers=headers))
+                n_ticks += len(chunk)
+        await producer.flush()
+        await asyncio.gather(*futures)
+        self.messages += len(futures)
+        self.ticks += n_ticks
+        return len(futures)
+
+    async def send_raw(self, topic: str, value: bytes | None, key: bytes | None = None,
+                       headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Send one message as is (tests, replaying a dead-letter record) and wait for it."""
+        fut = await self.producer.send(topic, value=value, key=key, headers=headers or [])
+        await fut

@@ -1,0 +1,1 @@
+from tests.broker import kafka_bootstrap  # noqa: F401
