@@ -87,6 +87,228 @@ def snapshot(
         typer.echo(render_snapshot(snap))
 
 
+class Encoding(str, Enum):
+    json = "json"
+    binary = "binary"
+
+
+def _settings(config: Path | None, **overrides):
+    from monitor.config import config_path, load_settings
+
+    settings = load_settings(config)
+    base = config_path(config).resolve().parent
+    for section, values in overrides.items():
+        model = getattr(settings, section)
+        setattr(settings, section, model.model_copy(update={k: v for k, v in values.items()
+                                                            if v is not None}))
+    return settings, base
+
+
+def _chains(settings, base: Path, chain: list[Path] | None) -> list[Path]:
+    from monitor.service import resolve
+
+    if chain:
+        return list(chain)
+    paths = settings.chains or [settings.embedded.chain]
+    return [resolve(p, base) for p in paths]
+
+
+@app.command()
+def run(
+    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+    kafka: str = typer.Option(None, help="HOST:PORT: consume Kafka instead of the embedded "
+                              "simulator"),
+    redis: str = typer.Option(None, help="Redis URL (default from config)"),
+    metrics_port: int = typer.Option(None, help="port for /metrics, /healthz, /readyz "
+                                     "(0 = any free port)"),
+    duration: float = typer.Option(None, help="run this many seconds, then shut down cleanly"),
+    chain: list[Path] = typer.Option(None, help="chain file(s): the universe and open "
+                                     "interest at start (default from config)"),
+    rate: float = typer.Option(None, help="embedded simulator ticks per second"),
+    summary: bool = typer.Option(True, help="print a one-line summary every second"),
+    log_format: str = typer.Option(None, help="auto | json | console"),
+) -> None:
+    """The live monitor: ticks -> Greeks and exposures -> Redis state/events + Prometheus.
+
+    Without --kafka it runs on the embedded default: a market simulator started from a
+    real chain, fed through the same source interface as Kafka."""
+    import asyncio
+
+    import structlog
+
+    from monitor.chain.model import ChainError
+    from monitor.logs import configure_logging, redact
+    from monitor.service import Monitor, build_books
+    from monitor.sinks.metrics import Metrics
+    from monitor.sinks.redis_sink import RedisSink
+
+    try:
+        settings, base = _settings(config, kafka={"bootstrap": kafka}, redis={"url": redis},
+                                   metrics={"port": metrics_port},
+                                   embedded={"rate_ticks_per_s": rate})
+        configure_logging(log_format or settings.log_format)
+        books = build_books(settings, _chains(settings, base, chain))
+    except (ChainError, FileNotFoundError, ValueError) as err:
+        fail(str(err).splitlines()[0])
+    log = structlog.get_logger("monitor")
+
+    async def main() -> int:
+        from monitor.service import REGIMES
+
+        metrics = Metrics(regimes=REGIMES)
+        try:
+            metrics.serve(settings.metrics.host, settings.metrics.port)
+        except OSError as err:
+            fail(f"cannot serve metrics on {settings.metrics.host}:{settings.metrics.port}: "
+                 f"{err.strerror or err}; choose another --metrics-port")
+        sink = RedisSink(settings.redis, metrics=metrics)
+        if not await sink.start():
+            typer.echo(f"monitor: warning: Redis at {redact(settings.redis.url)} is not "
+                       f"reachable; running without it (console output only, retrying)",
+                       err=True)
+        if settings.kafka.bootstrap:
+            from monitor.sources.kafka import KafkaSource
+
+            k = settings.kafka
+            source = KafkaSource(k, consumer_options={
+                "session_timeout_ms": k.session_timeout_ms,
+                "heartbeat_interval_ms": k.heartbeat_interval_ms})
+            checkpoints = True
+        else:
+            source = embedded_source(settings, books)
+            checkpoints = False
+        mon = Monitor(settings, source, books, redis=sink, metrics=metrics, summary=summary,
+                      checkpoints=checkpoints)
+        try:
+            return await mon.run(duration)
+        finally:
+            metrics.stop()
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+def embedded_source(settings, books):
+    """The embedded default: a simulated session from the first book's chain, paced."""
+    from monitor.core.book import Book
+    from monitor.sources.simulated import PacedSource
+    from monitor.sources.simulator import MarketSimulator, SimConfig
+
+    book = next(iter(books.values()))
+    sim_book = Book(book.chain, model=book.model, multiplier=book.multiplier, rate=book.rate,
+                    div_yield=book.div_yield)
+    emb = settings.embedded
+    sim = MarketSimulator(sim_book, SimConfig(rate_ticks_per_s=emb.rate_ticks_per_s,
+                                              seed=emb.seed))
+    batch = max(1, int(emb.rate_ticks_per_s / 50))
+
+    def forever():
+        while True:
+            yield sim.ticks(batch)
+
+    return PacedSource(forever(), emb.rate_ticks_per_s)
+
+
+@app.command()
+def publish(
+    kafka: str = typer.Option(..., help="HOST:PORT of the Kafka bootstrap server"),
+    rate: float = typer.Option(20000.0, help="ticks per second to send"),
+    encoding: Encoding = typer.Option(Encoding.json, help="json or binary (msgpack batches)"),
+    seconds: float = typer.Option(10.0, help="length of the simulated session, simulated "
+                                  "seconds (ignored with --ticks)"),
+    ticks: Path = typer.Option(None, help="recorded ticks: JSON lines, one tick object or "
+                               "array per line (wire format v1) instead of the simulator"),
+    chain: Path = typer.Option(None, help="chain the simulator starts from "
+                               "(default: embedded.chain from config)"),
+    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+    batch: int = typer.Option(500, help="ticks per Kafka message"),
+    seed: int = typer.Option(None, help="simulator seed (default from config)"),
+) -> None:
+    """Send a recorded file or a simulated session into Kafka at a chosen rate (the demo
+    driver and the load generator)."""
+    import asyncio
+
+    from monitor.chain.model import ChainError
+    from monitor.sources.kafka import KafkaTickProducer
+
+    try:
+        settings, base = _settings(config)
+        if ticks is not None:
+            batches = recorded_batches(ticks, batch)
+        else:
+            books = _books_for(settings, base, chain)
+            batches = simulated_batches(settings, books, seconds, batch, seed)
+    except (ChainError, FileNotFoundError, ValueError) as err:
+        fail(str(err).splitlines()[0])
+
+    async def main() -> None:
+        import time
+
+        producer = KafkaTickProducer(kafka, encoding.value, settings.kafka.topics)
+        await producer.start()
+        sent, start = 0, time.monotonic()
+        try:
+            for ticks_ in batches:
+                await producer.send_ticks(ticks_, batch_size=batch)
+                sent += len(ticks_)
+                ahead = sent / rate - (time.monotonic() - start)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+                if sent % (batch * 200) < len(ticks_):
+                    typer.echo(f"sent {sent:,} ticks ({sent / max(time.monotonic() - start, 1e-9):,.0f}/s)",
+                               err=True)
+        finally:
+            await producer.stop()
+        el = time.monotonic() - start
+        typer.echo(f"published {sent:,} ticks in {el:.2f} s ({sent / max(el, 1e-9):,.0f} ticks/s, "
+                   f"{encoding.value})")
+
+    asyncio.run(main())
+
+
+def _books_for(settings, base, chain):
+    from monitor.service import build_books
+
+    return build_books(settings, [chain] if chain else _chains(settings, base, None)[:1])
+
+
+def simulated_batches(settings, books, seconds: float, batch: int, seed: int | None):
+    from monitor.sources.simulator import MarketSimulator, SimConfig
+
+    book = next(iter(books.values()))
+    sim = MarketSimulator(book, SimConfig(rate_ticks_per_s=settings.embedded.rate_ticks_per_s,
+                                          seed=settings.embedded.seed if seed is None else seed))
+    return sim.session(seconds, batch=batch * 10)
+
+
+def recorded_batches(path: Path, batch: int):
+    import msgspec
+
+    from monitor.wire.codec import decode
+
+    if not path.exists():
+        raise FileNotFoundError(f"ticks file not found: {path}")
+
+    def gen():
+        buf = []
+        with open(path, "rb") as fh:
+            for n, line in enumerate(fh, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                res = decode(line, "json")
+                if res.errors:
+                    typer.echo(f"monitor: warning: {path}:{n}: {res.errors[0][1]}", err=True)
+                buf.extend(res.ticks)
+                if len(buf) >= batch * 10:
+                    yield buf
+                    buf = []
+        if buf:
+            yield buf
+
+    del msgspec
+    return gen()
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -59,6 +59,8 @@ class KafkaSettings(BaseModel):
     encoding: Literal["json", "binary"] = "json"
     max_records: int = Field(5000, ge=1, description="records per getmany() batch")
     poll_timeout_ms: int = Field(50, ge=1)
+    session_timeout_ms: int = Field(10000, ge=100, description="consumer group session timeout")
+    heartbeat_interval_ms: int = Field(3000, ge=10)
 
 
 class RedisSettings(BaseModel):
@@ -109,6 +111,9 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     intervals: IntervalSettings = IntervalSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
+    chains: list[str] = Field(default_factory=list, description=(
+        "chain files giving each underlying's universe and open interest at start "
+        "(relative to the config file); empty = embedded.chain"))
     alerts: AlertSecrets = AlertSecrets()
 
     def underlying(self, root: str) -> UnderlyingSettings:

@@ -38,6 +38,7 @@ writes the kept states and the buffered events in order before newer ones.
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import time
 from collections import deque
@@ -514,6 +515,34 @@ class RedisSink:
             self._lost(exc)
             return False
         return True
+
+    # -- checkpoints (resume after a restart) ---------------------------------------------
+    def checkpoint_key(self, root: str) -> str:
+        return f"{self.settings.prefix}:{root}:checkpoint"
+
+    async def save_checkpoint(self, root: str, payload: bytes) -> bool:
+        """Store ``payload`` (opaque bytes) as ``root``'s checkpoint; False if Redis is down
+        or the write failed (the caller then must not commit source offsets)."""
+        if not self.connected:
+            return False
+        try:
+            await asyncio.wait_for(
+                self.client.set(self.checkpoint_key(root), base64.b64encode(payload).decode()),
+                self.op_timeout * 4)
+            return True
+        except Exception as exc:  # noqa: BLE001 - never raise into the service
+            self.errors += 1
+            self.log.warning("redis_checkpoint_failed", root=root, error=type(exc).__name__)
+            return False
+
+    async def load_checkpoint(self, root: str) -> bytes | None:
+        """``root``'s checkpoint, or None if there is none or Redis is unreachable."""
+        try:
+            raw = await asyncio.wait_for(self.client.get(self.checkpoint_key(root)),
+                                         self.op_timeout * 4)
+        except Exception:  # noqa: BLE001
+            return None
+        return None if raw is None else base64.b64decode(raw)
 
     # -- reading (tests, the whatif command) ----------------------------------------------
     async def read_state(self, root: str) -> dict:

@@ -1,0 +1,283 @@
+"""Where ticks come in: validate each tick and apply it to its underlying's book.
+
+Synchronous and free of I/O: the service runs it on its one core thread (numba's
+parallel kernels must not be launched from two threads at once). Per tick:
+
+* option quote: known symbol, finite non-negative bid/ask, bid <= ask, not older than
+  the contract's last applied ``ts_ns`` (else ``stale``: at-least-once redelivery makes
+  re-applying idempotent). Good quotes are batched per underlying into one
+  ``Book.update_quotes`` call (O(1) per contract).
+* underlying tick: the new spot waits until a full re-evaluation is due (``reeval_ms``
+  since the last one, or a move of more than ``reeval_bps``): ``Book.refresh`` at the
+  new spot and the underlying's event clock, the whole-chain computation.
+* open interest: re-weights the contract's dealer position.
+* trade: validated and counted (the ``flow`` position model will consume them).
+* volatility index: the latest value per symbol, for the regime engine.
+
+Rejected ticks are counted by ``(underlying, reason)`` and never touch the state; the
+first few of each reason are kept with context for one log line each.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from monitor.chain.occ import underlying_of_root
+from monitor.core.book import Book
+from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
+
+KIND = {OptionQuote: "quote", OptionTrade: "trade", UnderlyingTick: "underlying",
+        OpenInterest: "oi", VolIndex: "vol_index"}
+OTHER = "other"  # label for ticks whose underlying the monitor does not track
+SAMPLES_PER_REASON = 3
+
+
+@dataclass
+class UnderlyingState:
+    """One underlying's book plus what the pipeline tracks about its ticks."""
+
+    root: str
+    book: Book
+    last_ts: np.ndarray  # int64 per book row: ts_ns of the last applied quote
+    spot_ts_ns: int
+    clock_ns: int  # latest event time applied (the book's evaluation clock)
+    pending_spot: float | None = None
+    last_reeval_wall: float = 0.0
+    oi_date: str | None = None
+    last_trade_ts_ns: int = 0
+    trades: int = 0
+    dirty: bool = True  # changed since the last publish
+
+    def checkpoint(self) -> dict:
+        """The mutable inputs of the book (with the universe's size), enough to resume."""
+        b = self.book
+        return {"root": self.root, "n": len(b.c.strike), "spot": b.spot,
+                "pending_spot": self.pending_spot, "spot_ts_ns": self.spot_ts_ns,
+                "clock_ns": self.clock_ns, "bid": b.c.bid, "ask": b.c.ask, "oi": b.oi,
+                "last_ts": self.last_ts, "oi_date": self.oi_date}
+
+    def restore(self, cp: dict) -> None:
+        b = self.book
+        if cp["n"] != len(b.c.strike) or cp["root"] != self.root:
+            raise ValueError("checkpoint does not match this chain")
+        b.c.bid[:] = cp["bid"]
+        b.c.ask[:] = cp["ask"]
+        self.last_ts[:] = cp["last_ts"]
+        self.spot_ts_ns, self.clock_ns = int(cp["spot_ts_ns"]), int(cp["clock_ns"])
+        self.pending_spot, self.oi_date = cp["pending_spot"], cp["oi_date"]
+        b.update_open_interest(np.arange(len(b.oi)), np.asarray(cp["oi"], dtype=np.float64))
+        b.refresh(now_ns=self.clock_ns, spot=float(cp["spot"]))
+        self.dirty = True
+
+
+@dataclass
+class Counts:
+    """Tick outcomes since start: ``ticks[(underlying, kind, outcome)]``,
+    ``rejected[(underlying, reason)]``, and a few samples per reason for the logs."""
+
+    ticks: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)
+    samples: list = field(default_factory=list)
+    _sampled: Counter = field(default_factory=Counter)
+
+    def reject(self, und: str, kind: str, reason: str, context: str) -> None:
+        self.ticks[(und, kind, "rejected")] += 1
+        self.rejected[(und, reason)] += 1
+        if self._sampled[reason] < SAMPLES_PER_REASON:
+            self._sampled[reason] += 1
+            self.samples.append({"underlying": und, "kind": kind, "reason": reason,
+                                 "context": context[:200]})
+
+    def take_samples(self) -> list[dict]:
+        out, self.samples = self.samples, []
+        return out
+
+
+class Pipeline:
+    """Applies tick batches to the books of the configured underlyings."""
+
+    def __init__(self, books: dict[str, Book], *, reeval_ms: float = 250.0,
+                 reeval_bps: float = 5.0, clock=time.monotonic):
+        self.reeval_s = reeval_ms / 1000.0
+        self.reeval_frac = reeval_bps / 1e4
+        self.clock = clock
+        self.states: dict[str, UnderlyingState] = {}
+        self.symbols: dict[str, tuple[UnderlyingState, int]] = {}
+        for root, book in books.items():
+            s = UnderlyingState(root=root, book=book,
+                                last_ts=np.full(len(book.c.strike), -1, dtype=np.int64),
+                                spot_ts_ns=book.now_ns, clock_ns=book.now_ns)
+            self.states[root] = s
+            for row, sym in enumerate(np.array(book.chain.symbols(), dtype=object)[book.order]):
+                self.symbols[sym] = (s, row)
+        self.vol_index: dict[str, tuple[int, float]] = {}
+        self.counts = Counts()
+
+    # -- the hot path -------------------------------------------------------------------
+    def apply(self, ticks) -> int:
+        """Apply a batch in order; returns the number of ticks applied."""
+        pending: dict[str, tuple[UnderlyingState, list, list, list]] = {}
+        counts = self.counts
+        applied = 0
+        symbols = self.symbols
+        for t in ticks:
+            cls = type(t)
+            if cls is OptionQuote:
+                hit = symbols.get(t.symbol) or symbols.get(t.symbol.replace(" ", ""))
+                if hit is None:
+                    counts.reject(self._und_of_symbol(t.symbol), "quote", "unknown_symbol",
+                                  t.symbol)
+                    continue
+                s, row = hit
+                bid, ask = t.bid, t.ask
+                if not (math.isfinite(bid) and math.isfinite(ask)):
+                    counts.reject(s.root, "quote", "nan", f"{t.symbol} bid={bid} ask={ask}")
+                    continue
+                if bid < 0.0 or ask < 0.0:
+                    counts.reject(s.root, "quote", "negative_price",
+                                  f"{t.symbol} bid={bid} ask={ask}")
+                    continue
+                if bid > ask:
+                    counts.reject(s.root, "quote", "crossed", f"{t.symbol} bid={bid} ask={ask}")
+                    continue
+                if t.ts_ns < s.last_ts[row]:
+                    counts.ticks[(s.root, "quote", "stale")] += 1
+                    continue
+                s.last_ts[row] = t.ts_ns
+                if t.ts_ns > s.clock_ns:
+                    s.clock_ns = t.ts_ns
+                p = pending.get(s.root)
+                if p is None:
+                    p = pending[s.root] = (s, [], [], [])
+                p[1].append(row)
+                p[2].append(bid)
+                p[3].append(ask)
+                applied += 1
+            elif cls is UnderlyingTick:
+                applied += self._underlying(t, pending)
+            elif cls is OpenInterest:
+                applied += self._open_interest(t, pending)
+            elif cls is OptionTrade:
+                applied += self._trade(t)
+            elif cls is VolIndex:
+                applied += self._vol_index(t)
+            else:
+                counts.reject(OTHER, "unknown", "malformed", repr(t)[:100])
+        for root in pending:
+            self._flush(pending, root)
+        return applied
+
+    def _flush(self, pending: dict, root: str) -> None:
+        p = pending.get(root)
+        if p is None or not p[1]:
+            return
+        s, rows, bids, asks = p
+        s.book.update_quotes(np.array(rows, dtype=np.int64), np.array(bids), np.array(asks))
+        self.counts.ticks[(root, "quote", "applied")] += len(rows)
+        s.dirty = True
+        rows.clear()
+        bids.clear()
+        asks.clear()
+
+    def _underlying(self, t: UnderlyingTick, pending: dict) -> int:
+        s = self.states.get(t.root) or self.states.get(underlying_of_root(t.root))
+        if s is None:
+            self.counts.reject(OTHER, "underlying", "unknown_symbol", t.root)
+            return 0
+        price = t.last if math.isfinite(t.last) and t.last > 0 else 0.5 * (t.bid + t.ask)
+        if not math.isfinite(price):
+            self.counts.reject(s.root, "underlying", "nan", f"{t.root} last={t.last}")
+            return 0
+        if price <= 0.0:
+            self.counts.reject(s.root, "underlying", "negative_price", f"{t.root} {price}")
+            return 0
+        if t.ts_ns < s.spot_ts_ns:
+            self.counts.ticks[(s.root, "underlying", "stale")] += 1
+            return 0
+        self._flush(pending, s.root)  # quotes before this tick were priced at the old spot
+        s.spot_ts_ns = t.ts_ns
+        s.clock_ns = max(s.clock_ns, t.ts_ns)
+        s.pending_spot = price
+        self.counts.ticks[(s.root, "underlying", "applied")] += 1
+        if abs(price / s.book.spot - 1.0) >= self.reeval_frac:
+            self.reevaluate(s)
+        return 1
+
+    def _open_interest(self, t: OpenInterest, pending: dict) -> int:
+        hit = self.symbols.get(t.symbol) or self.symbols.get(t.symbol.replace(" ", ""))
+        if hit is None:
+            self.counts.reject(self._und_of_symbol(t.symbol), "oi", "unknown_symbol", t.symbol)
+            return 0
+        s, row = hit
+        if not math.isfinite(t.oi):
+            self.counts.reject(s.root, "oi", "nan", f"{t.symbol} oi={t.oi}")
+            return 0
+        if t.oi < 0:
+            self.counts.reject(s.root, "oi", "negative_price", f"{t.symbol} oi={t.oi}")
+            return 0
+        self._flush(pending, s.root)
+        s.book.update_open_interest([row], [t.oi])
+        s.oi_date = max(s.oi_date or "", t.date)
+        s.dirty = True
+        self.counts.ticks[(s.root, "oi", "applied")] += 1
+        return 1
+
+    def _trade(self, t: OptionTrade) -> int:
+        hit = self.symbols.get(t.symbol) or self.symbols.get(t.symbol.replace(" ", ""))
+        if hit is None:
+            self.counts.reject(self._und_of_symbol(t.symbol), "trade", "unknown_symbol",
+                               t.symbol)
+            return 0
+        s, _ = hit
+        if not (math.isfinite(t.price) and math.isfinite(t.size)):
+            self.counts.reject(s.root, "trade", "nan", f"{t.symbol} {t.price}x{t.size}")
+            return 0
+        if t.price < 0 or t.size <= 0:
+            self.counts.reject(s.root, "trade", "negative_price", f"{t.symbol} {t.price}x{t.size}")
+            return 0
+        s.trades += 1
+        s.last_trade_ts_ns = max(s.last_trade_ts_ns, t.ts_ns)
+        self.counts.ticks[(s.root, "trade", "applied")] += 1
+        return 1
+
+    def _vol_index(self, t: VolIndex) -> int:
+        und = underlying_of_root(t.symbol)
+        if not math.isfinite(t.value):
+            self.counts.reject(OTHER, "vol_index", "nan", f"{t.symbol}={t.value}")
+            return 0
+        if t.value <= 0:
+            self.counts.reject(OTHER, "vol_index", "negative_price", f"{t.symbol}={t.value}")
+            return 0
+        last = self.vol_index.get(t.symbol)
+        if last is not None and t.ts_ns < last[0]:
+            self.counts.ticks[(OTHER, "vol_index", "stale")] += 1
+            return 0
+        self.vol_index[t.symbol] = (t.ts_ns, t.value)
+        self.counts.ticks[(und if und in self.states else OTHER, "vol_index", "applied")] += 1
+        return 1
+
+    def _und_of_symbol(self, symbol: str) -> str:
+        root = underlying_of_root(symbol.replace(" ", "")[:-15])
+        return root if root in self.states else OTHER
+
+    # -- timers -------------------------------------------------------------------------
+    def reevaluate(self, s: UnderlyingState) -> None:
+        """Whole-chain refresh at the pending spot and the underlying's event clock."""
+        s.book.refresh(now_ns=s.clock_ns, spot=s.pending_spot or s.book.spot)
+        s.pending_spot = None
+        s.last_reeval_wall = self.clock()
+        s.dirty = True
+
+    def maintenance(self, force: bool = False) -> None:
+        """Re-evaluate every underlying whose spot moved and whose ``reeval_ms`` has passed
+        (``force``: every underlying with anything pending, e.g. before shutting down)."""
+        now = self.clock()
+        for s in self.states.values():
+            due = now - s.last_reeval_wall >= self.reeval_s
+            if (s.pending_spot is not None and (due or force)) or (force and s.dirty):
+                self.reevaluate(s)

@@ -1,0 +1,285 @@
+"""The live service: wires a source -> pipeline (numba core) -> regimes -> Redis, metrics.
+
+Tasks on one asyncio loop:
+
+* ingest: ``async for batch in source.batches()``; decoding errors are counted; the ticks
+  are applied on the single core thread (numba's parallel kernels must not run from two
+  threads at once, and this keeps the loop free for Kafka heartbeats and HTTP).
+* timers (every ``tick_s``): pending spot re-evaluations; every ``publish_ms`` a publish
+  cycle: state, profile and regime events per underlying to Redis, then a checkpoint of
+  the book's inputs, then -- only if the checkpoint was stored -- the source offsets of
+  everything applied before the cycle began (at-least-once; a restart restores the
+  checkpoint and re-reads the uncommitted ticks, which re-apply idempotently).
+* a one-line terminal summary every second (``summary=True``).
+
+``Monitor.stop()`` (SIGINT/SIGTERM, or ``duration`` elapsed): stop the source, apply what
+was received, re-evaluate, publish, commit, flush Redis, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import structlog
+
+from monitor.chain.loaders import load_chain
+from monitor.config import Settings
+from monitor.core.book import Book
+from monitor.pipeline import OTHER, Pipeline
+from monitor.regimes.gamma import GammaRegime
+from monitor.render import fmt_level, money
+from monitor.sinks.metrics import Metrics
+from monitor.sinks.redis_sink import RedisSink
+from monitor.sources.base import Source
+from monitor.state import build_state, redis_state
+
+log = structlog.get_logger("monitor.service")
+REGIMES = ("long_gamma", "short_gamma")
+
+
+def resolve(path: str, base: Path | None) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or base is None else (base / p)
+
+
+def build_books(settings: Settings, chains: list[str | Path]) -> dict[str, Book]:
+    """One book per chain file, keyed by underlying, with that underlying's settings."""
+    books = {}
+    for path in chains:
+        chain = load_chain(path)
+        und = settings.underlying(chain.underlying)
+        books[chain.underlying] = Book(chain, model=und.position_model,
+                                       multiplier=und.multiplier, div_yield=und.div_yield,
+                                       rate=settings.pricing.rate,
+                                       parity_pairs=settings.pricing.parity_pairs)
+    return books
+
+
+def encode_checkpoint(cp: dict) -> bytes:
+    out = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in cp.items()}
+    return msgspec.msgpack.encode(out)
+
+
+def decode_checkpoint(raw: bytes) -> dict:
+    return msgspec.msgpack.decode(raw)
+
+
+class Monitor:
+    def __init__(self, settings: Settings, source: Source, books: dict[str, Book], *,
+                 redis: RedisSink | None = None, metrics: Metrics | None = None,
+                 summary: bool = False, checkpoints: bool = False, tick_s: float = 0.05,
+                 out=sys.stdout):
+        self.settings = settings
+        self.source = source
+        self.pipeline = Pipeline(books, reeval_ms=settings.intervals.reeval_ms,
+                                 reeval_bps=settings.intervals.reeval_bps)
+        self.redis = redis
+        self.metrics = metrics
+        self.summary = summary
+        self.checkpoints = checkpoints
+        self.tick_s = tick_s
+        self.out = out
+        self.core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
+        self.regimes = {root: GammaRegime() for root in books}
+        self.states: dict[str, dict] = {}  # last published state per root (metrics read it)
+        self.events: list[dict] = []  # every event since start (also in Redis)
+        self._token = None  # source token of the last applied batch
+        self._stop = asyncio.Event()
+        self._ingest_done = asyncio.Event()
+        self._synced_ticks: dict = {}
+        self._synced_rejected: dict = {}
+        self.ticks_received = 0
+        self.decode_errors = 0
+        self._last_summary = (time.monotonic(), 0)
+        self.tps = 0.0
+        if metrics is not None:
+            metrics.set_provider(lambda: self.states)
+
+    async def _core(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.core, fn, *args)
+
+    # -- life cycle ---------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def restore(self) -> None:
+        """Load each underlying's checkpoint from Redis (Kafka mode: resume exactly)."""
+        if not (self.checkpoints and self.redis is not None):
+            return
+        for root, s in self.pipeline.states.items():
+            raw = await self.redis.load_checkpoint(root)
+            if raw is None:
+                continue
+            try:
+                await self._core(s.restore, decode_checkpoint(raw))
+                log.info("checkpoint_restored", underlying=root, clock_ns=s.clock_ns)
+            except (ValueError, KeyError, msgspec.DecodeError) as err:
+                log.warning("checkpoint_ignored", underlying=root, error=str(err))
+
+    async def run(self, duration: float | None = None) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stop)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread (tests): stop() is called directly
+        await self.restore()
+        await self.source.start()
+        if self.metrics is not None:
+            self.metrics.set_ready(True)
+        log.info("monitor_started", underlyings=sorted(self.pipeline.states),
+                 duration_s=duration)
+        ingest = asyncio.create_task(self._ingest(), name="ingest")
+        timers = asyncio.create_task(self._timers(), name="timers")
+        try:
+            if duration is not None:
+                await asyncio.wait([asyncio.create_task(self._stop.wait()), ingest],
+                                   timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.wait([asyncio.create_task(self._stop.wait()), ingest],
+                                   return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._stop.set()
+            await self.source.stop()
+            await asyncio.gather(ingest, return_exceptions=True)
+            timers.cancel()
+            await asyncio.gather(timers, return_exceptions=True)
+            await self._core(self.pipeline.maintenance, True)
+            await self.publish_cycle()
+            if self.redis is not None:
+                await self.redis.close()
+            if self.metrics is not None:
+                self.metrics.set_ready(False)
+            self.core.shutdown(wait=True)
+            if self.summary:
+                self._print_summary(final=True)
+            log.info("monitor_stopped", ticks_received=self.ticks_received,
+                     events=len(self.events))
+        exc = ingest.exception() if ingest.done() and not ingest.cancelled() else None
+        if exc is not None:
+            log.error("ingest_failed", error=repr(exc))
+            return 1
+        return 0
+
+    # -- tasks --------------------------------------------------------------------------
+    async def _ingest(self) -> None:
+        try:
+            async for batch in self.source.batches():
+                if batch.errors:
+                    self.decode_errors += len(batch.errors)
+                    for reason, context in batch.errors:
+                        self.pipeline.counts.reject(OTHER, "message", reason, context)
+                if batch.ticks:
+                    await self._core(self.pipeline.apply, batch.ticks)
+                    if self.metrics is not None:
+                        lat = (time.time_ns() - batch.received_ns) / 1e9
+                        for root in self.pipeline.states:
+                            self.metrics.observe_tick_to_state(root, lat)
+                self.ticks_received += len(batch.ticks)
+                self._token = batch.token if batch.token is not None else self._token
+                if self._stop.is_set():
+                    break
+        finally:
+            self._ingest_done.set()
+
+    async def _timers(self) -> None:
+        pub_s = self.settings.intervals.publish_ms / 1000.0
+        next_pub = time.monotonic() + pub_s
+        next_summary = time.monotonic() + 1.0
+        while not self._stop.is_set():
+            await asyncio.sleep(self.tick_s)
+            await self._core(self.pipeline.maintenance)
+            now = time.monotonic()
+            if now >= next_pub:
+                next_pub = now + pub_s
+                await self.publish_cycle()
+            if now >= next_summary:
+                next_summary = now + 1.0
+                if self.summary:
+                    self._print_summary()
+
+    # -- publishing ---------------------------------------------------------------------
+    def _collect(self) -> tuple[object, list[tuple[str, dict, list, list[dict], bytes | None]]]:
+        """On the core thread: the source token and, per underlying, state, profile,
+        regime events and checkpoint, all of the same instant."""
+        token = self._token
+        out = []
+        for root, s in self.pipeline.states.items():
+            if not s.dirty and root in self.states:
+                out.append((root, None, None, [], None))
+                continue
+            events = []
+            regime = self.regimes[root]
+            state, profile = build_state(s, [regime.label] if regime.label else [])
+            gross = state["gross_gex_usd_per_pct"]
+            ev = regime.update(s.clock_ns, root, state["gex_usd_per_pct"], gross,
+                               state["spot"], state["zero_gamma"])
+            if ev is not None:
+                events.append(ev)
+                state["regime"] = regime.label
+                state["regimes"] = regime.label
+            cp = encode_checkpoint(s.checkpoint()) if self.checkpoints else None
+            s.dirty = False
+            out.append((root, state, profile, events, cp))
+        return token, out
+
+    async def publish_cycle(self) -> None:
+        token, items = await self._core(self._collect)
+        checkpoints_ok = True
+        for root, state, profile, events, cp in items:
+            if state is None:
+                continue
+            self.states[root] = state
+            self.events.extend(events)
+            for ev in events:
+                log.info("regime_change", underlying=root, frm=ev["from"], to=ev["to"],
+                         gex_usd_per_pct=ev["gex_usd_per_pct"], message=ev["message"])
+                if self.metrics is not None:
+                    self.metrics.count_regime_change(root, ev["to"])
+            if self.redis is not None:
+                await self.redis.publish(root, redis_state(state), profile, events,
+                                         computed_at=time.perf_counter())
+                if cp is not None:
+                    checkpoints_ok &= await self.redis.save_checkpoint(root, cp)
+        self._sync_counts()
+        if token is not None and (not self.checkpoints or checkpoints_ok):
+            await self.source.commit(token)
+
+    def _sync_counts(self) -> None:
+        counts = self.pipeline.counts
+        for sample in counts.take_samples():
+            log.warning("tick_rejected", **sample)
+        if self.metrics is None:
+            return
+        for key, n in list(counts.ticks.items()):
+            d = n - self._synced_ticks.get(key, 0)
+            if d:
+                self.metrics.count_ticks(*key, n=d)
+                self._synced_ticks[key] = n
+        for key, n in list(counts.rejected.items()):
+            d = n - self._synced_rejected.get(key, 0)
+            if d:
+                self.metrics.count_rejected(*key, n=d)
+                self._synced_rejected[key] = n
+
+    def _print_summary(self, final: bool = False) -> None:
+        now = time.monotonic()
+        t0, n0 = self._last_summary
+        self.tps = (self.ticks_received - n0) / max(now - t0, 1e-9)
+        self._last_summary = (now, self.ticks_received)
+        for root, st_ in sorted(self.states.items()):
+            zg = st_.get("zero_gamma")
+            line = (f"{root} spot {st_['spot']:,.2f}  GEX {money(st_['gex_usd_per_pct'])}/1%  "
+                    f"zero-gamma {'n/a' if zg is None else f'{zg:,.0f}'}  "
+                    f"walls C {fmt_level(st_.get('call_wall'))} / P {fmt_level(st_.get('put_wall'))}  "
+                    f"regime {st_.get('regime') or '-'}  {self.tps:,.0f} ticks/s"
+                    + ("  (final)" if final else ""))
+            print(line, file=self.out, flush=True)
+
