@@ -75,7 +75,7 @@ class Monitor:
     def __init__(self, settings: Settings, source: Source, books: dict[str, Book], *,
                  redis: RedisSink | None = None, metrics: Metrics | None = None,
                  summary: bool = False, checkpoints: bool = False, tick_s: float = 0.05,
-                 out=sys.stdout):
+                 max_ticks: int | None = None, out=sys.stdout):
         self.settings = settings
         self.source = source
         self.pipeline = Pipeline(books, reeval_ms=settings.intervals.reeval_ms,
@@ -85,12 +85,13 @@ class Monitor:
         self.summary = summary
         self.checkpoints = checkpoints
         self.tick_s = tick_s
+        self.max_ticks = max_ticks  # stop after receiving this many ticks (demos, tests)
         self.out = out
         self.core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
         self.regimes = {root: GammaRegime() for root in books}
         self.states: dict[str, dict] = {}  # last published state per root (metrics read it)
         self.events: list[dict] = []  # every event since start (also in Redis)
-        self._token = None  # source token of the last applied batch
+        self._token = None  # merged source token of the batches applied since the last commit
         self._stop = asyncio.Event()
         self._ingest_done = asyncio.Event()
         self._synced_ticks: dict = {}
@@ -188,7 +189,9 @@ class Monitor:
                         for root in self.pipeline.states:
                             self.metrics.observe_tick_to_state(root, lat)
                 self.ticks_received += len(batch.ticks)
-                self._token = batch.token if batch.token is not None else self._token
+                self._token = self.source.merge_tokens(self._token, batch.token)
+                if self.max_ticks is not None and self.ticks_received >= self.max_ticks:
+                    self._stop.set()
                 if self._stop.is_set():
                     break
         finally:
@@ -219,7 +222,7 @@ class Monitor:
     def _collect(self) -> tuple[object, list[tuple[str, dict, list, list[dict], bytes | None]]]:
         """On the core thread: the source token and, per underlying, state, profile,
         regime events and checkpoint, all of the same instant."""
-        token = self._token
+        token, self._token = self._token, None
         out = []
         for root, s in self.pipeline.states.items():
             if not s.dirty and root in self.states:
@@ -259,8 +262,12 @@ class Monitor:
                 if cp is not None:
                     checkpoints_ok &= await self.redis.save_checkpoint(root, cp)
         self._sync_counts()
-        if token is not None and (not self.checkpoints or checkpoints_ok):
+        if token is None:
+            return
+        if not self.checkpoints or checkpoints_ok:
             await self.source.commit(token)
+        else:  # keep the offsets for the next cycle: nothing past the checkpoint is committed
+            self._token = self.source.merge_tokens(token, self._token)
 
     def _sync_counts(self) -> None:
         counts = self.pipeline.counts

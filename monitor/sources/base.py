@@ -51,6 +51,14 @@ class Source(ABC):
         """Record that everything up to and including the batch of ``token`` has been
         applied and published (``None`` is ignored)."""
 
+    def merge_tokens(self, older: object | None, newer: object | None) -> object | None:
+        """One token covering both batches (the service commits only every publish cycle,
+        so the tokens of the batches applied in between are merged). Default: tokens are
+        ``{partition: next_offset}`` dicts, merged key by key; anything else: the newer."""
+        if isinstance(older, dict) and isinstance(newer, dict):
+            return {**older, **newer}
+        return newer if newer is not None else older
+
     def lag(self) -> dict[str, int]:
         """Consumer lag per ``"topic:partition"`` (messages not yet received); ``{}`` when
         not applicable."""
