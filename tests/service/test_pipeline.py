@@ -1,0 +1,158 @@
+"""The pipeline on its own: every kind of bad input is counted by reason and leaves the
+state untouched; the next good tick is applied; open interest re-weights positions; spot
+moves re-evaluate on the timer or past the move threshold."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from monitor.chain.loaders import load_chain
+from monitor.core.book import Book
+from monitor.pipeline import Pipeline
+from monitor.wire.schema import (OpenInterest, OptionQuote, OptionTrade, UnderlyingTick,
+                                 VolIndex)
+from tests.service.helpers import CHAIN
+
+BASE = Book(load_chain(CHAIN))
+TS = BASE.now_ns + 1_000_000
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def pipeline(**kw):
+    clock = Clock()
+    p = Pipeline({"SPX": copy.deepcopy(BASE)}, clock=clock, **kw)
+    return p, clock
+
+
+def atm_symbol():
+    b = BASE
+    i = int(np.argmax(np.where(b.c.status == 0, b.c.gamma, 0)))
+    return b.chain.symbols()[b.order[i]], i
+
+
+SYM, ROW = atm_symbol()
+
+
+def totals(p):
+    return dict(p.states["SPX"].book.totals)
+
+
+@pytest.mark.parametrize("tick,reason", [
+    (OptionQuote(ts_ns=TS, symbol=SYM, bid=math.nan, ask=1.0), "nan"),
+    (OptionQuote(ts_ns=TS, symbol=SYM, bid=2.0, ask=math.inf), "nan"),
+    (OptionQuote(ts_ns=TS, symbol=SYM, bid=5.0, ask=4.0), "crossed"),
+    (OptionQuote(ts_ns=TS, symbol=SYM, bid=-1.0, ask=4.0), "negative_price"),
+    (OptionQuote(ts_ns=TS, symbol="SPXW991231C09999000", bid=1.0, ask=2.0), "unknown_symbol"),
+    (OptionQuote(ts_ns=TS, symbol="NOPE", bid=1.0, ask=2.0), "unknown_symbol"),
+    (UnderlyingTick(ts_ns=TS, root="SPX", bid=math.nan, ask=math.nan, last=math.nan), "nan"),
+    (UnderlyingTick(ts_ns=TS, root="SPX", bid=-2, ask=-1, last=-1.0), "negative_price"),
+    (UnderlyingTick(ts_ns=TS, root="XYZ", bid=1, ask=2, last=1.5), "unknown_symbol"),
+    (OpenInterest(date="2026-08-22", symbol=SYM, oi=math.nan), "nan"),
+    (OpenInterest(date="2026-08-22", symbol=SYM, oi=-5.0), "negative_price"),
+    (OptionTrade(ts_ns=TS, symbol=SYM, price=math.nan, size=1), "nan"),
+    (VolIndex(ts_ns=TS, symbol="VIX", value=-3.0), "negative_price"),
+])
+def test_bad_tick_is_counted_and_does_not_touch_state(tick, reason):
+    p, _ = pipeline()
+    before = totals(p)
+    bid_before = p.states["SPX"].book.c.bid.copy()
+    assert p.apply([tick]) == 0
+    assert sum(n for (u, r), n in p.counts.rejected.items() if r == reason) == 1
+    assert totals(p) == before
+    assert np.array_equal(p.states["SPX"].book.c.bid, bid_before, equal_nan=True)
+    # the next good tick is applied
+    good = OptionQuote(ts_ns=TS + 5, symbol=SYM, bid=BASE.c.bid[ROW] * 1.1,
+                       ask=BASE.c.ask[ROW] * 1.1)
+    assert p.apply([good]) == 1
+    assert totals(p)["gex_usd_per_pct"] != before["gex_usd_per_pct"]
+
+
+def test_out_of_order_quote_is_stale_and_ignored():
+    p, _ = pipeline()
+    newer = OptionQuote(ts_ns=TS + 10, symbol=SYM, bid=BASE.c.bid[ROW] * 1.1,
+                        ask=BASE.c.ask[ROW] * 1.1)
+    older = OptionQuote(ts_ns=TS, symbol=SYM, bid=0.05, ask=0.1)
+    p.apply([newer])
+    after = totals(p)
+    assert p.apply([older]) == 0
+    assert p.counts.ticks[("SPX", "quote", "stale")] == 1
+    assert totals(p) == after
+    # redelivery of the same tick (at-least-once) is idempotent
+    assert p.apply([newer]) == 1
+    assert totals(p) == pytest.approx(after, rel=1e-12)
+
+
+def test_padded_occ_symbol_is_accepted():
+    padded = SYM[:-15].ljust(6) + SYM[-15:]
+    assert len(padded) == 21
+    p, _ = pipeline()
+    assert p.apply([OptionQuote(ts_ns=TS, symbol=padded, bid=BASE.c.bid[ROW] * 1.05,
+                                ask=BASE.c.ask[ROW] * 1.05)]) == 1
+
+
+def test_open_interest_reweights_the_dealer_position():
+    p, _ = pipeline()
+    b = p.states["SPX"].book
+    old_gex = b.c.gex[ROW]
+    old_oi = b.oi[ROW]
+    p.apply([OpenInterest(date="2026-08-22", symbol=SYM, oi=old_oi * 2)])
+    assert b.c.gex[ROW] == pytest.approx(2 * old_gex, rel=1e-12)
+    assert b.totals["gex_usd_per_pct"] == pytest.approx(
+        BASE.totals["gex_usd_per_pct"] + old_gex, rel=1e-9)
+
+
+def test_spot_move_reevaluates_past_threshold_or_on_timer():
+    p, clock = pipeline(reeval_ms=250, reeval_bps=5)
+    s = p.states["SPX"]
+    spot0 = s.book.spot
+    # 1 bp: waits for the timer
+    p.apply([UnderlyingTick(ts_ns=TS, root="SPX", bid=0, ask=0, last=spot0 * 1.0001)])
+    assert s.book.spot == spot0 and s.pending_spot == pytest.approx(spot0 * 1.0001)
+    clock.t += 0.3
+    p.maintenance()
+    assert s.book.spot == pytest.approx(spot0 * 1.0001) and s.pending_spot is None
+    # 10 bp: at once
+    p.apply([UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=spot0 * 1.001)])
+    assert s.book.spot == pytest.approx(spot0 * 1.001)
+    # an older underlying tick is stale
+    p.apply([UnderlyingTick(ts_ns=TS - 1, root="SPX", bid=0, ask=0, last=spot0 * 2)])
+    assert p.counts.ticks[("SPX", "underlying", "stale")] == 1
+    assert s.book.spot == pytest.approx(spot0 * 1.001)
+
+
+def test_forced_maintenance_leaves_the_whole_chain_result():
+    p, _ = pipeline()
+    q = OptionQuote(ts_ns=TS, symbol=SYM, bid=BASE.c.bid[ROW] * 1.2, ask=BASE.c.ask[ROW] * 1.2)
+    p.apply([q])
+    p.maintenance(force=True)
+    expected = copy.deepcopy(BASE)
+    expected.c.bid[ROW], expected.c.ask[ROW] = q.bid, q.ask
+    expected.refresh(now_ns=TS)
+    got = p.states["SPX"].book.totals
+    for k, v in expected.totals.items():
+        assert got[k] == pytest.approx(v, rel=1e-12)
+
+
+def test_checkpoint_round_trip_restores_the_state():
+    p, _ = pipeline()
+    p.apply([OptionQuote(ts_ns=TS, symbol=SYM, bid=BASE.c.bid[ROW] * 1.2,
+                         ask=BASE.c.ask[ROW] * 1.2),
+             OpenInterest(date="2026-08-22", symbol=SYM, oi=123.0),
+             UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=BASE.spot * 1.01)])
+    p.maintenance(force=True)
+    from monitor.service import decode_checkpoint, encode_checkpoint
+
+    cp = decode_checkpoint(encode_checkpoint(p.states["SPX"].checkpoint()))
+    q, _ = pipeline()
+    q.states["SPX"].restore(cp)
+    assert q.states["SPX"].book.totals == pytest.approx(p.states["SPX"].book.totals, rel=1e-12)
+    assert q.states["SPX"].book.oi[ROW] == 123.0
