@@ -35,6 +35,7 @@ from monitor.core.kernels import (
     ContractArrays,
     GroupArrays,
     apply_positions,
+    apply_quote,
     apply_quotes,
     resum,
     whole_chain,
@@ -109,6 +110,9 @@ class Book:
         self.forward_from_parity = np.zeros(m, dtype=np.bool_)
         self.agg = Aggregates(totals=np.zeros(4), by_group=np.zeros((m, 4)),
                               by_strike=np.zeros((len(self.strikes), 5)))
+        # every array of the state, in kernel argument order; the arrays are only ever
+        # updated in place, so this tuple stays valid (saves rebuilding it per call)
+        self._state = (*self.c, *self.g, *self.agg)
         self._symbol_index: dict[str, int] | None = None
         self.last_eval_seconds = 0.0
         self.refresh()
@@ -177,12 +181,15 @@ class Book:
         """Apply quote updates to book rows ``idx`` in order, O(1) each (model Greeks only)."""
         if self.greeks != "model":
             raise ValueError("incremental quote updates need --greeks model")
-        apply_quotes(*self.c, *self.g, *self.agg, self.spot, self.multiplier,
+        apply_quotes(*self._state, self.spot, self.multiplier,
                      np.asarray(idx, dtype=np.int64), np.asarray(bid, dtype=np.float64),
                      np.asarray(ask, dtype=np.float64))
 
     def update_quote(self, i: int, bid: float, ask: float) -> None:
-        self.update_quotes(np.array([i]), np.array([bid]), np.array([ask]))
+        """One quote update (book row ``i``); the scalar fast path of :meth:`update_quotes`."""
+        if self.greeks != "model":
+            raise ValueError("incremental quote updates need --greeks model")
+        apply_quote(*self._state, self.spot, self.multiplier, i, bid, ask)
 
     def update_open_interest(self, idx, oi) -> None:
         """New open interest for rows ``idx``: positions re-weighted by the book's model."""

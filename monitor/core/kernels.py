@@ -201,3 +201,19 @@ def apply_positions(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta
             _set_exposures(i, pos, delta, gamma, vanna, charm, dex, gex, vex, cex, spot, mult)
         _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group,
                     by_strike, 1.0)
+
+
+@kernel
+def apply_quote(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
+                vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, totals, by_group,
+                by_strike, spot, mult, i, new_bid, new_ask):
+    """One quote update with scalar arguments: the per-tick entry point from Python
+    (no temporary arrays)."""
+    _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group, by_strike,
+                -1.0)
+    bid[i] = new_bid
+    ask[i] = new_ask
+    _eval_contract(i, strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
+                   vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, spot, mult, 1)
+    _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group, by_strike,
+                1.0)

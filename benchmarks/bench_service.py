@@ -1,0 +1,739 @@
+"""Benchmark of the live service (``monitor.service.Monitor``) through a real Kafka broker.
+
+    .venv/bin/python benchmarks/bench_service.py [--quick] [--chain PATH] [--ticks N]
+
+Starts its own Tansu broker (``tests/broker.py``), builds a simulated session from a real
+chain (``MarketSimulator``, random-walk spot, seed fixed) and prints markdown: machine
+facts, one results table, diagnostics and a PASS/MISS list against the targets.
+
+1. End to end through the broker, JSON and binary: N ticks pre-published with
+   ``KafkaTickProducer`` (500 ticks per message), then a ``Monitor`` with a
+   ``KafkaSource`` (fresh consumer group, offset 0, ``max_records`` messages per
+   ``getmany``) runs until it has received all N. ticks/s = N / (first batch received ->
+   last batch applied): the consumer-group join is excluded. No Redis (``redis=None``)
+   and no metrics: the publish cycle still builds the state every ``publish_ms``.
+   Peers in the same run: a bare aiokafka consumer reading the same messages (no group,
+   assigned partitions) without decoding, and with ``monitor.wire.codec.decode`` (the
+   ceiling of a Kafka consumer in this process); stdlib ``json.loads`` vs msgspec on the
+   same messages in memory.
+2. Tick-to-state latency at a paced 50k ticks/s: a producer in a separate process
+   (``multiprocessing`` spawn, so it does not share the consumer's GIL) sends messages of
+   250 ticks on schedule, each tick re-stamped just before sending; the Monitor consumes
+   concurrently. Latency per tick = (wall time the batch holding it was applied) - (its
+   send stamp). The stamp is ``time.time_ns() + offset`` with ``offset`` = chain as-of
+   time - wall time at the start (both processes use the same offset), so the books' event
+   clock runs forward from the chain's date at wall speed instead of jumping to today
+   (which would expire most of the chain and change the work done). The subtraction
+   removes the offset again: it is exactly send-to-apply wall time.
+3. In-process replay: ``PacedSource`` (no rate) with the same session in batches of 1000
+   (the embedded source's batch at 50k ticks/s) through a Monitor, and
+   ``Pipeline.apply`` alone on the same batches.
+
+Hooks are wrappers installed on the Monitor's instances (``pipeline.apply``,
+``pipeline.reevaluate``, ``Monitor._collect``) and a ``KafkaSource`` subclass that
+timestamps batches; nothing under ``monitor/`` is changed. The script always exits 0
+unless the benchmark itself fails; PASS/MISS is a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.metadata as md
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import signal
+import statistics
+import sys
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import msgspec  # noqa: E402
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
+from msgspec.structs import replace  # noqa: E402
+
+from monitor.chain.loaders import load_chain  # noqa: E402
+from monitor.config import KafkaSettings, KafkaTopics, Settings  # noqa: E402
+from monitor.core.book import Book  # noqa: E402
+from monitor.logs import configure_logging  # noqa: E402
+from monitor.pipeline import Pipeline  # noqa: E402
+from monitor.service import Monitor, build_books  # noqa: E402
+from monitor.sources.kafka import (  # noqa: E402
+    WIRE_VERSION_HEADER,
+    KafkaSource,
+    KafkaTickProducer,
+    input_topics,
+    topic_for,
+)
+from monitor.sources.simulated import PacedSource  # noqa: E402
+from monitor.sources.simulator import MarketSimulator, SimConfig  # noqa: E402
+from monitor.wire.codec import decode, encode, kafka_key  # noqa: E402
+from monitor.wire.schema import BINARY_TYPES, WIRE_VERSION  # noqa: E402
+from tests.broker import create_topics, start_broker  # noqa: E402
+
+DEFAULT_CHAIN = REPO / ".." / "shared" / "data" / "cboe_chain_eod_2026" / "SPX" / "SPX_2026-08-21.csv.gz"
+
+TARGET_JSON = 250e3  # ticks/s per process, end to end
+TARGET_BINARY = 1e6  # ticks/s per process, end to end
+TARGET_P99_MS = 5.0  # tick-to-state p99 at LAT_RATE
+LAT_RATE = 50_000.0  # ticks/s for the latency test
+
+PUBLISH_BATCH = 500  # ticks per message, pre-published session
+LAT_CHUNK = 250  # ticks per message, paced producer
+REPLAY_BATCH = 1000  # ticks per PacedSource batch (embedded source at 50k ticks/s)
+MAX_RECORDS = 50  # Settings.kafka.max_records
+PARTITIONS = 3
+CONSUMER_OPTIONS = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
+SEED = 5
+
+
+# --------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------
+
+
+def fmt_rate(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M/s"
+    return f"{x / 1e3:.0f} k/s"
+
+
+def fmt_ms(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{x:.2f} ms" if x < 100 else f"{x:.0f} ms"
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def spread(xs) -> str:
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    if len(xs) < 2:
+        return ""
+    return f" ({fmt_rate(min(xs))} .. {fmt_rate(max(xs))})"
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def quiet_logs() -> None:
+    # the service logs events (start/stop, the Tansu broker's refusal of idempotence) at
+    # info/warning: keep them off stdout, where the report goes
+    configure_logging("console", "error", stream=sys.stderr)
+
+
+def build_session(chain: Path, n: int, seed: int = SEED) -> list:
+    """``n`` ticks (about 94.5 % quotes, 5 % trades, 0.5 % underlying) from the real chain:
+    random-walk spot at the chain's ATM vol, simulated clock at LAT_RATE ticks/s."""
+    book = Book(load_chain(chain))
+    sim = MarketSimulator(book, SimConfig(rate_ticks_per_s=LAT_RATE, seed=seed))
+    return sim.ticks(n)[:n]
+
+
+def topic_names(prefix: str) -> KafkaTopics:
+    return KafkaTopics(option_quotes=f"{prefix}.q", option_trades=f"{prefix}.t",
+                       underlying=f"{prefix}.u", open_interest=f"{prefix}.oi",
+                       vol_index=f"{prefix}.v", dead_letter=f"{prefix}.dlq")
+
+
+def kafka_settings(bootstrap: str, topics: KafkaTopics, encoding: str) -> Settings:
+    s = Settings()
+    s.kafka = KafkaSettings(bootstrap=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:8]}",
+                            topics=topics, encoding=encoding, max_records=MAX_RECORDS,
+                            session_timeout_ms=CONSUMER_OPTIONS["session_timeout_ms"],
+                            heartbeat_interval_ms=CONSUMER_OPTIONS["heartbeat_interval_ms"])
+    return s
+
+
+def messages_of(ticks: list, encoding: str, topics: KafkaTopics, batch: int) -> list[bytes]:
+    """The payloads ``KafkaTickProducer.send_ticks`` writes for ``ticks`` (same grouping)."""
+    groups: dict = {}
+    for t in ticks:
+        groups.setdefault((topic_for(t, topics), kafka_key(t)), []).append(t)
+    return [encode(g[i:i + batch], encoding)
+            for g in groups.values() for i in range(0, len(g), batch)]
+
+
+# --------------------------------------------------------------------------------------
+# hooks (wrappers on the instances; nothing in monitor/ is changed)
+# --------------------------------------------------------------------------------------
+
+
+class TimedKafkaSource(KafkaSource):
+    """A KafkaSource that notes when the first batch arrived and the time spent building
+    batches (record iteration + decoding)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.first_ns: int | None = None
+        self.make_s = 0.0
+        self.n_batches = 0
+
+    async def _make_batch(self, data):  # private hook, benchmark only
+        t0 = time.perf_counter()
+        b = await super()._make_batch(data)
+        self.make_s += time.perf_counter() - t0
+        self.n_batches += 1
+        if self.first_ns is None:
+            self.first_ns = b.received_ns
+        return b
+
+    def assigned(self) -> bool:
+        c = self._consumer
+        return c is not None and bool(c.assignment())
+
+
+class TimedPacedSource(PacedSource):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.first_ns: int | None = None
+        self.n_batches = 0
+        self.make_s = 0.0
+
+    async def batches(self):
+        async for b in super().batches():
+            if self.first_ns is None:
+                self.first_ns = b.received_ns
+            self.n_batches += 1
+            yield b
+
+
+class Probe:
+    def __init__(self):
+        self.applied = 0
+        self.last_ns: int | None = None
+        self.apply_s = 0.0
+        self.n_apply = 0
+        self.records: list[tuple[int, list]] = []
+        self.reeval_n = 0
+        self.reeval_s = 0.0
+        self.collect_n = 0
+        self.collect_s = 0.0
+
+
+def instrument(mon: Monitor, keep: bool) -> Probe:
+    p = Probe()
+    pipe = mon.pipeline
+    orig_apply, orig_reeval, orig_collect = pipe.apply, pipe.reevaluate, mon._collect
+
+    def apply(ticks):
+        t0 = time.perf_counter()
+        r = orig_apply(ticks)
+        now = time.time_ns()
+        p.apply_s += time.perf_counter() - t0
+        p.n_apply += 1
+        p.applied += len(ticks)
+        p.last_ns = now
+        if keep:
+            p.records.append((now, ticks))
+        return r
+
+    def reevaluate(s):
+        t0 = time.perf_counter()
+        orig_reeval(s)
+        p.reeval_s += time.perf_counter() - t0
+        p.reeval_n += 1
+
+    def collect():
+        t0 = time.perf_counter()
+        r = orig_collect()
+        p.collect_s += time.perf_counter() - t0
+        p.collect_n += 1
+        return r
+
+    pipe.apply = apply
+    pipe.reevaluate = reevaluate
+    mon._collect = collect
+    return p
+
+
+def clear_signal_handlers() -> None:
+    # Monitor.run() installs SIGINT/SIGTERM handlers on the loop and leaves them: remove
+    # them so that Ctrl-C still interrupts the benchmark (and the broker is stopped)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+
+async def run_monitor(mon: Monitor, n_ticks: int, timeout: float) -> int:
+    """Run until ``n_ticks`` were received (``max_ticks``) or ``timeout`` s passed."""
+    mon.max_ticks = n_ticks
+
+    async def watchdog():
+        await asyncio.sleep(timeout)
+        mon.stop()
+
+    w = asyncio.create_task(watchdog())
+    try:
+        return await mon.run()
+    finally:
+        w.cancel()
+        clear_signal_handlers()
+
+
+def breakdown(p: Probe, src, wall_s: float) -> dict:
+    return {"wall_s": wall_s, "apply_s": p.apply_s, "make_s": getattr(src, "make_s", 0.0),
+            "batches": p.n_apply, "reeval_n": p.reeval_n, "reeval_s": p.reeval_s,
+            "collect_n": p.collect_n, "collect_s": p.collect_s}
+
+
+# --------------------------------------------------------------------------------------
+# 1. end to end through the broker
+# --------------------------------------------------------------------------------------
+
+
+async def publish(bootstrap: str, topics: KafkaTopics, encoding: str, ticks: list) -> dict:
+    await create_topics(bootstrap, input_topics(topics) + [topics.dead_letter],
+                        partitions=PARTITIONS)
+    async with KafkaTickProducer(bootstrap, encoding, topics) as p:
+        t0 = time.perf_counter()
+        n_msgs = await p.send_ticks(ticks, batch_size=PUBLISH_BATCH)
+        dt = time.perf_counter() - t0
+    return {"messages": n_msgs, "seconds": dt}
+
+
+async def e2e_monitor(bootstrap: str, topics: KafkaTopics, encoding: str, chain: Path,
+                      n: int) -> dict:
+    settings = kafka_settings(bootstrap, topics, encoding)
+    books = build_books(settings, [chain])
+    src = TimedKafkaSource(settings.kafka, consumer_options=dict(CONSUMER_OPTIONS))
+    mon = Monitor(settings, src, books)  # redis=None, metrics=None
+    probe = instrument(mon, keep=False)
+    gc.collect()
+    t_start = time.time_ns()
+    rc = await run_monitor(mon, n, timeout=60.0 + n / 20e3)
+    if rc != 0 or probe.applied < n or src.first_ns is None or probe.last_ns is None:
+        raise RuntimeError(f"e2e {encoding}: rc={rc}, applied {probe.applied}/{n}")
+    wall = (probe.last_ns - src.first_ns) / 1e9
+    return {"rate": n / wall, "join_s": (src.first_ns - t_start) / 1e9,
+            **breakdown(probe, src, wall)}
+
+
+async def raw_consume(bootstrap: str, topics: KafkaTopics, encoding: str, n_ticks: int,
+                      n_msgs: int, do_decode: bool) -> float:
+    """A bare aiokafka consumer (no group: assigned partitions from offset 0), the same
+    getmany(max_records) as the service; optionally decoding each record with the codec."""
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                         enable_auto_commit=False, auto_offset_reset="earliest")
+    await c.start()
+    try:
+        tps = [TopicPartition(t, p) for t in input_topics(topics) for p in range(PARTITIONS)]
+        c.assign(tps)
+        await c.seek_to_beginning(*tps)
+        t0 = None
+        msgs = ticks = 0
+        deadline = time.monotonic() + 60.0
+        while msgs < n_msgs and time.monotonic() < deadline:
+            data = await c.getmany(timeout_ms=50, max_records=MAX_RECORDS)
+            if not data:
+                continue
+            if t0 is None:
+                t0 = time.perf_counter()
+            for recs in data.values():
+                msgs += len(recs)
+                if do_decode:
+                    for r in recs:
+                        ticks += len(decode(r.value, encoding).ticks)
+        dt = time.perf_counter() - t0
+        if msgs < n_msgs or (do_decode and ticks != n_ticks):
+            raise RuntimeError(f"raw consume {encoding}: {msgs}/{n_msgs} messages, {ticks} ticks")
+        return n_ticks / dt
+    finally:
+        await c.stop()
+
+
+def decode_rates(msgs: dict[str, list[bytes]], n_ticks: int, reps: int) -> dict:
+    """In-memory decoding of the same messages, ticks/s (median of ``reps``, interleaved)."""
+    bin_raw = msgspec.msgpack.Decoder(list[Union[BINARY_TYPES]])  # type: ignore[valid-type]
+    fns = {
+        "msgspec_json": lambda: [decode(m, "json") for m in msgs["json"]],
+        "stdlib_json": lambda: [json.loads(m) for m in msgs["json"]],
+        "msgspec_binary": lambda: [decode(m, "binary") for m in msgs["binary"]],
+        "msgspec_binary_no_convert": lambda: [bin_raw.decode(m) for m in msgs["binary"]],
+    }
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, f in fns.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            out = f()
+            times[k].append(time.perf_counter() - t0)
+            del out
+    return {k: n_ticks / statistics.median(v) for k, v in times.items()}
+
+
+# --------------------------------------------------------------------------------------
+# 2. latency at a paced rate (producer in its own process)
+# --------------------------------------------------------------------------------------
+
+
+def producer_main(conn, bootstrap: str, topics: dict, encoding: str, chain: str, n: int,
+                  rate: float, chunk: int, offset_ns: int, linger_ms: int) -> None:
+    """Child process: build the same session, wait for "go", send ``n`` ticks at ``rate``
+    in messages of ``chunk`` ticks, each re-stamped ``time.time_ns() + offset_ns`` just
+    before sending; report what was sent and how late the schedule ran."""
+    try:
+        quiet_logs()
+        ticks = build_session(Path(chain), n)
+        asyncio.run(_paced(conn, bootstrap, KafkaTopics(**topics), encoding, ticks, rate,
+                           chunk, offset_ns, linger_ms))
+    except BaseException as e:  # noqa: BLE001 - report to the parent
+        conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+
+
+async def _paced(conn, bootstrap, topics, encoding, ticks, rate, chunk, offset_ns, linger_ms):
+    prod = KafkaTickProducer(bootstrap, encoding, topics, linger_ms=linger_ms)
+    await prod.start()
+    try:
+        producer = prod.producer
+        headers = [(WIRE_VERSION_HEADER, str(WIRE_VERSION).encode())]
+        conn.send(("ready",))
+        loop = asyncio.get_running_loop()
+        msg = await loop.run_in_executor(None, conn.recv)
+        if msg != "go":
+            return
+        futs = []
+        late_max = 0.0
+        n_msgs = 0
+        start = time.perf_counter()
+        for k in range(0, len(ticks), chunk):
+            delay = start + k / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                late_max = max(late_max, -delay)
+            now = time.time_ns() + offset_ns
+            groups: dict[str, list] = {}
+            for t in ticks[k:k + chunk]:
+                t2 = replace(t, ts_ns=now)
+                groups.setdefault(topic_for(t2, topics), []).append(t2)
+            for topic, g in groups.items():
+                futs.append(await producer.send(topic, encode(g, encoding),
+                                                key=kafka_key(g[0]), headers=headers))
+                n_msgs += 1
+        await producer.flush()
+        await asyncio.gather(*futs)
+        elapsed = time.perf_counter() - start
+        conn.send(("done", len(ticks), n_msgs, elapsed, late_max))
+    finally:
+        await prod.stop()
+
+
+async def latency_run(bootstrap: str, encoding: str, chain: Path, n: int,
+                      linger_ms: int) -> dict:
+    topics = topic_names(f"lat{uuid.uuid4().hex[:8]}")
+    await create_topics(bootstrap, input_topics(topics) + [topics.dead_letter],
+                        partitions=PARTITIONS)
+    settings = kafka_settings(bootstrap, topics, encoding)
+    books = build_books(settings, [chain])
+    as_of = next(iter(books.values())).now_ns
+    offset = as_of + 1_000_000_000 - time.time_ns()  # event clock = as-of + 1 s + elapsed
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=producer_main, daemon=True,
+                       args=(child, bootstrap, topics.model_dump(), encoding, str(chain), n,
+                             LAT_RATE, LAT_CHUNK, offset, linger_ms))
+    proc.start()
+    loop = asyncio.get_running_loop()
+    try:
+        src = TimedKafkaSource(settings.kafka, consumer_options=dict(CONSUMER_OPTIONS))
+        mon = Monitor(settings, src, books)
+        probe = instrument(mon, keep=True)
+        duration = n / LAT_RATE
+        run = asyncio.create_task(run_monitor(mon, n, timeout=duration + 60.0))
+        # the producer starts only when it is ready and the consumer has its partitions
+        if not await loop.run_in_executor(None, parent.poll, 60.0):
+            raise RuntimeError("producer process did not report ready")
+        first = parent.recv()
+        if first[0] != "ready":
+            raise RuntimeError(f"producer: {first[1]}")
+        deadline = time.monotonic() + 30.0
+        while not src.assigned():
+            if run.done() or time.monotonic() > deadline:
+                raise RuntimeError("consumer got no partitions")
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # let the first (empty) fetches settle
+        parent.send("go")
+        rc = await run
+        if not await loop.run_in_executor(None, parent.poll, 30.0):
+            raise RuntimeError("producer process did not finish")
+        done = parent.recv()
+        if done[0] != "done":
+            raise RuntimeError(f"producer: {done[1]}")
+        _, sent, n_msgs, elapsed, late_max = done
+        if rc != 0 or probe.applied < n:
+            raise RuntimeError(f"latency {encoding}: rc={rc}, applied {probe.applied}/{n}")
+    finally:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=5)
+    lat = np.concatenate([
+        (applied + offset - np.fromiter((t.ts_ns for t in ticks), np.int64, len(ticks)))
+        for applied, ticks in probe.records]) / 1e6
+    wall = (probe.last_ns - src.first_ns) / 1e9
+    batch_sizes = [len(t) for _, t in probe.records]
+    return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
+            "p999": float(np.percentile(lat, 99.9)), "max": float(lat.max()),
+            "n": int(lat.size), "sent_rate": sent / elapsed, "late_max_ms": late_max * 1e3,
+            "producer_messages": n_msgs, "mean_batch": float(np.mean(batch_sizes)),
+            **breakdown(probe, src, wall)}
+
+
+# --------------------------------------------------------------------------------------
+# 3. in-process replay and Pipeline.apply alone
+# --------------------------------------------------------------------------------------
+
+
+async def replay_monitor(chain: Path, session: list) -> dict:
+    settings = Settings()
+    books = build_books(settings, [chain])
+    batches = [session[i:i + REPLAY_BATCH] for i in range(0, len(session), REPLAY_BATCH)]
+    src = TimedPacedSource(batches, None)
+    mon = Monitor(settings, src, books)
+    probe = instrument(mon, keep=False)
+    gc.collect()
+    rc = await run_monitor(mon, len(session), timeout=60.0 + len(session) / 20e3)
+    if rc != 0 or probe.applied < len(session):
+        raise RuntimeError(f"replay: rc={rc}, applied {probe.applied}/{len(session)}")
+    wall = (probe.last_ns - src.first_ns) / 1e9
+    return {"rate": len(session) / wall, **breakdown(probe, src, wall)}
+
+
+def pipeline_alone(chain: Path, session: list) -> float:
+    settings = Settings()
+    pipe = Pipeline(build_books(settings, [chain]), reeval_ms=settings.intervals.reeval_ms,
+                    reeval_bps=settings.intervals.reeval_bps)
+    batches = [session[i:i + REPLAY_BATCH] for i in range(0, len(session), REPLAY_BATCH)]
+    gc.collect()
+    t0 = time.perf_counter()
+    for b in batches:
+        pipe.apply(b)
+    return len(session) / (time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------------------
+# driver
+# --------------------------------------------------------------------------------------
+
+
+def warm_up(chain: Path, session: list) -> float:
+    """Compile / load from numba's cache every kernel the service calls, once per process."""
+    t0 = time.perf_counter()
+    settings = Settings()
+    pipe = Pipeline(build_books(settings, [chain]))
+    pipe.apply(session[:3000])
+    pipe.maintenance(force=True)
+    from monitor.state import build_state
+
+    for s in pipe.states.values():
+        build_state(s, [])
+    return time.perf_counter() - t0
+
+
+async def run_all(args, bootstrap: str, out: dict) -> None:
+    chain = Path(args.chain)
+    n = args.ticks or (100_000 if args.quick else 500_000)
+    n_lat = int(LAT_RATE * (args.latency_s or (3.0 if args.quick else 10.0)))
+    rounds = 1 if args.quick else 3
+    out.update(n=n, n_lat=n_lat, rounds=rounds)
+
+    t0 = time.perf_counter()
+    session = build_session(chain, n)
+    out["session_s"] = time.perf_counter() - t0
+    kinds = {}
+    for t in session:
+        kinds[type(t).__name__] = kinds.get(type(t).__name__, 0) + 1
+    out["kinds"] = kinds
+    out["warmup_s"] = warm_up(chain, session)
+
+    # -- pre-publish the session in both encodings ----------------------------------
+    topics = {enc: topic_names(f"e2e{enc[0]}{uuid.uuid4().hex[:6]}") for enc in ("json", "binary")}
+    out["publish"] = {}
+    msgs = {}
+    for enc in ("json", "binary"):
+        out["publish"][enc] = await publish(bootstrap, topics[enc], enc, session)
+        msgs[enc] = messages_of(session, enc, topics[enc], PUBLISH_BATCH)
+        out["publish"][enc]["bytes"] = sum(len(m) for m in msgs[enc])
+
+    # -- 1. end to end, peers, interleaved rounds -------------------------------------
+    e2e = {enc: [] for enc in ("json", "binary")}
+    raw = {(enc, d): [] for enc in ("json", "binary") for d in (False, True)}
+    for _ in range(rounds):
+        for enc in ("json", "binary"):
+            e2e[enc].append(await e2e_monitor(bootstrap, topics[enc], enc, chain, n))
+            for d in (False, True):
+                raw[(enc, d)].append(await raw_consume(
+                    bootstrap, topics[enc], enc, n, out["publish"][enc]["messages"], d))
+    out["e2e"], out["raw"] = e2e, raw
+    out["decode"] = decode_rates(msgs, n, reps=3)
+    del msgs
+
+    # -- 3. in-process replay ---------------------------------------------------------
+    out["replay"] = [await replay_monitor(chain, session) for _ in range(rounds)]
+    out["pipeline"] = [pipeline_alone(chain, session) for _ in range(rounds)]
+    del session
+    gc.collect()
+
+    # -- 2. latency at 50k ticks/s ----------------------------------------------------
+    out["latency"] = {}
+    for enc in ("json", "binary"):
+        out["latency"][enc] = await latency_run(bootstrap, enc, chain, n_lat, args.linger_ms)
+
+
+def report(args, out: dict, t_total: float) -> None:
+    n = out["n"]
+    pr = print
+    pr("# bench_service: the live service through a real Kafka broker\n")
+    pr(f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
+       f"{platform.release()}; Python {platform.python_version()}; aiokafka "
+       f"{md.version('aiokafka')}, msgspec {md.version('msgspec')}, numba {md.version('numba')}")
+    pr(f"- load average at start: {out['load_start']}; at end: {loadavg()} (2 cores shared "
+       f"with other work: re-run before trusting a close MISS)")
+    pr(f"- broker: Tansu (memory storage) on {out['bootstrap']}, {PARTITIONS} partitions per "
+       f"topic (one key, so each topic's ticks sit in one partition)")
+    kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(out["kinds"].items()))
+    pr(f"- session: {n:,} ticks from `{Path(args.chain).name}` ({kinds}); built in "
+       f"{out['session_s']:.1f} s; kernel warm-up {out['warmup_s']:.1f} s (not timed)")
+    for enc, p in out["publish"].items():
+        pr(f"- pre-published {enc}: {p['messages']:,} messages of <= {PUBLISH_BATCH} ticks, "
+           f"{p['bytes'] / 1e6:.1f} MB ({p['bytes'] / n:.0f} B/tick), in {p['seconds']:.2f} s")
+    pr(f"- Monitor: `redis=None`, `metrics=None` (no Redis for throughput), default "
+       f"intervals (publish_ms {Settings().intervals.publish_ms:.0f}, reeval_ms "
+       f"{Settings().intervals.reeval_ms:.0f}), `max_records={MAX_RECORDS}`, consumer "
+       f"options {CONSUMER_OPTIONS}")
+    pr(f"- rounds: {out['rounds']} (medians; range in brackets)\n")
+
+    e2e, raw, dec = out["e2e"], out["raw"], out["decode"]
+    lat = out["latency"]
+    r_json = median([r["rate"] for r in e2e["json"]])
+    r_bin = median([r["rate"] for r in e2e["binary"]])
+    pr("| # | Measurement | JSON | binary (msgpack) | Notes |")
+    pr("|---|---|---|---|---|")
+    pr(f"| 1 | **Monitor + KafkaSource, end to end** (ticks/s, first batch -> last apply) "
+       f"| **{fmt_rate(r_json)}**{spread([r['rate'] for r in e2e['json']])} "
+       f"| **{fmt_rate(r_bin)}**{spread([r['rate'] for r in e2e['binary']])} "
+       f"| targets >= {fmt_rate(TARGET_JSON)} / >= {fmt_rate(TARGET_BINARY)}; group join "
+       f"{median([r['join_s'] for r in e2e['json'] + e2e['binary']]):.1f} s excluded |")
+    for d, label in ((False, "peer: bare aiokafka consume, no decode"),
+                     (True, "peer: bare aiokafka consume + codec.decode (ceiling)")):
+        pr(f"| 1 | {label} | {fmt_rate(median(raw[('json', d)]))}{spread(raw[('json', d)])} "
+           f"| {fmt_rate(median(raw[('binary', d)]))}{spread(raw[('binary', d)])} "
+           f"| no group, same getmany(max_records={MAX_RECORDS}) |")
+    pr(f"| 1 | peer: decode in memory, msgspec (`codec.decode`) | {fmt_rate(dec['msgspec_json'])} "
+       f"| {fmt_rate(dec['msgspec_binary'])} | binary without the twin->public conversion: "
+       f"{fmt_rate(dec['msgspec_binary_no_convert'])} |")
+    pr(f"| 1 | peer: decode in memory, stdlib `json.loads` | {fmt_rate(dec['stdlib_json'])} | - "
+       f"| dicts only, no validation; msgspec/json.loads = "
+       f"{dec['msgspec_json'] / dec['stdlib_json']:.1f}x |")
+    for q in ("p50", "p99", "max"):
+        pr(f"| 2 | tick-to-state latency {q} at {LAT_RATE / 1e3:.0f}k ticks/s "
+           f"| {'**' if q == 'p99' else ''}{fmt_ms(lat['json'][q])}{'**' if q == 'p99' else ''} "
+           f"| {'**' if q == 'p99' else ''}{fmt_ms(lat['binary'][q])}{'**' if q == 'p99' else ''} "
+           + (f"| target p99 <= {TARGET_P99_MS:g} ms |" if q == "p99" else
+              f"| {lat['json']['n']:,} / {lat['binary']['n']:,} ticks, producer in its own "
+              f"process, {LAT_CHUNK} ticks/message |" if q == "p50" else
+              f"| p99.9 {fmt_ms(lat['json']['p999'])} / {fmt_ms(lat['binary']['p999'])} |"))
+    rep = out["replay"]
+    pr(f"| 3 | Monitor + PacedSource (in-process replay, no rate) "
+       f"| {fmt_rate(median([r['rate'] for r in rep]))}{spread([r['rate'] for r in rep])} | (same) "
+       f"| batches of {REPLAY_BATCH}; no decoding |")
+    pr(f"| 3 | `Pipeline.apply` alone | {fmt_rate(median(out['pipeline']))}"
+       f"{spread(out['pipeline'])} | (same) | batches of {REPLAY_BATCH}, no event loop |")
+
+    pr("\n### Where the wall time of the Monitor runs went (median round)\n")
+    pr("| Run | wall | Pipeline.apply | batch build + decode | whole-chain refreshes "
+       "| publish cycles (build_state) | batches |")
+    pr("|---|---|---|---|---|---|---|")
+
+    def row(name, runs):
+        r = sorted(runs, key=lambda x: x["wall_s"])[len(runs) // 2]
+        w = r["wall_s"]
+        pr(f"| {name} | {w:.2f} s | {r['apply_s']:.2f} s ({100 * r['apply_s'] / w:.0f} %) "
+           f"| {r['make_s']:.2f} s ({100 * r['make_s'] / w:.0f} %) "
+           f"| {r['reeval_n']} = {r['reeval_s'] * 1e3:.0f} ms "
+           f"| {r['collect_n']} = {r['collect_s'] * 1e3:.0f} ms | {r['batches']} |")
+
+    row("e2e JSON", e2e["json"])
+    row("e2e binary", e2e["binary"])
+    row("replay", rep)
+    row("latency JSON", [lat["json"]])
+    row("latency binary", [lat["binary"]])
+    pr("\nApply and refresh times are on the core thread; the rest of the wall is the event "
+       "loop (fetch, record parsing, decode, scheduling). A refresh triggered by a >= "
+       "reeval_bps spot move runs inside apply.")
+    for enc in ("json", "binary"):
+        L = lat[enc]
+        pr(f"- latency {enc}: producer sent {L['sent_rate'] / 1e3:.1f}k ticks/s "
+           f"({L['producer_messages']:,} messages, worst lateness vs schedule "
+           f"{L['late_max_ms']:.1f} ms, linger_ms={args.linger_ms}); mean applied batch "
+           f"{L['mean_batch']:.0f} ticks")
+
+    checks = [
+        (f"end to end JSON >= {fmt_rate(TARGET_JSON)}", r_json >= TARGET_JSON, fmt_rate(r_json)),
+        (f"end to end binary >= {fmt_rate(TARGET_BINARY)}", r_bin >= TARGET_BINARY,
+         fmt_rate(r_bin)),
+        (f"p99 tick-to-state JSON <= {TARGET_P99_MS:g} ms at 50k ticks/s",
+         lat["json"]["p99"] <= TARGET_P99_MS, fmt_ms(lat["json"]["p99"])),
+        (f"p99 tick-to-state binary <= {TARGET_P99_MS:g} ms at 50k ticks/s",
+         lat["binary"]["p99"] <= TARGET_P99_MS, fmt_ms(lat["binary"]["p99"])),
+    ]
+    pr("\n### Targets\n")
+    for name, ok, val in checks:
+        pr(f"- {'PASS' if ok else 'MISS'}: {name} (measured {val})")
+    pr(f"\n_total {t_total:.0f} s{' (--quick)' if args.quick else ''}_")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller session (< 60 s)")
+    ap.add_argument("--chain", default=str(DEFAULT_CHAIN))
+    ap.add_argument("--ticks", type=int, default=0, help="session size (default 500k, quick 100k)")
+    ap.add_argument("--latency-s", type=float, default=0.0,
+                    help="seconds of paced sending per encoding (default 10, quick 3)")
+    ap.add_argument("--linger-ms", type=int, default=0,
+                    help="linger_ms of the paced producer (default 0)")
+    args = ap.parse_args()
+    quiet_logs()
+    t0 = time.perf_counter()
+    out: dict = {"load_start": loadavg()}
+    broker = start_broker()
+    try:
+        out["bootstrap"] = broker.bootstrap
+        asyncio.run(run_all(args, broker.bootstrap, out))
+    except BaseException:
+        print("benchmark failed; broker log tail:\n" + broker.log_tail(2000), file=sys.stderr)
+        raise
+    finally:
+        broker.stop()
+    report(args, out, time.perf_counter() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
