@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from monitor.core.positions import MODELS
 
-PositionModel = Literal[MODELS]  # type: ignore[valid-type]
+PositionModel = Literal[MODELS + ("flow", "positions")]  # type: ignore[valid-type]
 
 
 class UnderlyingSettings(BaseModel):
@@ -36,6 +36,12 @@ class UnderlyingSettings(BaseModel):
     div_yield: float = Field(0.0, description="continuous, decimal; used only without parity")
     position_model: PositionModel = "classic"  # type: ignore[valid-type]
     es_multiplier: float = Field(0.0, ge=0, description="futures $ per point for ES-equivalents")
+    flow_base_model: Literal[MODELS] = Field(  # type: ignore[valid-type]
+        "classic", description="flow model: positions at the open, before trade prints")
+    vol_index: str | None = Field(None, description="volatility-index symbol of the regimes' "
+                                  "put-premium measure (e.g. VIX); None = ATM IV")
+    positions_file: str | None = Field(
+        None, description="positions model: CSV symbol,dealer_contracts (relative to config)")
 
 
 class PricingSettings(BaseModel):
@@ -83,6 +89,36 @@ class IntervalSettings(BaseModel):
     publish_ms: float = Field(1000.0, gt=0, description="Redis state publish timer")
 
 
+class RegimeSettings(BaseModel):
+    """Thresholds of the regime engine (REFERENCE.md, Regimes); times are event time."""
+
+    window_s: float = Field(1800.0, gt=0, description="lookback for spot and IV changes")
+    min_dwell_s: float = Field(60.0, ge=0, description="a label holds at least this long")
+    exit_frac: float = Field(0.5, ge=0, le=1, description="hysteresis: exit below this "
+                             "fraction of the entry threshold")
+    gamma_dead_band_frac: float = Field(0.02, ge=0, description="of gross |GEX|")
+    vanna_iv_change_pts: float = Field(1.0, gt=0, description="ATM IV change over the window")
+    vanna_min_flow_usd: float = Field(5e8, ge=0, description="vanna hedge flow for that change")
+    feedback_spot_pct: float = Field(-1.0, lt=0, description="spot change over the window")
+    feedback_iv_pts: float = Field(1.0, gt=0, description="ATM IV rise over the window")
+    exhaustion_percentile: float = Field(95.0, gt=0, lt=100,
+                                         description="put premium (VIX-like or ATM IV) extreme")
+    exhaustion_lookback_s: float = Field(20 * 86400.0, gt=0)
+    exhaustion_min_history: int = Field(20, ge=1, description="samples before the sell-off "
+                                        "needed to use the percentile")
+    exhaustion_rollover_pts: float = Field(1.0, gt=0, description="IV off its sell-off peak")
+    exhaustion_put_selling_contracts: float = Field(1000.0, ge=0, description="customer puts "
+                                                    "net sold over the window (flow model)")
+    exhaustion_gamma_recovery_frac: float = Field(0.25, ge=0, description="GEX back toward "
+                                                  "zero from its sell-off trough")
+    exhaustion_memory_s: float = Field(3 * 86400.0, gt=0, description="how long after a "
+                                       "sell-off an exhaustion can be called")
+    charm_sessions: int = Field(3, ge=0, description="sessions before a monthly expiration")
+    charm_min_expiring_share: float = Field(0.15, ge=0, le=1, description="of gross |GEX| "
+                                            "expiring at that expiration")
+    sample_s: float = Field(10.0, gt=0, description="history sampling period")
+
+
 class EmbeddedSettings(BaseModel):
     chain: str = Field("../shared/data/cboe_chain_eod_2026/SPX/SPX_2026-08-21.csv.gz",
                        description="real chain the embedded simulator starts from")
@@ -104,13 +140,14 @@ class Settings(BaseSettings):
     pricing: PricingSettings = PricingSettings()
     underlyings: dict[str, UnderlyingSettings] = {
         "SPX": UnderlyingSettings(settlement="am_monthly", adv_shares=0.0, div_yield=0.013,
-                                  es_multiplier=50.0),
+                                  es_multiplier=50.0, vol_index="VIX"),
     }
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
     metrics: MetricsSettings = MetricsSettings()
     intervals: IntervalSettings = IntervalSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
+    regimes: RegimeSettings = RegimeSettings()
     chains: list[str] = Field(default_factory=list, description=(
         "chain files giving each underlying's universe and open interest at start "
         "(relative to the config file); empty = embedded.chain"))

@@ -11,7 +11,11 @@ parallel kernels must not be launched from two threads at once). Per tick:
   since the last one, or a move of more than ``reeval_bps``): ``Book.refresh`` at the
   new spot and the underlying's event clock, the whole-chain computation.
 * open interest: re-weights the contract's dealer position.
-* trade: validated and counted (the ``flow`` position model will consume them).
+* trade: classified against the quote in force (REFERENCE.md, ``flow``): at/above the
+  ask = customer buy (dealer -size), at/below the bid = customer sell (dealer +size),
+  inside by the midpoint, at the midpoint by the tick rule; unclassified prints are
+  counted, not guessed. The running dealer flow per contract feeds the ``flow`` position
+  model (base model at the open + flow), and customer put selling feeds the regimes.
 * volatility index: the latest value per symbol, for the regime engine.
 
 Rejected ticks are counted by ``(underlying, reason)`` and never touch the state; the
@@ -29,6 +33,7 @@ import numpy as np
 
 from monitor.chain.occ import underlying_of_root
 from monitor.core.book import Book
+from monitor.core.positions import dealer_positions
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
 KIND = {OptionQuote: "quote", OptionTrade: "trade", UnderlyingTick: "underlying",
@@ -51,8 +56,28 @@ class UnderlyingState:
     oi_date: str | None = None
     last_trade_ts_ns: int = 0
     trades: int = 0
+    position_model: str = "classic"  # classic | short_all | flow | positions
+    base_model: str = "classic"  # flow: the model at the open
+    flow_pos: dict = field(default_factory=dict)  # row -> dealer contracts from trade prints
+    last_trade_px: dict = field(default_factory=dict)  # row -> last print (tick rule)
+    pending_quote: dict = field(default_factory=dict)  # row -> (bid, ask) not yet applied
+    customer_puts_sold: float = 0.0  # contracts, cumulative (sold - bought)
+    classified: int = 0
+    unclassified: int = 0
     dirty: bool = True  # changed since the last publish
     stale_eval: bool = False  # changed since the last whole-chain refresh (forwards, clock)
+
+    def positions_for(self, rows: np.ndarray) -> np.ndarray:
+        """Dealer contracts of ``rows`` under this underlying's position model."""
+        b = self.book
+        base = self.base_model if self.position_model == "flow" else self.position_model
+        pos = dealer_positions(base, b.c.is_call[rows], b.oi[rows])
+        if self.position_model == "flow" and self.flow_pos:
+            pos = pos + np.array([self.flow_pos.get(int(r), 0.0) for r in rows])
+        return pos
+
+    def reweight(self, rows: np.ndarray) -> None:
+        self.book.update_positions(rows, self.positions_for(rows))
 
     def checkpoint(self) -> dict:
         """The mutable inputs of the book (with the universe's size), enough to resume."""
@@ -60,7 +85,9 @@ class UnderlyingState:
         return {"root": self.root, "n": len(b.c.strike), "spot": b.spot,
                 "pending_spot": self.pending_spot, "spot_ts_ns": self.spot_ts_ns,
                 "clock_ns": self.clock_ns, "bid": b.c.bid, "ask": b.c.ask, "oi": b.oi,
-                "last_ts": self.last_ts, "oi_date": self.oi_date}
+                "last_ts": self.last_ts, "oi_date": self.oi_date,
+                "flow_pos": {str(k): v for k, v in self.flow_pos.items()},
+                "customer_puts_sold": self.customer_puts_sold}
 
     def restore(self, cp: dict) -> None:
         b = self.book
@@ -71,7 +98,11 @@ class UnderlyingState:
         self.last_ts[:] = cp["last_ts"]
         self.spot_ts_ns, self.clock_ns = int(cp["spot_ts_ns"]), int(cp["clock_ns"])
         self.pending_spot, self.oi_date = cp["pending_spot"], cp["oi_date"]
-        b.update_open_interest(np.arange(len(b.oi)), np.asarray(cp["oi"], dtype=np.float64))
+        self.flow_pos = {int(k): float(v) for k, v in cp.get("flow_pos", {}).items()}
+        self.customer_puts_sold = float(cp.get("customer_puts_sold", 0.0))
+        b.oi[:] = np.asarray(cp["oi"], dtype=np.float64)
+        if self.position_model != "positions":
+            self.reweight(np.arange(len(b.oi)))
         b.refresh(now_ns=self.clock_ns, spot=float(cp["spot"]))
         self.dirty = True
 
@@ -103,7 +134,10 @@ class Pipeline:
     """Applies tick batches to the books of the configured underlyings."""
 
     def __init__(self, books: dict[str, Book], *, reeval_ms: float = 250.0,
-                 reeval_bps: float = 5.0, clock=time.monotonic):
+                 reeval_bps: float = 5.0, clock=time.monotonic,
+                 models: dict[str, tuple[str, str]] | None = None):
+        """``models``: per root ``(position_model, flow_base_model)``; default the book's
+        own model. For ``positions`` the books already hold the user's positions."""
         self.reeval_s = reeval_ms / 1000.0
         self.reeval_frac = reeval_bps / 1e4
         self.clock = clock
@@ -113,6 +147,7 @@ class Pipeline:
             s = UnderlyingState(root=root, book=book,
                                 last_ts=np.full(len(book.c.strike), -1, dtype=np.int64),
                                 spot_ts_ns=book.now_ns, clock_ns=book.now_ns)
+            s.position_model, s.base_model = (models or {}).get(root, (book.model, book.model))
             self.states[root] = s
             for row, sym in enumerate(np.array(book.chain.symbols(), dtype=object)[book.order]):
                 self.symbols[sym] = (s, row)
@@ -158,13 +193,14 @@ class Pipeline:
                 p[1].append(row)
                 p[2].append(bid)
                 p[3].append(ask)
+                s.pending_quote[row] = (bid, ask)
                 applied += 1
             elif cls is UnderlyingTick:
                 applied += self._underlying(t, pending)
             elif cls is OpenInterest:
                 applied += self._open_interest(t, pending)
             elif cls is OptionTrade:
-                applied += self._trade(t)
+                applied += self._trade(t, pending)
             elif cls is VolIndex:
                 applied += self._vol_index(t)
             else:
@@ -179,6 +215,7 @@ class Pipeline:
             return
         s, rows, bids, asks = p
         s.book.update_quotes(np.array(rows, dtype=np.int64), np.array(bids), np.array(asks))
+        s.pending_quote.clear()
         self.counts.ticks[(root, "quote", "applied")] += len(rows)
         s.dirty = s.stale_eval = True
         rows.clear()
@@ -222,19 +259,21 @@ class Pipeline:
             self.counts.reject(s.root, "oi", "negative_price", f"{t.symbol} oi={t.oi}")
             return 0
         self._flush(pending, s.root)
-        s.book.update_open_interest([row], [t.oi])
+        s.book.oi[row] = t.oi
+        if s.position_model != "positions":  # user positions do not follow open interest
+            s.reweight(np.array([row]))
         s.oi_date = max(s.oi_date or "", t.date)
         s.dirty = s.stale_eval = True
         self.counts.ticks[(s.root, "oi", "applied")] += 1
         return 1
 
-    def _trade(self, t: OptionTrade) -> int:
+    def _trade(self, t: OptionTrade, pending: dict) -> int:
         hit = self.symbols.get(t.symbol) or self.symbols.get(t.symbol.replace(" ", ""))
         if hit is None:
             self.counts.reject(self._und_of_symbol(t.symbol), "trade", "unknown_symbol",
                                t.symbol)
             return 0
-        s, _ = hit
+        s, row = hit
         if not (math.isfinite(t.price) and math.isfinite(t.size)):
             self.counts.reject(s.root, "trade", "nan", f"{t.symbol} {t.price}x{t.size}")
             return 0
@@ -243,7 +282,23 @@ class Pipeline:
             return 0
         s.trades += 1
         s.last_trade_ts_ns = max(s.last_trade_ts_ns, t.ts_ns)
+        q = s.pending_quote.get(row)
+        bid, ask = q if q is not None else (s.book.c.bid[row], s.book.c.ask[row])
+        side = classify_print(t.price, bid, ask, s.last_trade_px.get(row))
+        s.last_trade_px[row] = t.price
         self.counts.ticks[(s.root, "trade", "applied")] += 1
+        if side == 0:
+            s.unclassified += 1
+            return 1
+        s.classified += 1
+        dealer = -side * t.size
+        s.flow_pos[row] = s.flow_pos.get(row, 0.0) + dealer
+        if not s.book.c.is_call[row]:
+            s.customer_puts_sold += dealer  # dealer buys what customers sell
+        if s.position_model == "flow":
+            self._flush(pending, s.root)
+            s.reweight(np.array([row]))
+            s.dirty = s.stale_eval = True
         return 1
 
     def _vol_index(self, t: VolIndex) -> int:
@@ -286,3 +341,23 @@ class Pipeline:
                 continue
             if force or now - s.last_reeval_wall >= self.reeval_s:
                 self.reevaluate(s)
+
+
+def classify_print(price: float, bid: float, ask: float, last_price: float | None) -> int:
+    """+1 customer buy, -1 customer sell, 0 unclassified (REFERENCE.md, ``flow`` model):
+    at/above the ask buy, at/below the bid sell, inside by the midpoint, at the midpoint
+    by the tick rule against the contract's previous print."""
+    if not (bid == bid and ask == ask) or ask <= 0.0 or bid > ask:
+        return 0
+    if price >= ask:
+        return 1
+    if price <= bid:
+        return -1
+    mid = 0.5 * (bid + ask)
+    if price > mid:
+        return 1
+    if price < mid:
+        return -1
+    if last_price is None or price == last_price:
+        return 0
+    return 1 if price > last_price else -1

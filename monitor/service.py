@@ -33,15 +33,15 @@ from monitor.chain.loaders import load_chain
 from monitor.config import Settings
 from monitor.core.book import Book
 from monitor.pipeline import OTHER, Pipeline
-from monitor.regimes.gamma import GammaRegime
+from monitor.regimes.engine import LABELS, RegimeEngine
 from monitor.render import fmt_level, money
 from monitor.sinks.metrics import Metrics
 from monitor.sinks.redis_sink import RedisSink
 from monitor.sources.base import Source
-from monitor.state import build_state, redis_state
+from monitor.state import build_state, observation, redis_state
 
 log = structlog.get_logger("monitor.service")
-REGIMES = ("long_gamma", "short_gamma")
+REGIMES = LABELS
 
 
 def resolve(path: str, base: Path | None) -> Path:
@@ -49,17 +49,35 @@ def resolve(path: str, base: Path | None) -> Path:
     return p if p.is_absolute() or base is None else (base / p)
 
 
-def build_books(settings: Settings, chains: list[str | Path]) -> dict[str, Book]:
-    """One book per chain file, keyed by underlying, with that underlying's settings."""
+def build_books(settings: Settings, chains: list[str | Path],
+                base: Path | None = None) -> dict[str, Book]:
+    """One book per chain file, keyed by underlying, with that underlying's settings.
+    ``flow`` books start from their base model; ``positions`` books hold the user's file
+    (``positions_file``, relative to ``base``)."""
+    from monitor.regimes.models import load_positions_file
+
     books = {}
     for path in chains:
         chain = load_chain(path)
         und = settings.underlying(chain.underlying)
-        books[chain.underlying] = Book(chain, model=und.position_model,
-                                       multiplier=und.multiplier, div_yield=und.div_yield,
-                                       rate=settings.pricing.rate,
-                                       parity_pairs=settings.pricing.parity_pairs)
+        model = {"flow": und.flow_base_model, "positions": "classic"}.get(
+            und.position_model, und.position_model)
+        book = Book(chain, model=model, multiplier=und.multiplier, div_yield=und.div_yield,
+                    rate=settings.pricing.rate, parity_pairs=settings.pricing.parity_pairs)
+        if und.position_model == "positions":
+            if not und.positions_file:
+                raise ValueError(f"{chain.underlying}: position_model positions needs "
+                                 f"positions_file")
+            rows, pos, _ = load_positions_file(resolve(und.positions_file, base), book)
+            book.update_positions(np.arange(len(book.oi)), np.zeros(len(book.oi)))
+            book.update_positions(rows, pos)
+        books[chain.underlying] = book
     return books
+
+
+def position_models(settings: Settings, books: dict[str, Book]) -> dict[str, tuple[str, str]]:
+    return {root: (settings.underlying(root).position_model,
+                   settings.underlying(root).flow_base_model) for root in books}
 
 
 def encode_checkpoint(cp: dict) -> bytes:
@@ -79,7 +97,8 @@ class Monitor:
         self.settings = settings
         self.source = source
         self.pipeline = Pipeline(books, reeval_ms=settings.intervals.reeval_ms,
-                                 reeval_bps=settings.intervals.reeval_bps)
+                                 reeval_bps=settings.intervals.reeval_bps,
+                                 models=position_models(settings, books))
         self.redis = redis
         self.metrics = metrics
         self.summary = summary
@@ -88,7 +107,7 @@ class Monitor:
         self.max_ticks = max_ticks  # stop after receiving this many ticks (demos, tests)
         self.out = out
         self.core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
-        self.regimes = {root: GammaRegime() for root in books}
+        self.regimes = {root: RegimeEngine(root, settings.regimes) for root in books}
         self.states: dict[str, dict] = {}  # last published state per root (metrics read it)
         self.events: list[dict] = []  # every event since start (also in Redis)
         self._token = None  # merged source token of the batches applied since the last commit
@@ -111,8 +130,18 @@ class Monitor:
         self._stop.set()
 
     async def restore(self) -> None:
-        """Load each underlying's checkpoint from Redis (Kafka mode: resume exactly)."""
-        if not (self.checkpoints and self.redis is not None):
+        """Load each underlying's regime history from Redis (so a restart does not forget
+        the lookback) and, in Kafka mode, its book checkpoint (resume exactly)."""
+        if self.redis is None:
+            return
+        for root, engine in self.regimes.items():
+            raw = await self.redis.load_blob(root, "regime")
+            if raw is not None:
+                try:
+                    engine.restore(msgspec.json.decode(raw))
+                except (KeyError, TypeError, ValueError, msgspec.DecodeError) as err:
+                    log.warning("regime_history_ignored", underlying=root, error=str(err))
+        if not self.checkpoints:
             return
         for root, s in self.pipeline.states.items():
             raw = await self.redis.load_checkpoint(root)
@@ -219,46 +248,46 @@ class Monitor:
                 log.exception("timer_cycle_failed")
 
     # -- publishing ---------------------------------------------------------------------
-    def _collect(self) -> tuple[object, list[tuple[str, dict, list, list[dict], bytes | None]]]:
+    def _collect(self) -> tuple[object, list[tuple]]:
         """On the core thread: the source token and, per underlying, state, profile,
         regime events and checkpoint, all of the same instant."""
         token, self._token = self._token, None
         out = []
         for root, s in self.pipeline.states.items():
             if not s.dirty and root in self.states:
-                out.append((root, None, None, [], None))
+                out.append((root, None, None, [], None, None))
                 continue
-            events = []
-            regime = self.regimes[root]
-            state, profile = build_state(s, [regime.label] if regime.label else [])
-            gross = state["gross_gex_usd_per_pct"]
-            ev = regime.update(s.clock_ns, root, state["gex_usd_per_pct"], gross,
-                               state["spot"], state["zero_gamma"])
-            if ev is not None:
-                events.append(ev)
-                state["regime"] = regime.label
-                state["regimes"] = regime.label
+            engine = self.regimes[root]
+            state, profile = build_state(s, engine.current)
+            vix_symbol = self.settings.underlying(root).vol_index
+            vix = self.pipeline.vol_index.get(vix_symbol) if vix_symbol else None
+            state["vol_index"] = None if vix is None else vix[1]
+            events = engine.update(observation(s, state, state["vol_index"]))
+            state["regime"] = engine.labels["gamma"]
+            state["regimes"] = ",".join(engine.current)
+            regime_blob = msgspec.json.encode(engine.to_dict())
             cp = encode_checkpoint(s.checkpoint()) if self.checkpoints else None
             s.dirty = False
-            out.append((root, state, profile, events, cp))
+            out.append((root, state, profile, events, cp, regime_blob))
         return token, out
 
     async def publish_cycle(self) -> None:
         token, items = await self._core(self._collect)
         checkpoints_ok = True
-        for root, state, profile, events, cp in items:
+        for root, state, profile, events, cp, regime_blob in items:
             if state is None:
                 continue
             self.states[root] = state
             self.events.extend(events)
             for ev in events:
-                log.info("regime_change", underlying=root, frm=ev["from"], to=ev["to"],
-                         gex_usd_per_pct=ev["gex_usd_per_pct"], message=ev["message"])
+                log.info("regime_change", underlying=root, regime=ev["regime"],
+                         frm=ev["from"], to=ev["to"], message=ev["message"])
                 if self.metrics is not None:
-                    self.metrics.count_regime_change(root, ev["to"])
+                    self.metrics.count_regime_change(root, ev["to"] or f"no_{ev['regime']}")
             if self.redis is not None:
                 await self.redis.publish(root, redis_state(state), profile, events,
                                          computed_at=time.perf_counter())
+                await self.redis.save_blob(root, "regime", regime_blob)
                 if cp is not None:
                     checkpoints_ok &= await self.redis.save_checkpoint(root, cp)
         self._sync_counts()

@@ -6,10 +6,17 @@ units as ``monitor snapshot --json``) plus the pipeline's data-quality figures.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
+import numpy as np
+
 from monitor.core import status as st
+from monitor.core.surface import surface_point
 from monitor.pipeline import UnderlyingState
+from monitor.regimes.calendar import next_expiration
+from monitor.regimes.engine import NY, Observation
+from monitor.regimes.models import confidence, model_gex
 from monitor.snapshot import build_snapshot
 
 STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns", "dex_usd", "gex_usd_per_pct",
@@ -38,6 +45,17 @@ def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = No
         if s.last_ts.max() > 0 else None,
         "oi_age_seconds": None,
     }
+    sp = surface_point(book)
+    state["atm_iv_pts"] = None if sp is None else 100.0 * sp.atm_iv
+    state["skew_pts"] = None if sp is None else sp.skew_pts
+    state["customer_puts_sold"] = s.customer_puts_sold
+    state["trades_classified"] = s.classified
+    state["trades_unclassified"] = s.unclassified
+    state["position_model"] = s.position_model
+    by_model = model_gex(book, s.flow_pos, base_model=s.base_model)
+    state["model_gex_usd_per_pct"] = by_model
+    state.update(confidence(state["gex_usd_per_pct"], by_model))
+    state["opex_share"] = opex_share(book)
     state["scenarios"] = snap["scenarios"]
     state["by_strike"] = snap["by_strike"]  # for the metrics collector; not written to the hash
     return state, snap["by_strike"]
@@ -46,3 +64,25 @@ def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = No
 def redis_state(state: dict) -> dict:
     """The hash fields (the profile goes to its own key)."""
     return {k: v for k, v in state.items() if k != "by_strike"}
+
+
+def opex_share(book) -> float | None:
+    """Share of gross |GEX| expiring at the next monthly expiration (AM and PM)."""
+    day = dt.datetime.fromtimestamp(book.now_ns / 1e9, tz=NY).date()
+    exp = np.datetime64(next_expiration(day))
+    gross = np.abs(book.c.gex)
+    total = gross.sum()
+    if total <= 0:
+        return None
+    return float(gross[book.group_expiry[book.c.group] == exp].sum() / total)
+
+
+def observation(s: UnderlyingState, state: dict, vol_index: float | None) -> Observation:
+    return Observation(ts_ns=s.book.now_ns, spot=state["spot"],
+                       gex_usd_per_pct=state["gex_usd_per_pct"],
+                       gross_gex_usd_per_pct=state["gross_gex_usd_per_pct"],
+                       vex_usd_per_vol_pt=state["vex_usd_per_vol_pt"],
+                       cex_usd_per_day=state["cex_usd_per_day"],
+                       atm_iv_pts=state["atm_iv_pts"], skew_pts=state["skew_pts"],
+                       vol_index=vol_index, customer_puts_sold=s.customer_puts_sold,
+                       expiration_share=state["opex_share"], zero_gamma=state["zero_gamma"])

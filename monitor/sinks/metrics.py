@@ -29,7 +29,7 @@ Built at scrape time from ``provider() -> {root: state}`` (a snapshot-like dict,
     dealerflow_zero_gamma{underlying}               state["zero_gamma"]
     dealerflow_call_wall{underlying}                state["call_wall"]
     dealerflow_put_wall{underlying}                 state["put_wall"]
-    dealerflow_regime{underlying,regime}            state["regime"] (a name), one-hot over
+    dealerflow_regime{underlying,regime}            state["regimes"] (labels in force), 1/0 over
         the constructor's ``regimes`` plus "unknown" (None or a name not in the list), so
         the samples of one underlying always sum to 1
     dealerflow_gex_profile_usd_per_pct{underlying,bucket}
@@ -213,10 +213,17 @@ class StateCollector(Collector):
                 v = _number(state.get(key))
                 if v is not None:
                     families[name].add_metric([root], v)
-            current = state.get("regime")
-            current = current if current in regime_names else UNKNOWN_REGIME
+            # several labels can hold at once (a gamma sign plus patterns): 1 for each label
+            # in force (state["regimes"], comma-separated or a list; else state["regime"])
+            labels = state.get("regimes")
+            if isinstance(labels, str):
+                labels = [x for x in labels.split(",") if x]
+            if not labels:
+                labels = [state.get("regime")] if state.get("regime") else []
+            current = {x if x in regime_names else UNKNOWN_REGIME for x in labels} or {
+                UNKNOWN_REGIME}
             for r in regime_names:
-                regime.add_metric([root, r], 1.0 if r == current else 0.0)
+                regime.add_metric([root, r], 1.0 if r in current else 0.0)
             spot = _number(state.get("spot"))
             rows = state.get("by_strike")
             if spot and math.isfinite(spot) and spot > 0 and rows is not None:

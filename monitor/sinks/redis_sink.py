@@ -517,32 +517,43 @@ class RedisSink:
         return True
 
     # -- checkpoints (resume after a restart) ---------------------------------------------
-    def checkpoint_key(self, root: str) -> str:
-        return f"{self.settings.prefix}:{root}:checkpoint"
+    def blob_key(self, root: str, name: str) -> str:
+        return f"{self.settings.prefix}:{root}:{name}"
 
-    async def save_checkpoint(self, root: str, payload: bytes) -> bool:
-        """Store ``payload`` (opaque bytes) as ``root``'s checkpoint; False if Redis is down
-        or the write failed (the caller then must not commit source offsets)."""
+    def checkpoint_key(self, root: str) -> str:
+        return self.blob_key(root, "checkpoint")
+
+    async def save_blob(self, root: str, name: str, payload: bytes) -> bool:
+        """Store ``payload`` (opaque bytes, e.g. a book checkpoint or the regime engine's
+        history) at ``{prefix}:{root}:{name}``; False if Redis is down or the write failed
+        (for a checkpoint the caller then must not commit source offsets)."""
         if not self.connected:
             return False
         try:
             await asyncio.wait_for(
-                self.client.set(self.checkpoint_key(root), base64.b64encode(payload).decode()),
+                self.client.set(self.blob_key(root, name), base64.b64encode(payload).decode()),
                 self.op_timeout * 4)
             return True
         except Exception as exc:  # noqa: BLE001 - never raise into the service
             self.errors += 1
-            self.log.warning("redis_checkpoint_failed", root=root, error=type(exc).__name__)
+            self.log.warning("redis_blob_write_failed", root=root, name=name,
+                             error=type(exc).__name__)
             return False
 
-    async def load_checkpoint(self, root: str) -> bytes | None:
-        """``root``'s checkpoint, or None if there is none or Redis is unreachable."""
+    async def load_blob(self, root: str, name: str) -> bytes | None:
+        """The blob, or None if there is none or Redis is unreachable."""
         try:
-            raw = await asyncio.wait_for(self.client.get(self.checkpoint_key(root)),
+            raw = await asyncio.wait_for(self.client.get(self.blob_key(root, name)),
                                          self.op_timeout * 4)
         except Exception:  # noqa: BLE001
             return None
         return None if raw is None else base64.b64decode(raw)
+
+    async def save_checkpoint(self, root: str, payload: bytes) -> bool:
+        return await self.save_blob(root, "checkpoint", payload)
+
+    async def load_checkpoint(self, root: str) -> bytes | None:
+        return await self.load_blob(root, "checkpoint")
 
     # -- reading (tests, the whatif command) ----------------------------------------------
     async def read_state(self, root: str) -> dict:

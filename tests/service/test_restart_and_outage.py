@@ -67,6 +67,7 @@ async def test_redis_restart_loses_no_regime_event(redis_server_binary):
         settings = make_settings(redis_url=server.url)
         settings.intervals.publish_ms = 50.0
         settings.intervals.reeval_ms = 20.0
+        settings.regimes.min_dwell_s = 0.0  # the session is 16 simulated seconds long
         sink = RedisSink(settings.redis)
         await sink.start()
         mon = Monitor(settings, PacedSource(batches, rate_ticks_per_s=150000), books(settings),
