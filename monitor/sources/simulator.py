@@ -12,7 +12,8 @@ starting chain is real).
 * Quotes: each option tick picks a contract (weighted toward the money), prices it with
   Black-76 at the current spot, vol and clock, and quotes it with the chain's own spread.
 * Trades (``trade_ratio`` of option ticks): at the ask or the bid of the quote in force;
-  ``put_selling`` > 0 tilts put prints to the bid (customers selling puts).
+  ``put_selling`` (or a scripted ``put_selling_path``) > 0 tilts put prints to the bid
+  (customers selling puts).
 
 The clock is simulated: tick ``k`` has ``ts_ns = start_ns + k / rate`` seconds, so a
 session is reproducible for a seed whatever the machine's speed.
@@ -42,6 +43,7 @@ class SimConfig:
     walk_vol_pts_per_sqrt_s: float = 0.02
     trade_ratio: float = 0.05
     put_selling: float = 0.0  # 0..1: share of put prints forced to the bid
+    put_selling_path: list[tuple[float, float]] | None = None  # (seconds, put_selling)
     seed: int = 7
     start_ns: int | None = None
     extra: dict = field(default_factory=dict)
@@ -158,7 +160,9 @@ class MarketSimulator:
             bid, ask = self._quote(j)
             sym = self.symbols[j]
             if trades[m]:
-                p_bid = 0.5 if self.is_call[j] else 0.5 + 0.5 * cfg.put_selling
+                selling = (_interp(cfg.put_selling_path, self.seconds)
+                           if cfg.put_selling_path else cfg.put_selling)
+                p_bid = 0.5 if self.is_call[j] else 0.5 + 0.5 * selling
                 at_bid = sides[m] < p_bid
                 out.append(OptionTrade(ts_ns=self.ts_ns, symbol=str(sym),
                                        price=bid if at_bid else ask,
