@@ -81,12 +81,18 @@ def position_models(settings: Settings, books: dict[str, Book]) -> dict[str, tup
 
 
 def encode_checkpoint(cp: dict) -> bytes:
-    out = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in cp.items()}
+    """msgpack; numpy arrays as ``{"dtype", "data"}`` with the raw bytes (fast, exact)."""
+    out = {k: ({"dtype": v.dtype.str, "data": v.tobytes()} if isinstance(v, np.ndarray) else v)
+           for k, v in cp.items()}
     return msgspec.msgpack.encode(out)
 
 
 def decode_checkpoint(raw: bytes) -> dict:
-    return msgspec.msgpack.decode(raw)
+    out = msgspec.msgpack.decode(raw)
+    for k, v in out.items():
+        if isinstance(v, dict) and set(v) == {"dtype", "data"}:
+            out[k] = np.frombuffer(v["data"], dtype=np.dtype(v["dtype"])).copy()
+    return out
 
 
 class Monitor:
@@ -266,7 +272,9 @@ class Monitor:
             state["regime"] = engine.labels["gamma"]
             state["regimes"] = ",".join(engine.current)
             regime_blob = msgspec.json.encode(engine.to_dict())
-            cp = encode_checkpoint(s.checkpoint()) if self.checkpoints else None
+            # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
+            # the live book), so it is written whenever Redis is there
+            cp = encode_checkpoint(s.checkpoint()) if self.redis is not None else None
             s.dirty = False
             out.append((root, state, profile, events, cp, regime_blob))
         return token, out
@@ -289,7 +297,8 @@ class Monitor:
                                          computed_at=time.perf_counter())
                 await self.redis.save_blob(root, "regime", regime_blob)
                 if cp is not None:
-                    checkpoints_ok &= await self.redis.save_checkpoint(root, cp)
+                    stored = await self.redis.save_checkpoint(root, cp)
+                    checkpoints_ok = checkpoints_ok and stored
         self._sync_counts()
         if token is None:
             return

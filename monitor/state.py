@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +35,9 @@ def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = No
     quoted = int((book.g.T[book.c.group] > 0).sum())
     state = {k: snap.get(k) for k in STATE_FIELDS}
     state["as_of_ns"] = book.now_ns
+    src = Path(book.chain.source) if book.chain.source else None
+    # the universe this state was built on (monitor whatif --from-redis rebuilds it)
+    state["chain_path"] = str(src.resolve()) if src is not None and src.exists() else None
     state["regime"] = regimes[0] if regimes else None
     state["regimes"] = ",".join(regimes)
     gross = sum(abs(r["gex_usd_per_pct_calls"]) + abs(r["gex_usd_per_pct_puts"])

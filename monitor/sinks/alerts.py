@@ -238,8 +238,8 @@ class AlertView:
     @property
     def fallback(self) -> str:
         """One line for notifications: the title and the key numbers."""
-        nums = ", ".join(f"{k} {v}" for k, v in self.facts[:3])
-        line = f"{self.title}: {nums}" if nums else self.title
+        nums = "; ".join(f"{k} {v}" for k, v in self.facts[:3])
+        line = f"{self.title} — {nums}" if nums else self.title
         if self.note:
             line += f" [{self.note}]"
         return line
