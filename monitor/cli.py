@@ -309,6 +309,36 @@ def recorded_batches(path: Path, batch: int):
     return gen()
 
 
+@app.command()
+def daily(
+    chains: Path = typer.Argument(Path("../shared/data/cboe_chain_eod_2026/SPX"),
+                                  help="folder of daily end-of-day chain files"),
+    vix: Path = typer.Option(Path("../shared/data/market_daily/VIX_close_1990-2026-08.csv"),
+                             help="VIX closes (date,value): the regimes' put-premium measure"),
+    as_json: bool = typer.Option(False, "--json", help="print the rows as one JSON array"),
+    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+) -> None:
+    """Run the regime engine over daily chains: per session spot, GEX (model and vendor),
+    zero gamma, VIX and the labels in force (the README's real-data table)."""
+    from monitor.chain.model import ChainError
+    from monitor.regimes.daily import daily_regimes, render_table
+
+    try:
+        settings, _ = _settings(config)
+        if not vix.exists():
+            raise FileNotFoundError(f"VIX file not found: {vix}")
+        rows, skipped = daily_regimes(chains, vix, settings,
+                                      progress=lambda name: typer.echo(name, err=True))
+    except (ChainError, FileNotFoundError, ValueError) as err:
+        fail(str(err).splitlines()[0])
+    if as_json:
+        sys.stdout.write(json.dumps(clean_json(rows)) + "\n")
+        return
+    typer.echo(render_table(rows))
+    for line in skipped:
+        typer.echo(f"skipped {line}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -570,12 +570,13 @@ class AlertSender:
                 continue
             try:
                 parts = urlsplit(raw)
-                ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+                scheme = parts.scheme.lower()
+                ok = scheme in ("http", "https") and bool(parts.hostname)
             except ValueError:
-                ok = False
-            if not ok:
-                raise ValueError(f"{kind} webhook URL must be an http(s) URL "
-                                 f"(got {redact(raw)})")
+                scheme, ok = "", False
+            if not ok:  # the URL itself stays out of the message
+                raise ValueError(f"{kind} webhook URL must be an http(s) URL with a host "
+                                 f"(scheme: {scheme[:10] or 'none'!r})")
             self._targets.append(_Target(kind, SecretStr(raw), queue_max))
         if not self._targets:
             raise ValueError("no alert webhook URL given")
@@ -736,6 +737,7 @@ class AlertSender:
                     self.log.info("alerts_held_for_quality", underlying="*",
                                   reason=reason or "reason not given")
                 self._poor_all.add(reason)
+                self._add_reason(reason, lambda k: True)
             return
         u = str(underlying)
         if ok:
@@ -753,6 +755,14 @@ class AlertSender:
             self.log.info("alerts_held_for_quality", underlying=u,
                           reason=reason or "reason not given")
         poor.add(reason)
+        self._add_reason(reason, lambda k: k[0] == u)
+
+    def _add_reason(self, reason: str, match: Callable[[tuple[str, str]], bool]) -> None:
+        """Alerts already held keep every reason given while they wait."""
+        if reason:
+            for k, h in self._held.items():
+                if match(k) and reason not in h.reasons and len(h.reasons) < 5:
+                    h.reasons.append(reason)
 
     def _hold(self, key: tuple[str, str], event: dict) -> None:
         prev = self._held.pop(key, None)  # re-inserted last: release order = latest submit

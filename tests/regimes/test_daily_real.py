@@ -1,0 +1,50 @@
+"""The regime engine over the real 2026 daily SPX chains with the real VIX closes."""
+
+import pytest
+
+from monitor.regimes.daily import daily_regimes
+from tests.data_paths import DATA_DIR
+
+
+@pytest.fixture(scope="module")
+def daily():
+    return daily_regimes(DATA_DIR / "cboe_chain_eod_2026" / "SPX",
+                         DATA_DIR / "market_daily" / "VIX_close_1990-2026-08.csv")
+
+
+def test_sessions_and_skips(daily):
+    rows, skipped = daily
+    dates = [r["date"] for r in rows]
+    assert dates == sorted(set(dates))  # one row per session, in order
+    assert dates[0] == "2026-06-12" and dates[-1] == "2026-08-21"
+    assert "2026-08-06" in dates  # the file labelled 08-07
+    text = " ".join(skipped)
+    assert "SPX_2026-06-19" in text and "SPX_2026-07-03" in text  # holiday relabels
+    assert "SPX_2026-06-23" in text  # fetched before the open: repeats 06-22
+
+
+def test_gamma_label_follows_the_gex_sign_with_hysteresis(daily):
+    rows, _ = daily
+    for r in rows:
+        g, lab = r["gex_usd_per_pct"], r["labels"][0]
+        if abs(g) > 10e9:  # far outside any dead band
+            assert lab == ("long_gamma" if g > 0 else "short_gamma"), r["date"]
+    # model and vendor GEX signs agree on most sessions
+    agree = sum(r["vendor_sign_agrees"] for r in rows) / len(rows)
+    assert agree >= 0.8
+
+
+def test_charm_window_before_the_june_quad_witching(daily):
+    rows, _ = daily
+    by_date = {r["date"]: r for r in rows}
+    for d in ("2026-06-15", "2026-06-16", "2026-06-17"):
+        assert "charm_window" in by_date[d]["labels"], d
+    assert "charm_window" not in by_date["2026-07-07"]["labels"]  # 8 sessions before 07-17
+
+
+def test_feedback_selloff_only_when_short_gamma_falling_and_vix_rising(daily):
+    rows, _ = daily
+    for prev, r in zip(rows, rows[1:]):
+        if "feedback_selloff" in r["labels"] and "feedback_selloff" not in prev["labels"]:
+            assert "short_gamma" in r["labels"]
+            assert r["spot"] < prev["spot"] or r["spot"] < rows[max(0, rows.index(r) - 2)]["spot"]
