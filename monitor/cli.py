@@ -339,6 +339,28 @@ def daily(
         typer.echo(f"skipped {line}")
 
 
+@app.command()
+def study(
+    data: Path = typer.Option(Path("../shared/data"), "--data",
+                              help="data directory in the shared/data layout (market_daily/, "
+                                   "calendar/, intraday/, cboe_chain_eod*/)"),
+    out: Path = typer.Option(Path("study-report"), "--out",
+                             help="output directory for report.md and the PNG charts"),
+    no_own_gex: bool = typer.Option(False, "--no-own-gex",
+                                    help="skip the project's own GEX from the daily SPX "
+                                         "chains (claim 1, second half, and the 2026 table)"),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="print the results as one JSON object"),
+) -> None:
+    """Test the mechanical dealer-flow claims on real history; write a Markdown report
+    with charts (progress on stderr)."""
+    from monitor.study.cli import main as study_main
+
+    code = study_main(data, out, own_gex=not no_own_gex, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from monitor.study import stats as S
-from monitor.study.data import DailyData, finite, load_minute_bars, regular_sessions
+from monitor.study.data import (DailyData, _xnys, finite, load_minute_bars,
+                                regular_sessions)
 from monitor.study.model import ClaimResult, finding
 
 __all__ = [
@@ -70,6 +71,10 @@ def _fmt(x, nd=2):
 
 def _ci(lo, hi, nd=2):
     return f"[{_fmt(lo, nd)}, {_fmt(hi, nd)}]"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _mean_row(x, nd=3):
@@ -148,7 +153,8 @@ def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT
         _, s2, e2 = _mean_row(g["range_next"][m])
         rows.append([name, n1, s1, s2])
         sign_plot[name] = (e1, e2)
-    tables.append({"title": "SqueezeMetrics GEX sign (2011-2026): next-day SPX move, %",
+    span = f"{g.index[0].date()} to {g.index[-1].date()}"
+    tables.append({"title": f"SqueezeMetrics GEX sign ({span}): next-day SPX move, %",
                    "headers": ["regime", "days", "mean |return| [95% CI]",
                                "mean range [95% CI]"], "rows": rows})
     rows, qplot = [], {"full": [], "trail": []}
@@ -216,9 +222,12 @@ def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT
         tables.append({"title": "Own GEX, 2026 chains: next-day SPX move, %",
                        "headers": ["regime", "days", "mean |return| [95% CI]",
                                    "mean range [95% CI]"], "rows": rows,
-                       "note": f"Only {len(ok)} sessions with a next day: far too few for a "
-                               "regime comparison; shown for completeness and as a check that "
-                               "the project's GEX and SqueezeMetrics' agree in sign."})
+                       "note": (f"Only {len(ok)} sessions with a next day ("
+                                f"{int(mneg.sum())} with negative model GEX): too few for a "
+                                "regime comparison. Shown for completeness and as a check that "
+                                "the project's GEX and SqueezeMetrics' agree in sign.")
+                       if min(int(mneg.sum()), int((~mneg).sum())) < MIN_N_GROUP else
+                       f"{len(ok)} sessions with a next day."})
         own_plot = o
     else:
         notes.append("Own GEX from the 2026 chains was not computed (--no-own-gex or no "
@@ -315,17 +324,24 @@ def claim2(D: pd.DataFrame) -> ClaimResult:
         {"title": "Same-day SPX return on VIX change, by SqueezeMetrics GEX sign",
          "headers": ["regime", "days", "slope %/VIX pt [95% CI]", "slope %/1% VIX [95% CI]",
                      "corr(dVIX, ret) [95% CI]"], "rows": rows,
-         "note": "OLS with HC1 standard errors. Negative-GEX days have a higher VIX, so one "
-                 "VIX point is a smaller relative move there: the per-point slope is flatter "
-                 "for that reason alone; the per-percent slope removes the scale."},
+         "note": "OLS with HC1 standard errors. Negative-GEX days have a higher VIX level, so "
+                 "one VIX point is a smaller relative change there; the per-percent slope "
+                 "removes that scale difference."},
     ]
     f0, f2, f3 = F[0], F[2], F[3]
+    pp, nn = fits["positive"], fits["negative"]
+    why = {"contradicted": " (SPX moves more per unit of VIX change after negative-GEX "
+                           "closes, not less)",
+           "supported": " (SPX moves more per unit of VIX change after positive-GEX closes)"}
     summary = (f"{k} of {n} rally windows ({_fmt(100 * f0.estimate, 0)}%, 95% CI "
                f"{_fmt(100 * f0.lo, 0)}-{_fmt(100 * f0.hi, 0)}%) saw VIX fall, against "
-               f"{_fmt(100 * k0 / max(n0, 1), 0)}% of other windows. The SPX-per-VIX-point "
-               f"slope is {f2.estimate:+.3f} %/pt steeper in positive GEX "
-               f"{_ci(f2.lo, f2.hi, 3)} ({f2.verdict}); per 1% VIX change the difference is "
-               f"{f3.estimate:+.3f} {_ci(f3.lo, f3.hi, 3)} ({f3.verdict}).")
+               f"{_fmt(100 * k0 / max(n0, 1), 0)}% of other windows. Same-day slope of SPX "
+               f"on the VIX change: {pp[0].estimate:+.3f} %/pt after positive-GEX closes vs "
+               f"{nn[0].estimate:+.3f} after negative ones (difference {f2.estimate:+.3f} "
+               f"{_ci(f2.lo, f2.hi, 3)}, {f2.verdict}{why.get(f2.verdict, '')}); per 1% VIX "
+               f"change {pp[1].estimate:+.3f} vs {nn[1].estimate:+.3f} (difference "
+               f"{f3.estimate:+.3f} {_ci(f3.lo, f3.hi, 3)}, {f3.verdict}"
+               f"{why.get(f3.verdict, '')}).")
     return ClaimResult(
         id="2", title="Vanna melt-ups",
         claim="Falling implied volatility makes dealers buy back hedges (vanna), so rallies "
@@ -541,8 +557,8 @@ def claim4(D: pd.DataFrame, opex: pd.DataFrame, spx_1min: Path | None) -> ClaimR
         tables.append(case["table"])
         notes.extend(case["notes"])
     else:
-        notes.append("No SPX 1-minute file (intraday/SPX_1min*): the 2023-03-17 case study "
-                     "is skipped.")
+        notes.append("The 2023-03-17 quad-witching case study needs an SPX 1-minute file "
+                     "(intraday/SPX_1min*) covering that day: skipped.")
     f0, f1 = F[0], F[1]
     summary = (f"OPEX-day return vs next week: r = {f0.estimate:+.3f} {_ci(f0.lo, f0.hi, 3)} "
                f"({f0.n_label}); same sign {_fmt(100 * f1.estimate, 0)}% "
@@ -614,7 +630,17 @@ def intraday_sessions(path: Path, instrument: str, daily_close: pd.Series | None
     bars = load_minute_bars(path)
     sess = regular_sessions(bars)
     out, prev_close, prev_day = [], None, None
+    xnys = None
+    if sess:
+        days = list(sess)
+        cal = _xnys(f"{days[0].year - 1}-01-01", f"{days[-1].year + 1}-12-31")
+        xnys = pd.DatetimeIndex(cal.sessions)
+        xnys = xnys.tz_localize(None) if xnys.tz is not None else xnys
     for day, b in sess.items():
+        if prev_day is not None:
+            k = xnys.searchsorted(day)
+            if k == 0 or xnys[k - 1] != prev_day:     # a missing session in between
+                prev_close = None
         close_ts = b.attrs["close_ts"]
         cut = b[b["ts"] < close_ts - pd.Timedelta(minutes=30)]
         if len(cut) == 0:
@@ -678,7 +704,7 @@ def claim5(files: dict[str, Path | None], D: pd.DataFrame) -> ClaimResult:
         "5.momentum_neg_gex", "Momentum is present in negative-GEX sessions (dealers short "
         "gamma chase the move into the close)", "Pearson r in sessions after a negative-GEX "
         "close", by["negative"], direction="+", min_n=MIN_N_CORR, unit="r",
-        n_label=f"{by['negative'].extra['n_sessions']} sessions"))
+        n_label=_plural(by['negative'].extra['n_sessions'], "session")))
     F.append(finding(
         "5.momentum_gex_diff", "Momentum is stronger in negative- than in positive-GEX "
         "sessions", "Pearson r, negative minus positive GEX sessions",
@@ -695,18 +721,28 @@ def claim5(files: dict[str, Path | None], D: pd.DataFrame) -> ClaimResult:
         span = (f"{sub['date'].min().date()} to {sub['date'].max().date()}"
                 if len(sub) else "-")
         rows.append([name, len(sub), span, f"{_fmt(e.estimate)} {_ci(e.lo, e.hi)}"])
+    early = [f"{inst} {dd.date()}" for dd, inst, ec in
+             zip(s["date"], s["instrument"], s.get("early_close", [False] * len(s))) if ec]
     tables.append({"title": "Last 30 minutes against the rest of the day",
                    "headers": ["sessions", "n", "span", "r [95% CI, Fisher z]"],
                    "rows": rows,
                    "note": "GEX sign = SqueezeMetrics GEX of the previous close (known before "
                            "the session). The 2026 chains do not overlap the minute samples, "
-                           "so the project's own GEX cannot be used here. SPY 2025-07-03 "
-                           "closed at 13:00: its last half hour is 12:30-13:00."})
+                           "so the project's own GEX cannot be used here. Session hours from "
+                           "the XNYS calendar; early closes"
+                           + (f" ({', '.join(early)})" if early else "")
+                           + " use the half hour before their own close."})
     p = F[0]
-    summary = (f"Pooled over {p.n} sessions (SPX March 2023, SPY July 2025) r = "
-               f"{p.estimate:+.2f} {_ci(p.lo, p.hi)}; only "
-               f"{by['negative'].extra['n_sessions']} sessions followed a negative-GEX close, "
-               f"so the GEX split cannot be judged.")
+    spans = "; ".join(f"{inst} {sub['date'].min().date()} to {sub['date'].max().date()}"
+                      for inst, sub in s.groupby("instrument")) if len(s) else "no sessions"
+    nneg = by["negative"].extra["n_sessions"]
+    dif = F[3]
+    split = (f"only {_plural(nneg, 'session')} followed a negative-GEX close, so the GEX "
+             f"split cannot be judged." if nneg < MIN_N_CORR else
+             f"negative minus positive GEX r = {dif.estimate:+.2f} {_ci(dif.lo, dif.hi)} "
+             f"({dif.verdict}).")
+    summary = (f"Pooled over {_plural(p.n, 'session')} ({spans}) r = {p.estimate:+.2f} "
+               f"{_ci(p.lo, p.hi)}; {split}")
     return ClaimResult(
         id="5", title="Intraday momentum",
         claim="Dealers short gamma hedge in the direction of the day's move late in the "

@@ -21,9 +21,11 @@ Data quirks handled here (each is also listed in the report's data section):
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import math
+import warnings
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -242,10 +244,13 @@ def load_opex_calendar(path: Path) -> pd.DataFrame:
     return out
 
 
+@functools.lru_cache(maxsize=8)
 def _xnys(start: str, end: str):
     import exchange_calendars as xc
 
-    return xc.get_calendar("XNYS", start=start, end=end)
+    with warnings.catch_warnings():     # pandas deprecation noise inside exchange_calendars
+        warnings.simplefilter("ignore")
+        return xc.get_calendar("XNYS", start=start, end=end)
 
 
 def opex_calendar_from_exchange(start: int = 1990, end: int = 2027) -> pd.DataFrame:
@@ -295,8 +300,7 @@ def regular_sessions(bars: pd.DataFrame) -> dict[pd.Timestamp, pd.DataFrame]:
     days = pd.DatetimeIndex(bars["ts"].dt.normalize().unique())
     if len(days) == 0:
         return {}
-    cal = _xnys(str((days.min() - pd.Timedelta(days=7)).date()),
-                str((days.max() + pd.Timedelta(days=7)).date()))
+    cal = _xnys(f"{days.min().year - 1}-01-01", f"{days.max().year + 1}-12-31")
     sched = cal.schedule
     out = {}
     for d in days:

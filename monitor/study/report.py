@@ -93,7 +93,7 @@ def _chart1(c: ClaimResult, out: Path) -> list[dict]:
               color=[_COL["neg"], _COL["pos"]], alpha=0.55 if j else 0.95, label=label)
     a.set_xticks(x, names)
     a.set_ylabel("% of previous close")
-    a.set_title("SqueezeMetrics GEX sign, 2011-2026 (95% CI)")
+    a.set_title("SqueezeMetrics GEX sign (95% CI)")
     a.legend(fontsize=8)
     q = c.plot["quint"]
     xs = np.arange(1, 6)
@@ -132,7 +132,7 @@ def _chart1(c: ClaimResult, out: Path) -> list[dict]:
         b.tick_params(axis="x", rotation=45, labelsize=7)
         res.append({"file": _save(fig, out / "claim1_own_gex_2026.png").name,
                     "caption": "The project's own GEX (model and vendor Greeks), spot and "
-                               "zero gamma, June-August 2026"})
+                               "zero gamma, session by session"})
     return res
 
 
@@ -215,7 +215,7 @@ def _chart4(c: ClaimResult, out: Path) -> list[dict]:
         b.axhline(0, color="k", lw=0.6)
         b.set_xlabel("hour (ET)")
         b.set_ylabel("% from previous close")
-        b.set_title("SPX 1-minute sample, March 2023")
+        b.set_title(f"SPX 1-minute sample around {case['day']}")
         b.legend(fontsize=8)
     return [{"file": _save(fig, out / "claim4_opex.png").name,
              "caption": "OPEX-day return against the next week; the 2023-03-17 quad witching "
@@ -264,7 +264,7 @@ def write_charts(claims: dict[str, ClaimResult], out: Path) -> list[Path]:
 
 
 def _methods() -> str:
-    rule = describe_verdict_rule().replace("\n", " ").replace("  ", " ")
+    rule = describe_verdict_rule()
     return f"""## How to read this report
 
 Every finding gives an estimate, a two-sided 95 % confidence interval, the sample size that
@@ -281,8 +281,10 @@ seeded circular block bootstrap ({C.N_BOOT} resamples, blocks of max(horizon,
 {C.EPISODE_GAP}) sessions) of the pairs (forward value, event flag), so both the overlap of
 forward windows and the clustering of events are kept.
 
-**Verdict rule** (the claim's verdict is that of its headline finding; the other findings
-are supporting evidence with their own verdicts). {rule}
+**Verdict rule.** The claim's verdict is that of its headline finding; the other findings
+are supporting evidence with their own verdicts.
+
+{rule}
 
 **Thresholds.** Too thin below: {C.MIN_N_GROUP} observations per group for a comparison of
 means, {C.MIN_N_CORR} pairs for a correlation or per regime for a slope, {C.MIN_N_SHARE}

@@ -61,11 +61,16 @@ def run_study(data_dir: Path, out_dir: Path, *, progress: Callable[[str], None] 
 
     charts = write_charts(claims, out_dir)
     inventory = daily.inventory()
-    for role, label in (("spx_1min", "SPX 1-minute bars"), ("spy_1min", "SPY 1-minute bars")):
-        p = daily.files.get(role)
+    sess = claims["5"].plot["sessions"]
+    for inst in ("SPX", "SPY"):
+        p = daily.files.get(f"{inst.lower()}_1min")
         if p is not None:
-            inventory.append({"series": label, "file": p.name, "first": "", "last": "",
-                              "rows": ""})
+            sub = sess[sess["instrument"] == inst] if len(sess) else sess
+            inventory.append({
+                "series": f"{inst} 1-minute bars", "file": p.name,
+                "first": str(sub["date"].min().date()) if len(sub) else "",
+                "last": str(sub["date"].max().date()) if len(sub) else "",
+                "rows": f"{len(sub)} sessions"})
     if own["files"]:
         inventory.append({"series": "SPX daily chains (own GEX)", "file": "cboe_chain_eod*/SPX",
                           "first": own["rows"][0]["date"] if own["rows"] else "",

@@ -440,7 +440,17 @@ def verdict(lo: float, hi: float, *, n: int, min_n: int, direction: str,
     return SUPPORTED if below else CONTRADICTED if above else TOO_THIN
 
 
-def describe_verdict_rule() -> str:
-    import inspect
+VERDICT_RULE_MD = """\
+- *Too thin* when the sample is below the finding's minimum n, or no interval exists.
+- Directional claim (the statistic is claimed above, or below, a null value, usually 0):
+  **supported** when the whole 95 % interval lies on the claimed side of the null,
+  **contradicted** when it lies wholly on the other side, otherwise *too thin* (the data
+  cannot tell the claim from no effect).
+- "No relation" claim: **contradicted** when the interval excludes the null; **supported**
+  when it contains the null *and* lies within null ± a stated margin (the data rule out any
+  effect larger than the margin); otherwise *too thin*."""
 
-    return inspect.cleandoc(verdict.__doc__ or "").split("\n\n", 1)[1].strip()
+
+def describe_verdict_rule() -> str:
+    """The verdict rule as Markdown bullets (printed in the report)."""
+    return VERDICT_RULE_MD

@@ -1,0 +1,61 @@
+"""The body of ``monitor study`` (the typer command in :mod:`monitor.cli` calls
+:func:`main`): progress lines on stderr, the headline table or ``--json`` on stdout, a
+one-line ``monitor: error: ...`` and exit status 2 for errors the user can fix."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from monitor.study.data import StudyError
+
+__all__ = ["main", "DEFAULT_DATA", "DEFAULT_OUT"]
+
+DEFAULT_DATA = Path("../shared/data")
+DEFAULT_OUT = Path("study-report")
+
+
+def _clean(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}" if abs(x) < 10 else f"{x:.2f}"
+
+
+def main(data: Path = DEFAULT_DATA, out: Path = DEFAULT_OUT, *, own_gex: bool = True,
+         as_json: bool = False, stdout: TextIO | None = None, stderr: TextIO | None = None,
+         **kw) -> int:
+    """Run the study; returns the exit status (0, or 2 for a user-fixable error)."""
+    from monitor.study.runner import run_study
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+
+    def progress(msg: str) -> None:
+        print(msg, file=stderr, flush=True)
+
+    try:
+        result = run_study(Path(data), Path(out), progress=progress, own_gex=own_gex, **kw)
+    except StudyError as e:
+        print(f"monitor: error: {' '.join(str(e).split())}", file=stderr)
+        return 2
+    if as_json:
+        print(json.dumps(_clean(result.to_dict()), indent=2), file=stdout)
+        return 0
+    for k, h in result.headline.items():
+        lo, hi = h["ci"]
+        print(f"{k}. {h['title']}: {h['verdict'].upper()} - {h['statistic']} = "
+              f"{_fmt(h['estimate'])} [{_fmt(lo)}, {_fmt(hi)}], {h['n_label']}", file=stdout)
+    print(f"report: {result.report_path} ({len(result.charts)} charts, "
+          f"{result.elapsed_s:.0f} s)", file=stdout)
+    return 0

@@ -1,0 +1,114 @@
+"""The whole study on the real data in ../shared/data: it builds, and its headline numbers
+are sane (sample sizes, plausible ranges, every claim has a verdict)."""
+
+import json
+import math
+import time
+
+import pandas as pd
+import pytest
+
+from monitor.study import run_study
+from monitor.study.stats import VERDICTS
+from tests.data_paths import DATA_DIR
+
+pytestmark = pytest.mark.skipif(not (DATA_DIR / "market_daily").is_dir(),
+                                reason=f"shared data not found at {DATA_DIR}")
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study-report")
+    lines = []
+    t0 = time.perf_counter()
+    res = run_study(DATA_DIR, out, progress=lines.append)
+    return res, out, lines, time.perf_counter() - t0
+
+
+def test_files_and_progress(real):
+    res, out, lines, elapsed = real
+    md = (out / "report.md").read_text()
+    assert res.report_path == out / "report.md"
+    assert len(res.charts) >= 6
+    for p in res.charts:
+        assert p.exists() and p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 10_000
+        assert f"]({p.name})" in md
+    assert sum(line.startswith("[") for line in lines) == 8
+    assert any("own GEX: chain" in line for line in lines)
+    assert elapsed < 180
+    for heading in ("## Verdicts at a glance", "## 1. Gamma regime", "## 2. Vanna",
+                    "## 3. Extreme VIX", "## 4. Expirations", "## 5. Intraday momentum",
+                    "## The 2026 chain window", "## Data", "**Verdict rule.**"):
+        assert heading in md
+
+
+def test_every_claim_has_a_verdict_and_a_sane_interval(real):
+    res = real[0]
+    assert sorted(res.claims) == ["1", "2", "3", "4", "5"]
+    for k in res:
+        h = res[k]
+        assert h["verdict"] in VERDICTS
+        assert h["n"] > 0 and h["statistic"]
+        for f in res.claims[k].findings:
+            assert f.verdict in VERDICTS
+            if math.isfinite(f.lo):
+                assert f.lo <= f.estimate <= f.hi, f.key
+    d = json.loads(json.dumps(res.to_dict(), allow_nan=True))
+    assert set(d["claims"]) == {"1", "2", "3", "4", "5"}
+
+
+def test_claim1_gamma_regime(real):
+    c = real[0].claims["1"]
+    f = c.finding("1.absret_sign")
+    assert f.detail["n_a"] >= 300 and f.detail["n_b"] >= 3000     # 347 negative-GEX days
+    assert 0.8 < f.detail["mean_a"] < 3.0                          # % next-day |return|
+    assert 0.3 < f.detail["mean_b"] < 1.2
+    assert -1.0 < f.estimate < 3.0
+    own = c.finding("1.own_model_absret")
+    assert own.verdict == "too thin"                               # ~40 sessions
+    assert own.detail["n_a"] + own.detail["n_b"] == 40
+    agree = c.finding("1.own_vs_squeeze_sign")
+    assert agree.n == 41 and 0.5 < agree.estimate <= 1.0
+
+
+def test_daily_2026_table(real):
+    rows = real[0].daily_2026
+    assert len(rows) == 41                         # 44 files - 3 repeats
+    dates = [r["date"] for r in rows]
+    assert dates == sorted(dates) and len(set(dates)) == 41
+    for bad in ("2026-06-19", "2026-07-03", "2026-06-23", "2026-08-07"):
+        assert bad not in dates
+    aug6 = next(r for r in rows if r["date"] == "2026-08-06")
+    assert aug6["label"] == "2026-08-07"
+    for r in rows:
+        assert {"date", "spot", "gex_model_usd_per_pct", "gex_vendor_sign", "zero_gamma",
+                "vix_close"} <= set(r)
+        assert 7300 < r["spot"] < 7800
+        assert r["gex_vendor_sign"] in (-1, 1)
+        assert abs(r["gex_model_usd_per_pct"]) < 5e11
+        assert r["zero_gamma"] is None or 0.8 * r["spot"] < r["zero_gamma"] < 1.2 * r["spot"]
+        assert r["vix_close"] is not None and 10 < r["vix_close"] < 40
+    last = next(r for r in rows if r["date"] == "2026-08-21")
+    # SOURCES.md golden value: naive GEX of SPX_2026-08-21 = 20520.2 $mm per 1 %
+    assert last["gex_vendor_usd_per_pct"] / 1e6 == pytest.approx(20520.2, abs=0.2)
+    vix_file = pd.read_csv(DATA_DIR / "market_daily" / "VIX_close_1990-2026-08.csv",
+                           index_col="date")["value"]
+    assert rows[0]["vix_close"] == pytest.approx(vix_file["2026-06-12"])
+
+
+def test_claim2_to_5_sample_sizes_and_ranges(real):
+    res = real[0]
+    c2 = res.claims["2"].headline
+    assert c2.n >= 200 and 0.5 < c2.estimate <= 1.0
+    c3 = res.claims["3"]
+    p95 = c3.finding("3.fwd21_p95")
+    assert p95.n >= 15 and p95.detail["n_event_days"] >= 300
+    assert -20 < p95.estimate < 20
+    assert 25 < c3.plot["p95"] < 40 and 35 < c3.plot["p99"] < 60
+    c4 = res.claims["4"]
+    assert c4.headline.n >= 400 and abs(c4.headline.estimate) < 0.3
+    assert c4.finding("4.quad_range").detail["n_a"] >= 140
+    assert c4.plot["case"] is not None and c4.plot["case"]["day"] == "2023-03-17"
+    c5 = res.claims["5"]
+    assert c5.headline.n == 33                    # 12 SPX + 21 SPY sessions
+    assert c5.headline.verdict == "too thin"      # far too few sessions
