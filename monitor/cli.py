@@ -177,8 +177,12 @@ def run(
         else:
             source = embedded_source(settings, books)
             checkpoints = False
+        from monitor.sinks.alerts import alert_sender_from_settings
+
+        a = settings.alerting.model_dump(exclude={"max_quote_staleness_s", "max_oi_age_days"})
+        alerts = alert_sender_from_settings(settings.alerts, **a)
         mon = Monitor(settings, source, books, redis=sink, metrics=metrics, summary=summary,
-                      checkpoints=checkpoints)
+                      checkpoints=checkpoints, alerts=alerts)
         try:
             return await mon.run(duration)
         finally:

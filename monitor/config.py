@@ -126,6 +126,31 @@ class EmbeddedSettings(BaseModel):
     seed: int = 7
 
 
+class AlertingSettings(BaseModel):
+    """Desk-chat alert delivery (the webhook URLs themselves are secrets: ``alerts``)."""
+
+    queue_max: int = Field(1000, ge=1, description="deliveries waiting per target; more "
+                           "are dropped (counted)")
+    dedup_window_s: float = Field(300.0, ge=0, description="same (underlying, regime, to) "
+                                  "as the last alert within this window is not re-sent")
+    rate_limit_per_min: float = Field(6.0, gt=0, description="alerts per minute per "
+                                      "(underlying, regime); more wait, in order")
+    rate_limit_burst: int | None = Field(None, ge=1, description="token bucket size; None = "
+                                         "rate_limit_per_min")
+    max_retries: int = Field(5, ge=0)
+    backoff_base_s: float = Field(0.5, ge=0)
+    backoff_cap_s: float = Field(30.0, ge=0)
+    retry_after_max_s: float = Field(300.0, ge=0, description="longest 429 Retry-After honoured")
+    timeout_s: float = Field(5.0, gt=0, description="per HTTP attempt")
+    close_timeout_s: float = Field(5.0, ge=0, description="at shutdown, time allowed to "
+                                   "send what is queued")
+    max_quote_staleness_s: float = Field(120.0, gt=0, description="data quality: newest "
+                                         "option quote older than this (event time) holds "
+                                         "alerts back")
+    max_oi_age_days: float = Field(4.0, gt=0, description="data quality: open interest older "
+                                   "than this holds alerts back")
+
+
 class AlertSecrets(BaseModel):
     slack_webhook_url: SecretStr | None = None
     teams_webhook_url: SecretStr | None = None
@@ -151,6 +176,7 @@ class Settings(BaseSettings):
     chains: list[str] = Field(default_factory=list, description=(
         "chain files giving each underlying's universe and open interest at start "
         "(relative to the config file); empty = embedded.chain"))
+    alerting: AlertingSettings = AlertingSettings()
     alerts: AlertSecrets = AlertSecrets()
 
     def underlying(self, root: str) -> UnderlyingSettings:

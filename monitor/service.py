@@ -38,7 +38,7 @@ from monitor.render import fmt_level, money
 from monitor.sinks.metrics import Metrics
 from monitor.sinks.redis_sink import RedisSink
 from monitor.sources.base import Source
-from monitor.state import build_state, observation, redis_state
+from monitor.state import build_state, data_quality, observation, redis_state
 
 log = structlog.get_logger("monitor.service")
 REGIMES = LABELS
@@ -99,7 +99,7 @@ class Monitor:
     def __init__(self, settings: Settings, source: Source, books: dict[str, Book], *,
                  redis: RedisSink | None = None, metrics: Metrics | None = None,
                  summary: bool = False, checkpoints: bool = False, tick_s: float = 0.05,
-                 max_ticks: int | None = None, out=sys.stdout):
+                 max_ticks: int | None = None, alerts=None, out=sys.stdout):
         self.settings = settings
         self.source = source
         self.pipeline = Pipeline(books, reeval_ms=settings.intervals.reeval_ms,
@@ -107,6 +107,7 @@ class Monitor:
                                  models=position_models(settings, books))
         self.redis = redis
         self.metrics = metrics
+        self.alerts = alerts  # an AlertSender, or None
         self.summary = summary
         self.checkpoints = checkpoints
         self.tick_s = tick_s
@@ -167,6 +168,8 @@ class Monitor:
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests): stop() is called directly
         await self.restore()
+        if self.alerts is not None:
+            await self.alerts.start()
         await self.source.start()
         if self.metrics is not None:
             self.metrics.set_ready(True)
@@ -196,6 +199,8 @@ class Monitor:
             await self.source.stop()
             if self.redis is not None:
                 await self.redis.close()
+            if self.alerts is not None:
+                await self.alerts.close()
             if self.metrics is not None:
                 self.metrics.set_ready(False)
             self.core.shutdown(wait=True)
@@ -287,6 +292,8 @@ class Monitor:
                 continue
             self.states[root] = state
             self.events.extend(events)
+            if self.alerts is not None:
+                self._alert(root, state, events)
             for ev in events:
                 log.info("regime_change", underlying=root, regime=ev["regime"],
                          frm=ev["from"], to=ev["to"], message=ev["message"])
@@ -306,6 +313,17 @@ class Monitor:
             await self.source.commit(token)
         else:  # keep the offsets for the next cycle: nothing past the checkpoint is committed
             self._token = self.source.merge_tokens(token, self._token)
+
+    def _alert(self, root: str, state: dict, events: list[dict]) -> None:
+        """Hand regime changes to the desk-chat sender (never blocks). The first label of
+        each family after a cold start is not an alert: it is a classification, not a
+        change (it still goes to Redis)."""
+        a = self.settings.alerting
+        ok, reason = data_quality(state, a.max_quote_staleness_s, a.max_oi_age_days)
+        self.alerts.set_quality(ok, reason, underlying=root)
+        for ev in events:
+            if ev["from"] is not None or ev["regime"] != "gamma":
+                self.alerts.submit(ev, quality_ok=ok, quality_reason=reason)
 
     def _sync_counts(self) -> None:
         counts = self.pipeline.counts

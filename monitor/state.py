@@ -43,11 +43,15 @@ def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = No
     gross = sum(abs(r["gex_usd_per_pct_calls"]) + abs(r["gex_usd_per_pct_puts"])
                 for r in snap["by_strike"])
     state["gross_gex_usd_per_pct"] = gross
+    newest_quote = int(s.last_ts.max())
+    oi_ns = _oi_time_ns(s)
     state["quality"] = {
         "iv_failed_ratio": 1.0 - ok / quoted if quoted else 0.0,
-        "quote_staleness_seconds": max(0.0, (wall_ns - int(s.last_ts.max())) / 1e9)
-        if s.last_ts.max() > 0 else None,
-        "oi_age_seconds": None,
+        # event time: the newest applied quote against the latest event of any kind, so a
+        # replay is judged on its own clock and a dead quote feed shows while spot ticks
+        "quote_staleness_seconds": max(0.0, (s.clock_ns - newest_quote) / 1e9)
+        if newest_quote > 0 else None,
+        "oi_age_seconds": max(0.0, (s.clock_ns - oi_ns) / 1e9),
     }
     sp = surface_point(book)
     state["atm_iv_pts"] = None if sp is None else 100.0 * sp.atm_iv
@@ -90,3 +94,25 @@ def observation(s: UnderlyingState, state: dict, vol_index: float | None) -> Obs
                        atm_iv_pts=state["atm_iv_pts"], skew_pts=state["skew_pts"],
                        vol_index=vol_index, customer_puts_sold=s.customer_puts_sold,
                        expiration_share=state["opex_share"], zero_gamma=state["zero_gamma"])
+
+
+def _oi_time_ns(s: UnderlyingState) -> int:
+    """When the open interest in use was published: the latest OI tick's date (end of that
+    day, New York), else the chain's snapshot time."""
+    if s.oi_date:
+        d = dt.date.fromisoformat(s.oi_date)
+        return int(dt.datetime(d.year, d.month, d.day, 23, 59, tzinfo=NY).timestamp() * 1e9)
+    return int(s.book.chain.as_of_ns)
+
+
+def data_quality(state: dict, max_staleness_s: float, max_oi_age_days: float) -> tuple[bool, str]:
+    """(ok, reason) for holding alerts back while the data are poor."""
+    q = state.get("quality") or {}
+    reasons = []
+    st_s = q.get("quote_staleness_seconds")
+    if st_s is not None and st_s > max_staleness_s:
+        reasons.append(f"newest quote {st_s:.0f} s old")
+    oi = q.get("oi_age_seconds")
+    if oi is not None and oi > max_oi_age_days * 86400:
+        reasons.append(f"open interest {oi / 86400:.1f} days old")
+    return (not reasons), "; ".join(reasons)

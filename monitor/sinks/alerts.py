@@ -448,8 +448,6 @@ def parse_retry_after(value: str | None, now_wall: float | None = None) -> float
 
 
 class _RedactHttpxUrls(logging.Filter):
-    name = "monitor.sinks.alerts.redact"
-
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and args:

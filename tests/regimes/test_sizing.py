@@ -1,0 +1,294 @@
+"""`size` against hand-computed single-contract books: the user's dollar delta (given or
+from a positions file), the dealer flow in the standard scenarios, with/against per
+scenario, the stance, the rule table, and the advice published with the state.
+
+Books as in tests/core/test_signs.py: S = K = 100, T = 1 year, sigma = 20 %, r = q = 0,
+multiplier 100, N(0.1) = 0.539827837277029 (call delta), put delta N(0.1) - 1.
+Dealer short 1 put (classic, put OI 1): short gamma, dealers sell falls and buy rises.
+Dealer long 1 call (classic, call OI 1): long gamma, dealers buy falls and sell rises.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from monitor.config import Settings
+from monitor.core.book import Book
+from monitor.core.scenarios import STANDARD, standard_flows
+from monitor.pipeline import Pipeline
+from monitor.regimes.sizing import (
+    CHARM_FLAG,
+    DEFAULT_MULTIPLIERS,
+    advice_for_state,
+    advise,
+    alignment,
+    load_user_positions,
+    parse_labels,
+    parse_usd,
+    render_size,
+    size_from_state,
+    size_position,
+)
+from monitor.state import build_state
+from tests.synth import make_chain
+
+N1 = 0.539827837277029
+
+
+def N(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def put_delta(S: float) -> float:
+    return N((math.log(S / 100.0) + 0.02) / 0.2) - 1.0
+
+
+def one(is_call=False, oi=1.0):
+    chain = make_chain([(100.0, 1.0, is_call, 0.2, oi)])
+    return Book(chain, model="classic", multiplier=100.0, rate=0.0, div_yield=0.0)
+
+
+def scen(r: dict, spot_pct: float, vol_pts: float = 0.0, days: float = 0.0) -> dict:
+    return next(s for s in r["scenarios"]
+                if (s["spot_pct"], s["vol_pts"], s["days"]) == (spot_pct, vol_pts, days))
+
+
+# -- hand-computed books ----------------------------------------------------------------------
+def test_long_user_against_short_gamma_dealers_by_hand():
+    r = size_position(one(), user_delta_usd=1e6)
+    assert r["labels"] == ["short_gamma"] and r["labels_source"] == "gex_sign"
+    assert [(s["spot_pct"], s["vol_pts"], s["days"]) for s in r["scenarios"]] == STANDARD
+    down = scen(r, -2.0)
+    shares = 100.0 * (put_delta(98.0) - (N1 - 1.0))  # -n M (delta' - delta), n = -1
+    assert down["flow_shares"] == pytest.approx(shares, rel=1e-9)
+    assert down["flow_usd"] == pytest.approx(100.0 * shares, rel=1e-9) and down["flow_usd"] < 0
+    assert down["dealers"] == "sell"
+    assert down["user_delta_pnl_usd"] == pytest.approx(-20_000.0)  # 1e6 x -2 %
+    assert down["adverse"] and down["alignment"] == "against"  # dealers sell, user long
+    up = scen(r, 2.0)
+    assert up["flow_usd"] > 0 and not up["adverse"] and up["alignment"] == "with"
+    assert [s["adverse"] for s in r["scenarios"]] == [True] * 3 + [False] * 8
+    # vol and time scenarios: alignment only (no delta P&L)
+    vol_up = scen(r, 0.0, 2.0)
+    assert vol_up["user_delta_pnl_usd"] is None and not vol_up["adverse"]
+    assert vol_up["flow_usd"] > 0 and vol_up["alignment"] == "with"  # VEX < 0: IV up -> buy
+    assert r["stance"] == "against"
+    assert r["adverse_flow_usd"] == pytest.approx(down["flow_usd"], rel=1e-12)
+    assert (r["rule"], r["multiplier"]) == ("short_gamma_against", 0.5)
+    assert r["direction"] == "long" and r["user_delta_usd_per_pct"] == pytest.approx(1e4)
+    assert r["flags"] == [] and "halve" in r["explanation"]
+
+
+def test_short_user_in_short_gamma_is_against_on_the_way_up():
+    r = size_position(one(), user_delta_usd=-5e5)
+    assert [s["spot_pct"] for s in r["scenarios"] if s["adverse"]] == [1.0, 2.0, 5.0]
+    assert scen(r, 2.0)["alignment"] == "against"  # dealers buy the rise, user short
+    assert scen(r, 2.0)["user_delta_pnl_usd"] == pytest.approx(-10_000.0)
+    assert r["stance"] == "against" and r["rule"] == "short_gamma_against"
+    assert r["adverse_flow_usd"] == pytest.approx(scen(r, 2.0)["flow_usd"])
+
+
+def test_long_user_with_long_gamma_dealers():
+    r = size_position(one(is_call=True), user_delta_usd=2e6)
+    assert r["labels"] == ["long_gamma"]
+    down = scen(r, -2.0)
+    shares = -100.0 * ((put_delta(98.0) + 1.0) - N1)  # n = +1
+    assert down["flow_shares"] == pytest.approx(shares, rel=1e-9) and shares > 0
+    assert down["alignment"] == "with"  # dealers buy the dip the user loses on
+    assert r["stance"] == "with"
+    assert (r["rule"], r["multiplier"]) == ("long_gamma", 1.0)
+
+
+def test_flat_user():
+    r = size_position(one(), user_delta_usd=0.0)
+    assert r["direction"] == "flat" and r["stance"] == "none" and r["rule"] == "flat"
+    assert all(s["alignment"] == "none" and not s["adverse"] for s in r["scenarios"])
+
+
+# -- the rule table ---------------------------------------------------------------------------
+def gamma_flows(short: bool) -> list[dict]:
+    """Hand-made standard flows: short gamma = flow with the move, long = against it."""
+    out = []
+    for p, v, d in STANDARD:
+        f = (p if short else -p) * 1e8 + v * 1e7
+        out.append({"spot_pct": p, "vol_pts": v, "days": d, "flow_usd": f,
+                    "flow_usd_linear": f, "flow_shares": f / 100.0})
+    return out
+
+
+@pytest.mark.parametrize("labels,delta,puts,short_gamma,rule,mult", [
+    (["short_gamma", "feedback_selloff"], 1e6, 0, True, "feedback_long", 0.25),
+    (["short_gamma", "feedback_selloff"], -1e6, 0, True, "feedback_short", 1.0),
+    (["short_gamma", "exhaustion"], 1e6, 0, True, "exhaustion_long", 1.5),
+    (["short_gamma", "exhaustion"], 0.0, 5, True, "exhaustion_long", 1.5),  # puts sold
+    (["long_gamma", "exhaustion"], -1e6, 0, False, "exhaustion_short", 0.5),
+    (["short_gamma"], 1e6, 0, True, "short_gamma_against", 0.5),
+    (["short_gamma"], -1e6, 0, True, "short_gamma_against", 0.5),
+    (["long_gamma"], 1e6, 0, False, "long_gamma", 1.0),
+    (["long_gamma", "vanna_headwind"], 1e6, 0, False, "vanna_headwind_long", 0.75),
+    (["long_gamma", "vanna_headwind"], -1e6, 0, False, "long_gamma", 1.0),
+    (["long_gamma", "vanna_tailwind"], -1e6, 0, False, "vanna_tailwind_short", 0.75),
+    (["charm_window"], 1e6, 0, False, "charm_window", 1.0),
+    ([], 1e6, 0, False, "default", 1.0),
+    (["short_gamma", "feedback_selloff"], 0.0, 0, True, "flat", 1.0),
+])
+def test_rule_table(labels, delta, puts, short_gamma, rule, mult):
+    r = advise(underlying="TEST", spot=100.0, scenarios=gamma_flows(short_gamma), labels=labels,
+               user_delta_usd=delta, short_put_contracts=puts)
+    assert (r["rule"], r["multiplier"]) == (rule, mult)
+    assert DEFAULT_MULTIPLIERS[rule] == mult
+
+
+def test_charm_window_flag_rides_on_any_rule():
+    r = advise(underlying="TEST", spot=100.0, scenarios=gamma_flows(True),
+               labels="short_gamma,charm_window", user_delta_usd=1e6)
+    assert r["rule"] == "short_gamma_against" and r["multiplier"] == 0.5
+    assert r["flags"] == [CHARM_FLAG] and "non-directional" in r["explanation"]
+    alone = advise(underlying="TEST", spot=100.0, scenarios=gamma_flows(False),
+                   labels=["charm_window"], user_delta_usd=-1e6)
+    assert alone["rule"] == "charm_window" and "don't read direction" in alone["flags"][0]
+
+
+def test_alignment_rule():
+    assert alignment(+5.0, +1.0) == "with" and alignment(-5.0, -1.0) == "with"
+    assert alignment(-5.0, +1.0) == "against" and alignment(5.0, -1.0) == "against"
+    assert alignment(0.0, 1.0) == "none" and alignment(1.0, 0.0) == "none"
+
+
+def test_custom_multipliers_from_settings():
+    settings = SimpleNamespace(sizing=SimpleNamespace(multipliers={"feedback_long": 0.1}))
+    r = size_position(one(), user_delta_usd=1e6, labels=["feedback_selloff"], settings=settings)
+    assert (r["rule"], r["multiplier"]) == ("feedback_long", 0.1)
+    bad = SimpleNamespace(sizing=SimpleNamespace(multipliers={"yolo": 3.0}))
+    with pytest.raises(ValueError, match="unknown sizing rule"):
+        size_position(one(), user_delta_usd=1e6, settings=bad)
+
+
+# -- positions file ---------------------------------------------------------------------------
+def test_positions_file_by_hand(tmp_path):
+    """User short 2 puts (ATM, delta -0.46017) and long 50 units of the underlying."""
+    b = one()
+    sym = b.chain.symbols()[0]
+    path = tmp_path / "mine.csv"
+    path.write_text(f"{sym},-2\nTEST,50\n")
+    assert load_user_positions(path) == [(sym, -2.0), ("TEST", 50.0)]
+    r = size_position(b, positions=path, labels=["short_gamma", "exhaustion"])
+    expected = -2 * 100 * (N1 - 1.0) * 100.0 + 50 * 100.0  # contracts M delta S + units S
+    assert expected == pytest.approx(14203.443, rel=1e-6)
+    assert r["user_delta_usd"] == pytest.approx(expected, rel=1e-9)
+    assert r["short_put_contracts"] == 2.0
+    assert [p["kind"] for p in r["positions"]] == ["put", "underlying"]
+    assert r["positions"][0]["delta"] == pytest.approx(N1 - 1.0, rel=1e-9)
+    assert (r["rule"], r["multiplier"]) == ("exhaustion_long", 1.5)
+    # a header line and comments are fine; a list of tuples works too
+    path.write_text(f"symbol,contracts\n# mine\n{sym},-2\n")
+    assert size_position(b, positions=path)["short_put_contracts"] == 2.0
+    lst = size_position(b, positions=[(sym, 1.0)])
+    assert lst["user_delta_usd"] == pytest.approx(100 * (N1 - 1.0) * 100.0, rel=1e-9)
+    assert "puts sold" in render_size(r) and "x1.5" in render_size(r)
+
+
+def test_bad_inputs(tmp_path):
+    b = one()
+    with pytest.raises(ValueError, match="positions file not found"):
+        size_position(b, positions=tmp_path / "missing.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("TEST270101P00100000,-2\n")
+    with pytest.raises(ValueError, match="not in the TEST chain: TEST270101P00100000"):
+        size_position(b, positions=bad)
+    bad.write_text(f"{b.chain.symbols()[0]},lots\n")
+    with pytest.raises(ValueError, match="bad.csv:1: contracts 'lots' is not a number"):
+        load_user_positions(bad)
+    bad.write_text("a,b,c\n")
+    with pytest.raises(ValueError, match="expected 2 columns"):
+        load_user_positions(bad)
+    bad.write_text("symbol,contracts\n")
+    with pytest.raises(ValueError, match="holds no positions"):
+        load_user_positions(bad)
+    with pytest.raises(ValueError, match="exactly one"):
+        size_position(b)
+    with pytest.raises(ValueError, match="exactly one"):
+        size_position(b, user_delta_usd=1.0, positions=[("TEST", 1.0)])
+    with pytest.raises(ValueError, match="unknown regime label 'bullish'"):
+        size_position(b, user_delta_usd=1.0, labels=["bullish"])
+    with pytest.raises(ValueError, match="cannot read dollar delta"):
+        parse_usd("lots")
+
+
+@pytest.mark.parametrize("text,value", [("2.5e6", 2.5e6), ("-1mm", -1e6), ("+250k", 2.5e5),
+                                        ("$-1.2m", -1.2e6), ("-$3bn", -3e9),
+                                        ("1,000,000", 1e6), ("0", 0.0)])
+def test_parse_usd(text, value):
+    assert parse_usd(text) == pytest.approx(value)
+
+
+def test_parse_labels():
+    assert parse_labels("short_gamma, feedback_selloff") == ["short_gamma", "feedback_selloff"]
+    assert parse_labels(["Long_Gamma", "long_gamma"]) == ["long_gamma"]
+    assert parse_labels(None) == []
+
+
+# -- from the published state -----------------------------------------------------------------
+def published_state(book, regimes):
+    s = Pipeline({"TEST": book}).states["TEST"]
+    state, _ = build_state(s, regimes)
+    return state
+
+
+def test_size_from_state_matches_the_book():
+    b = one()
+    state = published_state(b, ["short_gamma", "feedback_selloff"])
+    r = size_from_state(state, 1e6)
+    assert r["labels"] == ["short_gamma", "feedback_selloff"] and r["labels_source"] == "state"
+    assert (r["rule"], r["multiplier"]) == ("feedback_long", 0.25)
+    direct = size_position(b, user_delta_usd=1e6, labels=["short_gamma", "feedback_selloff"])
+    assert [s["flow_usd"] for s in r["scenarios"]] == pytest.approx(
+        [s["flow_usd"] for s in direct["scenarios"]], rel=1e-12)
+    assert r["stance"] == direct["stance"] == "against"
+
+
+def test_advice_for_state_long_short_and_configured_position():
+    state = published_state(one(), ["short_gamma", "feedback_selloff", "charm_window"])
+    adv = advice_for_state(state, Settings())
+    assert adv["error"] is None
+    assert adv["labels"] == ["short_gamma", "feedback_selloff", "charm_window"]
+    assert (adv["long"]["rule"], adv["long"]["multiplier"]) == ("feedback_long", 0.25)
+    assert (adv["short"]["rule"], adv["short"]["multiplier"]) == ("feedback_short", 1.0)
+    assert adv["long"]["stance"] == "against"
+    assert adv["position"] is None and adv["user_delta_usd"] is None  # none configured
+    und = SimpleNamespace(user_delta_usd=-2e6, user_positions_file=None, es_multiplier=0.0,
+                          adv_shares=0.0)
+    settings = SimpleNamespace(underlying=lambda root: und, sizing=None)
+    adv = advice_for_state(state, settings)
+    assert adv["user_delta_usd"] == -2e6
+    assert adv["position"]["rule"] == "feedback_short" and adv["position"]["multiplier"] == 1.0
+    assert adv["position"]["flags"] == [CHARM_FLAG]
+    assert adv["position"]["adverse_flow_usd"] > 0  # dealers buy the +2 % against the short
+
+
+def test_advice_for_state_positions_file_with_book(tmp_path):
+    b = one()
+    path = tmp_path / "mine.csv"
+    path.write_text(f"symbol,contracts\n{b.chain.symbols()[0]},-3\n")
+    und = SimpleNamespace(user_delta_usd=None, user_positions_file=str(path),
+                          es_multiplier=0.0, adv_shares=0.0)
+    settings = SimpleNamespace(underlying=lambda root: und, sizing=None)
+    state = published_state(b, ["short_gamma", "exhaustion"])
+    adv = advice_for_state(state, settings, book=b)
+    assert adv["user_delta_usd"] == pytest.approx(-3 * 100 * (N1 - 1.0) * 100.0, rel=1e-9)
+    assert adv["position"]["rule"] == "exhaustion_long"
+
+
+def test_advice_for_state_never_raises():
+    adv = advice_for_state({"underlying": "TEST", "spot": 100.0}, Settings())
+    assert adv["long"] is None and "no scenarios" in adv["error"]
+
+
+def test_standard_flows_in_state_are_the_books():
+    b = one()
+    state = published_state(b, ["short_gamma"])
+    assert [s["flow_usd"] for s in state["scenarios"]] == pytest.approx(
+        [f.flow_usd for f in standard_flows(b)], rel=1e-12)
