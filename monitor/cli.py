@@ -147,7 +147,7 @@ def run(
                                    metrics={"port": metrics_port},
                                    embedded={"rate_ticks_per_s": rate})
         configure_logging(log_format or settings.log_format)
-        books = build_books(settings, _chains(settings, base, chain))
+        books = build_books(settings, _chains(settings, base, chain), base)
     except (ChainError, FileNotFoundError, ValueError) as err:
         fail(str(err).splitlines()[0])
     log = structlog.get_logger("monitor")
@@ -182,7 +182,7 @@ def run(
         a = settings.alerting.model_dump(exclude={"max_quote_staleness_s", "max_oi_age_days"})
         alerts = alert_sender_from_settings(settings.alerts, **a)
         mon = Monitor(settings, source, books, redis=sink, metrics=metrics, summary=summary,
-                      checkpoints=checkpoints, alerts=alerts)
+                      checkpoints=checkpoints, alerts=alerts, base=base)
         try:
             return await mon.run(duration)
         finally:
@@ -341,6 +341,113 @@ def daily(
     typer.echo(render_table(rows))
     for line in skipped:
         typer.echo(f"skipped {line}")
+
+
+@app.command()
+def whatif(
+    path: Path = typer.Argument(None, help="chain file (any layout `snapshot` reads); "
+                                "omit it with --from-redis"),
+    spot: str = typer.Option("0", "--spot", help="spot move in percent, e.g. -2% or +1.5%"),
+    vol: str = typer.Option("0", "--vol", help="implied-vol change in vol points, every "
+                            "contract alike, e.g. +3 (20% -> 23%)"),
+    days: str = typer.Option("0", "--days", help="calendar days passing, e.g. 1"),
+    from_redis: str = typer.Option(None, "--from-redis", metavar="ROOT",
+                                   help="the live book of ROOT (e.g. SPX) from the running "
+                                   "service's Redis keys instead of a chain file"),
+    redis: str = typer.Option(None, help="Redis URL for --from-redis (default from config)"),
+    spot_range: str = typer.Option("-5:5", "--range", help="flow-curve spot range, percent "
+                                   "LO:HI"),
+    points: int = typer.Option(21, help="flow-curve points over --range"),
+    plot: Path = typer.Option(None, help="write the flow-curve chart (zero gamma, walls and "
+                              "spot marked) to this PNG file"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
+    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+) -> None:
+    """Dealer hedge flow for a spot move, vol change and days passing (full revaluation
+    and linear; dollars, shares, ES-equivalents, % of ADV) and the flow curve over spot."""
+    from monitor.chain.model import ChainError
+    from monitor.regimes.whatif import (book_from_chain, load_live, parse_curve_range,
+                                        parse_days, parse_spot_pct, parse_vol_pts,
+                                        render_whatif)
+    from monitor.regimes.whatif import whatif as compute_whatif
+
+    try:
+        spot_pct, vol_pts, n_days = parse_spot_pct(spot), parse_vol_pts(vol), parse_days(days)
+        curve_range = parse_curve_range(spot_range)
+        if (path is None) == (from_redis is None):
+            raise ValueError("give a chain file or --from-redis ROOT (one of them)")
+        settings, base = _settings(config)
+        source = notes = None
+        if from_redis is not None:
+            live = load_live(settings, from_redis, url=redis, base=base)
+            book, source, notes = live.book, live.source, live.notes
+        else:
+            book = book_from_chain(path, settings, base)
+        result = compute_whatif(book, spot_pct, vol_pts, n_days, settings=settings,
+                                curve_range=curve_range, curve_points=points, source=source,
+                                notes=notes)
+        if plot is not None:
+            from monitor.plot import plot_flow_curve
+
+            plot_flow_curve(result, plot)
+    except (ChainError, FileNotFoundError, ValueError) as err:
+        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    if as_json:
+        sys.stdout.write(json.dumps(clean_json(result), separators=(",", ":")) + "\n")
+    else:
+        typer.echo(render_whatif(result))
+        if plot is not None:
+            typer.echo(f"chart written to {plot}")
+
+
+@app.command()
+def size(
+    path: Path = typer.Argument(None, help="chain file; omit it with --from-redis"),
+    delta: str = typer.Option(None, "--delta", help="your dollar delta, e.g. 2.5e6, -1mm, "
+                              "+250k"),
+    positions: Path = typer.Option(None, "--positions", help="your positions: CSV "
+                                   "symbol,contracts (OCC symbols, + = long; the "
+                                   "underlying's own symbol for units of it)"),
+    regime: list[str] = typer.Option(None, "--regime", help="regime label in force "
+                                     "(repeatable or comma-separated); default: the "
+                                     "published labels with --from-redis, else the GEX sign"),
+    from_redis: str = typer.Option(None, "--from-redis", metavar="ROOT",
+                                   help="the live book and regime labels of ROOT from the "
+                                   "running service's Redis keys instead of a chain file"),
+    redis: str = typer.Option(None, help="Redis URL for --from-redis (default from config)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
+    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+) -> None:
+    """The dealer flow your position would face in the standard scenarios, whether it
+    stands with or against that flow, and a suggested size multiplier (README: rule table)."""
+    from monitor.chain.model import ChainError
+    from monitor.regimes.sizing import parse_usd, render_size, size_position, state_labels
+    from monitor.regimes.whatif import book_from_chain, load_live
+
+    try:
+        if (delta is None) == (positions is None):
+            raise ValueError("give --delta or --positions (one of them)")
+        user_delta = None if delta is None else parse_usd(delta)
+        if (path is None) == (from_redis is None):
+            raise ValueError("give a chain file or --from-redis ROOT (one of them)")
+        settings, base = _settings(config)
+        labels, labels_source, source, notes = (regime or None), None, None, None
+        if from_redis is not None:
+            live = load_live(settings, from_redis, url=redis, base=base)
+            book, source, notes = live.book, live.source, live.notes
+            if labels is None:
+                labels, labels_source = state_labels(live.state), "state"
+        else:
+            book = book_from_chain(path, settings, base)
+        result = size_position(book, user_delta_usd=user_delta, positions=positions,
+                               labels=labels, settings=settings, labels_source=labels_source,
+                               source=source, notes=notes)
+    except (ChainError, FileNotFoundError, ValueError) as err:
+        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    if as_json:
+        sys.stdout.write(json.dumps(clean_json(result), separators=(",", ":")) + "\n")
+    else:
+        typer.echo(render_size(result))
 
 
 @app.command()

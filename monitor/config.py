@@ -40,6 +40,11 @@ class UnderlyingSettings(BaseModel):
         "classic", description="flow model: positions at the open, before trade prints")
     vol_index: str | None = Field(None, description="volatility-index symbol of the regimes' "
                                   "put-premium measure (e.g. VIX); None = ATM IV")
+    user_delta_usd: float | None = Field(None, description="your dollar delta for the sizing "
+                                         "advice in the published state (None = no position)")
+    user_positions_file: str | None = Field(None, description="your positions for the sizing "
+                                            "advice: CSV symbol,contracts (relative to the "
+                                            "config file); overrides user_delta_usd")
     positions_file: str | None = Field(
         None, description="positions model: CSV symbol,dealer_contracts (relative to config)")
 
@@ -126,6 +131,12 @@ class EmbeddedSettings(BaseModel):
     seed: int = 7
 
 
+class SizingSettings(BaseModel):
+    multipliers: dict[str, float] = Field(default_factory=dict, description="size multiplier "
+                                          "per rule of the sizing table (README, monitor "
+                                          "size); rules not listed keep their default")
+
+
 class AlertingSettings(BaseModel):
     """Desk-chat alert delivery (the webhook URLs themselves are secrets: ``alerts``)."""
 
@@ -176,6 +187,7 @@ class Settings(BaseSettings):
     chains: list[str] = Field(default_factory=list, description=(
         "chain files giving each underlying's universe and open interest at start "
         "(relative to the config file); empty = embedded.chain"))
+    sizing: SizingSettings = SizingSettings()
     alerting: AlertingSettings = AlertingSettings()
     alerts: AlertSecrets = AlertSecrets()
 

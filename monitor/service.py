@@ -34,6 +34,7 @@ from monitor.config import Settings
 from monitor.core.book import Book
 from monitor.pipeline import OTHER, Pipeline
 from monitor.regimes.engine import LABELS, RegimeEngine
+from monitor.regimes.sizing import advice_for_state
 from monitor.render import fmt_level, money
 from monitor.sinks.metrics import Metrics
 from monitor.sinks.redis_sink import RedisSink
@@ -99,7 +100,8 @@ class Monitor:
     def __init__(self, settings: Settings, source: Source, books: dict[str, Book], *,
                  redis: RedisSink | None = None, metrics: Metrics | None = None,
                  summary: bool = False, checkpoints: bool = False, tick_s: float = 0.05,
-                 max_ticks: int | None = None, alerts=None, out=sys.stdout):
+                 max_ticks: int | None = None, alerts=None, base: Path | None = None,
+                 out=sys.stdout):
         self.settings = settings
         self.source = source
         self.pipeline = Pipeline(books, reeval_ms=settings.intervals.reeval_ms,
@@ -108,6 +110,7 @@ class Monitor:
         self.redis = redis
         self.metrics = metrics
         self.alerts = alerts  # an AlertSender, or None
+        self.base = base  # folder of the config file: relative paths in it start there
         self.summary = summary
         self.checkpoints = checkpoints
         self.tick_s = tick_s
@@ -276,6 +279,8 @@ class Monitor:
             events = engine.update(observation(s, state, state["vol_index"]))
             state["regime"] = engine.labels["gamma"]
             state["regimes"] = ",".join(engine.current)
+            state["sizing"] = advice_for_state(state, self.settings, book=s.book,
+                                               base=self.base)
             regime_blob = msgspec.json.encode(engine.to_dict())
             # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
             # the live book), so it is written whenever Redis is there

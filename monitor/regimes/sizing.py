@@ -470,7 +470,11 @@ def render_size(r: dict) -> str:
 
     out: list[str] = []
     w = out.append
-    w(f"{r['underlying']}  spot {r['spot']:,.2f}  as of {r.get('as_of') or 'n/a'}")
+    src = r.get("source") or {}
+    origin = {"redis": "live: Redis" + ("" if src.get("checkpoint") else ", no checkpoint"),
+              "chain": "chain file", "state": "published state"}.get(src.get("kind"), "")
+    w(f"{r['underlying']}  spot {r['spot']:,.2f}  as of {r.get('as_of') or 'n/a'}"
+      + (f"  ({origin})" if origin else ""))
     w(f"your delta {money(r['user_delta_usd'])} ({r['direction']}; "
       f"{money(r['user_delta_usd_per_pct'])} per 1%)"
       + (f", {r['short_put_contracts']:g} puts sold" if r["short_put_contracts"] else ""))
@@ -491,4 +495,6 @@ def render_size(r: dict) -> str:
     w(r["explanation"])
     for flag in r["flags"]:
         w(f"flag: {flag}")
+    for note in r.get("notes") or []:
+        w(f"note: {note}")
     return "\n".join(out)

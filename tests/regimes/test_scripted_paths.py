@@ -67,9 +67,14 @@ def test_vanna_melt_up_then_feedback_selloff_then_exhaustion():
     assert tail["iv_change_pts"] < 0 and tail["vex_usd_per_vol_pt"] > 0  # dealers buy
     fb = next(e for e in events if e["to"] == "feedback_selloff")
     assert fb["gex_usd_per_pct"] < 0 and fb["spot_change_pct"] < 0 < fb["iv_change_pts"]
-    # no label flaps: each family changes a handful of times at most
+    # no label flaps: a label, once set, holds at least the minimum dwell (event time), and
+    # each family changes only a handful of times over the four legs of the path
     for fam in ("gamma", "vanna", "feedback", "exhaustion"):
-        assert len([e for e in events if e["regime"] == fam]) <= 4, fam
+        ch = [e for e in events if e["regime"] == fam]
+        assert len(ch) <= 8, fam
+        for a, b in zip(ch, ch[1:]):
+            if a["to"] is not None:
+                assert b["ts_ns"] - a["ts_ns"] >= s.regimes.min_dwell_s * 1e9, fam
 
 
 def test_charm_window_around_the_2026_06_18_quad_witching():
