@@ -172,7 +172,8 @@ def run(
             k = settings.kafka
             source = KafkaSource(k, consumer_options={
                 "session_timeout_ms": k.session_timeout_ms,
-                "heartbeat_interval_ms": k.heartbeat_interval_ms})
+                "heartbeat_interval_ms": k.heartbeat_interval_ms,
+                "fetch_max_wait_ms": k.fetch_max_wait_ms})
             checkpoints = True
         else:
             source = embedded_source(settings, books)

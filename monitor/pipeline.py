@@ -79,6 +79,14 @@ class UnderlyingState:
     def reweight(self, rows: np.ndarray) -> None:
         self.book.update_positions(rows, self.positions_for(rows))
 
+    def frozen_copy(self) -> "UnderlyingState":
+        """A copy whose book and arrays will not change (the publish cycle reads it while
+        ticks keep coming)."""
+        from dataclasses import replace
+
+        return replace(self, book=self.book.copy(), last_ts=self.last_ts.copy(),
+                       flow_pos=dict(self.flow_pos), last_trade_px={}, pending_quote={})
+
     def checkpoint(self) -> dict:
         """The mutable inputs of the book (with the universe's size), enough to resume."""
         b = self.book

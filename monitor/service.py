@@ -6,9 +6,11 @@ Tasks on one asyncio loop:
   are applied on the single core thread (numba's parallel kernels must not run from two
   threads at once, and this keeps the loop free for Kafka heartbeats and HTTP).
 * timers (every ``tick_s``): pending spot re-evaluations; every ``publish_ms`` a publish
-  cycle: state, profile and regime events per underlying to Redis, then a checkpoint of
-  the book's inputs, then -- only if the checkpoint was stored -- the source offsets of
-  everything applied before the cycle began (at-least-once; a restart restores the
+  cycle: a frozen copy of each changed book is taken on the core thread (about 1 ms), its
+  state, levels, scenarios and regime events are computed on a second ("levels") thread
+  beside tick processing, then written to Redis with a checkpoint of the book's inputs,
+  then -- only if the checkpoint was stored -- the source offsets of everything applied
+  before the copy was taken are committed (at-least-once; a restart restores the
   checkpoint and re-reads the uncommitted ticks, which re-apply idempotently).
 * a one-line terminal summary every second (``summary=True``).
 
@@ -117,6 +119,9 @@ class Monitor:
         self.max_ticks = max_ticks  # stop after receiving this many ticks (demos, tests)
         self.out = out
         self.core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
+        # publish cycles compute on frozen copies here; numba's threadsafe layer (see
+        # monitor.core.jit) lets its parallel kernels run beside the core thread's
+        self.levels = ThreadPoolExecutor(max_workers=1, thread_name_prefix="levels")
         self.regimes = {root: RegimeEngine(root, settings.regimes) for root in books}
         self.states: dict[str, dict] = {}  # last published state per root (metrics read it)
         self.events: list[dict] = []  # every event since start (also in Redis)
@@ -207,6 +212,7 @@ class Monitor:
             if self.metrics is not None:
                 self.metrics.set_ready(False)
             self.core.shutdown(wait=True)
+            self.levels.shutdown(wait=True)
             if self.summary:
                 self._print_summary(final=True)
             log.info("monitor_stopped", ticks_received=self.ticks_received,
@@ -262,19 +268,29 @@ class Monitor:
                 log.exception("timer_cycle_failed")
 
     # -- publishing ---------------------------------------------------------------------
-    def _collect(self) -> tuple[object, list[tuple]]:
-        """On the core thread: the source token and, per underlying, state, profile,
-        regime events and checkpoint, all of the same instant."""
+    def _freeze(self) -> tuple[object, list]:
+        """On the core thread, between batches: the source token and a frozen copy of each
+        changed underlying (about a millisecond), so the slow part of a publish cycle
+        (levels, scenarios, regimes) runs beside tick processing, not in its way."""
         token, self._token = self._token, None
-        out = []
+        frozen = []
+        vol_index = dict(self.pipeline.vol_index)
         for root, s in self.pipeline.states.items():
             if not s.dirty and root in self.states:
-                out.append((root, None, None, [], None, None))
                 continue
+            s.dirty = False
+            frozen.append((root, s.frozen_copy(), vol_index))
+        return token, frozen
+
+    def _collect(self, frozen: list) -> list[tuple]:
+        """On the levels thread: per underlying, state, profile, regime events, regime
+        history and checkpoint, all of the frozen instant."""
+        out = []
+        for root, s, vol_index in frozen:
             engine = self.regimes[root]
             state, profile = build_state(s, engine.current)
             vix_symbol = self.settings.underlying(root).vol_index
-            vix = self.pipeline.vol_index.get(vix_symbol) if vix_symbol else None
+            vix = vol_index.get(vix_symbol) if vix_symbol else None
             state["vol_index"] = None if vix is None else vix[1]
             events = engine.update(observation(s, state, state["vol_index"]))
             state["regime"] = engine.labels["gamma"]
@@ -285,16 +301,15 @@ class Monitor:
             # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
             # the live book), so it is written whenever Redis is there
             cp = encode_checkpoint(s.checkpoint()) if self.redis is not None else None
-            s.dirty = False
             out.append((root, state, profile, events, cp, regime_blob))
-        return token, out
+        return out
 
     async def publish_cycle(self) -> None:
-        token, items = await self._core(self._collect)
+        token, frozen = await self._core(self._freeze)
+        items = await asyncio.get_running_loop().run_in_executor(self.levels, self._collect,
+                                                                 frozen)
         checkpoints_ok = True
         for root, state, profile, events, cp, regime_blob in items:
-            if state is None:
-                continue
             self.states[root] = state
             self.events.extend(events)
             if self.alerts is not None:

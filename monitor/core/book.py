@@ -203,6 +203,19 @@ class Book:
         apply_positions(*self.c, *self.agg, self.spot, self.multiplier,
                         np.asarray(idx, dtype=np.int64), np.asarray(pos, dtype=np.float64))
 
+    def copy(self) -> "Book":
+        """An independent copy of the state arrays (the chain is shared, read-only)."""
+        import copy as _copy
+
+        new = _copy.copy(self)
+        new.c = ContractArrays(*(a.copy() for a in self.c))
+        new.g = GroupArrays(*(a.copy() for a in self.g))
+        new.agg = Aggregates(*(a.copy() for a in self.agg))
+        new.oi = self.oi.copy()
+        new.forward_from_parity = self.forward_from_parity.copy()
+        new._state = (*new.c, *new.g, *new.agg)
+        return new
+
     # -- lookups and summaries ----------------------------------------------------------
     def index_of(self, symbol: str) -> int:
         """Book row of an OCC symbol (compact or padded); ``KeyError`` if unknown."""

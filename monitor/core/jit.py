@@ -27,6 +27,11 @@ def _source_hash() -> str:
     return h.hexdigest()[:16]
 
 
+# The service runs parallel kernels from two threads (ticks on one, publish cycles on
+# another); numba's default "workqueue" layer is not safe for that, OpenMP and TBB are.
+if not os.environ.get("NUMBA_THREADING_LAYER"):
+    numba.config.THREADING_LAYER = "threadsafe"
+
 if not os.environ.get("NUMBA_CACHE_DIR"):
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     numba.config.CACHE_DIR = str(base / "dealerflow" / "numba" / _source_hash())
