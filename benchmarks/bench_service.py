@@ -37,7 +37,7 @@ handler sleeps after reading even when it found data (about 250 ms per fetch wit
 aiokafka's default of 500); the full run adds info rows with the default.
 
 Hooks are wrappers installed on the Monitor's instances (``pipeline.apply``,
-``pipeline.reevaluate``, ``Monitor._collect``) and a ``KafkaSource`` subclass that
+``pipeline.reevaluate``, ``Monitor._freeze``) and a ``KafkaSource`` subclass that
 timestamps batches; nothing under ``monitor/`` is changed. The script always exits 0
 unless the benchmark itself fails; PASS/MISS is a report.
 """
@@ -251,7 +251,7 @@ class Probe:
 def instrument(mon: Monitor, keep: bool) -> Probe:
     p = Probe()
     pipe = mon.pipeline
-    orig_apply, orig_reeval, orig_collect = pipe.apply, pipe.reevaluate, mon._collect
+    orig_apply, orig_reeval, orig_collect = pipe.apply, pipe.reevaluate, mon._freeze
 
     def apply(ticks):
         start_ns = time.time_ns()
@@ -285,7 +285,7 @@ def instrument(mon: Monitor, keep: bool) -> Probe:
 
     pipe.apply = apply
     pipe.reevaluate = reevaluate
-    mon._collect = collect
+    mon._freeze = collect  # the part of a publish cycle that holds the core thread
     return p
 
 
@@ -646,7 +646,7 @@ def warm_up(chain: Path, session: list) -> float:
     mon = Monitor(settings, PacedSource([], None), build_books(settings, [chain]))
     mon.pipeline.apply(session[:3000])
     mon.pipeline.maintenance(True)
-    mon._collect()  # state, levels, regimes
+    mon._collect(mon._freeze()[1])  # state, levels, regimes
     mon.core.shutdown()
     return time.perf_counter() - t0
 
@@ -832,7 +832,7 @@ def report(args, out: dict, t_total: float) -> None:
 
     pr("\n### Where the Monitor's wall time went (median round)\n")
     pr("| Run | wall | Pipeline.apply | batch build + decode | whole-chain refreshes: n = "
-       "total (max ms) | publish cycles (`_collect`): n = total (max ms) | batches |")
+       "total (max ms) | publish cycles on the core thread (`_freeze`): n = total (max ms) | batches |")
     pr("|---|---|---|---|---|---|---|")
 
     def row(name, runs):
@@ -881,7 +881,7 @@ def report(args, out: dict, t_total: float) -> None:
            f"({L['producer_messages']:,} messages, worst lateness vs schedule "
            f"{L['late_max_ms']:.1f} ms, linger_ms={args.linger_ms})")
     pr(f"- fetch_max_wait_ms={CONSUMER_OPTIONS['fetch_max_wait_ms']} for every consumer here "
-       f"(the service's CLI does not set it: aiokafka's default is 500). Tansu's fetch "
+       f"(monitor run passes kafka.fetch_max_wait_ms, default 10; aiokafka's own default is 500). Tansu's fetch "
        f"handler sleeps after reading even when it found data (remaining/2 when >= 250 ms "
        f"are left, else all of it), so a fetch lasts about 250 ms with the default and about "
        f"max_wait with small values; a Kafka broker answers as soon as fetch_min_bytes (1) "
