@@ -3,13 +3,15 @@ updates (hypothesis), to 1e-9 relative.
 
 "Relative" for a sum is relative to its gross size (sum of |contributions|): a total of
 calls and puts can cancel to near zero, where a relative error of the total itself means
-nothing. Per-contract Greeks are compared element by element.
+nothing. Per-contract Greeks are compared element by element, 1e-9 relative; vanna and
+charm cross zero inside the book (vanna at d2 = 0, near the money), so for them 1e-9 is
+also allowed relative to the largest value of that Greek in the book.
 """
 
 import copy
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.core.book import Book
@@ -44,9 +46,12 @@ update = st.one_of(
 def assert_books_agree(inc: Book, full: Book):
     for name in ("status",):
         assert np.array_equal(getattr(inc.c, name), getattr(full.c, name))
-    for name in ("iv", "delta", "gamma", "vega", "vanna", "charm", "gex"):
+    for name in ("iv", "delta", "gamma", "vega", "gex"):
         a, b = getattr(inc.c, name), getattr(full.c, name)
         assert np.allclose(a, b, rtol=REL, atol=0, equal_nan=True), name
+    for name in ("vanna", "charm"):
+        a, b = getattr(inc.c, name), getattr(full.c, name)
+        assert np.allclose(a, b, rtol=REL, atol=REL * np.nanmax(np.abs(b)), equal_nan=True), name
     gross = {
         "totals": np.abs(np.stack([full.c.dex, full.c.gex, full.c.vex, full.c.cex])).sum(axis=1),
     }
@@ -57,6 +62,7 @@ def assert_books_agree(inc: Book, full: Book):
     assert np.all(np.abs(inc.agg.by_strike - full.agg.by_strike) <= REL * scale_s)
 
 
+@example(updates=[("quote", 16, 0.99999, 0.0)])  # vanna ~ 0 at the money (found by CI)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(update, min_size=1, max_size=80))
 def test_incremental_equals_whole_chain(updates):
