@@ -265,6 +265,16 @@ def load_canonical(path, *, underlying: str | None = None) -> Chain:
 # --------------------------------------------------------------------------------------
 
 
+def _quote_fields(f, i_b, i_a, i_oi, i_iv, i_de, i_g) -> tuple:
+    """(bid, ask, oi, iv, delta, gamma) of one row of a one-contract-per-row layout; a
+    column index of None = the layout has no such column (NaN)."""
+    def opt(i, **kw):
+        return _num(f[i], required=False, **kw) if i is not None else _NAN
+
+    return (opt(i_b), opt(i_a), _num(f[i_oi], required=True), opt(i_iv, zero_nan=True),
+            opt(i_de), opt(i_g))
+
+
 class _RowError(Exception):
     def __init__(self, reason: str):
         self.reason = reason
@@ -754,15 +764,7 @@ def _eod_from_text(text: str, source: Path, underlying: str | None) -> Chain:
             else:
                 raise _RowError("bad_type")
             d = label_days + int(dte_f)
-            b.add(
-                "", d, strike, is_call,
-                _num(f[i_b], required=False) if i_b is not None else _NAN,
-                _num(f[i_a], required=False) if i_a is not None else _NAN,
-                _num(f[i_oi], required=True),
-                _num(f[i_iv], required=False, zero_nan=True) if i_iv is not None else _NAN,
-                _num(f[i_de], required=False) if i_de is not None else _NAN,
-                _num(f[i_g], required=False) if i_g is not None else _NAN,
-            )
+            b.add("", d, strike, is_call, *_quote_fields(f, i_b, i_a, i_oi, i_iv, i_de, i_g))
             days.append(d)
         except _RowError as e:
             rej[e.reason] += 1
@@ -868,15 +870,8 @@ def _long_from_text(text: str, source: Path, underlying: str | None) -> Chain:
                         spots[sv] += 1
                 except ValueError:
                     pass
-            b.add(
-                "", d, _num(f[i_k], required=True), is_call,
-                _num(f[i_b], required=False) if i_b is not None else _NAN,
-                _num(f[i_a], required=False) if i_a is not None else _NAN,
-                _num(f[i_oi], required=True),
-                _num(f[i_iv], required=False, zero_nan=True) if i_iv is not None else _NAN,
-                _num(f[i_de], required=False) if i_de is not None else _NAN,
-                _num(f[i_g], required=False) if i_g is not None else _NAN,
-            )
+            b.add("", d, _num(f[i_k], required=True), is_call,
+                  *_quote_fields(f, i_b, i_a, i_oi, i_iv, i_de, i_g))
             days.append(d)
         except _RowError as e:
             rej[e.reason] += 1

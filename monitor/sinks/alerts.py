@@ -92,6 +92,7 @@ import structlog
 from pydantic import SecretStr
 
 from monitor.logs import redact
+from monitor.sinks.redis_sink import numpy_enc_hook
 
 try:  # for the ET time beside UTC in the context line
     from zoneinfo import ZoneInfo
@@ -390,15 +391,12 @@ FORMATTERS: dict[str, Callable[[Mapping, str | None], dict]] = {
 
 
 def _enc_hook(obj):
-    item = getattr(obj, "item", None)  # numpy scalar
-    if callable(item) and getattr(obj, "shape", None) == ():
-        return item()
-    tolist = getattr(obj, "tolist", None)  # numpy array
-    if callable(tolist):
-        return tolist()
     if isinstance(obj, SecretStr):
         return "**********"
-    return str(obj)
+    try:
+        return numpy_enc_hook(obj)
+    except NotImplementedError:
+        return str(obj)
 
 
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)

@@ -61,7 +61,8 @@ _NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.Tim
                    TimeoutError)
 
 
-def _enc_hook(obj):
+def numpy_enc_hook(obj):
+    """msgspec ``enc_hook`` for numpy scalars and arrays (shared by the sinks)."""
     item = getattr(obj, "item", None)  # numpy scalar
     if callable(item) and getattr(obj, "shape", None) == ():
         return item()
@@ -71,7 +72,7 @@ def _enc_hook(obj):
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")
 
 
-_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+_encoder = msgspec.json.Encoder(enc_hook=numpy_enc_hook)
 _decoder = msgspec.json.Decoder()
 
 

@@ -1,46 +1,15 @@
-"""``monitor study``: monitor.study.cli.main and the typer command proposed for
-monitor/cli.py (defined here verbatim, registered on a local app)."""
+"""``monitor study``: monitor.study.cli.main and the `monitor study` command itself."""
 
 import io
 import json
 from pathlib import Path
 
-import typer
 from typer.testing import CliRunner
 
 from monitor.study.cli import main
 from tests.study.synth import make_data_dir
 
-app = typer.Typer(add_completion=False)
-
-
-@app.callback()
-def _root() -> None:
-    """test app"""
-
-
-# --- the command proposed for monitor/cli.py (keep in sync with docs/study.md) ----------
-@app.command()
-def study(
-    data: Path = typer.Option(Path("../shared/data"), "--data",
-                              help="data directory in the shared/data layout (market_daily/, "
-                                   "calendar/, intraday/, cboe_chain_eod*/)"),
-    out: Path = typer.Option(Path("study-report"), "--out",
-                             help="output directory for report.md and the PNG charts"),
-    no_own_gex: bool = typer.Option(False, "--no-own-gex",
-                                    help="skip the project's own GEX from the daily SPX "
-                                         "chains (claim 1, second half, and the 2026 table)"),
-    as_json: bool = typer.Option(False, "--json",
-                                 help="print the results as one JSON object"),
-) -> None:
-    """Test the mechanical dealer-flow claims on real history; write a Markdown report
-    with charts (progress on stderr)."""
-    from monitor.study.cli import main as study_main
-
-    code = study_main(data, out, own_gex=not no_own_gex, as_json=as_json)
-    if code:
-        raise typer.Exit(code)
-# ----------------------------------------------------------------------------------------
+from monitor.cli import app  # noqa: E402  the real command
 
 
 def test_main_missing_dir_is_one_line_exit_2(tmp_path):
