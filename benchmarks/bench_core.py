@@ -304,44 +304,21 @@ def make_single_update_peer(book, ivfn):
 # --------------------------------------------------------------------------------------
 
 
-def make_diagnostic_kernels():
-    """(noop with the 29 argument types of ``apply_quotes``, noop with 3 scalars, a
-    prototype scalar entry point ``apply_quote(state..., i, bid, ask)`` built from the
-    core's own inlined helpers). Compiled here, not cached."""
+def make_diagnostic_kernels(n_args: int):
+    """(a no-op with ``n_args`` arguments, a no-op with 3 scalars): the cost of numba's
+    dispatch alone. Compiled here, not cached."""
     from numba import njit
 
-    try:
-        from monitor.core.jit import FASTMATH
-        from monitor.core.kernels import _accumulate, _eval_contract
-    except ImportError:  # core internals renamed: no prototype
-        _accumulate = _eval_contract = None
-
-    @njit(nogil=True)
-    def noop29(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17,
-               a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28):
-        return 0
+    names = ", ".join(f"a{k}" for k in range(n_args))
+    ns: dict = {}
+    exec(f"def noop_n({names}):\n    return 0", ns)  # a fixed arity, like the real kernels
+    noop_n = njit(nogil=True)(ns["noop_n"])
 
     @njit(nogil=True)
     def noop3(i, b, a):
         return 0
 
-    @njit(nogil=True, fastmath=FASTMATH)
-    def apply_quote_scalar(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma,
-                           vega, vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, totals,
-                           by_group, by_strike, spot, mult, i, new_bid, new_ask):
-        _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group,
-                    by_strike, -1.0)
-        bid[i] = new_bid
-        ask[i] = new_ask
-        _eval_contract(i, strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma,
-                       vega, vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, spot, mult,
-                       1)
-        _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group,
-                    by_strike, 1.0)
-
-    if _eval_contract is None:
-        apply_quote_scalar = None
-    return noop29, noop3, apply_quote_scalar
+    return noop_n, noop3
 
 
 def per_call_us(fn, n: int, reps: int) -> float:
@@ -377,7 +354,7 @@ def main(argv=None) -> int:
     from monitor.core import levels
     from monitor.core import status as st
     from monitor.core.book import Book
-    from monitor.core.kernels import apply_quotes
+    from monitor.core.kernels import apply_quote, apply_quotes
 
     n_threads_all = int(numba.config.NUMBA_NUM_THREADS)
     load_start = loadavg()
@@ -410,7 +387,6 @@ def main(argv=None) -> int:
     ivfn(0.05 * book.spot, float(g.fwd[c.group[ok[0]]]), book.spot, book.rate, 0.1, "c")
     peer_vec = make_vectorized_peer(book)
     peer_vec(c.bid, c.ask)
-    noop29, noop3, apply_quote_scalar = make_diagnostic_kernels()
     t_warm = time.perf_counter() - t0
     threading_layer = numba.threading_layer()
 
@@ -617,12 +593,13 @@ def main(argv=None) -> int:
     i0 = int(idx[0])
     x0, y0 = float(nb[0]), float(na[0])
     I1, B1, A1 = np.array([i0]), np.array([x0]), np.array([y0])
-    kargs = (*c, *g, *book.agg, book.spot, book.multiplier, I1, B1, A1)
-    sargs = (*c, *g, *book.agg, book.spot, book.multiplier)
-    noop29(*kargs)
+    kargs = (*book._state, book.spot, book.multiplier, I1, B1, A1)
+    sargs = (*book._state, book.spot, book.multiplier)
+    n_args = len(kargs)
+    noop_n, noop3 = make_diagnostic_kernels(n_args)
+    noop_n(*kargs)
     noop3(i0, x0, y0)
-    if apply_quote_scalar is not None:
-        apply_quote_scalar(*sargs, i0, x0, y0)
+    apply_quote(*sargs, i0, x0, y0)
 
     def _nothing(i, x, y):
         return None
@@ -636,29 +613,22 @@ def main(argv=None) -> int:
         ("3 x np.asarray(x, dtype=...) on ready 1-element arrays",
          per_call_us(lambda: (np.asarray(I1, dtype=np.int64), np.asarray(B1, dtype=np.float64),
                               np.asarray(A1, dtype=np.float64)), n_call, r_call)),
-        ("numba dispatch of a no-op with apply_quotes' 29 argument types",
-         per_call_us(lambda: noop29(*kargs), n_call, r_call)),
+        (f"numba dispatch of a no-op with apply_quotes' {n_args} argument types",
+         per_call_us(lambda: noop_n(*kargs), n_call, r_call)),
         ("numba dispatch of a no-op with 3 scalars", per_call_us(lambda: noop3(i0, x0, y0), n_call, r_call)),
-        ("apply_quotes(*c, *g, *agg, ..., 1-element arrays) called directly",
+        ("apply_quotes(*state, ..., 1-element arrays) called directly",
          per_call_us(lambda: apply_quotes(*kargs), n_call, r_call)),
         ("Book.update_quotes(1-element arrays)", per_call_us(lambda: book.update_quotes(I1, B1, A1), n_call, r_call)),
         ("Book.update_quote(i, bid, ask) (the one-by-one row's call)",
          per_call_us(lambda: book.update_quote(i0, x0, y0), n_call, r_call)),
         ("kernel work per update (from the batched row, mids moved)", ns_batch / 1e3),
     ]
-    if apply_quote_scalar is not None:
-        diag.append(("prototype scalar kernel apply_quote(*state, i, bid, ask), state tuple prebuilt",
-                     per_call_us(lambda: apply_quote_scalar(*sargs, i0, x0, y0), n_call, r_call)))
-        try:  # the same prototype through its compiled entry point (no type dispatch)
-            ep = apply_quote_scalar.overloads[apply_quote_scalar.signatures[0]].entry_point
-            diag.append(("same prototype via its compiled entry point (skips type dispatch)",
-                         per_call_us(lambda: ep(*sargs, i0, x0, y0), n_call, r_call)))
-        except Exception:
-            pass
+    diag.append(("core scalar kernel apply_quote(*state, i, bid, ask) called directly",
+                 per_call_us(lambda: apply_quote(*sargs, i0, x0, y0), n_call, r_call)))
 
-    _d = dict(diag)  # noop with 29 arguments minus noop with 3 scalars: 26 more arguments
-    per_arg_ns = (_d["numba dispatch of a no-op with apply_quotes' 29 argument types"]
-                  - _d["numba dispatch of a no-op with 3 scalars"]) / 26 * 1e3
+    _d = dict(diag)  # the n-argument no-op minus the 3-scalar no-op
+    per_arg_ns = (_d[f"numba dispatch of a no-op with apply_quotes' {n_args} argument types"]
+                  - _d["numba dispatch of a no-op with 3 scalars"]) / (n_args - 3) * 1e3
 
     other["2"] = probe.cores()
     # restore the book to the file's quotes (cold) for section 3

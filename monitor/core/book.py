@@ -29,7 +29,9 @@ from monitor.core.forwards import parity_forwards
 from monitor.core.kernels import (
     CEX,
     DEX,
+    F_FIELDS,
     GEX,
+    N_F,
     VEX,
     Aggregates,
     ContractArrays,
@@ -95,27 +97,33 @@ class Book:
         viv = vendor(chain.vendor_iv)
         lo, hi = VENDOR_IV_RANGE
         self.vendor_iv = np.where((viv >= lo) & (viv <= hi), viv, np.nan)
-        zeros = lambda: np.zeros(n)  # noqa: E731
-        self.c = ContractArrays(
-            strike=strike, is_call=is_call, group=group.astype(np.int32),
-            strike_idx=strike_idx.astype(np.int32),
-            bid=np.asarray(chain.bid, dtype=np.float64)[order].copy(),
-            ask=np.asarray(chain.ask, dtype=np.float64)[order].copy(),
-            pos=dealer_positions(model, is_call, self.oi),
-            iv=np.full(n, np.nan), delta=zeros(), gamma=zeros(), vega=zeros(), vanna=zeros(),
-            charm=zeros(), dex=zeros(), gex=zeros(), vex=zeros(), cex=zeros(),
-            status=np.zeros(n, dtype=np.int8),
-        )
-        self.g = GroupArrays(T=np.zeros(m), fwd=np.zeros(m), df=np.ones(m))
+        # per-contract floats packed as rows of one array (see monitor.core.kernels)
+        self.F = np.zeros((N_F, n))
+        self.F[F_FIELDS.index("strike")] = strike
+        self.F[F_FIELDS.index("bid")] = np.asarray(chain.bid, dtype=np.float64)[order]
+        self.F[F_FIELDS.index("ask")] = np.asarray(chain.ask, dtype=np.float64)[order]
+        self.F[F_FIELDS.index("pos")] = dealer_positions(model, is_call, self.oi)
+        self.F[F_FIELDS.index("iv")] = np.nan
+        self.G = np.zeros((3, m))
+        self.G[2] = 1.0
+        self._bind(is_call, group.astype(np.int32), strike_idx.astype(np.int32),
+                   np.zeros(n, dtype=np.int8), np.zeros(4), np.zeros((m, 4)),
+                   np.zeros((len(self.strikes), 5)))
         self.forward_from_parity = np.zeros(m, dtype=np.bool_)
-        self.agg = Aggregates(totals=np.zeros(4), by_group=np.zeros((m, 4)),
-                              by_strike=np.zeros((len(self.strikes), 5)))
-        # every array of the state, in kernel argument order; the arrays are only ever
-        # updated in place, so this tuple stays valid (saves rebuilding it per call)
-        self._state = (*self.c, *self.g, *self.agg)
         self._symbol_index: dict[str, int] | None = None
         self.last_eval_seconds = 0.0
         self.refresh()
+
+    def _bind(self, is_call, group, strike_idx, status, totals, by_group, by_strike) -> None:
+        """Named views (``c``, ``g``, ``agg``) over the packed state, and the kernels'
+        argument tuple. The arrays are only ever updated in place, so both stay valid."""
+        F, G = self.F, self.G
+        views = {name: F[k] for k, name in enumerate(F_FIELDS)}
+        self.c = ContractArrays(is_call=is_call, group=group, strike_idx=strike_idx,
+                                status=status, **views)
+        self.g = GroupArrays(T=G[0], fwd=G[1], df=G[2])
+        self.agg = Aggregates(totals=totals, by_group=by_group, by_strike=by_strike)
+        self._state = (is_call, group, strike_idx, F, status, G, totals, by_group, by_strike)
 
     # -- whole-chain path -------------------------------------------------------------
     def set_clock(self, now_ns: int) -> None:
@@ -149,11 +157,10 @@ class Book:
         t0 = time.perf_counter()
         if self.greeks == "vendor":
             self.c.iv[:] = self.vendor_iv
-            whole_chain(*self.c, *self.g, *self.agg, self.spot, self.multiplier, -1)
+            whole_chain(*self._state, self.spot, self.multiplier, -1)
             self._apply_vendor_greeks()
         else:
-            whole_chain(*self.c, *self.g, *self.agg, self.spot, self.multiplier,
-                        1 if warm else 0)
+            whole_chain(*self._state, self.spot, self.multiplier, 1 if warm else 0)
         self.last_eval_seconds = time.perf_counter() - t0
 
     def _apply_vendor_greeks(self) -> None:
@@ -166,7 +173,7 @@ class Book:
         nm = c.pos * self.multiplier
         c.dex[has] = (nm * c.delta * self.spot)[has]
         c.gex[has] = (nm * c.gamma * self.spot * self.spot * 0.01)[has]
-        resum(*c, *self.agg)
+        resum(*self._state)
 
     def set_spot(self, spot: float, warm: bool = True) -> None:
         """Move spot: forwards scale with it (carry unchanged), every contract re-evaluated."""
@@ -200,7 +207,7 @@ class Book:
 
     def update_positions(self, idx, pos) -> None:
         """Set dealer positions (signed contracts) of rows ``idx``; O(1) each."""
-        apply_positions(*self.c, *self.agg, self.spot, self.multiplier,
+        apply_positions(*self._state, self.spot, self.multiplier,
                         np.asarray(idx, dtype=np.int64), np.asarray(pos, dtype=np.float64))
 
     def copy(self) -> "Book":
@@ -208,13 +215,20 @@ class Book:
         import copy as _copy
 
         new = _copy.copy(self)
-        new.c = ContractArrays(*(a.copy() for a in self.c))
-        new.g = GroupArrays(*(a.copy() for a in self.g))
-        new.agg = Aggregates(*(a.copy() for a in self.agg))
+        new.F = self.F.copy()
+        new.G = self.G.copy()
+        c, a = self.c, self.agg
+        new._bind(c.is_call.copy(), c.group.copy(), c.strike_idx.copy(), c.status.copy(),
+                  a.totals.copy(), a.by_group.copy(), a.by_strike.copy())
         new.oi = self.oi.copy()
         new.forward_from_parity = self.forward_from_parity.copy()
-        new._state = (*new.c, *new.g, *new.agg)
+        for name in ("vendor_delta", "vendor_gamma", "vendor_iv"):
+            setattr(new, name, getattr(self, name).copy())
         return new
+
+    def __deepcopy__(self, memo) -> "Book":
+        # the views must stay views of the copied packed arrays
+        return self.copy()
 
     # -- lookups and summaries ----------------------------------------------------------
     def index_of(self, symbol: str) -> int:

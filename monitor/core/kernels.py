@@ -3,10 +3,17 @@ are computed, for the whole chain at once and for one contract at a time.
 
 State layout (see :class:`monitor.core.book.Book`):
 
-* ``c`` (:class:`ContractArrays`): one row per contract, 1-D arrays per field.
-* ``g`` (:class:`GroupArrays`): one row per settlement group (expiry date + AM/PM):
-  years to settlement ``T``, forward ``fwd``, discount factor ``df``.
-* ``agg`` (:class:`Aggregates`): ``totals[4]``, ``by_group[m, 4]``, ``by_strike[ns, 5]``.
+* ``F``: float64 ``[N_F, n]``, one row per per-contract field (``STRIKE``, ``BID``, ``ASK``,
+  ``POS``, ``IV``, ``DELTA``, ..., ``CEX``); each row is a contiguous array (struct of
+  arrays), exposed in Python as the named views of :class:`ContractArrays`.
+* ``is_call`` (bool), ``group`` and ``strike_idx`` (int32), ``status`` (int8): per contract.
+* ``G``: float64 ``[3, m]``, one column per settlement group (expiry date + AM/PM):
+  years to settlement ``T``, forward ``FWD``, discount factor ``DF``.
+* ``totals[4]``, ``by_group[m, 4]``, ``by_strike[ns, 5]``: the aggregates.
+
+Packing the float fields keeps the argument count small: numba type-checks every argument
+of every call (about 50 ns each), which is most of the cost of a one-quote update from
+Python.
 
 Exposure contributions of contract ``i`` (REFERENCE.md, dollars; ``n`` = dealer position
 in contracts, ``M`` = multiplier, ``S`` = spot):
@@ -17,12 +24,11 @@ in contracts, ``M`` = multiplier, ``S`` = spot):
 * ``cex_usd_per_day = n M charm S / 365``
 
 ``whole_chain`` evaluates every contract (parallel) and re-sums the aggregates;
-``apply_quotes`` / ``apply_positions`` change single contracts in O(1) each: subtract the
-old contribution, re-evaluate (IV warm-started from the last value), add the new one.
-Both call the same ``_eval_contract``, so per-contract numbers are identical.
-
-The kernels take the arrays one by one (call them as ``kernel(*c, *g, *agg, ...)``):
-numba's parallel backend loses writes made through a tuple of arrays inside ``prange``.
+``apply_quotes`` / ``apply_quote`` / ``apply_positions`` change single contracts in O(1)
+each: subtract the old contribution, re-evaluate (IV warm-started from the last value),
+add the new one. All call the same ``_eval_contract``, so per-contract numbers are
+identical. Arrays are passed one by one, not in a tuple: numba's parallel backend loses
+writes made through a tuple of arrays inside ``prange``.
 """
 
 from collections import namedtuple
@@ -34,6 +40,14 @@ from monitor.core import status as st
 from monitor.core.black76 import greeks
 from monitor.core.iv import implied_vol
 from monitor.core.jit import kernel
+
+# rows of F
+STRIKE, BID, ASK, POS, IV, DELTA, GAMMA, VEGA, VANNA, CHARM, DEXC, GEXC, VEXC, CEXC = range(14)
+N_F = 14
+F_FIELDS = ("strike", "bid", "ask", "pos", "iv", "delta", "gamma", "vega", "vanna", "charm",
+            "dex", "gex", "vex", "cex")
+# rows of G
+T_ROW, FWD_ROW, DF_ROW = 0, 1, 2
 
 ContractArrays = namedtuple(
     "ContractArrays",
@@ -51,24 +65,22 @@ DAYS_PER_YEAR = 365.0
 
 
 @kernel(inline="always")
-def _eval_contract(i, strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma,
-                   vega, vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, spot, mult,
-                   warm):
+def _eval_contract(i, is_call, group, F, status, G, spot, mult, warm):
     """Evaluate contract ``i`` in place: status, IV, Greeks and exposure contributions.
 
-    ``warm``: 1 = warm-start the IV solve from ``iv[i]``, 0 = cold start, -1 = do not
-    solve: take ``iv[i]`` as given (``--greeks vendor``).
+    ``warm``: 1 = warm-start the IV solve from ``F[IV, i]``, 0 = cold start, -1 = do not
+    solve: take ``F[IV, i]`` as given (``--greeks vendor``).
     """
     j = group[i]
-    T = T_[j]
-    b = bid[i]
-    a = ask[i]
+    T = G[T_ROW, j]
+    b = F[BID, i]
+    a = F[ASK, i]
     code = st.OK
     sigma = np.nan
     if not (T > 0.0):
         code = st.EXPIRED
     elif warm < 0:
-        sigma = iv[i]
+        sigma = F[IV, i]
         if not (sigma > 0.0):
             code = st.NO_VENDOR_IV
     elif not (b == b) or not (a == a) or not (a > 0.0):
@@ -78,50 +90,44 @@ def _eval_contract(i, strike, is_call, group, strike_idx, bid, ask, pos, iv, del
     elif b > a:
         code = st.CROSSED
     else:
-        guess = iv[i] if warm > 0 else -1.0
-        sigma, code = implied_vol(0.5 * (b + a), fwd[j], strike[i], T, df[j], is_call[i], guess)
+        guess = F[IV, i] if warm > 0 else -1.0
+        sigma, code = implied_vol(0.5 * (b + a), G[FWD_ROW, j], F[STRIKE, i], T, G[DF_ROW, j],
+                                  is_call[i], guess)
     status[i] = code
     if code != st.OK:
-        iv[i] = np.nan
-        delta[i] = 0.0
-        gamma[i] = 0.0
-        vega[i] = 0.0
-        vanna[i] = 0.0
-        charm[i] = 0.0
-        dex[i] = 0.0
-        gex[i] = 0.0
-        vex[i] = 0.0
-        cex[i] = 0.0
+        F[IV, i] = np.nan
+        for k in range(DELTA, N_F):
+            F[k, i] = 0.0
         return
-    d, gm, v, va, ch = greeks(spot, fwd[j], strike[i], T, sigma, df[j], is_call[i])
-    iv[i] = sigma
-    delta[i] = d
-    gamma[i] = gm
-    vega[i] = v
-    vanna[i] = va
-    charm[i] = ch
-    _set_exposures(i, pos, delta, gamma, vanna, charm, dex, gex, vex, cex, spot, mult)
+    d, gm, v, va, ch = greeks(spot, G[FWD_ROW, j], F[STRIKE, i], T, sigma, G[DF_ROW, j],
+                              is_call[i])
+    F[IV, i] = sigma
+    F[DELTA, i] = d
+    F[GAMMA, i] = gm
+    F[VEGA, i] = v
+    F[VANNA, i] = va
+    F[CHARM, i] = ch
+    _set_exposures(i, F, spot, mult)
 
 
 @kernel(inline="always")
-def _set_exposures(i, pos, delta, gamma, vanna, charm, dex, gex, vex, cex, spot, mult):
-    nm = pos[i] * mult
-    dex[i] = nm * delta[i] * spot
-    gex[i] = nm * gamma[i] * spot * spot * 0.01
-    vex[i] = nm * vanna[i] * spot * 0.01
-    cex[i] = nm * charm[i] * spot / DAYS_PER_YEAR
+def _set_exposures(i, F, spot, mult):
+    nm = F[POS, i] * mult
+    F[DEXC, i] = nm * F[DELTA, i] * spot
+    F[GEXC, i] = nm * F[GAMMA, i] * spot * spot * 0.01
+    F[VEXC, i] = nm * F[VANNA, i] * spot * 0.01
+    F[CEXC, i] = nm * F[CHARM, i] * spot / DAYS_PER_YEAR
 
 
 @kernel(inline="always")
-def _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group, by_strike,
-                sign):
+def _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, sign):
     """Add (sign=+1) or remove (sign=-1) contract ``i``'s contribution from the aggregates."""
     j = group[i]
     k = strike_idx[i]
-    d = sign * dex[i]
-    g = sign * gex[i]
-    v = sign * vex[i]
-    c = sign * cex[i]
+    d = sign * F[DEXC, i]
+    g = sign * F[GEXC, i]
+    v = sign * F[VEXC, i]
+    c = sign * F[CEXC, i]
     totals[DEX] += d
     totals[GEX] += g
     totals[VEX] += v
@@ -137,83 +143,65 @@ def _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_gr
 
 
 @kernel(parallel=True)
-def evaluate_all(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
-                 vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, spot, mult, warm):
+def evaluate_all(is_call, group, strike_idx, F, status, G, spot, mult, warm):
     """IV, Greeks and contributions for every contract (threads over contracts)."""
-    for i in prange(strike.shape[0]):
-        _eval_contract(i, strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma,
-                       vega, vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, spot, mult,
-                       warm)
+    for i in prange(is_call.shape[0]):
+        _eval_contract(i, is_call, group, F, status, G, spot, mult, warm)
 
 
 @kernel
-def resum(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega, vanna,
-          charm, dex, gex, vex, cex, status, totals, by_group, by_strike):
+def resum(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike):
     """Rebuild the aggregates from the per-contract contributions (serial, fixed order)."""
     totals[:] = 0.0
     by_group[:, :] = 0.0
     by_strike[:, :] = 0.0
-    for i in range(strike.shape[0]):
-        _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group,
-                    by_strike, 1.0)
+    for i in range(is_call.shape[0]):
+        _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, 1.0)
 
 
 @kernel
-def whole_chain(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
-                vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, totals, by_group,
-                by_strike, spot, mult, warm):
+def whole_chain(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike, spot,
+                mult, warm):
     """``evaluate_all`` then ``resum``: the whole-chain path."""
-    evaluate_all(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
-                 vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, spot, mult, warm)
-    resum(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega, vanna,
-          charm, dex, gex, vex, cex, status, totals, by_group, by_strike)
+    evaluate_all(is_call, group, strike_idx, F, status, G, spot, mult, warm)
+    resum(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike)
+
+
+@kernel(inline="always")
+def _update_quote(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike, spot,
+                  mult, i, new_bid, new_ask):
+    _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, -1.0)
+    F[BID, i] = new_bid
+    F[ASK, i] = new_ask
+    _eval_contract(i, is_call, group, F, status, G, spot, mult, 1)
+    _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, 1.0)
 
 
 @kernel
-def apply_quotes(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
-                 vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, totals, by_group,
-                 by_strike, spot, mult, idx, new_bid, new_ask):
+def apply_quotes(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike, spot,
+                 mult, idx, new_bid, new_ask):
     """Apply quote updates ``(idx[k], new_bid[k], new_ask[k])`` in order; O(1) per update."""
     for k in range(idx.shape[0]):
-        i = idx[k]
-        _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group,
-                    by_strike, -1.0)
-        bid[i] = new_bid[k]
-        ask[i] = new_ask[k]
-        _eval_contract(i, strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma,
-                       vega, vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, spot, mult,
-                       1)
-        _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group,
-                    by_strike, 1.0)
+        _update_quote(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike,
+                      spot, mult, idx[k], new_bid[k], new_ask[k])
 
 
 @kernel
-def apply_positions(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
-                    vanna, charm, dex, gex, vex, cex, status, totals, by_group, by_strike, spot,
-                    mult, idx, new_pos):
+def apply_quote(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike, spot,
+                mult, i, new_bid, new_ask):
+    """One quote update with scalar arguments: the per-tick entry point from Python."""
+    _update_quote(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike, spot,
+                  mult, i, new_bid, new_ask)
+
+
+@kernel
+def apply_positions(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike,
+                    spot, mult, idx, new_pos):
     """Re-weight contracts ``idx[k]`` to dealer positions ``new_pos[k]`` (contracts); O(1) each."""
     for k in range(idx.shape[0]):
         i = idx[k]
-        _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group,
-                    by_strike, -1.0)
-        pos[i] = new_pos[k]
+        _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, -1.0)
+        F[POS, i] = new_pos[k]
         if status[i] == st.OK:
-            _set_exposures(i, pos, delta, gamma, vanna, charm, dex, gex, vex, cex, spot, mult)
-        _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group,
-                    by_strike, 1.0)
-
-
-@kernel
-def apply_quote(strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
-                vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, totals, by_group,
-                by_strike, spot, mult, i, new_bid, new_ask):
-    """One quote update with scalar arguments: the per-tick entry point from Python
-    (no temporary arrays)."""
-    _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group, by_strike,
-                -1.0)
-    bid[i] = new_bid
-    ask[i] = new_ask
-    _eval_contract(i, strike, is_call, group, strike_idx, bid, ask, pos, iv, delta, gamma, vega,
-                   vanna, charm, dex, gex, vex, cex, status, T_, fwd, df, spot, mult, 1)
-    _accumulate(i, group, strike_idx, is_call, dex, gex, vex, cex, totals, by_group, by_strike,
-                1.0)
+            _set_exposures(i, F, spot, mult)
+        _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, 1.0)
