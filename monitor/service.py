@@ -133,6 +133,7 @@ class Monitor:
         self.ticks_received = 0
         self.decode_errors = 0
         self._last_summary = (time.monotonic(), 0)
+        self._last_publish = (time.monotonic(), 0)
         self.tps = 0.0
         if metrics is not None:
             metrics.set_provider(lambda: self.states)
@@ -309,7 +310,14 @@ class Monitor:
         items = await asyncio.get_running_loop().run_in_executor(self.levels, self._collect,
                                                                  frozen)
         checkpoints_ok = True
+        now = time.monotonic()
+        t_prev, n_prev = self._last_publish
+        tps = (self.ticks_received - n_prev) / max(now - t_prev, 1e-9)
+        self._last_publish = (now, self.ticks_received)
+        lag = self.source.lag()
         for root, state, profile, events, cp, regime_blob in items:
+            state["quality"]["ticks_per_second"] = tps  # all underlyings of this process
+            state["quality"]["consumer_lag"] = lag
             self.states[root] = state
             self.events.extend(events)
             if self.alerts is not None:

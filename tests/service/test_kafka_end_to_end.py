@@ -123,6 +123,11 @@ async def test_session_state_equals_whole_chain_and_bad_input_is_counted(kafka_b
         applied = m[("dealerflow_ticks_total",
                      (("kind", "quote"), ("outcome", "applied"), ("underlying", "SPX")))]
         assert applied == n_quotes
+        # data quality: consumer lag per partition (all consumed), throughput
+        lags = {dict(k[1])["partition"]: v for k, v in m.items()
+                if k[0] == "dealerflow_consumer_lag"}
+        assert lags and all(v == 0 for v in lags.values())
+        assert m[("dealerflow_ticks_per_second", lab)] > 0
         assert any(isinstance(x, OptionTrade) for x in good)
         assert any(isinstance(x, UnderlyingTick) for x in good)
     finally:
