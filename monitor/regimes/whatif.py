@@ -281,8 +281,8 @@ def load_live(settings, root: str, *, url: str | None = None, base: Path | None 
     names the chain file the service started from) and ``{prefix}:{root}:checkpoint``,
     rebuild the book from the chain file (:func:`monitor.service.build_books`) and restore
     the checkpoint into a pipeline's ``UnderlyingState`` (live quotes, open interest,
-    flow-model prints, spot, clock). Without a checkpoint (the service writes one only in
-    Kafka mode) the file's quotes are re-priced at the published spot and clock, and a
+    flow-model prints, spot, clock). Without a checkpoint (the service writes one every
+    publish cycle while Redis is up) the file's quotes are re-priced at the published spot and clock, and a
     note says so. ``url`` overrides ``settings.redis.url``. Errors: ``ValueError``."""
     import msgspec
 
@@ -321,7 +321,7 @@ def load_live(settings, root: str, *, url: str | None = None, base: Path | None 
             raise ValueError(f"the published state of {root} has no usable spot")
         book.refresh(now_ns=int(clock) if isinstance(clock, (int, float)) else None,
                      spot=float(spot))
-        notes.append("no book checkpoint in Redis (the service writes one in Kafka mode): "
+        notes.append("no book checkpoint in Redis (the service writes one every publish cycle): "
                      "the chain file's quotes and open interest, re-priced at the published "
                      "spot and clock")
     return LiveBook(book=book, state=state, chain_path=str(path), checkpoint=raw is not None,
