@@ -87,6 +87,7 @@ from monitor.sources.kafka import (  # noqa: E402
 )
 from monitor.sources.simulated import PacedSource  # noqa: E402
 from monitor.sources.simulator import MarketSimulator, SimConfig  # noqa: E402
+from monitor.wire.records import QuoteBlock  # noqa: E402
 from monitor.wire.codec import decode, encode, kafka_key  # noqa: E402
 from monitor.wire.schema import BINARY_TYPES, WIRE_VERSION, Tick  # noqa: E402
 from tests.broker import create_topics, start_broker  # noqa: E402
@@ -108,7 +109,7 @@ CONSUMER_OPTIONS = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
 # after an error log, so ask for it directly (acks="all", one batch in flight per partition)
 PRODUCER_OPTIONS = {"enable_idempotence": False}
 SEED = 5
-ENCODINGS = ("json", "binary")
+ENCODINGS = ("json", "binary", "records")
 
 
 # --------------------------------------------------------------------------------------
@@ -176,6 +177,11 @@ def kafka_settings(bootstrap: str, topics: KafkaTopics, encoding: str) -> Settin
                             session_timeout_ms=CONSUMER_OPTIONS["session_timeout_ms"],
                             heartbeat_interval_ms=CONSUMER_OPTIONS["heartbeat_interval_ms"])
     return s
+
+
+def count_ticks(ticks) -> int:
+    """Ticks in a batch's list (a block of fixed-width quote records counts its quotes)."""
+    return sum(len(t) if type(t) is QuoteBlock else 1 for t in ticks)
 
 
 def messages_of(ticks: list, encoding: str, topics: KafkaTopics, batch: int) -> list[bytes]:
@@ -260,7 +266,7 @@ def instrument(mon: Monitor, keep: bool) -> Probe:
         now = time.time_ns()
         p.apply_s += time.perf_counter() - t0
         p.n_apply += 1
-        p.applied += len(ticks)
+        p.applied += count_ticks(ticks)
         p.last_ns = now
         if keep:
             p.records.append((now, start_ns, ticks))
@@ -381,7 +387,7 @@ async def raw_consume(bootstrap: str, topics: KafkaTopics, encoding: str, n_tick
                 msgs += len(recs)
                 if do_decode:
                     for r in recs:
-                        ticks += len(decode(r.value, encoding).ticks)
+                        ticks += count_ticks(decode(r.value, encoding).ticks)
         dt = time.perf_counter() - t0
         if msgs < n_msgs or (do_decode and ticks != n_ticks):
             raise RuntimeError(f"raw consume {encoding}: {msgs}/{n_msgs} messages, {ticks} ticks")
@@ -515,7 +521,7 @@ async def latency_run(bootstrap: str, encoding: str, chain: Path, session: bytes
                 async for b in src.batches():
                     now = time.time_ns()
                     probe.records.append((now, now, b.ticks))
-                    probe.applied += len(b.ticks)
+                    probe.applied += count_ticks(b.ticks)
                     probe.last_ns = now
                     probe.n_apply += 1
                     if probe.applied >= n:
@@ -564,7 +570,9 @@ async def latency_run(bootstrap: str, encoding: str, chain: Path, session: bytes
     parts = {"lat": [], "fetch": [], "queue": [], "apply": [], "service": [], "ts": [],
              "end": []}
     for applied, started, ticks in probe.records:
-        ts = np.fromiter((t.ts_ns for t in ticks), np.int64, len(ticks)) - offset
+        ts = np.concatenate([t.records["ts_ns"] if type(t) is QuoteBlock
+                             else np.array([t.ts_ns], dtype=np.int64) for t in ticks]) - offset
+        ticks = ts  # one entry per tick from here on
         recv = src.received.get(id(ticks), started)
         parts["lat"].append(applied - ts)
         parts["fetch"].append(recv - ts)
@@ -785,12 +793,18 @@ def report(args, out: dict, t_total: float) -> None:
     e2e, raw, dec, lat = out["e2e"], out["raw"], out["decode"], out["latency"]
     r_json = median([r["rate"] for r in e2e["json"]])
     r_bin = median([r["rate"] for r in e2e["binary"]])
+    r_rec = median([r["rate"] for r in e2e["records"]])
 
     def lat3(L):
         return f"{fmt_ms(L['p50'])} / **{fmt_ms(L['p99'])}** / {fmt_ms(L['max'])}"
 
     pr("| # | Measurement | JSON | binary (msgpack) | Notes |")
     pr("|---|---|---|---|---|")
+    pr(f"| 1 | **Monitor + KafkaSource, end to end, fixed-width quote records** (ticks/s) "
+       f"| - | **{fmt_rate(r_rec)}**{spread([r['rate'] for r in e2e['records']])} "
+       f"| `kafka.encoding: records`: quotes decoded straight into arrays |")
+    pr(f"| 2 | **tick-to-state latency p50 / p99 / max, records** at 50k ticks/s | - "
+       f"| {lat3(lat['records'])} | |")
     pr(f"| 1 | **Monitor + KafkaSource, end to end** (ticks/s, first batch -> last apply) "
        f"| **{fmt_rate(r_json)}**{spread([r['rate'] for r in e2e['json']])} "
        f"| **{fmt_rate(r_bin)}**{spread([r['rate'] for r in e2e['binary']])} "
@@ -846,9 +860,11 @@ def report(args, out: dict, t_total: float) -> None:
 
     row("end to end, JSON", e2e["json"])
     row("end to end, binary", e2e["binary"])
+    row("end to end, records", e2e["records"])
     row("in-process replay", rep)
     row("latency, JSON", [lat["json"]])
     row("latency, binary", [lat["binary"]])
+    row("latency, records", [lat["records"]])
     pr("\nApply, refreshes and publish cycles run on the one core thread (a refresh set off by "
        "a spot move of >= reeval_bps runs inside apply); the rest of the wall is the event "
        "loop (fetching, record parsing, scheduling) and waiting.")
@@ -858,7 +874,8 @@ def report(args, out: dict, t_total: float) -> None:
        f"| ticks over {TARGET_P99_MS:g} ms | slowest 1 %: a publish cycle ran between send "
        f"and apply | slowest 1 %: a refresh (and no publish) | mean batch |")
     pr("|---|---|---|---|---|---|---|---|---|")
-    names = {"json": "Monitor, JSON", "binary": "Monitor, binary", "bare": "ablation, JSON",
+    names = {"json": "Monitor, JSON", "binary": "Monitor, binary",
+             "records": "Monitor, records", "bare": "ablation, JSON",
              "source": "KafkaSource alone, JSON", "default": "fetch_max_wait_ms=500, JSON"}
     for k, name in names.items():
         if k not in lat:
@@ -875,7 +892,7 @@ def report(args, out: dict, t_total: float) -> None:
            f"| {L['mean_batch']:.0f} |")
     pr("\n\"send -> batch handed out\" holds the producer, the broker, the fetch and any time "
        "the ingest loop spent awaiting the previous apply before asking aiokafka again.")
-    for k in ("json", "binary"):
+    for k in ("json", "binary", "records"):
         L = lat[k]
         pr(f"- producer ({k}): {L['sent_rate'] / 1e3:.1f}k ticks/s sent "
            f"({L['producer_messages']:,} messages, worst lateness vs schedule "
@@ -893,10 +910,14 @@ def report(args, out: dict, t_total: float) -> None:
         (f"end to end JSON >= {fmt_rate(TARGET_JSON)}", r_json >= TARGET_JSON, fmt_rate(r_json)),
         (f"end to end binary >= {fmt_rate(TARGET_BINARY)}", r_bin >= TARGET_BINARY,
          fmt_rate(r_bin)),
+        (f"end to end binary, fixed-width records >= {fmt_rate(TARGET_BINARY)}",
+         r_rec >= TARGET_BINARY, fmt_rate(r_rec)),
         (f"p99 tick-to-state JSON <= {TARGET_P99_MS:g} ms at 50k ticks/s",
          lat["json"]["p99"] <= TARGET_P99_MS, fmt_ms(lat["json"]["p99"])),
         (f"p99 tick-to-state binary <= {TARGET_P99_MS:g} ms at 50k ticks/s",
          lat["binary"]["p99"] <= TARGET_P99_MS, fmt_ms(lat["binary"]["p99"])),
+        (f"p99 tick-to-state records <= {TARGET_P99_MS:g} ms at 50k ticks/s",
+         lat["records"]["p99"] <= TARGET_P99_MS, fmt_ms(lat["records"]["p99"])),
     ]
     pr("\n### Targets\n")
     for name, ok, val in checks:

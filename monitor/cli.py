@@ -90,6 +90,7 @@ def snapshot(
 class Encoding(str, Enum):
     json = "json"
     binary = "binary"
+    records = "records"
 
 
 def _settings(config: Path | None, **overrides):
@@ -217,7 +218,8 @@ def embedded_source(settings, books):
 def publish(
     kafka: str = typer.Option(..., help="HOST:PORT of the Kafka bootstrap server"),
     rate: float = typer.Option(20000.0, help="ticks per second to send"),
-    encoding: Encoding = typer.Option(Encoding.json, help="json or binary (msgpack batches)"),
+    encoding: Encoding = typer.Option(Encoding.json, help="json, binary (msgpack batches) or "
+                                      "records (fixed-width quote records)"),
     seconds: float = typer.Option(10.0, help="length of the simulated session, simulated "
                                   "seconds (ignored with --ticks)"),
     ticks: Path = typer.Option(None, help="recorded ticks: JSON lines, one tick object or "

@@ -34,6 +34,8 @@ import numpy as np
 from monitor.chain.occ import underlying_of_root
 from monitor.core.book import Book
 from monitor.core.positions import dealer_positions
+from monitor.core.quotes import APPLY, REASONS, STALE, screen_quotes
+from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
 KIND = {OptionQuote: "quote", OptionTrade: "trade", UnderlyingTick: "underlying",
@@ -159,6 +161,17 @@ class Pipeline:
             self.states[root] = s
             for row, sym in enumerate(np.array(book.chain.symbols(), dtype=object)[book.order]):
                 self.symbols[sym] = (s, row)
+        # the same index for quotes arriving as fixed-width records: symbol bytes -> global
+        # row, and back to (state, row) through g_state / g_row
+        self.state_list = list(self.states.values())
+        sid = {id(s): k for k, s in enumerate(self.state_list)}
+        sym_b = np.array([sym.encode() for sym in self.symbols], dtype="S21")
+        order = np.argsort(sym_b)
+        self.sym_sorted, self.sym_sorted_g = sym_b[order], order.astype(np.int64)
+        self.symbols_b = {sym.encode(): k for k, sym in enumerate(self.symbols)}
+        pairs = list(self.symbols.values())
+        self.g_state = np.array([sid[id(s)] for s, _ in pairs], dtype=np.int64)
+        self.g_row = np.array([row for _, row in pairs], dtype=np.int64)
         self.vol_index: dict[str, tuple[int, float]] = {}
         self.counts = Counts()
 
@@ -211,6 +224,10 @@ class Pipeline:
                 applied += self._trade(t, pending)
             elif cls is VolIndex:
                 applied += self._vol_index(t)
+            elif cls is QuoteBlock:
+                for root in list(pending):  # what came before the block goes first
+                    self._flush(pending, root)
+                applied += self._quote_block(t)
             else:
                 counts.reject(OTHER, "unknown", "malformed", repr(t)[:100])
         for root in pending:
@@ -229,6 +246,58 @@ class Pipeline:
         rows.clear()
         bids.clear()
         asks.clear()
+
+    def _quote_block(self, block: QuoteBlock) -> int:
+        """Quotes as fixed-width records: looked up, screened and applied per underlying
+        in one kernel call each, no Python object per quote."""
+        rec = block.records
+        n = len(block)
+        if n == 0:
+            return 0
+        get = self.symbols_b.get
+        sym = rec["symbol"]
+        # vectorized lookup: binary search in the sorted symbols (C, no Python per quote)
+        pos = np.minimum(np.searchsorted(self.sym_sorted, sym), len(self.sym_sorted) - 1)
+        g = np.where(self.sym_sorted[pos] == sym, self.sym_sorted_g[pos], -1)
+        syms = None
+        miss = np.flatnonzero(g < 0)
+        if len(miss):  # 21-character padded symbols, or unknown ones
+            syms = sym.tolist()
+            for k in miss:
+                g[k] = get(syms[k].replace(b" ", b""), -1)
+        ts = np.ascontiguousarray(rec["ts_ns"])
+        bid = np.ascontiguousarray(rec["bid"])
+        ask = np.ascontiguousarray(rec["ask"])
+        sid = np.where(g >= 0, self.g_state[np.maximum(g, 0)], -1)
+        applied = 0
+        for s_id in np.unique(sid):
+            m = np.flatnonzero(sid == s_id)
+            if s_id < 0:
+                for k in m:
+                    name = syms[k].decode("ascii", "replace")
+                    self.counts.reject(self._und_of_symbol(name), "quote", "unknown_symbol",
+                                       name)
+                continue
+            s = self.state_list[s_id]
+            rows = self.g_row[g[m]]
+            codes = np.empty(len(m), dtype=np.int8)
+            ok = screen_quotes(rows, ts[m], bid[m], ask[m], s.last_ts, codes)
+            if ok:
+                acc = codes == APPLY
+                s.book.update_quotes(rows[acc], bid[m][acc], ask[m][acc])
+                s.clock_ns = max(s.clock_ns, int(ts[m][acc].max()))
+                s.dirty = s.stale_eval = True
+                self.counts.ticks[(s.root, "quote", "applied")] += int(ok)
+                applied += int(ok)
+            stale = int((codes == STALE).sum())
+            if stale:
+                self.counts.ticks[(s.root, "quote", "stale")] += stale
+            for k in np.flatnonzero((codes != APPLY) & (codes != STALE)):
+                j = m[k]
+                self.counts.reject(s.root, "quote", REASONS[int(codes[k])],
+                                   f"{sym[j].decode('ascii', 'replace')} bid={bid[j]} "
+                                   f"ask={ask[j]}")
+        return applied
 
     def _underlying(self, t: UnderlyingTick, pending: dict) -> int:
         s = self.states.get(t.root) or self.states.get(underlying_of_root(t.root))

@@ -42,6 +42,7 @@ from monitor.sinks.metrics import Metrics
 from monitor.sinks.redis_sink import RedisSink
 from monitor.sources.base import Source
 from monitor.state import build_state, data_quality, observation, redis_state
+from monitor.wire.records import QuoteBlock
 
 log = structlog.get_logger("monitor.service")
 REGIMES = LABELS
@@ -238,7 +239,8 @@ class Monitor:
                         lat = (time.time_ns() - batch.received_ns) / 1e9
                         for root in self.pipeline.states:
                             self.metrics.observe_tick_to_state(root, lat)
-                self.ticks_received += len(batch.ticks)
+                self.ticks_received += sum(len(t) if type(t) is QuoteBlock else 1
+                                           for t in batch.ticks)
                 self._token = self.source.merge_tokens(self._token, batch.token)
                 if self.max_ticks is not None and self.ticks_received >= self.max_ticks:
                     self._stop.set()

@@ -34,6 +34,7 @@ import msgspec
 from msgspec.structs import astuple
 
 from monitor.chain.occ import underlying_of_root
+from monitor.wire import records
 from monitor.wire.schema import (
     BINARY_TYPES,
     FIELDS,
@@ -99,7 +100,10 @@ def _norm_encoding(encoding: str) -> str:
         return "json"
     if encoding in ("binary", "msgpack"):
         return "binary"
-    raise ValueError(f"unknown wire encoding {encoding!r}: expected 'json' or 'binary'")
+    if encoding == "records":
+        return "records"
+    raise ValueError(f"unknown wire encoding {encoding!r}: expected 'json', 'binary' or "
+                     f"'records'")
 
 
 # --------------------------------------------------------------------------------------
@@ -118,6 +122,10 @@ def encode(ticks: Iterable[Tick], encoding: str) -> bytes:
             raise TypeError(f"not a wire tick: {type(t).__name__}")
     if enc == "json":
         return _JSON_ENC.encode(ticks)
+    if enc == "records":  # quotes as fixed-width records; anything else as a msgpack body
+        if ticks and all(type(t) is OptionQuote for t in ticks):
+            return records.encode_quotes(ticks)
+        return records.header(records.KIND_MSGPACK) + encode(ticks, "binary")
     return _BIN_ENC.encode([(tag_of[type(t)], *astuple(t)) for t in ticks])
 
 
@@ -241,6 +249,14 @@ def decode(payload: bytes | bytearray | memoryview | None, encoding: str) -> Dec
     enc = _norm_encoding(encoding)
     if payload is None or len(payload) == 0:
         return DecodeResult([], [(MALFORMED, "empty message")], [b""])
+    if enc == "records":
+        try:
+            kind, body = records.parse(bytes(payload))
+        except ValueError as e:
+            return DecodeResult([], [(MALFORMED, _clip(str(e)))], [bytes(payload)])
+        if kind == records.KIND_QUOTES:
+            return DecodeResult([records.decode_quotes(body)] if len(body) else [])
+        return decode(bytes(body), "binary")
     try:
         if enc == "json":
             res = _JSON_MSG.decode(payload)

@@ -1,0 +1,77 @@
+"""Quotes as fixed-width records take the vectorized path; it must end where the
+per-tick path ends, with the same counts by reason."""
+
+import copy
+import math
+
+import numpy as np
+
+from monitor.pipeline import Pipeline
+from monitor.wire.codec import decode, encode
+from monitor.wire.records import QuoteBlock
+from monitor.wire.schema import OptionQuote, UnderlyingTick
+from tests.service.helpers import session_ticks
+from tests.service.test_pipeline import BASE, ROW, SYM, TS
+
+
+def bad_quotes():
+    return [
+        OptionQuote(ts_ns=TS + 9, symbol=SYM, bid=math.nan, ask=1.0),
+        OptionQuote(ts_ns=TS + 9, symbol=SYM, bid=5.0, ask=4.0),
+        OptionQuote(ts_ns=TS + 9, symbol=SYM, bid=-1.0, ask=4.0),
+        OptionQuote(ts_ns=TS + 9, symbol="SPXW991231C09999000", bid=1.0, ask=2.0),
+        OptionQuote(ts_ns=TS - 10**12, symbol=SYM, bid=0.1, ask=0.2),  # stale
+        OptionQuote(ts_ns=TS + 10, symbol=SYM[:-15].ljust(6) + SYM[-15:],  # padded form
+                    bid=BASE.c.bid[ROW] * 1.01, ask=BASE.c.ask[ROW] * 1.01),
+    ]
+
+
+def as_records(ticks, size=300):
+    """The same stream, quotes as record blocks (decoded from real messages)."""
+    out, run = [], []
+    for t in ticks + [None]:
+        if isinstance(t, OptionQuote):
+            run.append(t)
+            if len(run) < size:
+                continue
+        if run:
+            out.extend(decode(encode(run, "records"), "records").ticks)
+            run = []
+        if t is not None and not isinstance(t, OptionQuote):
+            out.append(t)
+    return out
+
+
+def test_record_blocks_end_where_ticks_end():
+    ticks = [t for t in session_ticks(20000, seed=4) if isinstance(t, (OptionQuote,
+                                                                         UnderlyingTick))]
+    ticks = ticks[:10000] + bad_quotes() + ticks[10000:]
+    a = Pipeline({"SPX": copy.deepcopy(BASE)})
+    b = Pipeline({"SPX": copy.deepcopy(BASE)})
+    a.apply(ticks)
+    blocks = as_records(ticks)
+    assert any(isinstance(t, QuoteBlock) for t in blocks)
+    b.apply(blocks)
+    a.maintenance(force=True)
+    b.maintenance(force=True)
+    ba, bb = a.states["SPX"].book, b.states["SPX"].book
+    assert np.array_equal(ba.c.bid, bb.c.bid, equal_nan=True)
+    assert np.array_equal(ba.c.ask, bb.c.ask, equal_nan=True)
+    assert ba.totals == bb.totals
+    assert a.counts.rejected == b.counts.rejected
+    assert a.counts.ticks == b.counts.ticks
+    reasons = {r for (_, r) in b.counts.rejected}
+    assert reasons == {"nan", "crossed", "negative_price", "unknown_symbol"}
+    assert b.counts.ticks[("SPX", "quote", "stale")] >= 1
+
+
+def test_records_message_round_trip_and_malformed_body():
+    q = [OptionQuote(ts_ns=1, symbol="SPXW260821C07600000", bid=1.0, ask=1.25, bid_size=3,
+                     ask_size=4)]
+    (block,) = decode(encode(q, "records"), "records").ticks
+    r = block.records[0]
+    assert (r["ts_ns"], r["symbol"], r["bid"], r["ask"]) == (1, b"SPXW260821C07600000", 1.0, 1.25)
+    res = decode(encode(q, "records")[:-3], "records")
+    assert res.ticks == [] and res.errors[0][0] == "malformed"
+    res = decode(b"{not records}", "records")
+    assert res.errors[0][0] == "malformed"
