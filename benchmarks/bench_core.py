@@ -478,7 +478,7 @@ def main(argv=None) -> int:
                  fmt_rate(rate_vec), fmt_ratio(rate_all / rate_vec)))
     rows.append(("1", "(info) 1 thread vs all threads: parallel speed-up", fmt_rate(rate_all),
                  "same kernel, 1 thread", fmt_rate(rate_1t), fmt_ratio(rate_all / rate_1t)))
-    rows.append(("1", f"(info) Whole chain warm-started IV (set_spot path), {n_threads_all} threads",
+    rows.append(("1", f"(info) Whole chain warm-started IV (evaluate(warm=True)), {n_threads_all} threads",
                  fmt_rate(rate_warm), "cold solve, same threads", fmt_rate(rate_all),
                  fmt_ratio(rate_warm / rate_all)))
     notes.append(f"1: contracts/s = {n} book rows / median evaluate(warm=False) time "

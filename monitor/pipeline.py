@@ -185,6 +185,7 @@ class Pipeline:
         for t in ticks:
             cls = type(t)
             if cls is OptionQuote:
+                # inlined self._lookup: this line runs once per quote
                 hit = symbols.get(t.symbol) or symbols.get(t.symbol.replace(" ", ""))
                 if hit is None:
                     counts.reject(self._und_of_symbol(t.symbol), "quote", "unknown_symbol",
@@ -324,7 +325,7 @@ class Pipeline:
         return 1
 
     def _open_interest(self, t: OpenInterest, pending: dict) -> int:
-        hit = self.symbols.get(t.symbol) or self.symbols.get(t.symbol.replace(" ", ""))
+        hit = self._lookup(t.symbol)
         if hit is None:
             self.counts.reject(self._und_of_symbol(t.symbol), "oi", "unknown_symbol", t.symbol)
             return 0
@@ -345,7 +346,7 @@ class Pipeline:
         return 1
 
     def _trade(self, t: OptionTrade, pending: dict) -> int:
-        hit = self.symbols.get(t.symbol) or self.symbols.get(t.symbol.replace(" ", ""))
+        hit = self._lookup(t.symbol)
         if hit is None:
             self.counts.reject(self._und_of_symbol(t.symbol), "trade", "unknown_symbol",
                                t.symbol)
@@ -393,6 +394,10 @@ class Pipeline:
         self.vol_index[t.symbol] = (t.ts_ns, t.value)
         self.counts.ticks[(und if und in self.states else OTHER, "vol_index", "applied")] += 1
         return 1
+
+    def _lookup(self, symbol: str) -> tuple[UnderlyingState, int] | None:
+        """(state, book row) of an OCC symbol, compact or 21-character padded."""
+        return self.symbols.get(symbol) or self.symbols.get(symbol.replace(" ", ""))
 
     def _und_of_symbol(self, symbol: str) -> str:
         root = underlying_of_root(symbol.replace(" ", "")[:-15])

@@ -10,7 +10,7 @@ Two paths change it, and they agree (to rounding of the running sums):
 
 Forwards are re-calibrated from put-call parity only on :meth:`refresh` (the service
 does that on its re-evaluation timer); between refreshes a quote update keeps its
-group's forward, and a spot move (:meth:`set_spot`) scales every forward with spot.
+group's forward.
 
 Contracts are stored sorted by (settlement instant, strike, put before call);
 ``order[i]`` is the chain row of book row ``i``.
@@ -174,14 +174,6 @@ class Book:
         c.dex[has] = (nm * c.delta * self.spot)[has]
         c.gex[has] = (nm * c.gamma * self.spot * self.spot * 0.01)[has]
         resum(*self._state)
-
-    def set_spot(self, spot: float, warm: bool = True) -> None:
-        """Move spot: forwards scale with it (carry unchanged), every contract re-evaluated."""
-        if not (spot > 0.0 and math.isfinite(spot)):
-            raise ValueError(f"spot must be a positive number, got {spot!r}")
-        self.g.fwd[:] *= spot / self.spot
-        self.spot = float(spot)
-        self.evaluate(warm=warm)
 
     # -- one contract at a time ---------------------------------------------------------
     def update_quotes(self, idx, bid, ask) -> None:

@@ -24,7 +24,3 @@ def dealer_positions(model: str, is_call: np.ndarray, oi: np.ndarray) -> np.ndar
         return -oi
     raise ValueError(f"unknown position model {model!r}; expected one of {', '.join(MODELS)}")
 
-
-def dealer_position(model: str, is_call: bool, oi: float) -> float:
-    """Scalar form of :func:`dealer_positions` for single open-interest updates."""
-    return float(dealer_positions(model, np.array([is_call]), np.array([oi]))[0])

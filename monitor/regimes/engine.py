@@ -34,7 +34,6 @@ entry threshold; and no family changes label within ``min_dwell_s`` of its last 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import deque
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -310,7 +309,3 @@ def _duration(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds / 60:g} min"
     return f"{seconds:g} s"
-
-
-def finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
