@@ -609,7 +609,7 @@ async def latency_run(bootstrap: str, encoding: str, chain: Path, session: bytes
             "slow": n_slow, "slow_publish": int(pub.sum()), "slow_refresh": int(ref.sum()),
             "n": int(lat.size), "sent_rate": sent / elapsed, "late_max_ms": late_max * 1e3,
             "producer_messages": n_msgs, "mean_batch": float(np.mean(batch_sizes)),
-            "mode": mode, **breakdown(probe, src, wall)}
+            "mode": mode, "_lat": lat, "_ts": arr["ts"], **breakdown(probe, src, wall)}
 
 
 # --------------------------------------------------------------------------------------

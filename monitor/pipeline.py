@@ -34,7 +34,8 @@ import numpy as np
 from monitor.chain.occ import underlying_of_root
 from monitor.core.book import Book
 from monitor.core.positions import dealer_positions
-from monitor.core.quotes import APPLY, REASONS, STALE, screen_quotes
+from monitor.core.quotes import APPLY, REASONS, STALE, screen_records
+from monitor.core.symbol_index import WIDTH, SymbolIndex
 from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
@@ -153,25 +154,30 @@ class Pipeline:
         self.clock = clock
         self.states: dict[str, UnderlyingState] = {}
         self.symbols: dict[str, tuple[UnderlyingState, int]] = {}
-        for root, book in books.items():
-            s = UnderlyingState(root=root, book=book,
-                                last_ts=np.full(len(book.c.strike), -1, dtype=np.int64),
+        # every contract of every book has a global index g = offset of its book + row:
+        # quotes arriving as fixed-width records are looked up in a numba hash table over
+        # these (SymbolIndex) and screened against one last_ts array whose slices are the
+        # states' own last_ts
+        sizes = [len(book.c.strike) for book in books.values()]
+        self.last_ts = np.full(sum(sizes), -1, dtype=np.int64)
+        self.state_list: list[UnderlyingState] = []
+        names: list[str] = []
+        start = 0
+        for (root, book), n in zip(books.items(), sizes):
+            s = UnderlyingState(root=root, book=book, last_ts=self.last_ts[start:start + n],
                                 spot_ts_ns=book.now_ns, clock_ns=book.now_ns)
             s.position_model, s.base_model = (models or {}).get(root, (book.model, book.model))
             self.states[root] = s
-            for row, sym in enumerate(np.array(book.chain.symbols(), dtype=object)[book.order]):
-                self.symbols[sym] = (s, row)
-        # the same index for quotes arriving as fixed-width records: symbol bytes -> global
-        # row, and back to (state, row) through g_state / g_row
-        self.state_list = list(self.states.values())
-        sid = {id(s): k for k, s in enumerate(self.state_list)}
-        sym_b = np.array([sym.encode() for sym in self.symbols], dtype="S21")
-        order = np.argsort(sym_b)
-        self.sym_sorted, self.sym_sorted_g = sym_b[order], order.astype(np.int64)
-        self.symbols_b = {sym.encode(): k for k, sym in enumerate(self.symbols)}
-        pairs = list(self.symbols.values())
-        self.g_state = np.array([sid[id(s)] for s, _ in pairs], dtype=np.int64)
-        self.g_row = np.array([row for _, row in pairs], dtype=np.int64)
+            self.state_list.append(s)
+            book_symbols = list(np.array(book.chain.symbols(), dtype=object)[book.order])
+            for row, sym in enumerate(book_symbols):
+                self.symbols.setdefault(sym, (s, row))
+            names.extend(book_symbols)
+            start += n
+        self.index = SymbolIndex(names)
+        self.g_state = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        self.g_row = np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]
+                                    ) if sizes else np.zeros(0, dtype=np.int64)
         self.vol_index: dict[str, tuple[int, float]] = {}
         self.counts = Counts()
 
@@ -182,8 +188,18 @@ class Pipeline:
         counts = self.counts
         applied = 0
         symbols = self.symbols
+        blocks: list[QuoteBlock] = []  # a run of adjacent quote blocks, applied as one
         for t in ticks:
             cls = type(t)
+            if cls is QuoteBlock:
+                if not blocks:
+                    for root in list(pending):  # what came before the run goes first
+                        self._flush(pending, root)
+                blocks.append(t)
+                continue
+            if blocks:
+                applied += self._quote_blocks(blocks)
+                blocks = []
             if cls is OptionQuote:
                 # inlined self._lookup: this line runs once per quote
                 hit = symbols.get(t.symbol) or symbols.get(t.symbol.replace(" ", ""))
@@ -225,12 +241,10 @@ class Pipeline:
                 applied += self._trade(t, pending)
             elif cls is VolIndex:
                 applied += self._vol_index(t)
-            elif cls is QuoteBlock:
-                for root in list(pending):  # what came before the block goes first
-                    self._flush(pending, root)
-                applied += self._quote_block(t)
             else:
                 counts.reject(OTHER, "unknown", "malformed", repr(t)[:100])
+        if blocks:
+            applied += self._quote_blocks(blocks)
         for root in pending:
             self._flush(pending, root)
         return applied
@@ -248,57 +262,59 @@ class Pipeline:
         bids.clear()
         asks.clear()
 
-    def _quote_block(self, block: QuoteBlock) -> int:
-        """Quotes as fixed-width records: looked up, screened and applied per underlying
-        in one kernel call each, no Python object per quote."""
-        rec = block.records
-        n = len(block)
+    def _quote_blocks(self, blocks: list[QuoteBlock]) -> int:
+        """Quotes as fixed-width records (adjacent blocks as one): looked up and screened
+        in one kernel pass, then applied per underlying in one kernel call each; no Python
+        object per quote."""
+        rec = blocks[0].records if len(blocks) == 1 else np.concatenate(
+            [b.records for b in blocks])
+        n = len(rec)
         if n == 0:
             return 0
-        get = self.symbols_b.get
-        sym = rec["symbol"]
-        # vectorized lookup: binary search in the sorted symbols (C, no Python per quote)
-        pos = np.minimum(np.searchsorted(self.sym_sorted, sym), len(self.sym_sorted) - 1)
-        g = np.where(self.sym_sorted[pos] == sym, self.sym_sorted_g[pos], -1)
-        syms = None
-        miss = np.flatnonzero(g < 0)
-        if len(miss):  # 21-character padded symbols, or unknown ones
-            syms = sym.tolist()
-            for k in miss:
-                g[k] = get(syms[k].replace(b" ", b""), -1)
+        raw = rec.view(np.uint8).reshape(n, rec.dtype.itemsize)
+        raw.flags.writeable = False  # one kernel signature for decoded and merged blocks
+        off = rec.dtype.fields["symbol"][1]
         ts = np.ascontiguousarray(rec["ts_ns"])
         bid = np.ascontiguousarray(rec["bid"])
         ask = np.ascontiguousarray(rec["ask"])
-        sid = np.where(g >= 0, self.g_state[np.maximum(g, 0)], -1)
-        applied = 0
-        for s_id in np.unique(sid):
-            m = np.flatnonzero(sid == s_id)
-            if s_id < 0:
-                for k in m:
-                    name = syms[k].decode("ascii", "replace")
-                    self.counts.reject(self._und_of_symbol(name), "quote", "unknown_symbol",
-                                       name)
-                continue
-            s = self.state_list[s_id]
-            rows = self.g_row[g[m]]
-            codes = np.empty(len(m), dtype=np.int8)
-            ok = screen_quotes(rows, ts[m], bid[m], ask[m], s.last_ts, codes)
-            if ok:
-                acc = codes == APPLY
-                s.book.update_quotes(rows[acc], bid[m][acc], ask[m][acc])
-                s.clock_ns = max(s.clock_ns, int(ts[m][acc].max()))
+        g = np.empty(n, dtype=np.int64)
+        codes = np.empty(n, dtype=np.int8)
+        accepted = screen_records(raw[:, off:off + WIDTH], ts, bid, ask, self.index.keys,
+                                  self.index.table, self.last_ts, g, codes)
+        if accepted:
+            acc = np.flatnonzero(codes == APPLY)
+            ga = g[acc]
+            sid = self.g_state[ga]
+            one = len(self.state_list) == 1 or sid[0] == sid[-1] and (sid == sid[0]).all()
+            for s_id in (sid[:1] if one else np.unique(sid)):
+                s = self.state_list[int(s_id)]
+                m = acc if one else acc[sid == s_id]
+                rows = self.g_row[g[m]]
+                s.book.update_quotes(rows, bid[m], ask[m])
+                s.clock_ns = max(s.clock_ns, int(ts[m].max()))
                 s.dirty = s.stale_eval = True
-                self.counts.ticks[(s.root, "quote", "applied")] += int(ok)
-                applied += int(ok)
-            stale = int((codes == STALE).sum())
-            if stale:
-                self.counts.ticks[(s.root, "quote", "stale")] += stale
-            for k in np.flatnonzero((codes != APPLY) & (codes != STALE)):
-                j = m[k]
-                self.counts.reject(s.root, "quote", REASONS[int(codes[k])],
-                                   f"{sym[j].decode('ascii', 'replace')} bid={bid[j]} "
-                                   f"ask={ask[j]}")
-        return applied
+                self.counts.ticks[(s.root, "quote", "applied")] += len(m)
+        if accepted < n:
+            self._count_refused(rec, g, codes)
+        return int(accepted)
+
+    def _count_refused(self, rec: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
+        """Stale and rejected quotes of a block, counted by underlying and reason (stale
+        ones vectorized: a redelivered batch after a restart is all stale)."""
+        stale = g[codes == STALE]
+        if len(stale):
+            per_state = np.bincount(self.g_state[stale], minlength=len(self.state_list))
+            for s_id in np.flatnonzero(per_state):
+                self.counts.ticks[(self.state_list[s_id].root, "quote", "stale")] += int(
+                    per_state[s_id])
+        for k in np.flatnonzero((codes != APPLY) & (codes != STALE)):
+            name = rec["symbol"][k].decode("ascii", "replace")
+            if g[k] < 0:
+                self.counts.reject(self._und_of_symbol(name), "quote", "unknown_symbol", name)
+                continue
+            self.counts.reject(self.state_list[int(self.g_state[g[k]])].root, "quote",
+                               REASONS[int(codes[k])],
+                               f"{name} bid={rec['bid'][k]} ask={rec['ask'][k]}")
 
     def _underlying(self, t: UnderlyingTick, pending: dict) -> int:
         s = self.states.get(t.root) or self.states.get(underlying_of_root(t.root))
@@ -405,8 +421,9 @@ class Pipeline:
 
     # -- timers -------------------------------------------------------------------------
     def reevaluate(self, s: UnderlyingState) -> None:
-        """Whole-chain refresh at the pending spot and the underlying's event clock."""
-        s.book.refresh(now_ns=s.clock_ns, spot=s.pending_spot or s.book.spot)
+        """Whole-chain refresh at the pending spot and the underlying's event clock (IVs
+        warm-started: it runs on the tick thread, so its length is tick latency)."""
+        s.book.refresh(now_ns=s.clock_ns, spot=s.pending_spot or s.book.spot, warm=True)
         s.pending_spot = None
         s.stale_eval = False
         s.last_reeval_wall = self.clock()

@@ -62,6 +62,8 @@ DEX, GEX, VEX, CEX = 0, 1, 2, 3
 # column indices of by_strike
 S_GEX_CALLS, S_GEX_PUTS, S_VEX, S_CEX, S_DEX = 0, 1, 2, 3, 4
 DAYS_PER_YEAR = 365.0
+# below this many updates a block is applied one by one (a parallel launch costs more)
+PARALLEL_MIN_UPDATES = 256
 
 
 @kernel(inline="always")
@@ -122,12 +124,15 @@ def _set_exposures(i, F, spot, mult):
 @kernel(inline="always")
 def _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, sign):
     """Add (sign=+1) or remove (sign=-1) contract ``i``'s contribution from the aggregates."""
+    _add(i, is_call, group, strike_idx, totals, by_group, by_strike, sign * F[DEXC, i],
+         sign * F[GEXC, i], sign * F[VEXC, i], sign * F[CEXC, i])
+
+
+@kernel(inline="always")
+def _add(i, is_call, group, strike_idx, totals, by_group, by_strike, d, g, v, c):
+    """Add contributions ``d, g, v, c`` (dex, gex, vex, cex) of contract ``i``."""
     j = group[i]
     k = strike_idx[i]
-    d = sign * F[DEXC, i]
-    g = sign * F[GEXC, i]
-    v = sign * F[VEXC, i]
-    c = sign * F[CEXC, i]
     totals[DEX] += d
     totals[GEX] += g
     totals[VEX] += v
@@ -178,12 +183,64 @@ def _update_quote(is_call, group, strike_idx, F, status, G, totals, by_group, by
 
 
 @kernel
+def last_updates(idx, mark, keep):
+    """Positions ``k`` of the last update of each contract in ``idx`` into ``keep``
+    (latest first); returns how many. ``mark``: int64 scratch per contract, all -1 on
+    entry and again on return."""
+    n = 0
+    for k in range(idx.shape[0] - 1, -1, -1):
+        i = idx[k]
+        if mark[i] < 0:
+            mark[i] = k
+            keep[n] = k
+            n += 1
+    for j in range(n):
+        mark[idx[keep[j]]] = -1
+    return n
+
+
+@kernel(parallel=True)
+def _evaluate_updates(is_call, group, F, status, G, spot, mult, idx, new_bid, new_ask, keep,
+                      old):
+    """New quotes of contracts ``idx[keep[j]]`` (distinct) evaluated in parallel; their
+    previous contributions saved in ``old[j]`` for the aggregates."""
+    for j in prange(old.shape[0]):
+        k = keep[j]
+        i = idx[k]
+        for c in range(4):
+            old[j, c] = F[DEXC + c, i]
+        F[BID, i] = new_bid[k]
+        F[ASK, i] = new_ask[k]
+        _eval_contract(i, is_call, group, F, status, G, spot, mult, 1)
+
+
+@kernel
 def apply_quotes(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike, spot,
-                 mult, idx, new_bid, new_ask):
-    """Apply quote updates ``(idx[k], new_bid[k], new_ask[k])`` in order; O(1) per update."""
-    for k in range(idx.shape[0]):
-        _update_quote(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike,
-                      spot, mult, idx[k], new_bid[k], new_ask[k])
+                 mult, idx, new_bid, new_ask, mark):
+    """Apply quote updates ``(idx[k], new_bid[k], new_ask[k])`` in order.
+
+    Only the last update of each contract counts (a contract's state is a function of its
+    latest quote: the IV is solved from it, warm-started from the previous solution), so a
+    block keeps one update per contract, evaluates those in parallel, then moves the
+    aggregates serially (old contribution out, new in). ``mark``: the book's int64
+    scratch per contract (all -1).
+    """
+    m = idx.shape[0]
+    if m < PARALLEL_MIN_UPDATES:
+        for k in range(m):
+            _update_quote(is_call, group, strike_idx, F, status, G, totals, by_group,
+                          by_strike, spot, mult, idx[k], new_bid[k], new_ask[k])
+        return
+    keep = np.empty(m, dtype=np.int64)
+    n = last_updates(idx, mark, keep)
+    old = np.empty((n, 4))
+    _evaluate_updates(is_call, group, F, status, G, spot, mult, idx, new_bid, new_ask,
+                      keep[:n], old)
+    for j in range(n):
+        i = idx[keep[j]]
+        _add(i, is_call, group, strike_idx, totals, by_group, by_strike, -old[j, 0],
+             -old[j, 1], -old[j, 2], -old[j, 3])
+        _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, 1.0)
 
 
 @kernel

@@ -9,34 +9,43 @@ the contract's last applied ``ts_ns``). Accepted quotes advance ``last_ts[row]``
 so a later quote of the same contract in the block is checked against an earlier one.
 """
 
+import numpy as np
+
 from monitor.core.jit import kernel
+from monitor.core.symbol_index import WIDTH, find
 
 APPLY, UNKNOWN, NAN, NEGATIVE, CROSSED, STALE = 0, 1, 2, 3, 4, 5
 REASONS = {UNKNOWN: "unknown_symbol", NAN: "nan", NEGATIVE: "negative_price",
            CROSSED: "crossed"}
 
 
+@kernel(inline="always")
+def _screen(r, t, b, a, last_ts):
+    if r < 0:
+        return UNKNOWN
+    if not (b - b == 0.0) or not (a - a == 0.0):  # NaN or +-inf
+        return NAN
+    if b < 0.0 or a < 0.0:
+        return NEGATIVE
+    if b > a:
+        return CROSSED
+    if t < last_ts[r]:
+        return STALE
+    last_ts[r] = t
+    return APPLY
+
+
 @kernel
-def screen_quotes(rows, ts, bid, ask, last_ts, out):
-    """Fill ``out`` with a code per quote (see the module docstring); returns the number
-    accepted."""
+def screen_records(symbols, ts, bid, ask, keys, table, last_ts, rows, out):
+    """Look up and screen in one pass: ``rows[k]`` = index of ``symbols[k]``
+    (``uint8[m, WIDTH]``) in a :class:`monitor.core.symbol_index.SymbolIndex` (``keys``,
+    ``table``) or -1, ``out[k]`` its code, ``last_ts`` indexed like the keys. Returns the
+    number accepted."""
+    buf = np.empty(WIDTH, dtype=np.uint8)
     accepted = 0
-    for k in range(rows.shape[0]):
-        r = rows[k]
-        b = bid[k]
-        a = ask[k]
-        if r < 0:
-            out[k] = UNKNOWN
-        elif not (b - b == 0.0) or not (a - a == 0.0):  # NaN or +-inf
-            out[k] = NAN
-        elif b < 0.0 or a < 0.0:
-            out[k] = NEGATIVE
-        elif b > a:
-            out[k] = CROSSED
-        elif ts[k] < last_ts[r]:
-            out[k] = STALE
-        else:
-            last_ts[r] = ts[k]
-            out[k] = APPLY
-            accepted += 1
+    for k in range(symbols.shape[0]):
+        r = find(symbols[k], keys, table, buf)
+        rows[k] = r
+        out[k] = _screen(r, ts[k], bid[k], ask[k], last_ts)
+        accepted += out[k] == APPLY
     return accepted

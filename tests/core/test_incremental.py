@@ -98,3 +98,37 @@ def test_warm_start_iv_matches_cold_start():
     cold = copy.deepcopy(inc)
     cold.evaluate(warm=False)
     assert np.allclose(inc.c.iv, cold.c.iv, rtol=1e-11, atol=0, equal_nan=True)
+
+
+quote_update = st.tuples(st.integers(0, N - 1), st.floats(0.5, 1.5), st.floats(0.0, 0.2),
+                         st.booleans())
+
+
+def as_block(updates):
+    """(idx, bid, ask) of hypothesis quote updates; ``bad`` ones get a NaN bid."""
+    idx = np.array([i for i, *_ in updates], dtype=np.int64)
+    mid = BASE.c.bid[idx] * np.array([a for _, a, _, _ in updates]) + 0.01
+    half = np.array([b for _, _, b, _ in updates]) / 2
+    bid = np.where([bad for *_, bad in updates], np.nan, mid - half)
+    return idx, bid, mid + half
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+@given(st.lists(quote_update, min_size=256, max_size=700),
+       st.lists(quote_update, min_size=1, max_size=400))
+def test_block_of_updates_equals_one_by_one(first, second):
+    """A block (the parallel path: one update per contract, the last, counts; contracts
+    repeat here since the book has ~100) leaves the book as the same quotes applied one by
+    one, and as the whole chain; two blocks in a row check the scratch is left clean."""
+    blk, seq = copy.deepcopy(BASE), copy.deepcopy(BASE)
+    for updates in (first, second):
+        idx, bid, ask = as_block(updates)
+        blk.update_quotes(idx, bid, ask)
+        for i, b, a in zip(idx, bid, ask):
+            seq.update_quote(int(i), float(b), float(a))
+    assert_books_agree(blk, seq)
+    full = copy.deepcopy(blk)
+    full.evaluate(warm=False)
+    assert_books_agree(blk, full)
+    assert (blk._mark == -1).all()
