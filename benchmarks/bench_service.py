@@ -257,7 +257,8 @@ class Probe:
 def instrument(mon: Monitor, keep: bool) -> Probe:
     p = Probe()
     pipe = mon.pipeline
-    orig_apply, orig_reeval, orig_collect = pipe.apply, pipe.reevaluate, mon._freeze
+    orig_apply, orig_collect = pipe.apply, mon._freeze
+    orig_reeval, orig_finish = pipe.reevaluate, pipe.finish_refresh
 
     def apply(ticks):
         start_ns = time.time_ns()
@@ -272,13 +273,19 @@ def instrument(mon: Monitor, keep: bool) -> Probe:
             p.records.append((now, start_ns, ticks))
         return r
 
-    def reevaluate(s):
-        a = time.time_ns()
-        orig_reeval(s)
-        b = time.time_ns()
+    def refreshed(a, b):
         p.reeval_s += (b - a) / 1e9
         p.reeval_n += 1
         p.reeval_iv.append((a, b))
+
+    def reevaluate(s):  # inline (the final one at shutdown)
+        a = time.time_ns()
+        orig_reeval(s)
+        refreshed(a, time.time_ns())
+
+    def finish_refresh(job):  # in the background: the refresh thread's run() interval
+        orig_finish(job)
+        refreshed(job.started_ns, job.ended_ns)
 
     def collect():
         a = time.time_ns()
@@ -291,6 +298,7 @@ def instrument(mon: Monitor, keep: bool) -> Probe:
 
     pipe.apply = apply
     pipe.reevaluate = reevaluate
+    pipe.finish_refresh = finish_refresh
     mon._freeze = collect  # the part of a publish cycle that holds the core thread
     return p
 

@@ -97,6 +97,10 @@ class IntervalSettings(BaseModel):
     reeval_bps: float = Field(5.0, ge=0, description="spot move that forces a re-evaluation now")
     levels_ms: float = Field(1000.0, gt=0, description="zero gamma and walls timer")
     publish_ms: float = Field(1000.0, gt=0, description="Redis state publish timer")
+    gil_switch_ms: float = Field(
+        0.5, gt=0, description="Python's thread switch interval in the service: the longest "
+        "the event loop waits for the GIL while a publish cycle runs Python beside it "
+        "(Python's default, 5 ms, is the whole latency budget of a tick)")
 
 
 class RegimeSettings(BaseModel):

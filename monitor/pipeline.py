@@ -9,7 +9,10 @@ parallel kernels must not be launched from two threads at once). Per tick:
   ``Book.update_quotes`` call (O(1) per contract).
 * underlying tick: the new spot waits until a full re-evaluation is due (``reeval_ms``
   since the last one, or a move of more than ``reeval_bps``): ``Book.refresh`` at the
-  new spot and the underlying's event clock, the whole-chain computation.
+  new spot and the underlying's event clock, the whole-chain computation. With
+  ``background_refresh`` (the service) that pass runs on a copy of the book in another
+  thread while ticks keep being applied (:class:`Refresh`): the tick path never waits
+  for a whole-chain pass.
 * open interest: re-weights the contract's dealer position.
 * trade: classified against the quote in force (REFERENCE.md, ``flow``): at/above the
   ask = customer buy (dealer -size), at/below the bid = customer sell (dealer +size),
@@ -69,6 +72,14 @@ class UnderlyingState:
     unclassified: int = 0
     dirty: bool = True  # changed since the last publish
     stale_eval: bool = False  # changed since the last whole-chain refresh (forwards, clock)
+    refreshing: "Refresh | None" = None  # a background refresh in flight
+    touched: list = field(default_factory=list)  # row arrays changed while it runs
+    spare: Book | None = None  # the arrays the book had before the last refresh: reused
+
+    def touch(self, rows) -> None:
+        """Note rows whose quote or position changed (replayed onto a refresh in flight)."""
+        if self.refreshing is not None:
+            self.touched.append(np.asarray(rows, dtype=np.int64))
 
     def positions_for(self, rows: np.ndarray) -> np.ndarray:
         """Dealer contracts of ``rows`` under this underlying's position model."""
@@ -81,6 +92,7 @@ class UnderlyingState:
 
     def reweight(self, rows: np.ndarray) -> None:
         self.book.update_positions(rows, self.positions_for(rows))
+        self.touch(rows)
 
     def frozen_copy(self) -> "UnderlyingState":
         """A copy whose book and arrays will not change (the publish cycle reads it while
@@ -88,7 +100,8 @@ class UnderlyingState:
         from dataclasses import replace
 
         return replace(self, book=self.book.copy(), last_ts=self.last_ts.copy(),
-                       flow_pos=dict(self.flow_pos), last_trade_px={}, pending_quote={})
+                       flow_pos=dict(self.flow_pos), last_trade_px={}, pending_quote={},
+                       refreshing=None, touched=[], spare=None)
 
     def checkpoint(self) -> dict:
         """The mutable inputs of the book (with the universe's size), enough to resume."""
@@ -119,6 +132,30 @@ class UnderlyingState:
 
 
 @dataclass
+class Refresh:
+    """A whole-chain refresh of one underlying computed off the tick path.
+
+    :meth:`Pipeline.start_refresh` (tick thread) copies the book and notes the clock and
+    spot; :meth:`run` (any thread: numba only, no shared state) refreshes the copy;
+    :meth:`Pipeline.finish_refresh` (tick thread) replays onto the copy the quotes and
+    positions that changed meanwhile, one contract at a time, and the book adopts it. The
+    result is what an inline refresh at the start instant followed by those updates gives.
+    """
+
+    state: UnderlyingState
+    book: Book  # the copy being refreshed
+    now_ns: int
+    spot: float
+    started_ns: int = 0  # wall clock, time.time_ns(): start and end of run()
+    ended_ns: int = 0
+
+    def run(self) -> None:
+        self.started_ns = time.time_ns()
+        self.book.refresh(now_ns=self.now_ns, spot=self.spot, warm=True)
+        self.ended_ns = time.time_ns()
+
+
+@dataclass
 class Counts:
     """Tick outcomes since start: ``ticks[(underlying, kind, outcome)]``,
     ``rejected[(underlying, reason)]``, and a few samples per reason for the logs."""
@@ -146,12 +183,17 @@ class Pipeline:
 
     def __init__(self, books: dict[str, Book], *, reeval_ms: float = 250.0,
                  reeval_bps: float = 5.0, clock=time.monotonic,
-                 models: dict[str, tuple[str, str]] | None = None):
+                 models: dict[str, tuple[str, str]] | None = None,
+                 background_refresh: bool = False):
         """``models``: per root ``(position_model, flow_base_model)``; default the book's
-        own model. For ``positions`` the books already hold the user's positions."""
+        own model. For ``positions`` the books already hold the user's positions.
+        ``background_refresh``: due whole-chain refreshes are started as :class:`Refresh`
+        jobs for the caller to run (:meth:`take_refreshes`) instead of inline."""
         self.reeval_s = reeval_ms / 1000.0
         self.reeval_frac = reeval_bps / 1e4
         self.clock = clock
+        self.background_refresh = background_refresh
+        self.started: list[Refresh] = []  # started, not yet taken by the caller
         self.states: dict[str, UnderlyingState] = {}
         self.symbols: dict[str, tuple[UnderlyingState, int]] = {}
         # every contract of every book has a global index g = offset of its book + row:
@@ -254,11 +296,13 @@ class Pipeline:
         if p is None or not p[1]:
             return
         s, rows, bids, asks = p
-        s.book.update_quotes(np.array(rows, dtype=np.int64), np.array(bids), np.array(asks))
+        rows = np.array(rows, dtype=np.int64)
+        s.book.update_quotes(rows, np.array(bids), np.array(asks))
+        s.touch(rows)
         s.pending_quote.clear()
         self.counts.ticks[(root, "quote", "applied")] += len(rows)
         s.dirty = s.stale_eval = True
-        rows.clear()
+        p[1].clear()
         bids.clear()
         asks.clear()
 
@@ -291,6 +335,7 @@ class Pipeline:
                 m = acc if one else acc[sid == s_id]
                 rows = self.g_row[g[m]]
                 s.book.update_quotes(rows, bid[m], ask[m])
+                s.touch(rows)
                 s.clock_ns = max(s.clock_ns, int(ts[m].max()))
                 s.dirty = s.stale_eval = True
                 self.counts.ticks[(s.root, "quote", "applied")] += len(m)
@@ -337,7 +382,7 @@ class Pipeline:
         s.pending_spot = price
         self.counts.ticks[(s.root, "underlying", "applied")] += 1
         if abs(price / s.book.spot - 1.0) >= self.reeval_frac:
-            self.reevaluate(s)
+            self._refresh_due(s)
         return 1
 
     def _open_interest(self, t: OpenInterest, pending: dict) -> int:
@@ -421,25 +466,85 @@ class Pipeline:
 
     # -- timers -------------------------------------------------------------------------
     def reevaluate(self, s: UnderlyingState) -> None:
-        """Whole-chain refresh at the pending spot and the underlying's event clock (IVs
-        warm-started: it runs on the tick thread, so its length is tick latency)."""
-        s.book.refresh(now_ns=s.clock_ns, spot=s.pending_spot or s.book.spot, warm=True)
+        """Whole-chain refresh, inline, at the pending spot and the underlying's event clock
+        (IVs warm-started)."""
+        if s.refreshing is not None:
+            raise RuntimeError(f"{s.root}: a background refresh is in flight")
+        job = self._begin(s, copy=False)
+        job.run()
+        s.dirty = True
+
+    def _begin(self, s: UnderlyingState, copy: bool) -> Refresh:
+        book = s.book
+        if copy:
+            book, s.spare = s.book.copy(into=s.spare), None
+        job = Refresh(s, book, s.clock_ns, s.pending_spot or s.book.spot)
         s.pending_spot = None
         s.stale_eval = False
         s.last_reeval_wall = self.clock()
+        return job
+
+    def _refresh_due(self, s: UnderlyingState) -> None:
+        if not self.background_refresh:
+            self.reevaluate(s)
+        elif s.refreshing is None:  # else the next one starts when this one is done
+            self.start_refresh(s)
+
+    def start_refresh(self, s: UnderlyingState) -> Refresh:
+        """Start a background refresh of ``s`` (tick thread): copy the book (about a
+        millisecond for a full SPX chain); the job waits in :meth:`take_refreshes`."""
+        job = self._begin(s, copy=True)
+        s.refreshing, s.touched = job, []
+        self.started.append(job)
+        return job
+
+    def take_refreshes(self) -> list[Refresh]:
+        """The refreshes started since the last call: run each (:meth:`Refresh.run`, in
+        any thread), then :meth:`finish_refresh` it on the tick thread."""
+        out, self.started = self.started, []
+        return out
+
+    def finish_refresh(self, job: Refresh) -> None:
+        """Tick thread: replay onto the refreshed copy what changed since it was taken
+        (open interest, positions, quotes of the touched rows), then adopt it."""
+        s = job.state
+        if s.refreshing is not job:
+            raise RuntimeError(f"{s.root}: not the refresh in flight")
+        if s.touched:
+            rows = np.unique(np.concatenate(s.touched))
+            live, new = s.book, job.book
+            new.oi[rows] = live.oi[rows]
+            new.update_positions(rows, live.c.pos[rows])
+            new.update_quotes(rows, live.c.bid[rows], live.c.ask[rows])
+        old = Book.__new__(Book)
+        old.__dict__.update(s.book.__dict__)
+        s.book.adopt(job.book)
+        s.refreshing, s.touched, s.spare = None, [], old
         s.dirty = True
+
+    def abandon_refresh(self, job: Refresh) -> None:
+        """Tick thread: a refresh that failed; the next one is due at once."""
+        s = job.state
+        if s.refreshing is job:
+            s.refreshing, s.touched = None, []
+            s.pending_spot = s.pending_spot or job.spot
+            s.stale_eval = True
+            s.last_reeval_wall = -math.inf
 
     def maintenance(self, force: bool = False) -> None:
         """Whole-chain refresh of every underlying whose spot moved or whose quotes/OI
-        changed, at most every ``reeval_ms`` (``force``: now, e.g. before shutting down).
-        Between refreshes the incremental updates keep each group's forward and clock;
-        the refresh re-calibrates them."""
+        changed, at most every ``reeval_ms`` (``force``: now and inline, e.g. before
+        shutting down; background refreshes in flight must have finished). Between
+        refreshes the incremental updates keep each group's forward and clock; the
+        refresh re-calibrates them."""
         now = self.clock()
         for s in self.states.values():
             if s.pending_spot is None and not s.stale_eval:
                 continue
-            if force or now - s.last_reeval_wall >= self.reeval_s:
+            if force:
                 self.reevaluate(s)
+            elif now - s.last_reeval_wall >= self.reeval_s:
+                self._refresh_due(s)
 
 
 def classify_print(price: float, bid: float, ask: float, last_price: float | None) -> int:

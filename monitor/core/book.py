@@ -207,22 +207,38 @@ class Book:
         apply_positions(*self._state, self.spot, self.multiplier,
                         np.asarray(idx, dtype=np.int64), np.asarray(pos, dtype=np.float64))
 
-    def copy(self) -> "Book":
-        """An independent copy of the state arrays (the chain is shared, read-only)."""
+    def copy(self, into: "Book | None" = None) -> "Book":
+        """An independent copy of the state arrays (the chain and the arrays that never
+        change after construction are shared). ``into``: an earlier copy of this book (or
+        a book it adopted from) to overwrite in place, which avoids allocating, and
+        page-faulting in, a few MB per copy on the service's tick thread."""
         import copy as _copy
 
+        c, a = self.c, self.agg
+        if into is not None and into.F.shape == self.F.shape and into.chain is self.chain:
+            for src, dst in ((self.F, into.F), (self.G, into.G), (c.status, into.c.status),
+                             (a.totals, into.agg.totals), (a.by_group, into.agg.by_group),
+                             (a.by_strike, into.agg.by_strike), (self.oi, into.oi),
+                             (self.forward_from_parity, into.forward_from_parity)):
+                np.copyto(dst, src)
+            for name in ("spot", "now_ns", "last_eval_seconds"):
+                setattr(into, name, getattr(self, name))
+            return into
         new = _copy.copy(self)
         new.F = self.F.copy()
         new.G = self.G.copy()
-        c, a = self.c, self.agg
-        new._bind(c.is_call.copy(), c.group.copy(), c.strike_idx.copy(), c.status.copy(),
+        new._bind(c.is_call, c.group, c.strike_idx, c.status.copy(),
                   a.totals.copy(), a.by_group.copy(), a.by_strike.copy())
         new.oi = self.oi.copy()
         new.forward_from_parity = self.forward_from_parity.copy()
         new._mark = np.full_like(self._mark, -1)
-        for name in ("vendor_delta", "vendor_gamma", "vendor_iv"):
-            setattr(new, name, getattr(self, name).copy())
         return new
+
+    def adopt(self, other: "Book") -> None:
+        """Take over the whole state of ``other`` (a copy of this book that was refreshed
+        elsewhere: see ``monitor.pipeline.Refresh``). O(1): the arrays are taken, not
+        copied, so ``other`` must not be used afterwards."""
+        self.__dict__.update(other.__dict__)
 
     def __deepcopy__(self, memo) -> "Book":
         # the views must stay views of the copied packed arrays

@@ -156,3 +156,67 @@ def test_checkpoint_round_trip_restores_the_state():
     q.states["SPX"].restore(cp)
     assert q.states["SPX"].book.totals == pytest.approx(p.states["SPX"].book.totals, rel=1e-12)
     assert q.states["SPX"].book.oi[ROW] == 123.0
+
+
+def test_background_refresh_equals_inline_refresh_then_the_ticks_that_came_meanwhile():
+    """The service's refresh runs on a copy while ticks keep coming; replaying them onto
+    the refreshed copy must give what an inline refresh followed by the same ticks gives.
+    Twice: the second refresh reuses the arrays the first one retired."""
+    bg, _ = pipeline(background_refresh=True)
+    inline, _ = pipeline()
+    s = bg.states["SPX"]
+    spot0 = s.book.spot
+    ok = np.flatnonzero(BASE.c.status == 0)
+    rows = np.r_[ROW, ok[::97]]  # the ATM contract (in the parity set) and a spread
+    syms = BASE.chain.symbols()
+    for rnd, factor in enumerate((1.002, 0.997)):
+        ts = TS + 1000 * rnd
+        move = UnderlyingTick(ts_ns=ts, root="SPX", bid=0, ask=0, last=spot0 * factor)
+        later = [OptionQuote(ts_ns=ts + 2 + k, symbol=syms[BASE.order[r]],
+                             bid=BASE.c.bid[r] * (1.05 + rnd), ask=BASE.c.ask[r] * (1.05 + rnd))
+                 for k, r in enumerate(rows)]
+        later.append(OpenInterest(date="2026-08-22", symbol=SYM, oi=BASE.oi[ROW] + 500 + rnd))
+        for p in (bg, inline):
+            p.apply([move])
+        (job,) = bg.take_refreshes()
+        assert bg.take_refreshes() == [] and s.refreshing is job
+        before = s.book.spot
+        # a second move while it runs starts nothing; it waits for the next one
+        bg.apply([UnderlyingTick(ts_ns=ts + 1, root="SPX", bid=0, ask=0, last=spot0 * 1.5)])
+        assert bg.take_refreshes() == [] and s.pending_spot == pytest.approx(spot0 * 1.5)
+        s.pending_spot = None  # (the inline pipeline did not see that move)
+        for p in (bg, inline):
+            p.apply(later)
+        assert s.book.spot == before  # the live book is untouched until it adopts the copy
+        job.run()
+        bg.finish_refresh(job)
+        got, want = s.book, inline.states["SPX"].book
+        assert got.spot == want.spot == pytest.approx(spot0 * factor)
+        assert got.now_ns == want.now_ns
+        assert got.oi[ROW] == BASE.oi[ROW] + 500 + rnd
+        for name in ("iv", "delta", "gamma", "gex", "vex", "cex"):
+            assert np.allclose(getattr(got.c, name), getattr(want.c, name), rtol=1e-9,
+                               atol=0, equal_nan=True), name
+        for k, v in want.totals.items():
+            assert got.totals[k] == pytest.approx(v, rel=1e-9), k
+        assert (got.c.bid[rows] == BASE.c.bid[rows] * (1.05 + rnd)).all()
+        assert s.refreshing is None and s.touched == [] and s.spare is not None
+        assert not np.shares_memory(s.spare.F, got.F)
+
+
+def test_failed_background_refresh_keeps_the_pending_spot_and_is_due_again():
+    p, clock = pipeline(background_refresh=True)
+    s = p.states["SPX"]
+    spot0 = s.book.spot
+    p.apply([UnderlyingTick(ts_ns=TS, root="SPX", bid=0, ask=0, last=spot0 * 1.002)])
+    (job,) = p.take_refreshes()
+    p.abandon_refresh(job)
+    assert s.refreshing is None and s.book.spot == spot0
+    assert s.pending_spot == pytest.approx(spot0 * 1.002)
+    p.maintenance()  # due at once, not after another reeval_ms
+    (again,) = p.take_refreshes()
+    again.run()
+    p.finish_refresh(again)
+    assert s.book.spot == pytest.approx(spot0 * 1.002)
+    with pytest.raises(RuntimeError):
+        p.finish_refresh(job)  # a stale job cannot be adopted
