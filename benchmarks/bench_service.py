@@ -22,7 +22,8 @@ facts, one results table, diagnostics and a PASS/MISS list against the targets.
    250 ticks on schedule, each tick re-stamped just before sending; the Monitor consumes
    concurrently. Per tick: tick-to-state = (wall time the batch holding it was applied) -
    (wall time that batch was received from aiokafka), the service's own figure; send ->
-   state = (applied) - (its send stamp), which adds the producer, the broker and the fetch. The stamp is ``time.time_ns() + offset`` with ``offset`` = chain as-of
+   state = (applied) - (its send stamp), which adds the producer, the broker and the
+   fetch. The stamp is ``time.time_ns() + offset`` with ``offset`` = chain as-of
    time - wall time at the start (both processes use the same offset), so the books' event
    clock runs forward from the chain's date at wall speed instead of jumping to today
    (which would expire most of the chain and change the work done). The subtraction
@@ -498,8 +499,8 @@ async def recv_from(proc, conn, timeout: float):
     return conn.recv()
 
 
-async def latency_run(_bootstrap: str, encoding: str, chain: Path, session: bytes, n: int,
-                      linger_ms: int, mode: str = "monitor") -> dict:
+async def latency_run(encoding: str, chain: Path, session: bytes, n: int, linger_ms: int,
+                      mode: str = "monitor") -> dict:
     """One paced run on a broker of its own: Tansu's memory storage gets slower to fetch
     from as it holds more (the throughput sessions, earlier runs), and a steady-state
     latency should not pay for the benchmark's own history."""
@@ -750,14 +751,14 @@ async def run_all(args, bootstrap: str, out: dict) -> None:
     gc.collect()
     lat = out["latency"] = {}
     for enc in ENCODINGS:
-        lat[enc] = await latency_run(bootstrap, enc, chain, payload, n_lat, args.linger_ms)
-    lat["bare"] = await latency_run(bootstrap, "json", chain, payload, n_lat, args.linger_ms,
+        lat[enc] = await latency_run(enc, chain, payload, n_lat, args.linger_ms)
+    lat["bare"] = await latency_run("json", chain, payload, n_lat, args.linger_ms,
                                     "bare")
-    lat["source"] = await latency_run(bootstrap, "json", chain, payload, n_lat,
+    lat["source"] = await latency_run("json", chain, payload, n_lat,
                                       args.linger_ms, "source")
     if not args.quick:
         with consumer_option("fetch_max_wait_ms", 500):
-            lat["default"] = await latency_run(bootstrap, "json", chain, payload, n_lat,
+            lat["default"] = await latency_run("json", chain, payload, n_lat,
                                                args.linger_ms)
 
 

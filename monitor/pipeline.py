@@ -1,7 +1,7 @@
 """Where ticks come in: validate each tick and apply it to its underlying's book.
 
-Synchronous and free of I/O: the service runs it on its one core thread (numba's
-parallel kernels must not be launched from two threads at once). Per tick:
+Synchronous and free of I/O, and not thread-safe: the service runs it on its one core
+thread (only :meth:`Refresh.run` may run elsewhere, on its own copy). Per tick:
 
 * option quote: known symbol, finite non-negative bid/ask, bid <= ask, not older than
   the contract's last applied ``ts_ns`` (else ``stale``: at-least-once redelivery makes
@@ -296,13 +296,13 @@ class Pipeline:
         if p is None or not p[1]:
             return
         s, rows, bids, asks = p
-        rows = np.array(rows, dtype=np.int64)
-        s.book.update_quotes(rows, np.array(bids), np.array(asks))
-        s.touch(rows)
+        idx = np.array(rows, dtype=np.int64)
+        s.book.update_quotes(idx, np.array(bids), np.array(asks))
+        s.touch(idx)
         s.pending_quote.clear()
-        self.counts.ticks[(root, "quote", "applied")] += len(rows)
+        self.counts.ticks[(root, "quote", "applied")] += len(idx)
         s.dirty = s.stale_eval = True
-        p[1].clear()
+        rows.clear()
         bids.clear()
         asks.clear()
 
@@ -516,10 +516,8 @@ class Pipeline:
             new.oi[rows] = live.oi[rows]
             new.update_positions(rows, live.c.pos[rows])
             new.update_quotes(rows, live.c.bid[rows], live.c.ask[rows])
-        old = Book.__new__(Book)
-        old.__dict__.update(s.book.__dict__)
-        s.book.adopt(job.book)
-        s.refreshing, s.touched, s.spare = None, [], old
+        s.spare = s.book.adopt(job.book)
+        s.refreshing, s.touched = None, []
         s.dirty = True
 
     def abandon_refresh(self, job: Refresh) -> None:

@@ -3,8 +3,8 @@
 Tasks on one asyncio loop:
 
 * ingest: ``async for batch in source.batches()``; decoding errors are counted; the ticks
-  are applied on the single core thread (numba's parallel kernels must not run from two
-  threads at once, and this keeps the loop free for Kafka heartbeats and HTTP).
+  are applied on the single core thread (the pipeline's state has one writer, and this
+  keeps the loop free for Kafka heartbeats and HTTP).
 * refreshes: a whole-chain re-evaluation that falls due (spot moved, ``reeval_ms``
   elapsed) runs on a copy of the book in a third ("refresh") thread, with all cores but
   one; the core thread keeps applying ticks meanwhile and then replays them onto the

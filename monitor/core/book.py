@@ -234,11 +234,15 @@ class Book:
         new._mark = np.full_like(self._mark, -1)
         return new
 
-    def adopt(self, other: "Book") -> None:
+    def adopt(self, other: "Book") -> "Book":
         """Take over the whole state of ``other`` (a copy of this book that was refreshed
         elsewhere: see ``monitor.pipeline.Refresh``). O(1): the arrays are taken, not
-        copied, so ``other`` must not be used afterwards."""
+        copied, so ``other`` must not be used afterwards. Returns a book holding the state
+        this one had (a buffer for the next :meth:`copy` ``into``)."""
+        retired = Book.__new__(Book)
+        retired.__dict__.update(self.__dict__)
         self.__dict__.update(other.__dict__)
+        return retired
 
     def __deepcopy__(self, memo) -> "Book":
         # the views must stay views of the copied packed arrays
