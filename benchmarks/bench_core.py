@@ -669,7 +669,7 @@ def main(argv=None) -> int:
         zg_diag.append((f"_scan_recurrence ({levels.SCAN_POINTS} points, {nch} chunks)",
                         per_call_us(lambda: levels._scan_recurrence(w, d1, inv_s, x0g, dxg,
                                                                      levels.SCAN_POINTS, nch), 1, r_zg) / 1e3))
-        zg_diag.append((f"_scan_recurrence with 1 thread",
+        zg_diag.append(("_scan_recurrence with 1 thread",
                         (lambda: (numba.set_num_threads(1),
                                   per_call_us(lambda: levels._scan_recurrence(
                                       w, d1, inv_s, x0g, dxg, levels.SCAN_POINTS, 1), 1, r_zg) / 1e3,

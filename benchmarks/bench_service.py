@@ -11,7 +11,7 @@ facts, one results table, diagnostics and a PASS/MISS list against the targets.
    ``KafkaTickProducer`` (500 ticks per message), then a ``Monitor`` with a
    ``KafkaSource`` (fresh consumer group, offset 0, ``max_records`` messages per
    ``getmany``) runs until it has received all N. ticks/s = N / (first batch received ->
-   last batch applied): the consumer-group join is excluded. No Redis (``redis=None``)
+   last batch applied): the consumer-group join is excluded. No sinks (no Redis)
    and no metrics: the publish cycle still builds the state every ``publish_ms``.
    Peers in the same run: a bare aiokafka consumer reading the same messages (no group,
    assigned partitions) without decoding, and with ``monitor.wire.codec.decode`` (the
@@ -30,7 +30,7 @@ facts, one results table, diagnostics and a PASS/MISS list against the targets.
    removes the offset again: it is exactly send-to-apply wall time. Beside it, an
    ablation (the Monitor with no publish cycle and no whole-chain refresh during the run)
    and the floor (the KafkaSource alone), and where each tick waited.
-3. In-process replay: ``PacedSource`` (no rate) with the same session in batches of 1000
+3. In-process replay: ``MemorySource`` (no rate) with the same session in batches of 1000
    (the embedded source's batch at 50k ticks/s) through a Monitor, and
    ``Pipeline.apply`` alone on the same batches.
 
@@ -77,12 +77,13 @@ import msgspec  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from msgspec.structs import replace  # noqa: E402
 
+from monitor.books import build_books  # noqa: E402
 from monitor.chain.loaders import load_chain  # noqa: E402
 from monitor.config import KafkaSettings, KafkaTopics, Settings  # noqa: E402
 from monitor.core.book import Book  # noqa: E402
 from monitor.logs import configure_logging  # noqa: E402
 from monitor.pipeline import Pipeline  # noqa: E402
-from monitor.service import Monitor, build_books  # noqa: E402
+from monitor.service import Monitor  # noqa: E402
 from monitor.sources.kafka import (  # noqa: E402
     WIRE_VERSION_HEADER,
     KafkaSource,
@@ -90,10 +91,10 @@ from monitor.sources.kafka import (  # noqa: E402
     input_topics,
     topic_for,
 )
-from monitor.sources.simulated import PacedSource  # noqa: E402
+from monitor.sources.memory import MemorySource  # noqa: E402
 from monitor.sources.simulator import MarketSimulator, SimConfig  # noqa: E402
-from monitor.wire.records import QuoteBlock  # noqa: E402
 from monitor.wire.codec import decode, encode, kafka_key  # noqa: E402
+from monitor.wire.records import QuoteBlock  # noqa: E402
 from monitor.wire.schema import BINARY_TYPES, WIRE_VERSION, Tick  # noqa: E402
 from tests.broker import create_topics, start_broker  # noqa: E402
 
@@ -106,7 +107,7 @@ LAT_RATE = 50_000.0  # ticks/s for the latency test
 
 PUBLISH_BATCH = 500  # ticks per message, pre-published session
 LAT_CHUNK = 250  # ticks per message, paced producer
-REPLAY_BATCH = 1000  # ticks per PacedSource batch (embedded source at 50k ticks/s)
+REPLAY_BATCH = 1000  # ticks per MemorySource batch (embedded source at 50k ticks/s)
 MAX_RECORDS = 50  # Settings.kafka.max_records
 PARTITIONS = 3
 CONSUMER_OPTIONS = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
@@ -229,7 +230,7 @@ class TimedKafkaSource(KafkaSource):
         return c is not None and bool(c.assignment())
 
 
-class TimedPacedSource(PacedSource):
+class TimedMemorySource(MemorySource):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.first_ns: int | None = None
@@ -363,7 +364,7 @@ async def e2e_monitor(bootstrap: str, topics: KafkaTopics, encoding: str, chain:
     settings = kafka_settings(bootstrap, topics, encoding)
     books = build_books(settings, [chain])
     src = TimedKafkaSource(settings.kafka, consumer_options=dict(CONSUMER_OPTIONS))
-    mon = Monitor(settings, src, books)  # redis=None, metrics=None
+    mon = Monitor(settings, src, books)  # no sinks
     probe = instrument(mon, keep=False)
     gc.collect()
     t_start = time.time_ns()
@@ -648,7 +649,7 @@ async def replay_monitor(chain: Path, session: list) -> dict:
     settings = Settings()
     books = build_books(settings, [chain])
     batches = [session[i:i + REPLAY_BATCH] for i in range(0, len(session), REPLAY_BATCH)]
-    src = TimedPacedSource(batches, None)
+    src = TimedMemorySource(batches)
     mon = Monitor(settings, src, books)
     probe = instrument(mon, keep=False)
     gc.collect()
@@ -678,7 +679,7 @@ def warm_up(chain: Path, session: list) -> float:
     """Compile / load from numba's cache every kernel the service calls, once per process."""
     t0 = time.perf_counter()
     settings = Settings()
-    mon = Monitor(settings, PacedSource([], None), build_books(settings, [chain]))
+    mon = Monitor(settings, MemorySource([]), build_books(settings, [chain]))
     mon.pipeline.apply(session[:3000])
     mon.pipeline.maintenance(True)
     mon._collect(mon._freeze()[1])  # state, levels, regimes
@@ -689,7 +690,7 @@ def warm_up(chain: Path, session: list) -> float:
 def service_pipeline(chain: Path) -> Pipeline:
     """A Pipeline built exactly as the Monitor builds it (same settings and books)."""
     settings = Settings()
-    mon = Monitor(settings, PacedSource([], None), build_books(settings, [chain]))
+    mon = Monitor(settings, MemorySource([]), build_books(settings, [chain]))
     mon.core.shutdown()
     return mon.pipeline
 
@@ -810,7 +811,7 @@ def report(args, out: dict, t_total: float) -> None:
     for enc, p in out["publish"].items():
         pr(f"- pre-published {enc}: {p['messages']:,} messages of <= {PUBLISH_BATCH} ticks, "
            f"{p['bytes'] / 1e6:.1f} MB ({p['bytes'] / n:.0f} B/tick), in {p['seconds']:.2f} s")
-    pr(f"- Monitor: `redis=None`, `metrics=None` (no Redis: throughput of the service "
+    pr(f"- Monitor: no sinks (no Redis: throughput of the service "
        f"itself), default intervals (publish_ms {st.intervals.publish_ms:.0f}, reeval_ms "
        f"{st.intervals.reeval_ms:.0f}, reeval_bps {st.intervals.reeval_bps:g}), "
        f"`max_records={MAX_RECORDS}`; consumer options {CONSUMER_OPTIONS} (see the "
@@ -876,7 +877,7 @@ def report(args, out: dict, t_total: float) -> None:
         pr(f"| 2 | (info) Monitor with aiokafka's default fetch_max_wait_ms=500 "
            f"| {lat3(lat['default'])} | - | Tansu artifact, see below |")
     rep = out["replay"]
-    pr(f"| 3 | Monitor + PacedSource (in-process replay, no rate) "
+    pr(f"| 3 | Monitor + MemorySource (in-process replay, no rate) "
        f"| {fmt_rate(median([r['rate'] for r in rep]))}{spread([r['rate'] for r in rep])} "
        f"| (same) | batches of {REPLAY_BATCH}; no decoding |")
     pr(f"| 3 | `Pipeline.apply` alone | {fmt_rate(median(out['pipeline']))}"

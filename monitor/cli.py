@@ -1,4 +1,7 @@
-"""The ``monitor`` command line. Every command documents its options in ``--help``.
+"""The ``monitor`` command line: each command parses its options, calls one computation
+(:mod:`monitor.analysis`, :mod:`monitor.service`, :mod:`monitor.study`) and renders its
+result (:mod:`monitor.render`, or ``--json``). Every command documents its options in
+``--help``.
 
 Errors the user can fix (missing file, unknown layout, empty chain, bad option) print
 one line on stderr and exit with status 2; no traceback.
@@ -6,17 +9,53 @@ one line on stderr and exit with status 2; no traceback.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import math
 import sys
 from enum import Enum
 from pathlib import Path
 
+import structlog
 import typer
+
+from monitor.analysis.daily import daily_regimes
+from monitor.analysis.live import load_live
+from monitor.analysis.size import size_position
+from monitor.analysis.whatif import whatif as compute_whatif
+from monitor.books import book_for_chain, book_from_chain, build_books, resolve
+from monitor.chain import ChainError, load_chain
+from monitor.config import Settings, load_settings
+from monitor.fmt import clean_json
+from monitor.logs import configure_logging
+from monitor.options import (
+    parse_curve_range,
+    parse_days,
+    parse_spot_pct,
+    parse_usd,
+    parse_vol_pts,
+)
+from monitor.paths import DataNotFound, find_data_dir, packaged_chain
+from monitor.regimes.sizing import state_labels
+from monitor.render.daily import render_table
+from monitor.render.plot import plot_flow_curve
+from monitor.render.size import render_size
+from monitor.render.snapshot import render_snapshot
+from monitor.render.whatif import render_whatif
+from monitor.service import ServiceError, run_service
+from monitor.snapshot import build_snapshot
+from monitor.sources.kafka import KafkaTickProducer
+from monitor.sources.simulator import MarketSimulator, SimConfig
+from monitor.study.cli import main as study_main
+from monitor.wire.codec import decode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Dealer-flow monitor: options-dealer positioning, exposures, levels "
                        "and hedge-flow forecasts.")
+
+#: the user-fixable errors every command turns into one ``monitor: error:`` line
+USER_ERRORS = (ChainError, FileNotFoundError, ValueError)
+CONFIG_HELP = ("config file (default: $DEALERFLOW_CONFIG, else ./config.yaml, else the "
+               "packaged default)")
 
 
 @app.callback()
@@ -34,20 +73,54 @@ class PositionModel(str, Enum):
     short_all = "short_all"
 
 
+class Encoding(str, Enum):
+    json = "json"
+    binary = "binary"
+    records = "records"
+
+
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"monitor: error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def clean_json(obj):
-    """NaN/inf become null so the output is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean_json(v) for v in obj]
-    return obj
+def fail_on(err: BaseException) -> None:
+    """The first line of ``err`` as a ``monitor: error:`` line (exit 2)."""
+    text = str(err)
+    fail(text.splitlines()[0] if text else type(err).__name__)
+
+
+def print_json(obj, compact: bool = True) -> None:
+    sys.stdout.write(json.dumps(clean_json(obj), separators=(",", ":") if compact else None)
+                     + "\n")
+
+
+def _settings(config: Path | None, **overrides) -> Settings:
+    """The configuration (:func:`monitor.config.locate_config`) with CLI option overrides
+    per section (``None`` = not given)."""
+    settings = load_settings(config)
+    for section, values in overrides.items():
+        model = getattr(settings, section)
+        setattr(settings, section, model.model_copy(update={k: v for k, v in values.items()
+                                                            if v is not None}))
+    return settings
+
+
+def _chains(settings: Settings, chain: list[Path] | None) -> list[Path]:
+    """The chain files of the universe: ``--chain``, else ``chains``, else
+    ``embedded.chain`` (relative to the config file), else the packaged chain."""
+    if chain:
+        return list(chain)
+    if settings.chains:
+        return [resolve(p, settings.base) for p in settings.chains]
+    if settings.embedded.chain:
+        return [resolve(settings.embedded.chain, settings.base)]
+    return [packaged_chain()]
+
+
+def _data_dir(settings: Settings, explicit: Path | None) -> Path:
+    configured = resolve(settings.data_dir, settings.base) if settings.data_dir else None
+    return find_data_dir(explicit, configured)
 
 
 @app.command()
@@ -59,64 +132,27 @@ def snapshot(
     model: PositionModel = typer.Option(None, help="dealer position model (default: the "
                                         "underlying's position_model in config.yaml)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
-    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
     rate: float = typer.Option(None, help="risk-free rate, decimal (default from config)"),
 ) -> None:
     """Greeks, dealer exposures, levels and hedge-flow scenarios for one chain file."""
-    from monitor.chain.loaders import load_chain
-    from monitor.chain.model import ChainError
-    from monitor.config import load_settings
-    from monitor.core.book import Book
-    from monitor.render import render_snapshot
-    from monitor.snapshot import build_snapshot
-
     try:
         settings = load_settings(config)
         chain = load_chain(path)
-        und = settings.underlying(chain.underlying)
-        book = Book(chain, model=(model.value if model else und.position_model),
-                    multiplier=und.multiplier, div_yield=und.div_yield,
-                    rate=settings.pricing.rate if rate is None else rate,
-                    greeks=greeks.value, parity_pairs=settings.pricing.parity_pairs)
+        model_name = model.value if model else settings.underlying(chain.underlying).position_model
+        book = book_for_chain(chain, settings, model=model_name, greeks=greeks.value, rate=rate)
         snap = build_snapshot(book)
-    except (ChainError, FileNotFoundError, ValueError) as err:
-        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    except USER_ERRORS as err:
+        fail_on(err)
     if as_json:
-        sys.stdout.write(json.dumps(clean_json(snap), separators=(",", ":")) + "\n")
+        print_json(snap)
     else:
         typer.echo(render_snapshot(snap))
 
 
-class Encoding(str, Enum):
-    json = "json"
-    binary = "binary"
-    records = "records"
-
-
-def _settings(config: Path | None, **overrides):
-    from monitor.config import config_path, load_settings
-
-    settings = load_settings(config)
-    base = config_path(config).resolve().parent
-    for section, values in overrides.items():
-        model = getattr(settings, section)
-        setattr(settings, section, model.model_copy(update={k: v for k, v in values.items()
-                                                            if v is not None}))
-    return settings, base
-
-
-def _chains(settings, base: Path, chain: list[Path] | None) -> list[Path]:
-    from monitor.service import resolve
-
-    if chain:
-        return list(chain)
-    paths = settings.chains or [settings.embedded.chain]
-    return [resolve(p, base) for p in paths]
-
-
 @app.command()
 def run(
-    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
     kafka: str = typer.Option(None, help="HOST:PORT: consume Kafka instead of the embedded "
                               "simulator"),
     redis: str = typer.Option(None, help="Redis URL (default from config)"),
@@ -133,85 +169,23 @@ def run(
 
     Without --kafka it runs on the embedded default: a market simulator started from a
     real chain, fed through the same source interface as Kafka."""
-    import asyncio
-
-    import structlog
-
-    from monitor.chain.model import ChainError
-    from monitor.logs import configure_logging, redact
-    from monitor.service import Monitor, build_books
-    from monitor.sinks.metrics import Metrics
-    from monitor.sinks.redis_sink import RedisSink
-
     try:
-        settings, base = _settings(config, kafka={"bootstrap": kafka}, redis={"url": redis},
-                                   metrics={"port": metrics_port},
-                                   embedded={"rate_ticks_per_s": rate})
+        settings = _settings(config, kafka={"bootstrap": kafka}, redis={"url": redis},
+                             metrics={"port": metrics_port},
+                             embedded={"rate_ticks_per_s": rate})
         configure_logging(log_format or settings.log_format)
-        books = build_books(settings, _chains(settings, base, chain), base)
-    except (ChainError, FileNotFoundError, ValueError) as err:
-        fail(str(err).splitlines()[0])
-    log = structlog.get_logger("monitor")
-
-    async def main() -> int:
-        from monitor.service import REGIMES
-
-        metrics = Metrics(regimes=REGIMES)
-        try:
-            metrics.serve(settings.metrics.host, settings.metrics.port)
-        except OSError as err:
-            fail(f"cannot serve metrics on {settings.metrics.host}:{settings.metrics.port}: "
-                 f"{err.strerror or err}; choose another --metrics-port")
-        sink = RedisSink(settings.redis, metrics=metrics)
-        if not await sink.start():
-            typer.echo(f"monitor: warning: Redis at {redact(settings.redis.url)} is not "
-                       f"reachable; running without it (console output only, retrying)",
-                       err=True)
-        if settings.kafka.bootstrap:
-            from monitor.sources.kafka import KafkaSource
-
-            k = settings.kafka
-            source = KafkaSource(k, consumer_options={
-                "session_timeout_ms": k.session_timeout_ms,
-                "heartbeat_interval_ms": k.heartbeat_interval_ms,
-                "fetch_max_wait_ms": k.fetch_max_wait_ms})
-            checkpoints = True
-        else:
-            source = embedded_source(settings, books)
-            checkpoints = False
-        from monitor.sinks.alerts import alert_sender_from_settings
-
-        a = settings.alerting.model_dump(exclude={"max_quote_staleness_s", "max_oi_age_days"})
-        alerts = alert_sender_from_settings(settings.alerts, **a)
-        mon = Monitor(settings, source, books, redis=sink, metrics=metrics, summary=summary,
-                      checkpoints=checkpoints, alerts=alerts, base=base)
-        try:
-            return await mon.run(duration)
-        finally:
-            metrics.stop()
-
-    raise typer.Exit(asyncio.run(main()))
-
-
-def embedded_source(settings, books):
-    """The embedded default: a simulated session from the first book's chain, paced."""
-    from monitor.core.book import Book
-    from monitor.sources.simulated import PacedSource
-    from monitor.sources.simulator import MarketSimulator, SimConfig
-
-    book = next(iter(books.values()))
-    sim_book = Book(book.chain, model=book.model, multiplier=book.multiplier, rate=book.rate,
-                    div_yield=book.div_yield)
-    emb = settings.embedded
-    sim = MarketSimulator(sim_book, SimConfig(rate_ticks_per_s=emb.rate_ticks_per_s,
-                                              seed=emb.seed))
-    batch = max(1, int(emb.rate_ticks_per_s / 50))
-
-    def forever():
-        while True:
-            yield sim.ticks(batch)
-
-    return PacedSource(forever(), emb.rate_ticks_per_s)
+        structlog.get_logger("monitor").info(
+            "config_loaded", file=str(settings.config_file), origin=settings.config_origin)
+        books = build_books(settings, _chains(settings, chain), settings.base)
+    except USER_ERRORS as err:
+        fail_on(err)
+    try:
+        code = asyncio.run(run_service(
+            settings, books, base=settings.base, duration=duration, summary=summary,
+            warn=lambda msg: typer.echo(f"monitor: warning: {msg}", err=True)))
+    except ServiceError as err:
+        fail_on(err)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -226,61 +200,51 @@ def publish(
                                "array per line (wire format v1) instead of the simulator"),
     chain: Path = typer.Option(None, help="chain the simulator starts from "
                                "(default: embedded.chain from config)"),
-    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
     batch: int = typer.Option(500, help="ticks per Kafka message"),
     seed: int = typer.Option(None, help="simulator seed (default from config)"),
 ) -> None:
     """Send a recorded file or a simulated session into Kafka at a chosen rate (the demo
     driver and the load generator)."""
-    import asyncio
-
-    from monitor.chain.model import ChainError
-    from monitor.sources.kafka import KafkaTickProducer
-
     try:
-        settings, base = _settings(config)
+        settings = _settings(config)
         if ticks is not None:
             batches = recorded_batches(ticks, batch)
         else:
-            books = _books_for(settings, base, chain)
+            books = build_books(settings, _chains(settings, [chain] if chain else None)[:1],
+                                settings.base)
             batches = simulated_batches(settings, books, seconds, batch, seed)
-    except (ChainError, FileNotFoundError, ValueError) as err:
-        fail(str(err).splitlines()[0])
-
-    async def main() -> None:
-        import time
-
-        producer = KafkaTickProducer(kafka, encoding.value, settings.kafka.topics)
-        await producer.start()
-        sent, start = 0, time.monotonic()
-        try:
-            for ticks_ in batches:
-                await producer.send_ticks(ticks_, batch_size=batch)
-                sent += len(ticks_)
-                ahead = sent / rate - (time.monotonic() - start)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-                if sent % (batch * 200) < len(ticks_):
-                    typer.echo(f"sent {sent:,} ticks ({sent / max(time.monotonic() - start, 1e-9):,.0f}/s)",
-                               err=True)
-        finally:
-            await producer.stop()
-        el = time.monotonic() - start
-        typer.echo(f"published {sent:,} ticks in {el:.2f} s ({sent / max(el, 1e-9):,.0f} ticks/s, "
-                   f"{encoding.value})")
-
-    asyncio.run(main())
+    except USER_ERRORS as err:
+        fail_on(err)
+    asyncio.run(send_batches(kafka, encoding.value, settings, batches, rate, batch))
 
 
-def _books_for(settings, base, chain):
-    from monitor.service import build_books
+async def send_batches(kafka: str, encoding: str, settings: Settings, batches, rate: float,
+                       batch: int) -> None:
+    """Send ``batches`` (lists of ticks) at ``rate`` ticks/s, progress on stderr."""
+    loop = asyncio.get_running_loop()
+    producer = KafkaTickProducer(kafka, encoding, settings.kafka.topics)
+    await producer.start()
+    sent, start = 0, loop.time()
+    try:
+        for ticks_ in batches:
+            await producer.send_ticks(ticks_, batch_size=batch)
+            sent += len(ticks_)
+            ahead = sent / rate - (loop.time() - start)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            if sent % (batch * 200) < len(ticks_):
+                typer.echo(f"sent {sent:,} ticks "
+                           f"({sent / max(loop.time() - start, 1e-9):,.0f}/s)", err=True)
+    finally:
+        await producer.stop()
+    el = loop.time() - start
+    typer.echo(f"published {sent:,} ticks in {el:.2f} s ({sent / max(el, 1e-9):,.0f} ticks/s, "
+               f"{encoding})")
 
-    return build_books(settings, [chain] if chain else _chains(settings, base, None)[:1])
 
-
-def simulated_batches(settings, books, seconds: float, batch: int, seed: int | None):
-    from monitor.sources.simulator import MarketSimulator, SimConfig
-
+def simulated_batches(settings: Settings, books, seconds: float, batch: int, seed: int | None):
+    """A simulated session from the first book (batches of ``10 * batch`` ticks)."""
     book = next(iter(books.values()))
     sim = MarketSimulator(book, SimConfig(rate_ticks_per_s=settings.embedded.rate_ticks_per_s,
                                           seed=settings.embedded.seed if seed is None else seed))
@@ -288,10 +252,7 @@ def simulated_batches(settings, books, seconds: float, batch: int, seed: int | N
 
 
 def recorded_batches(path: Path, batch: int):
-    import msgspec
-
-    from monitor.wire.codec import decode
-
+    """Ticks of a JSON-lines file, ``10 * batch`` at a time; bad lines warned, skipped."""
     if not path.exists():
         raise FileNotFoundError(f"ticks file not found: {path}")
 
@@ -312,38 +273,52 @@ def recorded_batches(path: Path, batch: int):
         if buf:
             yield buf
 
-    del msgspec
     return gen()
 
 
 @app.command()
 def daily(
-    chains: Path = typer.Argument(Path("../shared/data/cboe_chain_eod_2026/SPX"),
-                                  help="folder of daily end-of-day chain files"),
-    vix: Path = typer.Option(Path("../shared/data/market_daily/VIX_close_1990-2026-08.csv"),
-                             help="VIX closes (date,value): the regimes' put-premium measure"),
+    chains: Path = typer.Argument(None, help="folder of daily end-of-day chain files "
+                                  "(default: cboe_chain_eod_2026/SPX in the data folder)"),
+    vix: Path = typer.Option(None, help="VIX closes (date,value), the regimes' put-premium "
+                             "measure (default: market_daily/VIX_close_1990-2026-08.csv in "
+                             "the data folder)"),
+    data: Path = typer.Option(None, "--data", help="the real-data folder (default: "
+                              "$DEALERFLOW_DATA, data_dir in the config, ../shared/data)"),
     as_json: bool = typer.Option(False, "--json", help="print the rows as one JSON array"),
-    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """Run the regime engine over daily chains: per session spot, GEX (model and vendor),
     zero gamma, VIX and the labels in force (the README's real-data table)."""
-    from monitor.chain.model import ChainError
-    from monitor.regimes.daily import daily_regimes, render_table
-
     try:
-        settings, _ = _settings(config)
+        settings = _settings(config)
+        if chains is None or vix is None:
+            root = _data_dir(settings, data)
+            chains = chains or root / "cboe_chain_eod_2026" / "SPX"
+            vix = vix or root / "market_daily" / "VIX_close_1990-2026-08.csv"
         if not vix.exists():
             raise FileNotFoundError(f"VIX file not found: {vix}")
         rows, skipped = daily_regimes(chains, vix, settings,
                                       progress=lambda name: typer.echo(name, err=True))
-    except (ChainError, FileNotFoundError, ValueError) as err:
-        fail(str(err).splitlines()[0])
+    except (DataNotFound, *USER_ERRORS) as err:
+        fail_on(err)
     if as_json:
-        sys.stdout.write(json.dumps(clean_json(rows)) + "\n")
+        print_json(rows, compact=False)
         return
     typer.echo(render_table(rows))
     for line in skipped:
         typer.echo(f"skipped {line}")
+
+
+def _book_for(path: Path | None, from_redis: str | None, redis: str | None,
+              settings: Settings):
+    """(book, source, notes, live state or None) from a chain file or the live service."""
+    if (path is None) == (from_redis is None):
+        raise ValueError("give a chain file or --from-redis ROOT (one of them)")
+    if from_redis is not None:
+        live = load_live(settings, from_redis, url=redis, base=settings.base)
+        return live.book, live.source, live.notes, live.state
+    return book_from_chain(path, settings, settings.base), None, None, None
 
 
 @app.command()
@@ -364,39 +339,24 @@ def whatif(
     plot: Path = typer.Option(None, help="write the flow-curve chart (zero gamma, walls and "
                               "spot marked) to this PNG file"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
-    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """Dealer hedge flow for a spot move, vol change and days passing (full revaluation
     and linear; dollars, shares, ES-equivalents, % of ADV) and the flow curve over spot."""
-    from monitor.chain.model import ChainError
-    from monitor.regimes.whatif import (book_from_chain, load_live, parse_curve_range,
-                                        parse_days, parse_spot_pct, parse_vol_pts,
-                                        render_whatif)
-    from monitor.regimes.whatif import whatif as compute_whatif
-
     try:
         spot_pct, vol_pts, n_days = parse_spot_pct(spot), parse_vol_pts(vol), parse_days(days)
         curve_range = parse_curve_range(spot_range)
-        if (path is None) == (from_redis is None):
-            raise ValueError("give a chain file or --from-redis ROOT (one of them)")
-        settings, base = _settings(config)
-        source = notes = None
-        if from_redis is not None:
-            live = load_live(settings, from_redis, url=redis, base=base)
-            book, source, notes = live.book, live.source, live.notes
-        else:
-            book = book_from_chain(path, settings, base)
+        settings = _settings(config)
+        book, source, notes, _ = _book_for(path, from_redis, redis, settings)
         result = compute_whatif(book, spot_pct, vol_pts, n_days, settings=settings,
                                 curve_range=curve_range, curve_points=points, source=source,
                                 notes=notes)
         if plot is not None:
-            from monitor.plot import plot_flow_curve
-
             plot_flow_curve(result, plot)
-    except (ChainError, FileNotFoundError, ValueError) as err:
-        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    except USER_ERRORS as err:
+        fail_on(err)
     if as_json:
-        sys.stdout.write(json.dumps(clean_json(result), separators=(",", ":")) + "\n")
+        print_json(result)
     else:
         typer.echo(render_whatif(result))
         if plot is not None:
@@ -419,45 +379,36 @@ def size(
                                    "running service's Redis keys instead of a chain file"),
     redis: str = typer.Option(None, help="Redis URL for --from-redis (default from config)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
-    config: Path = typer.Option(None, help="config file (default ./config.yaml)"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """The dealer flow your position would face in the standard scenarios, whether it
     stands with or against that flow, and a suggested size multiplier (README: rule table)."""
-    from monitor.chain.model import ChainError
-    from monitor.regimes.sizing import parse_usd, render_size, size_position, state_labels
-    from monitor.regimes.whatif import book_from_chain, load_live
-
     try:
         if (delta is None) == (positions is None):
             raise ValueError("give --delta or --positions (one of them)")
         user_delta = None if delta is None else parse_usd(delta)
-        if (path is None) == (from_redis is None):
-            raise ValueError("give a chain file or --from-redis ROOT (one of them)")
-        settings, base = _settings(config)
-        labels, labels_source, source, notes = (regime or None), None, None, None
-        if from_redis is not None:
-            live = load_live(settings, from_redis, url=redis, base=base)
-            book, source, notes = live.book, live.source, live.notes
-            if labels is None:
-                labels, labels_source = state_labels(live.state), "state"
-        else:
-            book = book_from_chain(path, settings, base)
+        settings = _settings(config)
+        book, source, notes, state = _book_for(path, from_redis, redis, settings)
+        labels, labels_source = (regime or None), None
+        if state is not None and labels is None:
+            labels, labels_source = state_labels(state), "state"
         result = size_position(book, user_delta_usd=user_delta, positions=positions,
                                labels=labels, settings=settings, labels_source=labels_source,
                                source=source, notes=notes)
-    except (ChainError, FileNotFoundError, ValueError) as err:
-        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    except USER_ERRORS as err:
+        fail_on(err)
     if as_json:
-        sys.stdout.write(json.dumps(clean_json(result), separators=(",", ":")) + "\n")
+        print_json(result)
     else:
         typer.echo(render_size(result))
 
 
 @app.command()
 def study(
-    data: Path = typer.Option(Path("../shared/data"), "--data",
+    data: Path = typer.Option(None, "--data",
                               help="data directory in the shared/data layout (market_daily/, "
-                                   "calendar/, intraday/, cboe_chain_eod*/)"),
+                                   "calendar/, intraday/, cboe_chain_eod*/); default: "
+                                   "$DEALERFLOW_DATA, data_dir in the config, ../shared/data"),
     out: Path = typer.Option(Path("study-report"), "--out",
                              help="output directory for report.md and the PNG charts"),
     no_own_gex: bool = typer.Option(False, "--no-own-gex",
@@ -465,12 +416,15 @@ def study(
                                          "chains (claim 1, second half, and the 2026 table)"),
     as_json: bool = typer.Option(False, "--json",
                                  help="print the results as one JSON object"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """Test the mechanical dealer-flow claims on real history; write a Markdown report
     with charts (progress on stderr)."""
-    from monitor.study.cli import main as study_main
-
-    code = study_main(data, out, own_gex=not no_own_gex, as_json=as_json)
+    try:
+        root = _data_dir(_settings(config), data)
+    except (DataNotFound, *USER_ERRORS) as err:
+        fail_on(err)
+    code = study_main(root, out, own_gex=not no_own_gex, as_json=as_json)
     if code:
         raise typer.Exit(code)
 

@@ -2,8 +2,13 @@
 
 Precedence, highest first: keyword arguments (the CLI's options), environment variables
 ``DEALERFLOW_<SECTION>__<KEY>`` (e.g. ``DEALERFLOW_REDIS__URL``,
-``DEALERFLOW_PRICING__RATE``), the YAML file, the defaults below. The YAML file is
-``--config FILE``, else ``$DEALERFLOW_CONFIG``, else ``./config.yaml`` (missing = defaults).
+``DEALERFLOW_PRICING__RATE``), the YAML file, the defaults below.
+
+The YAML file (:func:`locate_config`) is ``--config FILE``, else ``$DEALERFLOW_CONFIG``
+(either must exist), else ``./config.yaml`` when there is one, else the default shipped in
+the package (:func:`monitor.paths.packaged_config`). Relative paths in a configuration
+(``chains``, ``embedded.chain``, ``data_dir``, position files) are relative to the folder
+of the file they are written in: :attr:`Settings.base`.
 
 Secrets (webhook URLs, passwords) are never read from the YAML file: only from the
 environment, as ``SecretStr`` so they do not appear in logs or reprs.
@@ -15,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +29,7 @@ from pydantic_settings import (
 )
 
 from monitor.core.positions import MODELS
+from monitor.paths import packaged_config
 
 PositionModel = Literal[MODELS + ("flow", "positions")]  # type: ignore[valid-type]
 
@@ -95,7 +101,6 @@ class MetricsSettings(BaseModel):
 class IntervalSettings(BaseModel):
     reeval_ms: float = Field(250.0, gt=0, description="max rate of full re-evaluations on spot moves")
     reeval_bps: float = Field(5.0, ge=0, description="spot move that forces a re-evaluation now")
-    levels_ms: float = Field(1000.0, gt=0, description="zero gamma and walls timer")
     publish_ms: float = Field(1000.0, gt=0, description="Redis state publish timer")
     gil_switch_ms: float = Field(
         0.5, gt=0, description="Python's thread switch interval in the service: the longest "
@@ -134,8 +139,9 @@ class RegimeSettings(BaseModel):
 
 
 class EmbeddedSettings(BaseModel):
-    chain: str = Field("../shared/data/cboe_chain_eod_2026/SPX/SPX_2026-08-21.csv.gz",
-                       description="real chain the embedded simulator starts from")
+    chain: str | None = Field(None, description="real chain the embedded simulator starts "
+                              "from (relative to the config file); None = the SPX chain "
+                              "shipped in the package")
     rate_ticks_per_s: float = Field(20000.0, gt=0)
     seed: int = 7
 
@@ -196,9 +202,31 @@ class Settings(BaseSettings):
     chains: list[str] = Field(default_factory=list, description=(
         "chain files giving each underlying's universe and open interest at start "
         "(relative to the config file); empty = embedded.chain"))
+    data_dir: str | None = Field(None, description="the real-data folder (shared/data "
+                                 "layout) for `daily` and `study`, relative to the config "
+                                 "file; None = searched (monitor.paths)")
     sizing: SizingSettings = SizingSettings()
     alerting: AlertingSettings = AlertingSettings()
     alerts: AlertSecrets = AlertSecrets()
+
+    _config_file: Path | None = PrivateAttr(None)
+    _config_origin: str = PrivateAttr("defaults")
+
+    @property
+    def config_file(self) -> Path | None:
+        """The YAML file these settings were read from (None: built in code)."""
+        return self._config_file
+
+    @property
+    def config_origin(self) -> str:
+        """How the file was found: ``--config``, ``$DEALERFLOW_CONFIG``, ``./config.yaml``,
+        ``packaged default`` (or ``defaults``: built in code)."""
+        return self._config_origin
+
+    @property
+    def base(self) -> Path | None:
+        """Folder that relative paths of the configuration start from."""
+        return None if self._config_file is None else self._config_file.resolve().parent
 
     def underlying(self, root: str) -> UnderlyingSettings:
         """Settings of ``root`` (``SPXW`` -> ``SPX``), defaults where not configured."""
@@ -227,15 +255,32 @@ class _YamlWithoutSecrets(YamlConfigSettingsSource):
         return data
 
 
-def config_path(path: str | os.PathLike | None = None) -> Path:
-    return Path(path or os.environ.get("DEALERFLOW_CONFIG") or "config.yaml")
+CONFIG_ENV = "DEALERFLOW_CONFIG"
+
+
+def locate_config(path: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """(file, origin) of the configuration to read (module docstring)."""
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file not found: {p}")
+        return p, "--config"
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file not found: {p} (from ${CONFIG_ENV})")
+        return p, f"${CONFIG_ENV}"
+    local = Path("config.yaml")
+    if local.is_file():
+        return local, "./config.yaml"
+    return packaged_config(), "packaged default"
 
 
 def load_settings(path: str | os.PathLike | None = None, **overrides) -> Settings:
-    """Settings from ``path`` (see the module docstring) with ``overrides`` on top."""
-    yaml_path = config_path(path)
-    if path is not None and not yaml_path.exists():
-        raise FileNotFoundError(f"config file not found: {yaml_path}")
+    """Settings from the configuration :func:`locate_config` finds for ``path`` (module
+    docstring), with ``overrides`` on top."""
+    yaml_path, origin = locate_config(path)
 
     class _Settings(Settings):
         @classmethod
@@ -245,4 +290,7 @@ def load_settings(path: str | os.PathLike | None = None, **overrides) -> Setting
             return (init_settings, env_settings,
                     _YamlWithoutSecrets(settings_cls, yaml_file=yaml_path))
 
-    return _Settings(**overrides)
+    settings = _Settings(**overrides)
+    settings._config_file = yaml_path
+    settings._config_origin = origin
+    return settings

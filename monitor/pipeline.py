@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,8 +42,6 @@ from monitor.core.symbol_index import WIDTH, SymbolIndex
 from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
-KIND = {OptionQuote: "quote", OptionTrade: "trade", UnderlyingTick: "underlying",
-        OpenInterest: "oi", VolIndex: "vol_index"}
 OTHER = "other"  # label for ticks whose underlying the monitor does not track
 SAMPLES_PER_REASON = 3
 
@@ -97,8 +95,6 @@ class UnderlyingState:
     def frozen_copy(self) -> "UnderlyingState":
         """A copy whose book and arrays will not change (the publish cycle reads it while
         ticks keep coming)."""
-        from dataclasses import replace
-
         return replace(self, book=self.book.copy(), last_ts=self.last_ts.copy(),
                        flow_pos=dict(self.flow_pos), last_trade_px={}, pending_quote={},
                        refreshing=None, touched=[], spare=None)

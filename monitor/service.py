@@ -14,13 +14,20 @@ Tasks on one asyncio loop:
   cycle: a frozen copy of each changed book is taken on the core thread (about 1 ms), its
   state, levels, scenarios and regime events are computed on a second ("levels") thread
   beside tick processing, then written to Redis with a checkpoint of the book's inputs,
-  then -- only if the checkpoint was stored -- the source offsets of everything applied
-  before the copy was taken are committed (at-least-once; a restart restores the
-  checkpoint and re-reads the uncommitted ticks, which re-apply idempotently).
+  handed to every sink (:func:`deliver`: Redis with the checkpoint, Prometheus, desk
+  chat), then -- only if every durable sink stored its checkpoints -- the source offsets
+  of everything applied before the copy was taken are committed (at-least-once; a
+  restart restores the checkpoint and re-reads the uncommitted ticks, which re-apply
+  idempotently).
 * a one-line terminal summary every second (``summary=True``).
 
 ``Monitor.stop()`` (SIGINT/SIGTERM, or ``duration`` elapsed): stop the source, apply what
-was received, re-evaluate, publish, commit, flush Redis, exit 0.
+was received, re-evaluate, publish, commit, flush and close the sinks, exit 0.
+
+Assembly (as nautilus_trader's factories build clients from their own configs):
+:func:`make_source` and :func:`make_sinks` build the source and the sinks from the
+settings, :func:`run_service` wires them and runs; the CLI only parses and calls it.
+A new sink is one more entry in :func:`make_sinks`; :class:`Monitor` does not change.
 """
 
 from __future__ import annotations
@@ -32,80 +39,34 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgspec
 import numba
-import numpy as np
 import structlog
 
-from monitor.chain.loaders import load_chain
+from monitor.books import decode_checkpoint, encode_checkpoint, position_models
 from monitor.config import Settings
 from monitor.core.book import Book
+from monitor.fmt import money, points
+from monitor.logs import redact
 from monitor.pipeline import OTHER, Pipeline
 from monitor.regimes.engine import LABELS, RegimeEngine
 from monitor.regimes.sizing import advice_for_state
-from monitor.render import fmt_level, money
-from monitor.sinks.metrics import Metrics
+from monitor.sinks.alerts import AlertSink, alert_sender_from_settings
+from monitor.sinks.base import CheckpointStore, PublishCycle, Sink, UnderlyingCycle
+from monitor.sinks.metrics import Metrics, MetricsSink
 from monitor.sinks.redis_sink import RedisSink
 from monitor.sources.base import Source
-from monitor.state import build_state, data_quality, observation, redis_state
+from monitor.sources.kafka import KafkaSource
+from monitor.sources.memory import MemorySource
+from monitor.sources.simulator import MarketSimulator, SimConfig
+from monitor.state import build_state, observation
 from monitor.wire.records import QuoteBlock
 
 log = structlog.get_logger("monitor.service")
-REGIMES = LABELS
-
-
-def resolve(path: str, base: Path | None) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() or base is None else (base / p)
-
-
-def build_books(settings: Settings, chains: list[str | Path],
-                base: Path | None = None) -> dict[str, Book]:
-    """One book per chain file, keyed by underlying, with that underlying's settings.
-    ``flow`` books start from their base model; ``positions`` books hold the user's file
-    (``positions_file``, relative to ``base``)."""
-    from monitor.regimes.models import load_positions_file
-
-    books = {}
-    for path in chains:
-        chain = load_chain(path)
-        und = settings.underlying(chain.underlying)
-        model = {"flow": und.flow_base_model, "positions": "classic"}.get(
-            und.position_model, und.position_model)
-        book = Book(chain, model=model, multiplier=und.multiplier, div_yield=und.div_yield,
-                    rate=settings.pricing.rate, parity_pairs=settings.pricing.parity_pairs)
-        if und.position_model == "positions":
-            if not und.positions_file:
-                raise ValueError(f"{chain.underlying}: position_model positions needs "
-                                 f"positions_file")
-            rows, pos, _ = load_positions_file(resolve(und.positions_file, base), book)
-            book.update_positions(np.arange(len(book.oi)), np.zeros(len(book.oi)))
-            book.update_positions(rows, pos)
-        books[chain.underlying] = book
-    return books
-
-
-def position_models(settings: Settings, books: dict[str, Book]) -> dict[str, tuple[str, str]]:
-    return {root: (settings.underlying(root).position_model,
-                   settings.underlying(root).flow_base_model) for root in books}
-
-
-def encode_checkpoint(cp: dict) -> bytes:
-    """msgpack; numpy arrays as ``{"dtype", "data"}`` with the raw bytes (fast, exact)."""
-    out = {k: ({"dtype": v.dtype.str, "data": v.tobytes()} if isinstance(v, np.ndarray) else v)
-           for k, v in cp.items()}
-    return msgspec.msgpack.encode(out)
-
-
-def decode_checkpoint(raw: bytes) -> dict:
-    out = msgspec.msgpack.decode(raw)
-    for k, v in out.items():
-        if isinstance(v, dict) and set(v) == {"dtype", "data"}:
-            out[k] = np.frombuffer(v["data"], dtype=np.dtype(v["dtype"])).copy()
-    return out
 
 
 #: niceness of the threads that work beside the tick path (refreshes, publish cycles)
@@ -126,10 +87,19 @@ def background_thread() -> None:
 
 
 class Monitor:
+    """Source -> pipeline -> publish cycles -> sinks (module docstring).
+
+    ``sinks``: where publish cycles go (:class:`monitor.sinks.base.Sink`); the first that is
+    also a :class:`~monitor.sinks.base.CheckpointStore` is where :meth:`restore` reads the
+    regime history and (``checkpoints=True``, Kafka mode) the book checkpoints, and the
+    checkpoints are encoded each cycle only when there is one. ``base``: folder of the
+    config file (relative paths in it start there). ``max_ticks``: stop after receiving
+    this many ticks (demos, tests).
+    """
+
     def __init__(self, settings: Settings, source: Source, books: dict[str, Book], *,
-                 redis: RedisSink | None = None, metrics: Metrics | None = None,
-                 summary: bool = False, checkpoints: bool = False, tick_s: float = 0.05,
-                 max_ticks: int | None = None, alerts=None, base: Path | None = None,
+                 sinks: Sequence[Sink] = (), summary: bool = False, checkpoints: bool = False,
+                 tick_s: float = 0.05, max_ticks: int | None = None, base: Path | None = None,
                  out=sys.stdout):
         self.settings = settings
         self.source = source
@@ -137,14 +107,13 @@ class Monitor:
                                  reeval_bps=settings.intervals.reeval_bps,
                                  models=position_models(settings, books),
                                  background_refresh=True)
-        self.redis = redis
-        self.metrics = metrics
-        self.alerts = alerts  # an AlertSender, or None
-        self.base = base  # folder of the config file: relative paths in it start there
+        self.sinks = list(sinks)
+        self.store = next((s for s in self.sinks if isinstance(s, CheckpointStore)), None)
+        self.base = base
         self.summary = summary
         self.checkpoints = checkpoints
         self.tick_s = tick_s
-        self.max_ticks = max_ticks  # stop after receiving this many ticks (demos, tests)
+        self.max_ticks = max_ticks
         self.out = out
         self.core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
         # publish cycles compute on frozen copies here; numba's threadsafe layer (see
@@ -156,8 +125,8 @@ class Monitor:
                                             initializer=background_thread)
         self._refreshes: set[asyncio.Task] = set()
         self.regimes = {root: RegimeEngine(root, settings.regimes) for root in books}
-        self.states: dict[str, dict] = {}  # last published state per root (metrics read it)
-        self.events: list[dict] = []  # every event since start (also in Redis)
+        self.states: dict[str, dict] = {}  # last published state per root
+        self.events: list[dict] = []  # every event since start (also in the sinks)
         self._token = None  # merged source token of the batches applied since the last commit
         self._stop = asyncio.Event()
         self._ingest_done = asyncio.Event()
@@ -168,8 +137,6 @@ class Monitor:
         self._last_summary = (time.monotonic(), 0)
         self._last_publish = (time.monotonic(), 0)
         self.tps = 0.0
-        if metrics is not None:
-            metrics.set_provider(lambda: self.states)
 
     async def _core(self, fn, *args):
         """``fn(*args)`` on the core thread; then launch the refreshes it started."""
@@ -195,12 +162,12 @@ class Monitor:
         self._stop.set()
 
     async def restore(self) -> None:
-        """Load each underlying's regime history from Redis (so a restart does not forget
-        the lookback) and, in Kafka mode, its book checkpoint (resume exactly)."""
-        if self.redis is None:
+        """Load each underlying's regime history from the store (so a restart does not
+        forget the lookback) and, in Kafka mode, its book checkpoint (resume exactly)."""
+        if self.store is None:
             return
         for root, engine in self.regimes.items():
-            raw = await self.redis.load_blob(root, "regime")
+            raw = await self.store.load(root, "regime")
             if raw is not None:
                 try:
                     engine.restore(msgspec.json.decode(raw))
@@ -209,7 +176,7 @@ class Monitor:
         if not self.checkpoints:
             return
         for root, s in self.pipeline.states.items():
-            raw = await self.redis.load_checkpoint(root)
+            raw = await self.store.load(root, "checkpoint")
             if raw is None:
                 continue
             try:
@@ -225,9 +192,9 @@ class Monitor:
                 loop.add_signal_handler(sig, self.stop)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests): stop() is called directly
+        for sink in self.sinks:
+            await sink.setup()
         await self.restore()
-        if self.alerts is not None:
-            await self.alerts.start()
         await self.source.start()
         # Everything built so far (chains, books, numba and pandas internals: some 200k
         # objects) lives as long as the process. Out of the cyclic GC's sight, a full
@@ -237,8 +204,8 @@ class Monitor:
         gc.freeze()
         switch_s = sys.getswitchinterval()  # put back on the way out (tests share a process)
         sys.setswitchinterval(self.settings.intervals.gil_switch_ms / 1000.0)
-        if self.metrics is not None:
-            self.metrics.set_ready(True)
+        for sink in self.sinks:
+            sink.ready(True)
         log.info("monitor_started", underlyings=sorted(self.pipeline.states),
                  duration_s=duration)
         ingest = asyncio.create_task(self._ingest(), name="ingest")
@@ -264,12 +231,10 @@ class Monitor:
             await self._core(self.pipeline.maintenance, True)
             await self.publish_cycle()  # commits what was applied, before the source stops
             await self.source.stop()
-            if self.redis is not None:
-                await self.redis.close()
-            if self.alerts is not None:
-                await self.alerts.close()
-            if self.metrics is not None:
-                self.metrics.set_ready(False)
+            for sink in self.sinks:
+                sink.ready(False)
+                await sink.flush()
+                await sink.close()
             self.core.shutdown(wait=True)
             self.levels.shutdown(wait=True)
             self.refresher.shutdown(wait=True)
@@ -294,10 +259,9 @@ class Monitor:
                         self.pipeline.counts.reject(OTHER, "message", reason, context)
                 if batch.ticks:
                     await self._core(self.pipeline.apply, batch.ticks)
-                    if self.metrics is not None:
-                        lat = (time.time_ns() - batch.received_ns) / 1e9
-                        for root in self.pipeline.states:
-                            self.metrics.observe_tick_to_state(root, lat)
+                    lat = (time.time_ns() - batch.received_ns) / 1e9
+                    for sink in self.sinks:
+                        sink.observe_batch(self.pipeline.states, lat)
                 self.ticks_received += sum(len(t) if type(t) is QuoteBlock else 1
                                            for t in batch.ticks)
                 self._token = self.source.merge_tokens(self._token, batch.token)
@@ -344,7 +308,7 @@ class Monitor:
             frozen.append((root, s.frozen_copy(), vol_index))
         return token, frozen
 
-    def _collect(self, frozen: list) -> list[tuple]:
+    def _collect(self, frozen: list) -> list[UnderlyingCycle]:
         """On the levels thread: per underlying, state, profile, regime events, regime
         history and checkpoint, all of the frozen instant."""
         out = []
@@ -359,77 +323,55 @@ class Monitor:
             state["regimes"] = ",".join(engine.current)
             state["sizing"] = advice_for_state(state, self.settings, book=s.book,
                                                base=self.base)
-            regime_blob = msgspec.json.encode(engine.to_dict())
             # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
-            # the live book), so it is written whenever Redis is there
-            cp = encode_checkpoint(s.checkpoint()) if self.redis is not None else None
-            out.append((root, state, profile, events, cp, regime_blob))
+            # the live book), so it is kept whenever there is a store
+            cp = encode_checkpoint(s.checkpoint()) if self.store is not None else None
+            out.append(UnderlyingCycle(root, state, profile, events,
+                                       msgspec.json.encode(engine.to_dict()), cp))
         return out
 
     async def publish_cycle(self) -> None:
+        """Freeze, compute, hand to the sinks, then commit (module docstring)."""
         token, frozen = await self._core(self._freeze)
         items = await asyncio.get_running_loop().run_in_executor(self.levels, self._collect,
                                                                  frozen)
-        checkpoints_ok = True
         now = time.monotonic()
         t_prev, n_prev = self._last_publish
         tps = (self.ticks_received - n_prev) / max(now - t_prev, 1e-9)
         self._last_publish = (now, self.ticks_received)
         lag = self.source.lag()
-        for root, state, profile, events, cp, regime_blob in items:
-            state["quality"]["ticks_per_second"] = tps  # all underlyings of this process
-            state["quality"]["consumer_lag"] = lag
-            self.states[root] = state
-            self.events.extend(events)
-            if self.alerts is not None:
-                self._alert(root, state, events)
-            for ev in events:
-                log.info("regime_change", underlying=root, regime=ev["regime"],
+        for u in items:
+            u.state["quality"]["ticks_per_second"] = tps  # all underlyings of this process
+            u.state["quality"]["consumer_lag"] = lag
+            self.states[u.root] = u.state
+            self.events.extend(u.events)
+            for ev in u.events:
+                log.info("regime_change", underlying=u.root, regime=ev["regime"],
                          frm=ev["from"], to=ev["to"], message=ev["message"])
-                if self.metrics is not None:
-                    self.metrics.count_regime_change(root, ev["to"] or f"no_{ev['regime']}")
-            if self.redis is not None:
-                await self.redis.publish(root, redis_state(state), profile, events,
-                                         computed_at=time.perf_counter())
-                await self.redis.save_blob(root, "regime", regime_blob)
-                if cp is not None:
-                    stored = await self.redis.save_checkpoint(root, cp)
-                    checkpoints_ok = checkpoints_ok and stored
-        self._sync_counts()
+        stored = await deliver(PublishCycle(items, *self._count_deltas()), self.sinks)
         if token is None:
             return
-        if not self.checkpoints or checkpoints_ok:
+        if not self.checkpoints or stored:
             await self.source.commit(token)
         else:  # keep the offsets for the next cycle: nothing past the checkpoint is committed
             self._token = self.source.merge_tokens(token, self._token)
 
-    def _alert(self, root: str, state: dict, events: list[dict]) -> None:
-        """Hand regime changes to the desk-chat sender (never blocks). The first label of
-        each family after a cold start is not an alert: it is a classification, not a
-        change (it still goes to Redis)."""
-        a = self.settings.alerting
-        ok, reason = data_quality(state, a.max_quote_staleness_s, a.max_oi_age_days)
-        self.alerts.set_quality(ok, reason, underlying=root)
-        for ev in events:
-            if ev["from"] is not None or ev["regime"] != "gamma":
-                self.alerts.submit(ev, quality_ok=ok, quality_reason=reason)
-
-    def _sync_counts(self) -> None:
+    def _count_deltas(self) -> tuple[dict, dict]:
+        """Tick and rejection counts since the last cycle (and one log line per new
+        rejection reason, with its context)."""
         counts = self.pipeline.counts
         for sample in counts.take_samples():
             log.warning("tick_rejected", **sample)
-        if self.metrics is None:
-            return
-        for key, n in list(counts.ticks.items()):
-            d = n - self._synced_ticks.get(key, 0)
-            if d:
-                self.metrics.count_ticks(*key, n=d)
-                self._synced_ticks[key] = n
-        for key, n in list(counts.rejected.items()):
-            d = n - self._synced_rejected.get(key, 0)
-            if d:
-                self.metrics.count_rejected(*key, n=d)
-                self._synced_rejected[key] = n
+        out = []
+        for now, synced in ((counts.ticks, self._synced_ticks),
+                            (counts.rejected, self._synced_rejected)):
+            delta = {}
+            for key, n in list(now.items()):
+                if n != synced.get(key, 0):
+                    delta[key] = n - synced.get(key, 0)
+                    synced[key] = n
+            out.append(delta)
+        return out[0], out[1]
 
     def _print_summary(self, final: bool = False) -> None:
         now = time.monotonic()
@@ -439,9 +381,102 @@ class Monitor:
         for root, st_ in sorted(self.states.items()):
             zg = st_.get("zero_gamma")
             line = (f"{root} spot {st_['spot']:,.2f}  GEX {money(st_['gex_usd_per_pct'])}/1%  "
-                    f"zero-gamma {'n/a' if zg is None else f'{zg:,.0f}'}  "
-                    f"walls C {fmt_level(st_.get('call_wall'))} / P {fmt_level(st_.get('put_wall'))}  "
+                    f"zero-gamma {points(zg)}  "
+                    f"walls C {points(st_.get('call_wall'))} / P {points(st_.get('put_wall'))}  "
                     f"regime {st_.get('regime') or '-'}  {self.tps:,.0f} ticks/s"
                     + ("  (final)" if final else ""))
             print(line, file=self.out, flush=True)
 
+
+async def deliver(cycle: PublishCycle, sinks: Sequence[Sink]) -> bool:
+    """Hand ``cycle`` to every sink, in order; True when every durable sink stored it.
+
+    The one place that orders a publish cycle's effects (the contract is
+    :mod:`monitor.sinks.base`'s): each sink writes the cycle (the Redis sink: state,
+    profile and events, then the regime history and the checkpoint); the caller commits
+    the source offsets only when this returns True, so no offset is ever committed past
+    a checkpoint that was not stored. A sink that raises is logged and counts as not
+    stored when it is durable; the other sinks still get the cycle."""
+    stored = True
+    for sink in sinks:
+        try:
+            ok = await sink.write(cycle)
+        except Exception:  # noqa: BLE001 - one sink's failure must not stop the others
+            log.exception("sink_write_failed", sink=type(sink).__name__)
+            ok = False
+        if sink.durable and not ok:
+            stored = False
+    return stored
+
+
+# -- assembly: the source and the sinks from the settings ------------------------------------
+class ServiceError(ValueError):
+    """A setting the service cannot start with (one line, for ``monitor: error:``)."""
+
+
+def embedded_source(settings: Settings, books: dict[str, Book]) -> MemorySource:
+    """The embedded default: a simulated session from the first book's chain, paced to
+    ``embedded.rate_ticks_per_s`` (the simulator has a book of its own)."""
+    book = next(iter(books.values()))
+    sim_book = Book(book.chain, model=book.model, multiplier=book.multiplier, rate=book.rate,
+                    div_yield=book.div_yield)
+    emb = settings.embedded
+    sim = MarketSimulator(sim_book, SimConfig(rate_ticks_per_s=emb.rate_ticks_per_s,
+                                              seed=emb.seed))
+    batch = max(1, int(emb.rate_ticks_per_s / 50))
+
+    def forever():
+        while True:
+            yield sim.ticks(batch)
+
+    return MemorySource(forever(), rate_ticks_per_s=emb.rate_ticks_per_s, record_commits=False)
+
+
+def make_source(settings: Settings, books: dict[str, Book]) -> tuple[Source, bool]:
+    """(source, checkpoints): the Kafka consumer group when ``kafka.bootstrap`` is set
+    (resumable: checkpoints on), else the embedded simulator (checkpoints off)."""
+    if settings.kafka.bootstrap:
+        return KafkaSource.from_settings(settings.kafka), True
+    return embedded_source(settings, books), False
+
+
+async def make_sinks(settings: Settings, metrics: Metrics,
+                     warn: Callable[[str], None] | None = None) -> list[Sink]:
+    """Redis (state, events, checkpoints), Prometheus (``metrics``) and, when a webhook
+    is configured, desk-chat alerts. An unreachable Redis is a warning, not an error:
+    the Redis sink keeps data and retries."""
+    redis = RedisSink(settings.redis, metrics=metrics)
+    if not await redis.start() and warn is not None:
+        warn(f"Redis at {redact(settings.redis.url)} is not reachable; running without it "
+             f"(console output only, retrying)")
+    sinks: list[Sink] = [redis, MetricsSink(metrics)]
+    a = settings.alerting
+    sender = alert_sender_from_settings(
+        settings.alerts, **a.model_dump(exclude={"max_quote_staleness_s", "max_oi_age_days"}))
+    if sender is not None:
+        sinks.append(AlertSink(sender, max_quote_staleness_s=a.max_quote_staleness_s,
+                               max_oi_age_days=a.max_oi_age_days))
+    return sinks
+
+
+async def run_service(settings: Settings, books: dict[str, Book], *, base: Path | None = None,
+                      duration: float | None = None, summary: bool = True,
+                      warn: Callable[[str], None] | None = None) -> int:
+    """``monitor run``: serve ``/metrics`` ``/healthz`` ``/readyz``, build the source and
+    sinks from ``settings``, run until stopped (or ``duration`` seconds); the exit code.
+    ``ServiceError`` when the metrics address cannot be served."""
+    metrics = Metrics(regimes=LABELS)
+    try:
+        metrics.serve(settings.metrics.host, settings.metrics.port)
+    except OSError as err:
+        raise ServiceError(f"cannot serve metrics on {settings.metrics.host}:"
+                           f"{settings.metrics.port}: {err.strerror or err}; choose another "
+                           f"--metrics-port") from None
+    try:
+        source, checkpoints = make_source(settings, books)
+        sinks = await make_sinks(settings, metrics, warn)
+        mon = Monitor(settings, source, books, sinks=sinks, summary=summary,
+                      checkpoints=checkpoints, base=base)
+        return await mon.run(duration)
+    finally:
+        metrics.stop()

@@ -7,7 +7,6 @@ calendar day; levels in index points; scenario flows positive = dealers buy.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections import Counter
 
@@ -15,14 +14,30 @@ import numpy as np
 
 from monitor.core import levels, scenarios
 from monitor.core.book import MIN_T_SECONDS, Book
-from monitor.core.kernels import CEX, DEX, GEX, S_CEX, S_GEX_CALLS, S_GEX_PUTS, S_VEX, VEX
+from monitor.core.exposures import EXPOSURES, totals_dict
+from monitor.core.layout import CALLS, PUTS
+from monitor.fmt import iso_utc
 
 SCHEMA_VERSION = 1
 
 
-def iso_utc(ts_ns: int) -> str:
-    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.timezone.utc).isoformat().replace(
-        "+00:00", "Z")
+def strike_rows(book: Book) -> list[dict]:
+    """The per-strike profile: one row per strike with any exposure, ``strike`` then, per
+    registered exposure with a ``by_strike`` entry, ``<key>_calls`` and ``<key>_puts``
+    ("split") or ``<key>`` (calls and puts together, "total")."""
+    bs = book.agg.by_strike
+    shown = [col for col, e in enumerate(EXPOSURES) if e.by_strike is not None]
+    rows = []
+    for k in np.flatnonzero(np.any(bs[:, :, shown] != 0.0, axis=(1, 2))):
+        row = {"strike": float(book.strikes[k])}
+        for col, e in enumerate(EXPOSURES):
+            if e.by_strike == "split":
+                row[f"{e.key}_calls"] = float(bs[k, CALLS, col])
+                row[f"{e.key}_puts"] = float(bs[k, PUTS, col])
+            elif e.by_strike == "total":
+                row[e.key] = float(bs[k, CALLS, col] + bs[k, PUTS, col])
+        rows.append(row)
+    return rows
 
 
 def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
@@ -32,24 +47,13 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
     zg_seconds = time.perf_counter() - t0
     call_wall, put_wall = levels.walls(book)
     next_exp, exp_share = levels.expiring_share(book)
-    t = book.agg.totals
-    bs = book.agg.by_strike
-    nonzero = np.flatnonzero(np.any(bs[:, :4] != 0.0, axis=1))
-    by_strike = [
-        {"strike": float(book.strikes[k]),
-         "gex_usd_per_pct_calls": float(bs[k, S_GEX_CALLS]),
-         "gex_usd_per_pct_puts": float(bs[k, S_GEX_PUTS]),
-         "vex_usd_per_vol_pt": float(bs[k, S_VEX]),
-         "cex_usd_per_day": float(bs[k, S_CEX])}
-        for k in nonzero
-    ]
+    by_strike = strike_rows(book)
     bg = book.agg.by_group
     by_expiry = [
         {"expiry": str(book.group_expiry[j]),
          "settlement": "AM" if book.group_am[j] else "PM",
          "days_to_settlement": float(book.g.T[j] * 365.0),
-         "dex_usd": float(bg[j, DEX]), "gex_usd_per_pct": float(bg[j, GEX]),
-         "vex_usd_per_vol_pt": float(bg[j, VEX]), "cex_usd_per_day": float(bg[j, CEX])}
+         **totals_dict(bg[j])}
         for j in range(len(book.group_settle_ns)) if book.g.T[j] > 0.0
     ]
     rejected = Counter(book.chain.rejected)
@@ -70,10 +74,7 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "rate": book.rate,
         "contracts_total": len(book.c.strike),
         "contracts_used": int(book.contributing().sum()),
-        "dex_usd": float(t[DEX]),
-        "gex_usd_per_pct": float(t[GEX]),
-        "vex_usd_per_vol_pt": float(t[VEX]),
-        "cex_usd_per_day": float(t[CEX]),
+        **book.totals,
         "zero_gamma": zg,
         "zero_gamma_distance_pct": None if zg is None else 100.0 * (zg / spot - 1.0),
         "zero_gamma_seconds": zg_seconds,

@@ -1,6 +1,6 @@
 """The published state of one underlying: the flat hash written to Redis
-(``{prefix}:{root}:state``), the per-strike profile (``{prefix}:{root}:profile``) and the
-dict the Prometheus collector reads. Built from a snapshot of the book (same numbers and
+(``{prefix}:{root}:state``, also what the Prometheus gauges read) and the per-strike
+profile (``{prefix}:{root}:profile``). Built from a snapshot of the book (same numbers and
 units as ``monitor snapshot --json``) plus the pipeline's data-quality figures.
 """
 
@@ -13,20 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from monitor.core import status as st
+from monitor.core.exposures import KEYS as EXPOSURE_KEYS
+from monitor.core.positions import confidence, model_gex
 from monitor.core.surface import surface_point
 from monitor.pipeline import UnderlyingState
 from monitor.regimes.calendar import next_expiration
 from monitor.regimes.engine import NY, Observation
-from monitor.regimes.models import confidence, model_gex
 from monitor.snapshot import build_snapshot
 
-STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns", "dex_usd", "gex_usd_per_pct",
-                "vex_usd_per_vol_pt", "cex_usd_per_day", "zero_gamma",
-                "zero_gamma_distance_pct", "call_wall", "put_wall", "next_expiry",
-                "expiring_share", "model", "contracts_used", "regime", "regimes")
+STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns") + EXPOSURE_KEYS + (
+    "zero_gamma", "zero_gamma_distance_pct", "call_wall", "put_wall", "next_expiry",
+    "expiring_share", "model", "contracts_used", "regime", "regimes")
 
 
-def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = None) -> tuple[dict, list]:
+def build_state(s: UnderlyingState, regimes: list[str],
+                wall_ns: int | None = None) -> tuple[dict, list]:
     """(state, profile) for Redis and metrics; see the module docstring."""
     book = s.book
     snap = build_snapshot(book)
@@ -65,13 +66,7 @@ def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = No
     state.update(confidence(state["gex_usd_per_pct"], by_model))
     state["opex_share"] = opex_share(book)
     state["scenarios"] = snap["scenarios"]
-    state["by_strike"] = snap["by_strike"]  # for the metrics collector; not written to the hash
     return state, snap["by_strike"]
-
-
-def redis_state(state: dict) -> dict:
-    """The hash fields (the profile goes to its own key)."""
-    return {k: v for k, v in state.items() if k != "by_strike"}
 
 
 def opex_share(book) -> float | None:

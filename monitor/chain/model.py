@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from monitor.chain.occ import format_occ
+
 
 @dataclass
 class Chain:
@@ -62,8 +64,6 @@ class Chain:
 
     def symbols(self) -> list[str]:
         """OCC symbols in compact form (``SPXW251219P05800000``), one per row."""
-        from monitor.chain.occ import format_occ
-
         return [
             format_occ(r, e, c, k)
             for r, e, c, k in zip(self.root, self.expiry, self.is_call, self.strike)

@@ -26,7 +26,6 @@ NY = ZoneInfo("America/New_York")
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _NS_PER_S = 1_000_000_000
-_NS_PER_DAY = 86_400 * _NS_PER_S
 
 # --------------------------------------------------------------------------------------
 # Settlement style per root
@@ -269,7 +268,8 @@ def parse_occ(symbol: str) -> OccSymbol:
     try:
         exp = date(2000 + yy, mm, dd)
     except ValueError:
-        raise ValueError(f"bad OCC symbol {symbol!r}: invalid expiry date {m.group(1)}{m.group(2)}{m.group(3)}") from None
+        raise ValueError(f"bad OCC symbol {symbol!r}: invalid expiry date "
+                         f"{m.group(1)}{m.group(2)}{m.group(3)}") from None
     return OccSymbol(root, exp, cp == "C", int(m.group(5)) / 1000.0)
 
 

@@ -18,6 +18,7 @@ Contracts are stored sorted by (settlement instant, strike, put before call);
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -25,14 +26,9 @@ import numpy as np
 
 from monitor.chain.model import Chain
 from monitor.core import status as st
+from monitor.core.exposures import N_EXPOSURES, totals_dict
 from monitor.core.forwards import parity_forwards
 from monitor.core.kernels import (
-    CEX,
-    DEX,
-    F_FIELDS,
-    GEX,
-    N_F,
-    VEX,
     Aggregates,
     ContractArrays,
     GroupArrays,
@@ -40,8 +36,10 @@ from monitor.core.kernels import (
     apply_quote,
     apply_quotes,
     resum,
+    set_exposures,
     whole_chain,
 )
+from monitor.core.layout import ASK, BID, DF_ROW, F_FIELDS, G_FIELDS, IV, N_F, POS, STRIKE
 from monitor.core.positions import dealer_positions
 
 NS_PER_YEAR = 365.0 * 86400.0 * 1e9
@@ -99,16 +97,16 @@ class Book:
         self.vendor_iv = np.where((viv >= lo) & (viv <= hi), viv, np.nan)
         # per-contract floats packed as rows of one array (see monitor.core.kernels)
         self.F = np.zeros((N_F, n))
-        self.F[F_FIELDS.index("strike")] = strike
-        self.F[F_FIELDS.index("bid")] = np.asarray(chain.bid, dtype=np.float64)[order]
-        self.F[F_FIELDS.index("ask")] = np.asarray(chain.ask, dtype=np.float64)[order]
-        self.F[F_FIELDS.index("pos")] = dealer_positions(model, is_call, self.oi)
-        self.F[F_FIELDS.index("iv")] = np.nan
-        self.G = np.zeros((3, m))
-        self.G[2] = 1.0
+        self.F[STRIKE] = strike
+        self.F[BID] = np.asarray(chain.bid, dtype=np.float64)[order]
+        self.F[ASK] = np.asarray(chain.ask, dtype=np.float64)[order]
+        self.F[POS] = dealer_positions(model, is_call, self.oi)
+        self.F[IV] = np.nan
+        self.G = np.zeros((len(G_FIELDS), m))
+        self.G[DF_ROW] = 1.0
         self._bind(is_call, group.astype(np.int32), strike_idx.astype(np.int32),
-                   np.zeros(n, dtype=np.int8), np.zeros(4), np.zeros((m, 4)),
-                   np.zeros((len(self.strikes), 5)))
+                   np.zeros(n, dtype=np.int8), np.zeros(N_EXPOSURES),
+                   np.zeros((m, N_EXPOSURES)), np.zeros((len(self.strikes), 2, N_EXPOSURES)))
         self.forward_from_parity = np.zeros(m, dtype=np.bool_)
         self._mark = np.full(n, -1, dtype=np.int64)  # apply_quotes' scratch, all -1
         self._symbol_index: dict[str, int] | None = None
@@ -122,7 +120,7 @@ class Book:
         views = {name: F[k] for k, name in enumerate(F_FIELDS)}
         self.c = ContractArrays(is_call=is_call, group=group, strike_idx=strike_idx,
                                 status=status, **views)
-        self.g = GroupArrays(T=G[0], fwd=G[1], df=G[2])
+        self.g = GroupArrays(*(G[k] for k in range(len(G_FIELDS))))
         self.agg = Aggregates(totals=totals, by_group=by_group, by_strike=by_strike)
         self._state = (is_call, group, strike_idx, F, status, G, totals, by_group, by_strike)
 
@@ -174,9 +172,7 @@ class Book:
         has = np.isfinite(self.vendor_gamma) & np.isfinite(self.vendor_delta)
         c.delta[has] = self.vendor_delta[has]
         c.gamma[has] = self.vendor_gamma[has]
-        nm = c.pos * self.multiplier
-        c.dex[has] = (nm * c.delta * self.spot)[has]
-        c.gex[has] = (nm * c.gamma * self.spot * self.spot * 0.01)[has]
+        set_exposures(self.F, self.spot, self.multiplier, np.flatnonzero(has))
         resum(*self._state)
 
     # -- one contract at a time ---------------------------------------------------------
@@ -212,8 +208,6 @@ class Book:
         change after construction are shared). ``into``: an earlier copy of this book (or
         a book it adopted from) to overwrite in place, which avoids allocating, and
         page-faulting in, a few MB per copy on the service's tick thread."""
-        import copy as _copy
-
         c, a = self.c, self.agg
         if into is not None and into.F.shape == self.F.shape and into.chain is self.chain:
             for src, dst in ((self.F, into.F), (self.G, into.G), (c.status, into.c.status),
@@ -224,7 +218,7 @@ class Book:
             for name in ("spot", "now_ns", "last_eval_seconds"):
                 setattr(into, name, getattr(self, name))
             return into
-        new = _copy.copy(self)
+        new = copy.copy(self)
         new.F = self.F.copy()
         new.G = self.G.copy()
         new._bind(c.is_call, c.group, c.strike_idx, c.status.copy(),
@@ -258,9 +252,8 @@ class Book:
 
     @property
     def totals(self) -> dict[str, float]:
-        t = self.agg.totals
-        return {"dex_usd": float(t[DEX]), "gex_usd_per_pct": float(t[GEX]),
-                "vex_usd_per_vol_pt": float(t[VEX]), "cex_usd_per_day": float(t[CEX])}
+        """``{exposure key: USD}`` of every registered exposure (monitor.core.exposures)."""
+        return totals_dict(self.agg.totals)
 
     def status_counts(self) -> dict[str, int]:
         codes, counts = np.unique(self.c.status, return_counts=True)

@@ -20,9 +20,9 @@ from monitor.core.jit import kernel
 
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 MAX_ITER = 64
-S_MAX = 20.0
+S_MAX = 20.0  # total vol cap: sigma sqrt(T) = 20 is far beyond any real quote
 CUBIC_DONE = 1e-6  # |g| at which one more Halley step lands below 1e-15
-TOL_LOG_PRICE = 1e-13  # |ln(model price / mid)|: far inside the 1e-8 target, reachable in float64  # total vol cap: sigma sqrt(T) = 20 is far beyond any real quote
+TOL_LOG_PRICE = 1e-13  # |ln(model price / mid)|: far inside the 1e-8 target, reachable in float64
 
 
 @kernel(inline="always")

@@ -1,27 +1,15 @@
 """The numba kernels over the book's struct-of-arrays state: where IV, Greeks and exposures
 are computed, for the whole chain at once and for one contract at a time.
 
-State layout (see :class:`monitor.core.book.Book`):
+State layout: :mod:`monitor.core.layout` names every row and column (``F`` per-contract
+fields, ``G`` per settlement group, the aggregates ``totals``, ``by_group``,
+``by_strike``). Packing the float fields keeps the argument count small: numba
+type-checks every argument of every call (about 50 ns each), which is most of the cost of
+a one-quote update from Python.
 
-* ``F``: float64 ``[N_F, n]``, one row per per-contract field (``STRIKE``, ``BID``, ``ASK``,
-  ``POS``, ``IV``, ``DELTA``, ..., ``CEX``); each row is a contiguous array (struct of
-  arrays), exposed in Python as the named views of :class:`ContractArrays`.
-* ``is_call`` (bool), ``group`` and ``strike_idx`` (int32), ``status`` (int8): per contract.
-* ``G``: float64 ``[3, m]``, one column per settlement group (expiry date + AM/PM):
-  years to settlement ``T``, forward ``FWD``, discount factor ``DF``.
-* ``totals[4]``, ``by_group[m, 4]``, ``by_strike[ns, 5]``: the aggregates.
-
-Packing the float fields keeps the argument count small: numba type-checks every argument
-of every call (about 50 ns each), which is most of the cost of a one-quote update from
-Python.
-
-Exposure contributions of contract ``i`` (REFERENCE.md, dollars; ``n`` = dealer position
-in contracts, ``M`` = multiplier, ``S`` = spot):
-
-* ``dex_usd = n M delta S``
-* ``gex_usd_per_pct = n M gamma S^2 0.01``
-* ``vex_usd_per_vol_pt = n M vanna S 0.01``
-* ``cex_usd_per_day = n M charm S / 365``
+Exposure contributions of contract ``i``: every exposure of the registry
+(:mod:`monitor.core.exposures`), ``n M greek S**spot_power scale`` (REFERENCE.md, dollars;
+``n`` = dealer position in contracts, ``M`` = multiplier, ``S`` = spot).
 
 ``whole_chain`` evaluates every contract (parallel) and re-sums the aggregates;
 ``apply_quotes`` / ``apply_quote`` / ``apply_positions`` change single contracts in O(1)
@@ -38,30 +26,36 @@ from numba import prange
 
 from monitor.core import status as st
 from monitor.core.black76 import greeks
+from monitor.core.exposures import GREEKS, N_EXPOSURES
 from monitor.core.iv import implied_vol
 from monitor.core.jit import kernel
-
-# rows of F
-STRIKE, BID, ASK, POS, IV, DELTA, GAMMA, VEGA, VANNA, CHARM, DEXC, GEXC, VEXC, CEXC = range(14)
-N_F = 14
-F_FIELDS = ("strike", "bid", "ask", "pos", "iv", "delta", "gamma", "vega", "vanna", "charm",
-            "dex", "gex", "vex", "cex")
-# rows of G
-T_ROW, FWD_ROW, DF_ROW = 0, 1, 2
-
-ContractArrays = namedtuple(
-    "ContractArrays",
-    "strike is_call group strike_idx bid ask pos iv delta gamma vega vanna charm "
-    "dex gex vex cex status",
+from monitor.core.layout import (
+    ASK,
+    BID,
+    CALLS,
+    CONTRIB0,
+    DF_ROW,
+    EXP_GREEK_ROW,
+    EXP_SCALE,
+    EXP_SPOT_POWER,
+    F_FIELDS,
+    FWD_ROW,
+    G_FIELDS,
+    GREEK0,
+    IV,
+    N_F,
+    POS,
+    PUTS,
+    STRIKE,
+    T_ROW,
 )
-GroupArrays = namedtuple("GroupArrays", "T fwd df")
+
+ContractArrays = namedtuple("ContractArrays",
+                            ("is_call", "group", "strike_idx", "status") + F_FIELDS)
+GroupArrays = namedtuple("GroupArrays", G_FIELDS)
 Aggregates = namedtuple("Aggregates", "totals by_group by_strike")
 
-# column indices of totals / by_group
-DEX, GEX, VEX, CEX = 0, 1, 2, 3
-# column indices of by_strike
-S_GEX_CALLS, S_GEX_PUTS, S_VEX, S_CEX, S_DEX = 0, 1, 2, 3, 4
-DAYS_PER_YEAR = 365.0
+N_GREEKS = len(GREEKS)
 # below this many updates a block is applied one by one (a parallel launch costs more)
 PARALLEL_MIN_UPDATES = 256
 
@@ -98,53 +92,49 @@ def _eval_contract(i, is_call, group, F, status, G, spot, mult, warm):
     status[i] = code
     if code != st.OK:
         F[IV, i] = np.nan
-        for k in range(DELTA, N_F):
+        for k in range(GREEK0, N_F):  # Greeks and contributions
             F[k, i] = 0.0
         return
-    d, gm, v, va, ch = greeks(spot, G[FWD_ROW, j], F[STRIKE, i], T, sigma, G[DF_ROW, j],
-                              is_call[i])
+    g = greeks(spot, G[FWD_ROW, j], F[STRIKE, i], T, sigma, G[DF_ROW, j], is_call[i])
     F[IV, i] = sigma
-    F[DELTA, i] = d
-    F[GAMMA, i] = gm
-    F[VEGA, i] = v
-    F[VANNA, i] = va
-    F[CHARM, i] = ch
+    for k in range(N_GREEKS):  # black76.greeks returns them in GREEKS order
+        F[GREEK0 + k, i] = g[k]
     _set_exposures(i, F, spot, mult)
 
 
 @kernel(inline="always")
 def _set_exposures(i, F, spot, mult):
     nm = F[POS, i] * mult
-    F[DEXC, i] = nm * F[DELTA, i] * spot
-    F[GEXC, i] = nm * F[GAMMA, i] * spot * spot * 0.01
-    F[VEXC, i] = nm * F[VANNA, i] * spot * 0.01
-    F[CEXC, i] = nm * F[CHARM, i] * spot / DAYS_PER_YEAR
+    for e in range(N_EXPOSURES):
+        s_pow = 1.0
+        for _ in range(EXP_SPOT_POWER[e]):
+            s_pow *= spot
+        F[CONTRIB0 + e, i] = nm * F[EXP_GREEK_ROW[e], i] * s_pow * EXP_SCALE[e]
 
 
 @kernel(inline="always")
 def _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, sign):
     """Add (sign=+1) or remove (sign=-1) contract ``i``'s contribution from the aggregates."""
-    _add(i, is_call, group, strike_idx, totals, by_group, by_strike, sign * F[DEXC, i],
-         sign * F[GEXC, i], sign * F[VEXC, i], sign * F[CEXC, i])
+    j = group[i]
+    k = strike_idx[i]
+    side = CALLS if is_call[i] else PUTS
+    for e in range(N_EXPOSURES):
+        x = sign * F[CONTRIB0 + e, i]
+        totals[e] += x
+        by_group[j, e] += x
+        by_strike[k, side, e] += x
 
 
 @kernel(inline="always")
-def _add(i, is_call, group, strike_idx, totals, by_group, by_strike, d, g, v, c):
-    """Add contributions ``d, g, v, c`` (dex, gex, vex, cex) of contract ``i``."""
+def _remove(i, is_call, group, strike_idx, totals, by_group, by_strike, old):
+    """Remove contributions ``old[e]`` (a saved copy of contract ``i``'s) from the aggregates."""
     j = group[i]
     k = strike_idx[i]
-    totals[DEX] += d
-    totals[GEX] += g
-    totals[VEX] += v
-    totals[CEX] += c
-    by_group[j, DEX] += d
-    by_group[j, GEX] += g
-    by_group[j, VEX] += v
-    by_group[j, CEX] += c
-    by_strike[k, S_GEX_CALLS if is_call[i] else S_GEX_PUTS] += g
-    by_strike[k, S_VEX] += v
-    by_strike[k, S_CEX] += c
-    by_strike[k, S_DEX] += d
+    side = CALLS if is_call[i] else PUTS
+    for e in range(N_EXPOSURES):
+        totals[e] -= old[e]
+        by_group[j, e] -= old[e]
+        by_strike[k, side, e] -= old[e]
 
 
 @kernel(parallel=True)
@@ -159,7 +149,7 @@ def resum(is_call, group, strike_idx, F, status, G, totals, by_group, by_strike)
     """Rebuild the aggregates from the per-contract contributions (serial, fixed order)."""
     totals[:] = 0.0
     by_group[:, :] = 0.0
-    by_strike[:, :] = 0.0
+    by_strike[:, :, :] = 0.0
     for i in range(is_call.shape[0]):
         _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, 1.0)
 
@@ -207,8 +197,8 @@ def _evaluate_updates(is_call, group, F, status, G, spot, mult, idx, new_bid, ne
     for j in prange(old.shape[0]):
         k = keep[j]
         i = idx[k]
-        for c in range(4):
-            old[j, c] = F[DEXC + c, i]
+        for e in range(N_EXPOSURES):
+            old[j, e] = F[CONTRIB0 + e, i]
         F[BID, i] = new_bid[k]
         F[ASK, i] = new_ask[k]
         _eval_contract(i, is_call, group, F, status, G, spot, mult, 1)
@@ -233,13 +223,12 @@ def apply_quotes(is_call, group, strike_idx, F, status, G, totals, by_group, by_
         return
     keep = np.empty(m, dtype=np.int64)
     n = last_updates(idx, mark, keep)
-    old = np.empty((n, 4))
+    old = np.empty((n, N_EXPOSURES))
     _evaluate_updates(is_call, group, F, status, G, spot, mult, idx, new_bid, new_ask,
                       keep[:n], old)
     for j in range(n):
         i = idx[keep[j]]
-        _add(i, is_call, group, strike_idx, totals, by_group, by_strike, -old[j, 0],
-             -old[j, 1], -old[j, 2], -old[j, 3])
+        _remove(i, is_call, group, strike_idx, totals, by_group, by_strike, old[j])
         _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, 1.0)
 
 
@@ -262,3 +251,11 @@ def apply_positions(is_call, group, strike_idx, F, status, G, totals, by_group, 
         if status[i] == st.OK:
             _set_exposures(i, F, spot, mult)
         _accumulate(i, is_call, group, strike_idx, F, totals, by_group, by_strike, 1.0)
+
+
+@kernel
+def set_exposures(F, spot, mult, rows):
+    """Recompute the contribution rows of contracts ``rows`` from their Greeks and
+    positions (the vendor-Greeks path, which replaces delta/gamma after evaluation)."""
+    for k in range(rows.shape[0]):
+        _set_exposures(rows[k], F, spot, mult)

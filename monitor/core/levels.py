@@ -27,8 +27,9 @@ import numba
 import numpy as np
 from numba import prange
 
+from monitor.core.exposures import BY_KEY, GEX
 from monitor.core.jit import kernel
-from monitor.core.kernels import S_GEX_CALLS, S_GEX_PUTS
+from monitor.core.layout import CALLS, PUTS
 
 SCAN_LO, SCAN_HI = 0.8, 1.2  # spot multiples covered by the scan
 SCAN_POINTS = 401
@@ -180,14 +181,15 @@ def gex_curve(book, spots: np.ndarray) -> np.ndarray:
     w, d1, inv_s = gamma_terms(book)
     xs = np.log(np.asarray(spots, dtype=np.float64) / book.spot)
     h = _scan_direct(w, d1, inv_s, xs)
-    return 0.01 * np.asarray(spots) * h / math.sqrt(2.0 * math.pi)
+    # h sums n M (F df / S) phi / s; times S'^2 / S' (gamma's 1 / (S' s)) and the scale
+    return BY_KEY["gex_usd_per_pct"].scale * np.asarray(spots) * h / math.sqrt(2.0 * math.pi)
 
 
 def walls(book) -> tuple[float | None, float | None]:
     """(call wall, put wall): strikes with the largest |GEX| from calls alone, puts alone."""
     out = []
-    for col in (S_GEX_CALLS, S_GEX_PUTS):
-        g = np.abs(book.agg.by_strike[:, col])
+    for side in (CALLS, PUTS):
+        g = np.abs(book.agg.by_strike[:, side, GEX])
         out.append(float(book.strikes[int(np.argmax(g))]) if len(g) and g.max() > 0 else None)
     return out[0], out[1]
 

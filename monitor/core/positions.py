@@ -8,9 +8,16 @@ REFERENCE.md, Dealer position:
 * ``flow`` and ``positions`` (trade-print classification, user-supplied positions) plug in
   here as further models; the book only ever sees the resulting ``n`` array, and
   ``Book.update_positions`` re-weights contracts one at a time.
+
+:func:`model_gex` sets the models side by side: the GEX each would give on the same
+Greeks, and :func:`confidence` how far they agree (the share of models whose GEX has the
+active model's sign, 1.0 = all agree, with the spread max - min in USD per 1 % beside it).
 """
 
 import numpy as np
+
+from monitor.core import status as st
+from monitor.core.exposures import BY_KEY
 
 MODELS = ("classic", "short_all")
 
@@ -24,3 +31,34 @@ def dealer_positions(model: str, is_call: np.ndarray, oi: np.ndarray) -> np.ndar
         return -oi
     raise ValueError(f"unknown position model {model!r}; expected one of {', '.join(MODELS)}")
 
+
+
+def model_gex(book, flow_pos: dict | None = None, user: np.ndarray | None = None,
+              base_model: str = "classic") -> dict[str, float]:
+    """GEX (USD per 1 %) of ``book`` under each available position model: ``classic``,
+    ``short_all``, ``flow`` (``base_model`` plus the classified prints ``flow_pos``,
+    ``{row: dealer contracts}``) and ``positions`` (``user``, dealer contracts per row)."""
+    c = book.c
+    gamma = np.where(c.status == st.OK, c.gamma, 0.0)
+    unit = BY_KEY["gex_usd_per_pct"].contribution(1.0, gamma, book.multiplier, book.spot)
+    out = {}
+    for m in MODELS:
+        out[m] = float(dealer_positions(m, c.is_call, book.oi) @ unit)
+    if flow_pos:
+        base = dealer_positions(base_model, c.is_call, book.oi)
+        rows = np.fromiter(flow_pos.keys(), dtype=np.int64)
+        base[rows] += np.fromiter(flow_pos.values(), dtype=np.float64)
+        out["flow"] = float(base @ unit)
+    if user is not None:
+        out["positions"] = float(user @ unit)
+    return out
+
+
+def confidence(active_gex: float, by_model: dict[str, float]) -> dict:
+    """``{"confidence", "disagreement_usd_per_pct"}`` of the models in ``by_model``."""
+    vals = list(by_model.values())
+    if not vals:
+        return {"confidence": None, "disagreement_usd_per_pct": None}
+    agree = sum(1 for v in vals if (v >= 0) == (active_gex >= 0))
+    return {"confidence": agree / len(vals),
+            "disagreement_usd_per_pct": max(vals) - min(vals)}

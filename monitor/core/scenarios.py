@@ -16,18 +16,15 @@ estimate beside it is ``-(GEX spot_pct + VEX vol_pts + CEX days)``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
 from numba import prange
 
 from monitor.core import status as st
 from monitor.core.black76 import delta_only
+from monitor.core.exposures import CEX, DAYS_PER_YEAR, GEX, VEX
 from monitor.core.jit import kernel
-from monitor.core.kernels import CEX, GEX, VEX
 
-DAYS_PER_YEAR = 365.0
 MIN_SIGMA = 1e-4
 
 STANDARD = (
@@ -88,3 +85,18 @@ def hedge_flow(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 
 def standard_flows(book) -> list[Flow]:
     """Spot -5/-2/-1/+1/+2/+5 %, vol -5/-2/+2/+5 points, +1 day."""
     return [hedge_flow(book, *s) for s in STANDARD]
+
+
+def flow_units(flow_usd: float, spot: float, es_multiplier: float | None,
+               adv_shares: float | None) -> dict:
+    """A dollar flow valued at ``spot`` in other units: ``flow_shares = flow_usd / spot``
+    (shares, or index units), ``flow_es_contracts = flow_shares / es_multiplier`` (E-mini
+    futures with the same delta) and ``flow_pct_adv = 100 flow_shares / adv_shares``
+    (signed percent of the average daily volume); ``None`` where the divisor is 0
+    (not configured)."""
+    shares = flow_usd / spot
+    return {
+        "flow_shares": shares,
+        "flow_es_contracts": shares / es_multiplier if es_multiplier else None,
+        "flow_pct_adv": 100.0 * shares / adv_shares if adv_shares else None,
+    }

@@ -15,7 +15,7 @@ import pandas as pd
 
 
 @lru_cache(maxsize=1)
-def _xnys():
+def xnys():
     return xc.get_calendar("XNYS")
 
 
@@ -28,7 +28,7 @@ def third_friday(year: int, month: int) -> dt.date:
 def monthly_expiration(year: int, month: int) -> dt.date:
     """The monthly expiration session of ``year``-``month``."""
     tf = pd.Timestamp(third_friday(year, month))
-    return _xnys().date_to_session(tf, direction="previous").date()
+    return xnys().date_to_session(tf, direction="previous").date()
 
 
 def is_quarterly(d: dt.date) -> bool:
@@ -48,5 +48,5 @@ def sessions_until(day: dt.date, expiry: dt.date) -> int:
     """NYSE sessions from ``day`` (exclusive) to ``expiry`` (inclusive); 0 on the day."""
     if expiry <= day:
         return 0
-    return len(_xnys().sessions_in_range(pd.Timestamp(day) + pd.Timedelta(days=1),
+    return len(xnys().sessions_in_range(pd.Timestamp(day) + pd.Timedelta(days=1),
                                          pd.Timestamp(expiry)))

@@ -41,8 +41,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from monitor.config import RegimeSettings
+from monitor.fmt import money
 from monitor.regimes.calendar import is_quarterly, next_expiration, sessions_until
-from monitor.render import money
 
 NY = ZoneInfo("America/New_York")
 FAMILIES = ("gamma", "vanna", "feedback", "exhaustion", "charm")

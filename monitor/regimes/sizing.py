@@ -43,12 +43,13 @@ non-directional, don't read direction into it.
 
 from __future__ import annotations
 
-import csv
 import math
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from monitor.books import Position, position_rows, read_positions, resolve
+from monitor.core import status as st
+from monitor.core.scenarios import flow_units
 from monitor.regimes.engine import LABELS
 
 SCHEMA_VERSION = 1
@@ -93,90 +94,33 @@ EXPLANATIONS: dict[str, str] = {
 }
 
 CHARM_FLAG = "charm_window: mechanical, non-directional flow: don't read direction into it"
-ORDER = tuple(DEFAULT_MULTIPLIERS)
 
 
 # -- inputs ---------------------------------------------------------------------------------
-_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "mm": 1e6, "mn": 1e6, "b": 1e9, "bn": 1e9}
-
-
-def parse_usd(text: str) -> float:
-    """A dollar amount: ``2.5e6``, ``-1mm``, ``+250k``, ``$-1.2m``, ``1,000,000``, ``-3bn``."""
-    s = str(text).strip().lower().replace(",", "").replace("_", "").replace(" ", "")
-    sign = 1.0
-    if s[:1] in "+-":
-        sign, s = (-1.0 if s[0] == "-" else 1.0), s[1:]
-    s = s.lstrip("$")
-    if s[:1] in "+-":
-        sign, s = sign * (-1.0 if s[0] == "-" else 1.0), s[1:]
-    m = re.fullmatch(r"((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)([a-z]*)", s)
-    if not m or m.group(2) not in _SUFFIX:
-        raise ValueError(f"cannot read dollar delta {text!r}: expected e.g. 2.5e6, -1mm, "
-                         f"+250k")
-    value = sign * float(m.group(1)) * _SUFFIX[m.group(2)]
-    if not math.isfinite(value):
-        raise ValueError(f"dollar delta must be finite, got {text!r}")
-    return value
-
-
-def load_user_positions(path) -> list[tuple[str, float]]:
-    """The user's positions from a CSV ``symbol,contracts`` (header optional; blank lines
-    and ``#`` comments skipped): OCC option symbols (contracts, + = long) or the
-    underlying's own symbol (units of the underlying). ``ValueError`` on a missing file
-    or a bad line."""
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"positions file not found: {p}")
-    out: list[tuple[str, float]] = []
-    with open(p, newline="") as fh:
-        for n, row in enumerate(csv.reader(fh), 1):
-            cells = [c.strip() for c in row]
-            if not cells or not any(cells) or cells[0].startswith("#"):
-                continue
-            if len(cells) != 2:
-                raise ValueError(f"{p}:{n}: expected 2 columns symbol,contracts, got "
-                                 f"{len(cells)}")
-            sym, qty = cells
-            if not out and sym.lower() == "symbol":
-                continue  # header
-            try:
-                q = float(qty)
-            except ValueError:
-                raise ValueError(f"{p}:{n}: contracts {qty!r} is not a number") from None
-            if not math.isfinite(q):
-                raise ValueError(f"{p}:{n}: contracts must be finite")
-            out.append((sym, q))
-    if not out:
-        raise ValueError(f"positions file {p} holds no positions")
-    return out
-
-
-def user_delta_from_positions(book, positions: Iterable[tuple[str, float]]) -> dict:
+def user_delta_from_positions(book, positions: Iterable) -> dict:
     """``{"user_delta_usd", "short_put_contracts", "positions": [...]}`` of the user's
-    positions on ``book`` (model delta at the book's spot; see the module docstring).
-    ``short_put_contracts``: net puts sold (>= 0). Unknown symbols or contracts without a
-    usable delta raise ``ValueError``."""
-    from monitor.core import status as st
-
-    rows, unknown = [], []
+    positions on ``book`` (:class:`monitor.books.Position` or ``(symbol, contracts)``;
+    model delta at the book's spot; see the module docstring). ``short_put_contracts``:
+    net puts sold (>= 0). A symbol that is neither in the chain nor the underlying's own,
+    or a contract without a usable delta, raises ``ValueError`` (naming its file and line
+    for positions read from a file)."""
+    rows = []
     total = puts_net = 0.0
     underlying_names = {book.underlying.upper()}
-    for sym, qty in positions:
-        key = str(sym).strip()
+    for pos in positions:
+        pos = Position(*pos)
+        key, qty = str(pos.symbol).strip(), pos.contracts
         if key.upper() in underlying_names:
             usd = float(qty) * book.spot
             rows.append({"symbol": key, "contracts": float(qty), "kind": "underlying",
                          "delta": 1.0, "delta_usd": usd})
             total += usd
             continue
-        try:
-            i = book.index_of(key)
-        except KeyError:
-            unknown.append(key)
-            continue
+        i = int(position_rows(book, [pos._replace(symbol=key)])[0])
         code = int(book.c.status[i])
         if code != st.OK and not (book.greeks == "vendor" and math.isfinite(book.c.delta[i])):
-            raise ValueError(f"{key}: no usable delta ({st.NAMES[code]})")
+            where = f"{pos.where}: " if pos.where else ""
+            raise ValueError(f"{where}{key}: no usable delta ({st.NAMES[code]})")
         delta = float(book.c.delta[i])
         usd = float(qty) * book.multiplier * delta * book.spot
         is_call = bool(book.c.is_call[i])
@@ -185,10 +129,6 @@ def user_delta_from_positions(book, positions: Iterable[tuple[str, float]]) -> d
         total += usd
         if not is_call:
             puts_net += float(qty)
-    if unknown:
-        more = f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""
-        raise ValueError(f"positions not in the {book.underlying} chain: "
-                         f"{', '.join(unknown[:5])}{more}")
     return {"user_delta_usd": total, "short_put_contracts": max(0.0, -puts_net),
             "positions": rows}
 
@@ -293,8 +233,6 @@ def advise(*, underlying: str, spot: float, scenarios: Iterable[Mapping], labels
     """The sizing advice from plain inputs (pure): ``scenarios`` are flow dicts
     (``spot_pct``, ``vol_pts``, ``days``, ``flow_usd``, ``flow_usd_linear``,
     ``flow_shares``) as in ``snapshot --json`` and the published state."""
-    from monitor.regimes.whatif import flow_units
-
     if not (isinstance(user_delta_usd, (int, float)) and math.isfinite(user_delta_usd)):
         raise ValueError(f"user dollar delta must be a finite number, got {user_delta_usd!r}")
     if not (spot and spot > 0):
@@ -344,48 +282,7 @@ def advise(*, underlying: str, spot: float, scenarios: Iterable[Mapping], labels
     }
 
 
-# -- entry points ---------------------------------------------------------------------------
-def size_position(book, user_delta_usd: float | None = None, positions=None,
-                  labels=None, *, settings=None, labels_source: str | None = None,
-                  source: dict | None = None, notes: list[str] | None = None) -> dict:
-    """Sizing advice for the user's position on ``book``: a dollar delta, or positions
-    (a list of ``(symbol, contracts)`` or a CSV path, see :func:`load_user_positions`).
-    ``labels``: regime labels in force; None = the gamma label from the sign of the book's
-    GEX (the only label a single book can tell without history). ``labels_source``
-    (default ``given`` / ``gex_sign``), ``source`` and ``notes`` are echoed."""
-    from monitor.core.scenarios import standard_flows
-    from monitor.snapshot import iso_utc
-
-    if (user_delta_usd is None) == (positions is None):
-        raise ValueError("give either a dollar delta or a positions file (exactly one)")
-    pos_info = None
-    short_puts = 0.0
-    if positions is not None:
-        if isinstance(positions, (str, Path)):
-            positions = load_user_positions(positions)
-        pos_info = user_delta_from_positions(book, positions)
-        user_delta_usd = pos_info["user_delta_usd"]
-        short_puts = pos_info["short_put_contracts"]
-    if labels is None:
-        labels_ = ["long_gamma" if book.totals["gex_usd_per_pct"] >= 0 else "short_gamma"]
-        lab_source = "gex_sign"
-    else:
-        labels_, lab_source = parse_labels(labels), "given"
-    und = settings.underlying(book.underlying) if hasattr(settings, "underlying") else None
-    out = advise(underlying=book.underlying, spot=book.spot,
-                 scenarios=[f.as_dict() for f in standard_flows(book)], labels=labels_,
-                 user_delta_usd=float(user_delta_usd), short_put_contracts=short_puts,
-                 multipliers=rule_multipliers(settings), und_settings=und)
-    out["as_of"] = iso_utc(book.now_ns)
-    out["labels_source"] = labels_source or lab_source
-    out["positions"] = None if pos_info is None else pos_info["positions"]
-    out["gex_usd_per_pct"] = book.totals["gex_usd_per_pct"]
-    out["source"] = source if source is not None else {
-        "kind": "chain", "chain_path": book.chain.source or None, "checkpoint": None}
-    out["notes"] = list(notes or [])
-    return out
-
-
+# -- from a published state -----------------------------------------------------------------
 def state_labels(state: Mapping) -> list[str]:
     """The regime labels in force in a published state (``regimes``, else ``regime``)."""
     labels = state.get("regimes")
@@ -447,10 +344,7 @@ def advice_for_state(state: dict, settings, book=None, base: Path | None = None)
         puts = 0.0
         pfile = getattr(und, "user_positions_file", None)
         if pfile and book is not None:
-            p = Path(pfile)
-            if base is not None and not p.is_absolute():
-                p = Path(base) / p
-            info = user_delta_from_positions(book, load_user_positions(p))
+            info = user_delta_from_positions(book, read_positions(resolve(pfile, base)))
             delta, puts = info["user_delta_usd"], info["short_put_contracts"]
         if delta is not None:
             a = size_from_state(state, float(delta), settings=settings,
@@ -461,40 +355,3 @@ def advice_for_state(state: dict, settings, book=None, base: Path | None = None)
     except Exception as err:  # noqa: BLE001 - the publish cycle must not fail on advice
         out["error"] = f"{type(err).__name__}: {err}"
     return out
-
-
-# -- human output ---------------------------------------------------------------------------
-def render_size(r: dict) -> str:
-    """The table printed by ``monitor size``."""
-    from monitor.render import money, scenario_label
-
-    out: list[str] = []
-    w = out.append
-    src = r.get("source") or {}
-    origin = {"redis": "live: Redis" + ("" if src.get("checkpoint") else ", no checkpoint"),
-              "chain": "chain file", "state": "published state"}.get(src.get("kind"), "")
-    w(f"{r['underlying']}  spot {r['spot']:,.2f}  as of {r.get('as_of') or 'n/a'}"
-      + (f"  ({origin})" if origin else ""))
-    w(f"your delta {money(r['user_delta_usd'])} ({r['direction']}; "
-      f"{money(r['user_delta_usd_per_pct'])} per 1%)"
-      + (f", {r['short_put_contracts']:g} puts sold" if r["short_put_contracts"] else ""))
-    w(f"regime labels: {', '.join(r['labels']) or 'none'}"
-      + ("  (from the GEX sign only: pass --regime or use --from-redis for the others)"
-         if r.get("labels_source") == "gex_sign" else ""))
-    w("")
-    w(f"  {'scenario':<18} {'dealers':<7} {'flow $':>13} {'your delta P&L':>15} "
-      f"{'':<7} {'vs you':<8}")
-    for s in r["scenarios"]:
-        pnl = s["user_delta_pnl_usd"]
-        w(f"  {scenario_label(s):<18} {s['dealers'].upper():<7} {money(s['flow_usd']):>13} "
-          f"{money(pnl) if pnl is not None else '':>15} "
-          f"{'adverse' if s['adverse'] else '':<7} {s['alignment']:<8}")
-    w("")
-    w(f"stance in the moves against you: {r['stance']}")
-    w(f"size multiplier: x{r['multiplier']:g}  (rule {r['rule']})")
-    w(r["explanation"])
-    for flag in r["flags"]:
-        w(f"flag: {flag}")
-    for note in r.get("notes") or []:
-        w(f"note: {note}")
-    return "\n".join(out)

@@ -1,0 +1,2 @@
+"""Where publish cycles go: the :class:`~monitor.sinks.base.Sink` interface and its
+implementations (Redis, Prometheus, desk-chat alerts)."""

@@ -22,10 +22,9 @@ Built at scrape time from ``provider() -> {root: state}`` (a snapshot-like dict,
 ``None`` value means no sample::
 
     dealerflow_spot{underlying}                     state["spot"]
-    dealerflow_dex_usd{underlying}                  state["dex_usd"]
-    dealerflow_gex_usd_per_pct{underlying}          state["gex_usd_per_pct"]
-    dealerflow_vex_usd_per_vol_pt{underlying}       state["vex_usd_per_vol_pt"]
-    dealerflow_cex_usd_per_day{underlying}          state["cex_usd_per_day"]
+    dealerflow_<key>{underlying}                    state[key] for every exposure of the
+        registry (monitor.core.exposures): dealerflow_dex_usd, dealerflow_gex_usd_per_pct,
+        dealerflow_vex_usd_per_vol_pt, dealerflow_cex_usd_per_day
     dealerflow_zero_gamma{underlying}               state["zero_gamma"]
     dealerflow_call_wall{underlying}                state["call_wall"]
     dealerflow_put_wall{underlying}                 state["put_wall"]
@@ -45,22 +44,38 @@ Built at scrape time from ``provider() -> {root: state}`` (a snapshot-like dict,
         ``lag_provider() -> {partition: lag}`` when given
 
 (each ``state["quality"][k]`` falls back to ``state[k]`` when there is no ``quality``
-entry for it).
+entry for it). Values go through :func:`monitor.fmt.finite`: a missing, non-numeric or
+non-finite value gives no sample.
+
+:class:`MetricsSink` is the :class:`~monitor.sinks.base.Sink` that feeds a
+:class:`Metrics` from the service's publish cycles (the states it serves at scrape time,
+tick and rejection counts, regime changes) and its readiness and latency hooks.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    make_wsgi_app,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from monitor.core.exposures import EXPOSURES
+from monitor.fmt import finite
+from monitor.sinks.base import PublishCycle, Sink
 
 NAMESPACE = "dealerflow"
 
@@ -124,15 +139,6 @@ def gex_profile(by_strike: Iterable[Mapping], spot: float) -> dict[str, float]:
     return out
 
 
-def _number(value) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None if value is None else float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 _LABEL_OK = re.compile(r"[^A-Za-z0-9_.:\-+%<>]")
 
 
@@ -175,15 +181,8 @@ class StateCollector(Collector):
             _log.warning("metrics_provider_failed", error=repr(exc))
             states = {}
         n = NAMESPACE
-        simple = [
-            ("spot", "spot", "Underlying spot price, index points"),
-            ("dex_usd", "dex_usd", "Dealer delta exposure, USD"),
-            ("gex_usd_per_pct", "gex_usd_per_pct",
-             "Dealer gamma exposure: change of dealer dollar delta for a +1% spot move, USD"),
-            ("vex_usd_per_vol_pt", "vex_usd_per_vol_pt",
-             "Dealer vanna exposure: change of dealer dollar delta per +1 IV point, USD"),
-            ("cex_usd_per_day", "cex_usd_per_day",
-             "Dealer charm exposure: change of dealer dollar delta per calendar day, USD"),
+        simple = [("spot", "spot", "Underlying spot price, index points")] + [
+            (e.key, e.key, f"{e.help}, {e.unit}") for e in EXPOSURES] + [
             ("zero_gamma", "zero_gamma", "Zero-gamma (gamma flip) spot level, index points"),
             ("call_wall", "call_wall", "Strike with the largest call gamma exposure"),
             ("put_wall", "put_wall", "Strike with the largest put gamma exposure"),
@@ -210,7 +209,7 @@ class StateCollector(Collector):
                 continue
             root = str(root)
             for name, key, _ in simple:
-                v = _number(state.get(key))
+                v = finite(state.get(key))
                 if v is not None:
                     families[name].add_metric([root], v)
             # several labels can hold at once (a gamma sign plus patterns): 1 for each label
@@ -224,7 +223,7 @@ class StateCollector(Collector):
                 UNKNOWN_REGIME}
             for r in regime_names:
                 regime.add_metric([root, r], 1.0 if r in current else 0.0)
-            spot = _number(state.get("spot"))
+            spot = finite(state.get("spot"))
             rows = state.get("by_strike")
             if spot and math.isfinite(spot) and spot > 0 and rows is not None:
                 for bucket, value in gex_profile(rows, spot).items():
@@ -232,19 +231,19 @@ class StateCollector(Collector):
             q = state.get("quality")
             q = q if isinstance(q, Mapping) else {}
             for name, _, _ in QUALITY_GAUGES:
-                v = _number(q.get(name, state.get(name)))
+                v = finite(q.get(name, state.get(name)))
                 if v is not None:
                     quality[name].add_metric([root], v)
             lag = q.get("consumer_lag", state.get("consumer_lag"))
             if isinstance(lag, Mapping):
                 for part, value in lag.items():
-                    v = _number(value)
+                    v = finite(value)
                     if v is not None:
                         lags[str(part)] = max(v, lags.get(str(part), -math.inf))
         if self.lag_provider is not None:
             try:
                 for part, value in dict(self.lag_provider()).items():
-                    v = _number(value)
+                    v = finite(value)
                     if v is not None:
                         lags[str(part)] = max(v, lags.get(str(part), -math.inf))
             except Exception as exc:
@@ -341,7 +340,6 @@ class Metrics:
     # -- exposition ---------------------------------------------------------------------
     def render(self) -> bytes:
         """The Prometheus text exposition of the registry (what ``/metrics`` serves)."""
-        from prometheus_client import generate_latest
         return generate_latest(self.registry)
 
     def set_ready(self, ready: bool = True) -> None:
@@ -384,8 +382,6 @@ class Metrics:
             raise RuntimeError("metrics server already running")
         server_cls = _Server
         if ":" in host:  # IPv6 literal
-            import socket
-
             class _Server6(_Server):
                 address_family = socket.AF_INET6
             server_cls = _Server6
@@ -411,3 +407,33 @@ class Metrics:
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+
+
+class MetricsSink(Sink):
+    """Publish cycles into a :class:`Metrics` (module docstring). ``gil``-cheap: dictionary
+    work only; the gauges are built when Prometheus scrapes."""
+
+    def __init__(self, metrics: Metrics):
+        self.metrics = metrics
+        #: the latest state of each underlying, with its profile as ``by_strike``
+        self.states: dict[str, dict] = {}
+        metrics.set_provider(lambda: self.states)
+
+    async def write(self, cycle: PublishCycle) -> bool:
+        m = self.metrics
+        for u in cycle.underlyings:
+            self.states[u.root] = {**u.state, "by_strike": u.profile}
+            for ev in u.events:
+                m.count_regime_change(u.root, ev["to"] or f"no_{ev['regime']}")
+        for key, n in cycle.ticks.items():
+            m.count_ticks(*key, n=n)
+        for key, n in cycle.rejected.items():
+            m.count_rejected(*key, n=n)
+        return True
+
+    def ready(self, ready: bool) -> None:
+        self.metrics.set_ready(ready)
+
+    def observe_batch(self, roots, seconds: float) -> None:
+        for root in roots:
+            self.metrics.observe_tick_to_state(root, seconds)

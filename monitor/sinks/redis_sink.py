@@ -33,6 +33,13 @@ per root is kept (older ones are overwritten), events wait in a buffer of
 ``settings.buffer_max`` (oldest dropped first, counted in ``dropped_events``). A
 background task pings every ``reconnect_interval`` seconds and, once Redis answers,
 writes the kept states and the buffered events in order before newer ones.
+
+As a :class:`~monitor.sinks.base.Sink` (durable) each cycle writes, per underlying, the
+state, profile and events (above), then the regime history (``P:R:regime``) and the
+checkpoint (``P:R:checkpoint``, base64 of the book's inputs); :meth:`RedisSink.write`
+returns True only when every checkpoint of the cycle was stored, so the service commits
+no offset past a checkpoint that is not in Redis. As the
+:class:`~monitor.sinks.base.CheckpointStore` it loads them back after a restart.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from monitor.config import RedisSettings
 from monitor.logs import redact
+from monitor.sinks.base import CheckpointStore, PublishCycle, Sink
 
 _NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError,
                    TimeoutError)
@@ -125,7 +133,7 @@ class _Pending:
     t0: float  # perf_counter when the state was computed / handed over
 
 
-class RedisSink:
+class RedisSink(Sink, CheckpointStore):
     """Publishes state, profile and events of each underlying to Redis (module docstring).
 
     ``settings``: :class:`monitor.config.RedisSettings` (``password``, a ``SecretStr``,
@@ -253,8 +261,7 @@ class RedisSink:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
-        if self.connected and (self._pending or self._buffer):
-            await self._flush()
+        await self.flush()
         if self._buffer:
             self.log.warning("redis_events_unsent", events=len(self._buffer))
         if self._client is not None:
@@ -268,6 +275,32 @@ class RedisSink:
     async def __aenter__(self) -> RedisSink:
         await self.start()
         return self
+
+    # -- the Sink interface -------------------------------------------------------------
+    durable = True
+
+    async def setup(self) -> None:
+        await self.start()
+
+    async def write(self, cycle: PublishCycle) -> bool:
+        """State, profile and events of each underlying, then its regime history and
+        checkpoint; True when every checkpoint of the cycle was stored."""
+        stored = True
+        for u in cycle.underlyings:
+            await self.publish(u.root, u.state, u.profile, u.events,
+                               computed_at=time.perf_counter())
+            if u.regime_history is not None:
+                await self.save_blob(u.root, "regime", u.regime_history)
+            if u.checkpoint is not None:
+                stored = await self.save_blob(u.root, "checkpoint", u.checkpoint) and stored
+        return stored
+
+    async def flush(self) -> None:
+        if self.connected and (self._pending or self._buffer):
+            await self._flush()
+
+    async def load(self, root: str, name: str) -> bytes | None:
+        return await self.load_blob(root, name)
 
     async def __aexit__(self, *exc) -> None:
         await self.close()
@@ -549,12 +582,6 @@ class RedisSink:
         except Exception:  # noqa: BLE001
             return None
         return None if raw is None else base64.b64decode(raw)
-
-    async def save_checkpoint(self, root: str, payload: bytes) -> bool:
-        return await self.save_blob(root, "checkpoint", payload)
-
-    async def load_checkpoint(self, root: str) -> bytes | None:
-        return await self.load_blob(root, "checkpoint")
 
     # -- reading (tests, the whatif command) ----------------------------------------------
     async def read_state(self, root: str) -> dict:

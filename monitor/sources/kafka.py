@@ -120,6 +120,17 @@ class KafkaSource(Source):
         self.commit_failures = 0
         self.rebalances = 0
 
+    @classmethod
+    def from_settings(cls, settings: KafkaSettings, **kw) -> KafkaSource:
+        """The service's consumer: ``settings`` with its group and fetch options mapped to
+        aiokafka's (``session_timeout_ms``, ``heartbeat_interval_ms``,
+        ``fetch_max_wait_ms``); ``kw`` as for the constructor."""
+        options = {"session_timeout_ms": settings.session_timeout_ms,
+                   "heartbeat_interval_ms": settings.heartbeat_interval_ms,
+                   "fetch_max_wait_ms": settings.fetch_max_wait_ms}
+        options.update(kw.pop("consumer_options", None) or {})
+        return cls(settings, consumer_options=options, **kw)
+
     # -- lifecycle ---------------------------------------------------------------------
 
     @property

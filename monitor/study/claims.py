@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from monitor.fmt import finite
 from monitor.study import stats as S
-from monitor.study.data import (DailyData, _xnys, finite, load_minute_bars,
-                                regular_sessions)
+from monitor.study.data import DailyData, _xnys, load_minute_bars, regular_sessions
 from monitor.study.model import ClaimResult, finding
 
 __all__ = [

@@ -5,39 +5,27 @@ one-line ``monitor: error: ...`` and exit status 2 for errors the user can fix."
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from monitor.fmt import clean_json
 from monitor.study.data import StudyError
+from monitor.study.runner import run_study
 
-__all__ = ["main", "DEFAULT_DATA", "DEFAULT_OUT"]
+__all__ = ["main", "DEFAULT_OUT"]
 
-DEFAULT_DATA = Path("../shared/data")
 DEFAULT_OUT = Path("study-report")
-
-
-def _clean(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.3f}" if abs(x) < 10 else f"{x:.2f}"
 
 
-def main(data: Path = DEFAULT_DATA, out: Path = DEFAULT_OUT, *, own_gex: bool = True,
+def main(data: Path, out: Path = DEFAULT_OUT, *, own_gex: bool = True,
          as_json: bool = False, stdout: TextIO | None = None, stderr: TextIO | None = None,
          **kw) -> int:
     """Run the study; returns the exit status (0, or 2 for a user-fixable error)."""
-    from monitor.study.runner import run_study
-
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
 
@@ -50,7 +38,7 @@ def main(data: Path = DEFAULT_DATA, out: Path = DEFAULT_OUT, *, own_gex: bool = 
         print(f"monitor: error: {' '.join(str(e).split())}", file=stderr)
         return 2
     if as_json:
-        print(json.dumps(_clean(result.to_dict()), indent=2), file=stdout)
+        print(json.dumps(clean_json(result.to_dict()), indent=2), file=stdout)
         return 0
     for k, h in result.headline.items():
         lo, hi = h["ci"]

@@ -24,12 +24,12 @@ from __future__ import annotations
 import functools
 import gzip
 import io
-import math
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import exchange_calendars as xc
 import numpy as np
 import pandas as pd
 
@@ -246,8 +246,6 @@ def load_opex_calendar(path: Path) -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=8)
 def _xnys(start: str, end: str):
-    import exchange_calendars as xc
-
     with warnings.catch_warnings():     # pandas deprecation noise inside exchange_calendars
         warnings.simplefilter("ignore")
         return xc.get_calendar("XNYS", start=start, end=end)
@@ -384,12 +382,3 @@ def load_daily(data_dir: Path) -> DailyData:
             raise StudyError(f"too few rows in the {name} file ({len(obj)})")
     return DailyData(spx=spx, vix=vix, gex=gex, opex=opex, vvix=vvix, files=files,
                      notes=notes)
-
-
-def finite(x) -> float | None:
-    """float or None (for JSON and tables)."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

@@ -26,7 +26,11 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from monitor.study.data import find_files, finite
+from monitor.chain import ChainError, load_chain
+from monitor.core.book import Book
+from monitor.core.levels import zero_gamma
+from monitor.fmt import finite
+from monitor.study.data import find_files
 
 __all__ = ["SPOT_TOLERANCE", "date_chain_files", "daily_gex_table", "vix_chain_closes"]
 
@@ -137,11 +141,6 @@ def daily_gex_table(data_dir: Path, closes: pd.Series, vix: pd.Series, *,
     "files": n}; each row: date, label, file, spot, gex_model_usd_per_pct,
     gex_vendor_usd_per_pct, gex_model_sign, gex_vendor_sign, zero_gamma,
     expired_vendor_share, vix_close, vix_source, how."""
-    from monitor.chain.loaders import load_chain
-    from monitor.chain.model import ChainError
-    from monitor.core.book import Book
-    from monitor.core.levels import zero_gamma
-
     paths = find_files(data_dir, "spx_chains")
     kept, dropped = date_chain_files(paths, closes)
     vix_fallback = None

@@ -4,23 +4,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.fmt import finite
 from monitor.study.stats import Estimate, verdict
 
 __all__ = ["Finding", "ClaimResult", "StudyResult", "finding"]
-
-
-def _num(x):
-    if x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return x
-    return v if math.isfinite(v) else None
 
 
 @dataclass
@@ -50,12 +40,12 @@ class Finding:
 
     def as_dict(self) -> dict:
         return {"key": self.key, "statement": self.statement, "statistic": self.statistic,
-                "unit": self.unit, "estimate": _num(self.estimate),
-                "ci": [_num(self.lo), _num(self.hi)], "n": int(self.n),
+                "unit": self.unit, "estimate": finite(self.estimate),
+                "ci": [finite(self.lo), finite(self.hi)], "n": int(self.n),
                 "n_label": self.n_label, "verdict": self.verdict, "method": self.method,
                 "direction": self.direction, "null": self.null, "margin": self.margin,
                 "min_n": self.min_n,
-                "detail": {k: _num(v) if not isinstance(v, (str, list, dict)) else v
+                "detail": {k: finite(v) if not isinstance(v, (str, list, dict, bool)) else v
                            for k, v in self.detail.items()}}
 
 
@@ -107,8 +97,8 @@ class ClaimResult:
     def as_headline(self) -> dict:
         h = self.headline
         return {"claim": self.id, "title": self.title, "statistic": h.statistic,
-                "unit": h.unit, "estimate": _num(h.estimate),
-                "ci": [_num(h.lo), _num(h.hi)], "n": h.n, "n_label": h.n_label,
+                "unit": h.unit, "estimate": finite(h.estimate),
+                "ci": [finite(h.lo), finite(h.hi)], "n": h.n, "n_label": h.n_label,
                 "verdict": h.verdict, "method": h.method}
 
     def as_dict(self) -> dict:
@@ -150,7 +140,7 @@ class StudyResult:
         return {"report": str(self.report_path), "charts": [str(p) for p in self.charts],
                 "elapsed_s": round(self.elapsed_s, 2), "data_dir": str(self.data_dir),
                 "claims": {k: c.as_dict() for k, c in self.claims.items()},
-                "daily_2026": [{k: _num(v) if isinstance(v, float) else v
+                "daily_2026": [{k: finite(v) if isinstance(v, float) else v
                                 for k, v in r.items()} for r in self.daily_2026],
                 "dropped_chains": self.dropped_chains, "inventory": self.inventory,
                 "notes": self.notes}

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from monitor.study import claims as C
 from monitor.study.model import ClaimResult, Finding
@@ -223,8 +224,6 @@ def _chart4(c: ClaimResult, out: Path) -> list[dict]:
 
 
 def np_td(h, m):
-    import pandas as pd
-
     return pd.Timedelta(hours=h, minutes=m)
 
 

@@ -8,7 +8,9 @@ from typing import Callable
 
 from monitor.study import claims as C
 from monitor.study.data import StudyError, find_files, load_daily
+from monitor.study.gex2026 import daily_gex_table
 from monitor.study.model import StudyResult
+from monitor.study.report import render_markdown, write_charts
 
 __all__ = ["run_study"]
 
@@ -36,8 +38,6 @@ def run_study(data_dir: Path, out_dir: Path, *, progress: Callable[[str], None] 
     own = {"rows": [], "dropped": [], "files": 0}
     if own_gex:
         if find_files(data_dir, "spx_chains"):
-            from monitor.study.gex2026 import daily_gex_table
-
             say(f"[2/{steps}] own GEX from the daily SPX chains")
             own = daily_gex_table(data_dir, D["close"], daily.vix, progress=say)
         else:
@@ -57,8 +57,6 @@ def run_study(data_dir: Path, out_dir: Path, *, progress: Callable[[str], None] 
     say(f"[7/{steps}] claim 5: intraday momentum")
     claims["5"] = C.claim5(daily.files, D)
     say(f"[8/{steps}] writing charts and report to {out_dir}")
-    from monitor.study.report import render_markdown, write_charts
-
     charts = write_charts(claims, out_dir)
     inventory = daily.inventory()
     sess = claims["5"].plot["sessions"]

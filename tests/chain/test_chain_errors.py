@@ -8,7 +8,13 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from monitor.chain.loaders import load_chain, load_eod_snapshot, load_long, load_quotedata, sniff_layout
+from monitor.chain.loaders import (
+    load_chain,
+    load_eod_snapshot,
+    load_long,
+    load_quotedata,
+    sniff_layout,
+)
 from monitor.chain.model import ChainError
 
 QD_HEADER = ("Expiration Date,Calls,Last Sale,Net,Bid,Ask,Volume,IV,Delta,Gamma,Open Interest,"

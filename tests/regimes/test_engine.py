@@ -4,7 +4,6 @@ hysteresis (noise around a threshold does not flap), minimum dwell, persistence.
 import datetime as dt
 
 import numpy as np
-import pytest
 
 from monitor.config import RegimeSettings
 from monitor.regimes.engine import Observation, RegimeEngine

@@ -7,7 +7,7 @@ seconds of simulated time so a session stays short."""
 import asyncio
 
 from monitor.service import Monitor
-from monitor.sources.simulated import PacedSource
+from monitor.sources.memory import MemorySource
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from tests.data_paths import DATA_DIR
 from tests.service.helpers import make_settings, run_until
@@ -29,16 +29,16 @@ def settings():
 
 
 def run_session(chain, cfg: SimConfig, seconds: float, settings_):
-    from monitor.service import build_books
-    from monitor.core.book import Book
+    from monitor.books import build_books
     from monitor.chain.loaders import load_chain
+    from monitor.core.book import Book
 
     books = build_books(settings_, [chain])
     sim = MarketSimulator(Book(load_chain(chain)), cfg)
     batches = list(sim.session(seconds, batch=2000))
     n = sum(len(b) for b in batches)
     # pace at the simulated rate x 5, so each publish cycle sees a few ms of market time
-    mon = Monitor(settings_, PacedSource(batches, rate_ticks_per_s=cfg.rate_ticks_per_s * 5),
+    mon = Monitor(settings_, MemorySource(batches, rate_ticks_per_s=cfg.rate_ticks_per_s * 5),
                   books)
     assert asyncio.run(run_until(mon, n, timeout=120)) == 0
     return mon.events

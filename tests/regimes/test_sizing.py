@@ -15,9 +15,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from monitor.analysis.size import size_position
+from monitor.books import read_positions
 from monitor.config import Settings
 from monitor.core.book import Book
 from monitor.core.scenarios import STANDARD, standard_flows
+from monitor.options import parse_usd
 from monitor.pipeline import Pipeline
 from monitor.regimes.sizing import (
     CHARM_FLAG,
@@ -25,13 +28,10 @@ from monitor.regimes.sizing import (
     advice_for_state,
     advise,
     alignment,
-    load_user_positions,
     parse_labels,
-    parse_usd,
-    render_size,
     size_from_state,
-    size_position,
 )
+from monitor.render.size import render_size
 from monitor.state import build_state
 from tests.synth import make_chain
 
@@ -174,7 +174,7 @@ def test_positions_file_by_hand(tmp_path):
     sym = b.chain.symbols()[0]
     path = tmp_path / "mine.csv"
     path.write_text(f"{sym},-2\nTEST,50\n")
-    assert load_user_positions(path) == [(sym, -2.0), ("TEST", 50.0)]
+    assert [p[:2] for p in read_positions(path)] == [(sym, -2.0), ("TEST", 50.0)]
     r = size_position(b, positions=path, labels=["short_gamma", "exhaustion"])
     expected = -2 * 100 * (N1 - 1.0) * 100.0 + 50 * 100.0  # contracts M delta S + units S
     assert expected == pytest.approx(14203.443, rel=1e-6)
@@ -201,13 +201,13 @@ def test_bad_inputs(tmp_path):
         size_position(b, positions=bad)
     bad.write_text(f"{b.chain.symbols()[0]},lots\n")
     with pytest.raises(ValueError, match="bad.csv:1: contracts 'lots' is not a number"):
-        load_user_positions(bad)
+        read_positions(bad)
     bad.write_text("a,b,c\n")
     with pytest.raises(ValueError, match="expected 2 columns"):
-        load_user_positions(bad)
+        read_positions(bad)
     bad.write_text("symbol,contracts\n")
     with pytest.raises(ValueError, match="holds no positions"):
-        load_user_positions(bad)
+        read_positions(bad)
     with pytest.raises(ValueError, match="exactly one"):
         size_position(b)
     with pytest.raises(ValueError, match="exactly one"):

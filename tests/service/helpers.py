@@ -9,10 +9,10 @@ import uuid
 
 import numpy as np
 
+from monitor.books import build_books
 from monitor.chain.loaders import load_chain
 from monitor.config import KafkaSettings, RedisSettings, Settings
 from monitor.core.book import Book
-from monitor.service import build_books
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.wire.schema import OptionQuote, UnderlyingTick
 from tests.data_paths import DATA_DIR

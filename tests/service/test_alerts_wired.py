@@ -7,8 +7,8 @@ from pydantic import SecretStr
 
 from monitor.config import AlertSecrets
 from monitor.service import Monitor
-from monitor.sinks.alerts import alert_sender_from_settings
-from monitor.sources.simulated import PacedSource
+from monitor.sinks.alerts import AlertSink, alert_sender_from_settings
+from monitor.sources.memory import MemorySource
 from monitor.state import data_quality
 from tests.http_recorder import RecordingServer
 from tests.service.helpers import books, make_settings, run_until, session_ticks
@@ -29,8 +29,8 @@ def test_regime_changes_reach_the_webhook_once_each():
             rate_limit_per_min=600, dedup_window_s=0, backoff_base_s=0.01)
 
         async def main():
-            mon = Monitor(settings, PacedSource(batches, rate_ticks_per_s=150000),
-                          books(settings), alerts=alerts)
+            mon = Monitor(settings, MemorySource(batches, rate_ticks_per_s=150000),
+                          books(settings), sinks=[AlertSink(alerts)])
             assert await run_until(mon, len(ticks), timeout=60) == 0
             return mon
 

@@ -10,14 +10,22 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.core.exposures import GEX
+from monitor.core.layout import CALLS, PUTS
 from monitor.service import Monitor
-from monitor.sinks.metrics import Metrics
+from monitor.sinks.metrics import Metrics, MetricsSink
 from monitor.sinks.redis_sink import RedisSink
 from monitor.sources.kafka import KafkaSource, KafkaTickProducer
 from monitor.wire.schema import OptionQuote, OptionTrade, UnderlyingTick
 from tests.broker import create_topics
-from tests.service.helpers import (books, close, expected_book, make_settings, run_until,
-                                   session_ticks)
+from tests.service.helpers import (
+    books,
+    close,
+    expected_book,
+    make_settings,
+    run_until,
+    session_ticks,
+)
 
 pytestmark = pytest.mark.usefixtures("shared_redis")
 
@@ -76,8 +84,8 @@ async def test_session_state_equals_whole_chain_and_bad_input_is_counted(kafka_b
     port = metrics.serve("127.0.0.1", 0)
     sink = RedisSink(settings.redis, metrics=metrics)
     await sink.start()
-    mon = Monitor(settings, kafka_source(settings), books(settings), redis=sink,
-                  metrics=metrics, checkpoints=True)
+    mon = Monitor(settings, kafka_source(settings), books(settings),
+                  sinks=[sink, MetricsSink(metrics)], checkpoints=True)
     try:
         assert await run_until(mon, len(stream), timeout=90) == 0
         assert mon.ticks_received == len(stream)
@@ -103,9 +111,9 @@ async def test_session_state_equals_whole_chain_and_bad_input_is_counted(kafka_b
         gex = {r["strike"]: r["gex_usd_per_pct_calls"] + r["gex_usd_per_pct_puts"]
                for r in profile}
         for k, strike in enumerate(expected.strikes):
-            row = expected.agg.by_strike[k]
-            if row[0] or row[1]:
-                assert close(gex[float(strike)], row[0] + row[1]), strike
+            row = expected.agg.by_strike[k, :, GEX]
+            if row[CALLS] or row[PUTS]:
+                assert close(gex[float(strike)], row[CALLS] + row[PUTS]), strike
         # a regime event was published with its sentence
         assert events and events[0]["event"]["to"] in ("long_gamma", "short_gamma")
         assert "Dealers" in events[0]["event"]["message"]

@@ -11,8 +11,7 @@ import pytest
 from monitor.chain.loaders import load_chain
 from monitor.core.book import Book
 from monitor.pipeline import Pipeline
-from monitor.wire.schema import (OpenInterest, OptionQuote, OptionTrade, UnderlyingTick,
-                                 VolIndex)
+from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 from tests.service.helpers import CHAIN
 
 BASE = Book(load_chain(CHAIN))
@@ -149,7 +148,7 @@ def test_checkpoint_round_trip_restores_the_state():
              OpenInterest(date="2026-08-22", symbol=SYM, oi=123.0),
              UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=BASE.spot * 1.01)])
     p.maintenance(force=True)
-    from monitor.service import decode_checkpoint, encode_checkpoint
+    from monitor.books import decode_checkpoint, encode_checkpoint
 
     cp = decode_checkpoint(encode_checkpoint(p.states["SPX"].checkpoint()))
     q, _ = pipeline()

@@ -7,7 +7,7 @@ import pytest
 
 from monitor.service import Monitor
 from monitor.sinks.redis_sink import RedisSink
-from monitor.sources.simulated import PacedSource
+from monitor.sources.memory import MemorySource
 from tests.redis_server import RedisServer
 from tests.service.helpers import books, close, make_settings, run_until, session_ticks
 from tests.service.test_kafka_end_to_end import kafka_source, publish
@@ -32,22 +32,22 @@ async def test_stop_mid_stream_and_resume_equals_uninterrupted_run(kafka_bootstr
     # uninterrupted reference: its own consumer group and Redis prefix, same topics
     ref = make_settings(kafka_bootstrap)
     ref.kafka = ref.kafka.model_copy(update={"topics": a.kafka.topics})
-    mon = Monitor(ref, kafka_source(ref), books(ref), redis=RedisSink(ref.redis),
+    mon = Monitor(ref, kafka_source(ref), books(ref), sinks=[RedisSink(ref.redis)],
                   checkpoints=True)
-    await mon.redis.start()
+    await mon.store.start()
     assert await run_until(mon, len(ticks)) == 0
     expected = await final_state(ref)
 
     # interrupted: stop after about a third, start a new process-equivalent, finish
     a.kafka = a.kafka.model_copy(update={"max_records": 1})  # one 500-tick message a batch
-    first = Monitor(a, kafka_source(a), books(a), redis=RedisSink(a.redis), checkpoints=True,
+    first = Monitor(a, kafka_source(a), books(a), sinks=[RedisSink(a.redis)], checkpoints=True,
                     max_ticks=len(ticks) // 3)
-    await first.redis.start()
+    await first.store.start()
     assert await run_until(first, len(ticks)) == 0
     seen_first = first.ticks_received
     assert 0 < seen_first < len(ticks)
-    second = Monitor(a, kafka_source(a), books(a), redis=RedisSink(a.redis), checkpoints=True)
-    await second.redis.start()
+    second = Monitor(a, kafka_source(a), books(a), sinks=[RedisSink(a.redis)], checkpoints=True)
+    await second.store.start()
     assert await run_until(second, len(ticks) - seen_first) == 0
     # it resumed from the committed offsets: nothing was read twice
     assert second.ticks_received == len(ticks) - seen_first
@@ -70,8 +70,8 @@ async def test_redis_restart_loses_no_regime_event(redis_server_binary):
         settings.regimes.min_dwell_s = 0.0  # the session is 16 simulated seconds long
         sink = RedisSink(settings.redis)
         await sink.start()
-        mon = Monitor(settings, PacedSource(batches, rate_ticks_per_s=150000), books(settings),
-                      redis=sink)
+        mon = Monitor(settings, MemorySource(batches, rate_ticks_per_s=150000), books(settings),
+                      sinks=[sink])
 
         async def outage():
             while len(mon.events) < 2:

@@ -238,7 +238,7 @@ def test_json_logs_one_object_per_event(restore_logging):
         log.info("regime_changed", regime="short_gamma", gex_usd_per_pct=-1.5e8)
         log.debug("hidden")  # below the level
         try:
-            1 / 0
+            raise ZeroDivisionError("division by zero")
         except ZeroDivisionError:
             log.exception("failed")
         import logging

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from monitor.config import RedisSettings
 from monitor.sinks.metrics import Metrics
 from monitor.sinks.redis_sink import RedisSink, decode_field, encode_field
-from tests.redis_server import REDIS_SERVER, RedisServer, free_port, ping
+from tests.redis_server import RedisServer, free_port
 
 SHARED_URL = "redis://127.0.0.1:6379/0"
 

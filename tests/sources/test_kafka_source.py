@@ -355,7 +355,7 @@ async def test_memory_source_async_iterable_and_hold_open():
     q = OptionQuote(TS, "SPXW260821C07600000", 1.0, 1.2)
 
     async def gen():
-        for i in range(3):
+        for _ in range(3):
             yield [q]
 
     src = MemorySource(gen(), hold_open=True)

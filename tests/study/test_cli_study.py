@@ -2,14 +2,12 @@
 
 import io
 import json
-from pathlib import Path
 
 from typer.testing import CliRunner
 
+from monitor.cli import app  # noqa: E402  the real command
 from monitor.study.cli import main
 from tests.study.synth import make_data_dir
-
-from monitor.cli import app  # noqa: E402  the real command
 
 
 def test_main_missing_dir_is_one_line_exit_2(tmp_path):

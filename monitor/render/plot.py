@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monitor.fmt import money
+
 
 def _usd_axis(x: float, _pos=None) -> str:
     a = abs(x)
@@ -26,11 +28,11 @@ def plot_flow_curve(result: dict, path, *, width: float = 10.0, height: float = 
     """Write the flow-curve chart of ``result`` (a :func:`monitor.regimes.whatif.whatif`
     dict) to ``path`` (PNG, or any format matplotlib knows from the suffix). Returns the
     path. ``ValueError`` when the curve is empty or the file cannot be written."""
+    # matplotlib is imported here, not at the top: only `whatif --plot` needs it, and it
+    # costs ~0.3 s to import
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
-
-    from monitor.render import money
 
     curve = result.get("curve") or []
     if len(curve) < 2:

@@ -1,46 +1,11 @@
-"""Human-readable rendering of a snapshot (fits a 100-column terminal)."""
+"""The human-readable snapshot printed by ``monitor snapshot`` (fits a 100-column
+terminal); exposures rows and columns come from the registry
+(:mod:`monitor.core.exposures`)."""
 
 from __future__ import annotations
 
-
-def money(x: float | None) -> str:
-    """Signed dollars with a magnitude suffix: ``-$4.10bn``, ``+$512.3mm``."""
-    if x is None:
-        return "n/a"
-    sign = "-" if x < 0 else "+"
-    a = abs(x)
-    for div, suf in ((1e12, "tn"), (1e9, "bn"), (1e6, "mm"), (1e3, "k")):
-        if a >= div:
-            return f"{sign}${a / div:,.2f}{suf}"
-    return f"{sign}${a:,.0f}"
-
-
-def shares(x: float) -> str:
-    a = abs(x)
-    if a >= 1e6:
-        return f"{a / 1e6:,.2f}M"
-    if a >= 1e3:
-        return f"{a / 1e3:,.1f}k"
-    return f"{a:,.0f}"
-
-
-def flow_words(usd: float) -> str:
-    if usd > 0:
-        return "BUY"
-    if usd < 0:
-        return "SELL"
-    return "none"
-
-
-def scenario_label(s: dict) -> str:
-    parts = []
-    if s["spot_pct"]:
-        parts.append(f"spot {s['spot_pct']:+g}%")
-    if s["vol_pts"]:
-        parts.append(f"vol {s['vol_pts']:+g} pts")
-    if s["days"]:
-        parts.append(f"+{s['days']:g} day" + ("s" if s["days"] != 1 else ""))
-    return ", ".join(parts) or "no change"
+from monitor.core.exposures import EXPOSURES
+from monitor.fmt import flow_words, money, points, scenario_label, shares
 
 
 def render_snapshot(s: dict) -> str:
@@ -54,19 +19,19 @@ def render_snapshot(s: dict) -> str:
       f"{s['min_t_seconds']:g} s)")
     w("")
     w("Dealer exposures (positive = dealers long; sign from each contract's Greeks x position)")
-    w(f"  DEX  delta              {money(s['dex_usd']):>14}")
-    w(f"  GEX  gamma  per 1% spot {money(gex):>14}   dealers "
-      f"{'LONG' if gex >= 0 else 'SHORT'} gamma: they "
-      f"{'sell rallies / buy dips' if gex >= 0 else 'sell into falls / buy into rises'}")
-    w(f"  VEX  vanna  per vol pt  {money(s['vex_usd_per_vol_pt']):>14}")
-    w(f"  CEX  charm  per day     {money(s['cex_usd_per_day']):>14}")
+    for e in EXPOSURES:
+        line = f"  {e.short:<4} {e.label:<19}{money(s[e.key]):>14}"
+        if e.key == "gex_usd_per_pct":
+            what = "sell rallies / buy dips" if gex >= 0 else "sell into falls / buy into rises"
+            line += f"   dealers {'LONG' if gex >= 0 else 'SHORT'} gamma: they {what}"
+        w(line)
     w("")
     zg = s["zero_gamma"]
     if zg is None:
         w("  zero gamma: none within spot -20%..+20% (GEX keeps its sign)")
     else:
         w(f"  zero gamma: {zg:,.2f}  ({s['zero_gamma_distance_pct']:+.2f}% from spot)")
-    w(f"  call wall: {fmt_level(s['call_wall'])}   put wall: {fmt_level(s['put_wall'])}")
+    w(f"  call wall: {points(s['call_wall'])}   put wall: {points(s['put_wall'])}")
     if s["expiring_share"] is not None:
         w(f"  next expiry {s['next_expiry']}: {s['expiring_share']:.1%} of gross |GEX|")
     if s.get("expired_vendor_gamma_share"):
@@ -81,12 +46,11 @@ def render_snapshot(s: dict) -> str:
           f"{money(r['cex_usd_per_day']):>14}")
     w("")
     w("By expiry")
-    w(f"  {'expiry':<10} {'set':<3} {'days':>6} {'DEX':>13} {'GEX /1%':>13} "
-      f"{'VEX /vol pt':>13} {'CEX /day':>13}")
+    w(f"  {'expiry':<10} {'set':<3} {'days':>6} "
+      + " ".join(f"{(e.short + ' ' + e.per).strip():>13}" for e in EXPOSURES))
     for r in s["by_expiry"]:
         w(f"  {r['expiry']:<10} {r['settlement']:<3} {r['days_to_settlement']:>6.1f} "
-          f"{money(r['dex_usd']):>13} {money(r['gex_usd_per_pct']):>13} "
-          f"{money(r['vex_usd_per_vol_pt']):>13} {money(r['cex_usd_per_day']):>13}")
+          + " ".join(f"{money(r[e.key]):>13}" for e in EXPOSURES))
     w("")
     w("Dealer hedge flow (full revaluation; linear estimate beside it)")
     w(f"  {'scenario':<18} {'dealers':<5} {'flow $':>13} {'shares':>10} {'linear $':>13}")
@@ -99,7 +63,3 @@ def render_snapshot(s: dict) -> str:
     for note in s["notes"]:
         w(f"note: {note}")
     return "\n".join(out)
-
-
-def fmt_level(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:,.0f}"

@@ -19,13 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from monitor.chain.loaders import load_chain
+from monitor.books import book_for_chain
+from monitor.chain import load_chain
 from monitor.config import RegimeSettings, Settings
 from monitor.core import levels
-from monitor.core.book import Book
+from monitor.core.positions import MODELS
 from monitor.pipeline import Pipeline
-from monitor.regimes.calendar import _xnys
+from monitor.regimes.calendar import xnys
 from monitor.regimes.engine import NY, RegimeEngine
 from monitor.state import build_state, observation
 
@@ -42,9 +44,7 @@ def session_of(as_of_ns: int) -> dt.date:
     """The last NYSE session whose 16:00 ET close is at or before ``as_of_ns``."""
     t = dt.datetime.fromtimestamp(as_of_ns / 1e9, tz=NY)
     d = t.date() if t.hour >= 16 else t.date() - dt.timedelta(days=1)
-    import pandas as pd
-
-    return _xnys().date_to_session(pd.Timestamp(d), direction="previous").date()
+    return xnys().date_to_session(pd.Timestamp(d), direction="previous").date()
 
 
 def read_vix(path: Path) -> dict[dt.date, float]:
@@ -61,7 +61,7 @@ def daily_regimes(chain_dir: Path, vix_csv: Path, settings: Settings | None = No
     if not files:
         raise FileNotFoundError(f"no chain files in {chain_dir}")
     vix = read_vix(vix_csv)
-    cal = _xnys()
+    cal = xnys()
     engine: RegimeEngine | None = None
     rows, skipped, seen = [], [], set()
     for path in files:
@@ -69,17 +69,17 @@ def daily_regimes(chain_dir: Path, vix_csv: Path, settings: Settings | None = No
         chain = load_chain(path)
         session = session_of(chain.as_of_ns)
         if not cal.is_session(label) or session in seen:
-            skipped.append(f"{path.name}: {'not a session' if not cal.is_session(label) else 'repeats ' + str(session)}")
+            why = "not a session" if not cal.is_session(label) else f"repeats {session}"
+            skipped.append(f"{path.name}: {why}")
             continue
         seen.add(session)
         if progress:
             progress(path.name)
         und = settings.underlying(chain.underlying)
-        book = Book(chain, model=und.position_model if und.position_model in (
-            "classic", "short_all") else "classic", multiplier=und.multiplier,
-            div_yield=und.div_yield, rate=settings.pricing.rate)
-        vendor = Book(chain, greeks="vendor", multiplier=und.multiplier,
-                      rate=settings.pricing.rate)
+        # one book per file: the flow and positions models have no prints or file here
+        model = und.position_model if und.position_model in MODELS else "classic"
+        book = book_for_chain(chain, settings, model=model)
+        vendor = book_for_chain(chain, settings, model="classic", greeks="vendor")
         if engine is None:
             engine = RegimeEngine(chain.underlying, daily_settings(settings.regimes))
             first = dt.datetime.fromtimestamp(chain.as_of_ns / 1e9, tz=NY)
@@ -99,16 +99,3 @@ def daily_regimes(chain_dir: Path, vix_csv: Path, settings: Settings | None = No
                      "labels": list(engine.current),
                      "events": [f"{e['from'] or '-'}->{e['to'] or '-'}" for e in events]})
     return rows, skipped
-
-
-def render_table(rows: list[dict]) -> str:
-    """Markdown table (the README's per-day table)."""
-    out = ["| session | spot | GEX model $bn/1% | GEX vendor $bn/1% | zero gamma | VIX | labels |",
-           "|---|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
-        zg = "none" if r["zero_gamma"] is None else f"{r['zero_gamma']:,.0f}"
-        vix = "" if r["vix"] is None else f"{r['vix']:.2f}"
-        out.append(f"| {r['date']} | {r['spot']:,.2f} | {r['gex_usd_per_pct'] / 1e9:+.1f} | "
-                   f"{r['vendor_gex_usd_per_pct'] / 1e9:+.1f} | {zg} | {vix} | "
-                   f"{', '.join(r['labels'])} |")
-    return "\n".join(out)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.regimes.daily import daily_regimes
+from monitor.analysis.daily import daily_regimes
 from tests.data_paths import DATA_DIR
 
 

@@ -22,22 +22,16 @@ import uuid
 import pytest
 from redis import Redis
 
+from monitor.analysis.live import load_live
+from monitor.analysis.whatif import whatif
+from monitor.books import book_from_chain, build_books, encode_checkpoint, position_models
 from monitor.chain.loaders import write_canonical
 from monitor.config import RedisSettings, Settings, UnderlyingSettings
 from monitor.core.book import Book
+from monitor.options import parse_curve_range, parse_days, parse_spot_pct, parse_vol_pts
 from monitor.pipeline import Pipeline
-from monitor.plot import plot_flow_curve
-from monitor.regimes.whatif import (
-    book_from_chain,
-    load_live,
-    parse_curve_range,
-    parse_days,
-    parse_spot_pct,
-    parse_vol_pts,
-    render_whatif,
-    whatif,
-)
-from monitor.service import build_books, encode_checkpoint, position_models
+from monitor.render.plot import plot_flow_curve
+from monitor.render.whatif import render_whatif
 from monitor.sinks.redis_sink import RedisSink
 from tests.redis_server import free_port
 from tests.synth import make_chain
@@ -294,7 +288,7 @@ def publish(settings, root: str, state: dict, checkpoint: bytes | None) -> None:
         assert await sink.start()
         await sink.publish(root, state, [])
         if checkpoint is not None:
-            assert await sink.save_checkpoint(root, checkpoint)
+            assert await sink.save_blob(root, "checkpoint", checkpoint)
         await sink.close()
 
     asyncio.run(go())

@@ -1,0 +1,178 @@
+"""Where a :class:`~monitor.core.book.Book` comes from: chain files with an underlying's
+settings, position files, and the checkpoint codec that carries a live book's inputs.
+
+* :func:`book_for_chain` / :func:`build_books`: a book per chain file, priced and
+  positioned exactly as the live service prices and positions it (``monitor snapshot``,
+  ``whatif``, ``size``, ``daily`` and ``run`` all build books here).
+* :func:`read_positions`: the one reader of position files, ``symbol,<quantity>`` CSV
+  (header optional, blank lines and ``#`` comments skipped). It is strict: a missing or
+  unreadable file, a row without two columns, a quantity that is not a finite number, a
+  file with no positions, and (:func:`position_rows`) a symbol that is not in the book
+  are errors naming the file and line. Used for the dealers' positions
+  (``position_model: positions``, ``symbol,dealer_contracts``) and for the user's own
+  (``monitor size --positions``, ``user_positions_file``, ``symbol,contracts``).
+* :func:`encode_checkpoint` / :func:`decode_checkpoint`: msgpack with numpy arrays as raw
+  bytes (fast and exact).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+
+from monitor.chain import ChainError, load_chain
+from monitor.chain.model import Chain
+from monitor.config import Settings
+from monitor.core.book import Book
+
+__all__ = ["Position", "book_for_chain", "build_books", "book_from_chain", "resolve",
+           "position_models", "read_positions", "position_rows", "encode_checkpoint",
+           "decode_checkpoint"]
+
+
+def resolve(path: str | Path, base: Path | None) -> Path:
+    """``path`` relative to ``base`` (a configuration file's folder) unless absolute."""
+    p = Path(path)
+    return p if p.is_absolute() or base is None else (base / p)
+
+
+# -- books from chains ------------------------------------------------------------------------
+def book_for_chain(chain: Chain, settings: Settings, *, model: str | None = None,
+                   greeks: str = "model", rate: float | None = None) -> Book:
+    """The book of ``chain`` with its underlying's settings (multiplier, dividend yield,
+    rate, parity pairs). ``model``: the position model the book's open interest is read
+    with (default: the underlying's ``position_model``; ``flow`` starts from its
+    ``flow_base_model`` and ``positions`` from ``classic``, see :func:`build_books`)."""
+    und = settings.underlying(chain.underlying)
+    if model is None:
+        model = {"flow": und.flow_base_model, "positions": "classic"}.get(
+            und.position_model, und.position_model)
+    return Book(chain, model=model, multiplier=und.multiplier, div_yield=und.div_yield,
+                rate=settings.pricing.rate if rate is None else rate, greeks=greeks,
+                parity_pairs=settings.pricing.parity_pairs)
+
+
+def build_books(settings: Settings, chains: list[str | Path],
+                base: Path | None = None) -> dict[str, Book]:
+    """One book per chain file, keyed by underlying, with that underlying's settings.
+    ``flow`` books start from their base model; ``positions`` books hold the dealers'
+    positions from ``positions_file`` (relative to ``base``), every other contract 0."""
+    books = {}
+    for path in chains:
+        chain = load_chain(path)
+        und = settings.underlying(chain.underlying)
+        book = book_for_chain(chain, settings)
+        if und.position_model == "positions":
+            if not und.positions_file:
+                raise ValueError(f"{chain.underlying}: position_model positions needs "
+                                 f"positions_file")
+            file = resolve(und.positions_file, base)
+            lines = read_positions(file, "dealer_contracts")
+            book.update_positions(np.arange(len(book.oi)), np.zeros(len(book.oi)))
+            book.update_positions(position_rows(book, lines),
+                                  np.array([p.contracts for p in lines], dtype=np.float64))
+        books[chain.underlying] = book
+    return books
+
+
+def book_from_chain(path, settings: Settings, base: Path | None = None) -> Book:
+    """The book of one chain file, built as the live service builds it
+    (:func:`build_books`). A missing or unusable file raises ``ValueError``."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"chain file not found: {p}")
+    try:
+        books = build_books(settings, [p], base)
+    except ChainError as err:
+        raise ValueError(str(err).splitlines()[0]) from None
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from None
+    return next(iter(books.values()))
+
+
+def position_models(settings: Settings, books: dict[str, Book]) -> dict[str, tuple[str, str]]:
+    """``{root: (position_model, flow_base_model)}`` for the pipeline."""
+    return {root: (settings.underlying(root).position_model,
+                   settings.underlying(root).flow_base_model) for root in books}
+
+
+# -- position files ---------------------------------------------------------------------------
+class Position(NamedTuple):
+    """One line of a position file: ``where`` is ``FILE:LINE`` (or ``""`` for positions
+    given in code), used in every error about it."""
+
+    symbol: str
+    contracts: float
+    where: str = ""
+
+
+def read_positions(path: str | Path, column: str = "contracts") -> list[Position]:
+    """The positions in CSV ``symbol,<column>`` at ``path`` (module docstring: strict;
+    ``ValueError`` naming the file and line)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"positions file not found: {p}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{p}: not a text CSV file (byte {err.start} is not UTF-8); "
+                         f"expected lines symbol,{column}") from None
+    except OSError as err:
+        raise ValueError(f"cannot read positions file {p}: {err.strerror or err}") from None
+    out: list[Position] = []
+    for n, row in enumerate(csv.reader(text.splitlines()), 1):
+        cells = [c.strip() for c in row]
+        if not cells or not any(cells) or cells[0].startswith("#"):
+            continue
+        if len(cells) != 2:
+            raise ValueError(f"{p}:{n}: expected 2 columns symbol,{column}, got {len(cells)}")
+        sym, qty = cells
+        if not out and sym.lower() == "symbol":
+            continue  # header
+        try:
+            q = float(qty)
+        except ValueError:
+            raise ValueError(f"{p}:{n}: {column} {qty!r} is not a number") from None
+        if not math.isfinite(q):
+            raise ValueError(f"{p}:{n}: {column} must be finite, got {qty!r}")
+        out.append(Position(sym, q, f"{p}:{n}"))
+    if not out:
+        raise ValueError(f"positions file {p} holds no positions")
+    return out
+
+
+def position_rows(book: Book, positions) -> np.ndarray:
+    """Book rows of ``positions`` (:class:`Position` or ``(symbol, contracts)``); a symbol
+    not in the book is a ``ValueError`` naming it (and its file and line)."""
+    rows = []
+    for pos in positions:
+        pos = Position(*pos)
+        try:
+            rows.append(book.index_of(pos.symbol))
+        except KeyError:
+            where = f"{pos.where}: " if pos.where else ""
+            raise ValueError(f"{where}position not in the {book.underlying} chain: "
+                             f"{pos.symbol}") from None
+    return np.array(rows, dtype=np.int64)
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def encode_checkpoint(cp: dict) -> bytes:
+    """msgpack; numpy arrays as ``{"dtype", "data"}`` with the raw bytes (fast, exact)."""
+    out = {k: ({"dtype": v.dtype.str, "data": v.tobytes()} if isinstance(v, np.ndarray) else v)
+           for k, v in cp.items()}
+    return msgspec.msgpack.encode(out)
+
+
+def decode_checkpoint(raw: bytes) -> dict:
+    """The inverse of :func:`encode_checkpoint` (arrays are writable copies)."""
+    out = msgspec.msgpack.decode(raw)
+    for k, v in out.items():
+        if isinstance(v, dict) and set(v) == {"dtype", "data"}:
+            out[k] = np.frombuffer(v["data"], dtype=np.dtype(v["dtype"])).copy()
+    return out

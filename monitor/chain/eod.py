@@ -1,0 +1,129 @@
+"""The CBOE end-of-day snapshot layout: ``# spot,<S>,ts,<UTC>`` then
+``strike,dte,cp,oi,gamma,delta,iv,bid,ask`` (SOURCES.md §1)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+
+from monitor.chain.build import (
+    _assign_am_pm_roots,
+    _Builder,
+    _days,
+    _name_parts,
+    _num,
+    _quote_fields,
+    _RowError,
+    parse_as_of,
+)
+from monitor.chain.model import Chain, ChainError
+from monitor.chain.occ import (
+    NY,
+    am_pm_roots,
+    local_to_utc_ns,
+)
+
+
+def _eod_from_text(text: str, source: Path, underlying: str | None) -> Chain:
+    lines = text.splitlines()
+    notes: list[str] = []
+    i = 0
+    meta: dict[str, str] = {}
+    while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
+        s = lines[i].strip().lstrip("#").strip()
+        parts = [x.strip() for x in s.split(",")]
+        for k in range(0, len(parts) - 1, 2):
+            meta[parts[k].lower()] = parts[k + 1]
+        i += 1
+    if i >= len(lines):
+        raise ChainError(f"empty chain: no table in {source}")
+    spot = None
+    if "spot" in meta:
+        try:
+            spot = float(meta["spot"])
+        except ValueError:
+            spot = None
+    if spot is None or not math.isfinite(spot) or not spot > 0:
+        raise ChainError(f"no spot in {source}: the '# spot,<S>,ts,<T>' header has no usable spot")
+
+    header = [h.strip().lower() for h in lines[i].split(",")]
+    col = {h: j for j, h in enumerate(header)}
+    for need in ("strike", "dte", "cp", "oi"):
+        if need not in col:
+            raise ChainError(f"unknown chain layout in {source}: eod header lacks {need!r}")
+    ncol = len(header)
+    i_k, i_d, i_cp, i_oi = col["strike"], col["dte"], col["cp"], col["oi"]
+    i_g, i_de, i_iv, i_b, i_a = (col.get(x) for x in ("gamma", "delta", "iv", "bid", "ask"))
+
+    name_und, label = _name_parts(source)
+    und = (underlying or name_und or "").strip().upper()
+    if not und:
+        raise ChainError(f"cannot tell the underlying of {source}; pass underlying=")
+
+    as_of_ns = None
+    if "ts" in meta:
+        try:
+            as_of_ns = parse_as_of(meta["ts"])
+        except ValueError:
+            as_of_ns = None
+    if label is None:
+        if as_of_ns is None:
+            raise ChainError(f"{source}: no date in the file name and no header ts; cannot place dte")
+        label = datetime.fromtimestamp(as_of_ns // 1_000_000_000, tz=NY).date()
+        notes.append(f"label date {label.isoformat()} taken from the header ts (New York date)")
+    if as_of_ns is None:
+        as_of_ns = local_to_utc_ns(label, 16, 0)
+        notes.append(f"as_of: no usable header ts; assumed 16:00 America/New_York on {label.isoformat()}")
+    label_days = _days(label)
+
+    days: list[int] = []
+    b = _Builder()
+    rej = b.rejected
+    for line in lines[i + 1:]:
+        if not line.strip(" ,\t"):
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        f = line.split(",")
+        try:
+            if len(f) < ncol:
+                raise _RowError("missing_field")
+            strike = _num(f[i_k], required=True)
+            dte_f = _num(f[i_d], required=True)
+            if dte_f != int(dte_f):
+                raise _RowError("bad_expiry")
+            cp = f[i_cp].strip().upper()
+            if cp in ("C", "CALL"):
+                is_call = True
+            elif cp in ("P", "PUT"):
+                is_call = False
+            else:
+                raise _RowError("bad_type")
+            d = label_days + int(dte_f)
+            b.add("", d, strike, is_call, *_quote_fields(f, i_b, i_a, i_oi, i_iv, i_de, i_g))
+            days.append(d)
+        except _RowError as e:
+            rej[e.reason] += 1
+        except Exception:
+            rej["bad_row"] += 1
+
+    pair = am_pm_roots(und)
+    if und == "VIX":
+        b.root = ["VIX"] * len(b)
+        notes.append("VIX options are priced off the VIX future of their expiry, not the spot index "
+                     "in the header; use a parity forward per expiry")
+        notes.append("root VIX for all rows (weeklies are VIXW on the exchange; both AM-settled)")
+    elif pair is not None:
+        roots, rule = _assign_am_pm_roots(days, b.strike, b.is_call, pair[0], pair[1], try_blocks=True)
+        b.root = roots
+        if rule == "block":
+            n_am = roots.count(pair[0])
+            notes.append(f"root: first block ({n_am} rows, monthly expiries only) {pair[0]} (AM), "
+                         f"the rest {pair[1]} (PM)")
+        else:
+            notes.append(f"root: {pair[0]}/{pair[1]} by occurrence (file not in the two-block order)")
+    else:
+        b.root = [und] * len(b)
+    return b.build(underlying=und, spot=spot, as_of_ns=as_of_ns, layout="eod", source=source,
+                   notes=notes)

@@ -1,0 +1,43 @@
+"""Named layouts of the book's packed arrays: no bare row or column numbers in the kernels.
+
+* ``F``: float64 ``[N_F, n]``, one row per per-contract field: the inputs
+  (:data:`INPUTS`), the Greeks (:data:`~monitor.core.exposures.GREEKS`), then one
+  contribution row per registered exposure (:data:`~monitor.core.exposures.EXPOSURES`).
+  :data:`F_FIELDS` names them in order; ``Book.c.<name>`` is the row's view.
+* ``G``: float64 ``[3, m]`` per settlement group: years to settlement, forward, discount
+  factor (:data:`G_FIELDS`).
+* aggregates: ``totals[N_EXPOSURES]``, ``by_group[m, N_EXPOSURES]`` and
+  ``by_strike[n_strikes, 2, N_EXPOSURES]`` (side ``CALLS`` / ``PUTS``), columns in
+  registry order (``DEX``, ``GEX``, ... from :mod:`monitor.core.exposures`).
+"""
+
+import numpy as np
+
+from monitor.core.exposures import EXPOSURES, GREEKS, N_EXPOSURES
+
+INPUTS = ("strike", "bid", "ask", "pos", "iv")
+F_FIELDS = INPUTS + GREEKS + tuple(e.field for e in EXPOSURES)
+N_F = len(F_FIELDS)
+STRIKE, BID, ASK, POS, IV = range(len(INPUTS))
+#: first Greek row; Greek ``g`` is row ``GREEK0 + GREEKS.index(g)``
+GREEK0 = len(INPUTS)
+DELTA, GAMMA, VEGA, VANNA, CHARM = (GREEK0 + GREEKS.index(g) for g in
+                                    ("delta", "gamma", "vega", "vanna", "charm"))
+#: first exposure-contribution row; exposure ``e`` is row ``CONTRIB0 + e``
+CONTRIB0 = GREEK0 + len(GREEKS)
+
+# per exposure (registry order), for the kernels: numba freezes global arrays as constants
+EXP_GREEK_ROW = np.array([GREEK0 + GREEKS.index(e.greek) for e in EXPOSURES], dtype=np.int64)
+EXP_SPOT_POWER = np.array([e.spot_power for e in EXPOSURES], dtype=np.int64)
+EXP_SCALE = np.array([e.scale for e in EXPOSURES], dtype=np.float64)
+
+G_FIELDS = ("T", "fwd", "df")
+T_ROW, FWD_ROW, DF_ROW = range(len(G_FIELDS))
+
+#: sides of ``by_strike``
+CALLS, PUTS = 0, 1
+
+__all__ = ["INPUTS", "F_FIELDS", "N_F", "STRIKE", "BID", "ASK", "POS", "IV", "GREEK0",
+           "DELTA", "GAMMA", "VEGA", "VANNA", "CHARM", "CONTRIB0", "N_EXPOSURES",
+           "EXP_GREEK_ROW", "EXP_SPOT_POWER", "EXP_SCALE", "G_FIELDS", "T_ROW", "FWD_ROW",
+           "DF_ROW", "CALLS", "PUTS"]
