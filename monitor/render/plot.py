@@ -25,7 +25,7 @@ def _usd_axis(x: float, _pos=None) -> str:
 
 def plot_flow_curve(result: dict, path, *, width: float = 10.0, height: float = 5.5,
                     dpi: int = 110) -> Path:
-    """Write the flow-curve chart of ``result`` (a :func:`monitor.regimes.whatif.whatif`
+    """Write the flow-curve chart of ``result`` (a :func:`monitor.analysis.whatif.whatif`
     dict) to ``path`` (PNG, or any format matplotlib knows from the suffix). Returns the
     path. ``ValueError`` when the curve is empty or the file cannot be written."""
     # matplotlib is imported here, not at the top: only `whatif --plot` needs it, and it

@@ -280,7 +280,9 @@ class RedisSink(Sink, CheckpointStore):
     durable = True
 
     async def setup(self) -> None:
-        await self.start()
+        """Connect, unless :meth:`start` already ran (it keeps retrying by itself)."""
+        if not self._started:
+            await self.start()
 
     async def write(self, cycle: PublishCycle) -> bool:
         """State, profile and events of each underlying, then its regime history and

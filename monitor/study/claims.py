@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from monitor.fmt import finite
 from monitor.study import stats as S
@@ -379,8 +380,6 @@ def _edge(c: np.ndarray, vix: np.ndarray, h: int = 21) -> np.ndarray:
 
 def _further_drawdown(c: np.ndarray, h: int) -> np.ndarray:
     out = np.full(len(c), np.nan)
-    from numpy.lib.stride_tricks import sliding_window_view
-
     if len(c) > h:
         mins = sliding_window_view(c[1:], h).min(axis=1)   # min of c[t+1 .. t+h]
         out[: len(mins)] = (mins / c[: len(mins)] - 1.0) * 100.0
