@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from enum import Enum
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import structlog
 import typer
+from pydantic import ValidationError
+
+# typer ships its own copy of click (typer._click); its errors are raised from there
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer.core import TyperGroup
 
 from monitor.analysis.daily import daily_regimes
 from monitor.analysis.live import load_live
@@ -43,12 +50,41 @@ from monitor.render.snapshot import render_snapshot
 from monitor.render.whatif import render_whatif
 from monitor.service import ServiceError, run_service
 from monitor.snapshot import build_snapshot
+from monitor.sources.base import SourceUnavailable
 from monitor.sources.kafka import KafkaTickProducer
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.study.cli import main as study_main
 from monitor.wire.codec import decode
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+
+class OneLineErrors(TyperGroup):
+    """The command-line framework's own errors (unknown option, missing argument, a value
+    of the wrong type or out of range) as one ``monitor: error: ...`` line with exit
+    status 2, like the commands' own errors (no usage box)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except NoArgsIsHelpError as err:
+            typer.echo(err.ctx.get_help())
+            rv = 0
+        except ClickException as err:
+            typer.echo(f"monitor: error: {' '.join(err.format_message().split())}", err=True)
+            rv = err.exit_code
+        except typer.Abort:
+            typer.echo("monitor: aborted", err=True)
+            rv = 1
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True,
+                  rich_markup_mode=None, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Dealer-flow monitor: options-dealer positioning, exposures, levels "
                        "and hedge-flow forecasts.")
 
@@ -58,8 +94,20 @@ CONFIG_HELP = ("config file (default: $DEALERFLOW_CONFIG, else ./config.yaml, el
                "packaged default)")
 
 
+def _version(value: bool) -> None:
+    if value:
+        try:
+            v = version("dealerflow-monitor")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+            v = "unknown (not installed)"
+        typer.echo(f"monitor {v}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(show_version: bool = typer.Option(False, "--version", callback=_version,
+                                            is_eager=True, help="print the version, exit")
+          ) -> None:
     """Dealer-flow monitor. Run ``monitor COMMAND --help`` for each command's options."""
 
 
@@ -95,14 +143,28 @@ def print_json(obj, compact: bool = True) -> None:
                      + "\n")
 
 
+def positive(option: str, value) -> None:
+    """Refuse a given option value that is not a finite number > 0 (``None`` = not given)."""
+    if value is not None and not (value > 0 and value != float("inf")):
+        raise ValueError(f"{option} must be a number > 0, got {value!r}")
+
+
 def _settings(config: Path | None, **overrides) -> Settings:
     """The configuration (:func:`monitor.config.locate_config`) with CLI option overrides
-    per section (``None`` = not given)."""
+    per section (``None`` = not given), validated like the file's own values."""
     settings = load_settings(config)
     for section, values in overrides.items():
         model = getattr(settings, section)
-        setattr(settings, section, model.model_copy(update={k: v for k, v in values.items()
-                                                            if v is not None}))
+        given = {k: v for k, v in values.items() if v is not None}
+        if not given:
+            continue
+        try:
+            setattr(settings, section, type(model).model_validate({**model.model_dump(),
+                                                                   **given}))
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise ValueError(f"{section}.{'.'.join(map(str, first['loc']))}: {first['msg']}, "
+                             f"got {first.get('input')!r}") from None
     return settings
 
 
@@ -156,8 +218,8 @@ def run(
     kafka: str = typer.Option(None, help="HOST:PORT: consume Kafka instead of the embedded "
                               "simulator"),
     redis: str = typer.Option(None, help="Redis URL (default from config)"),
-    metrics_port: int = typer.Option(None, help="port for /metrics, /healthz, /readyz "
-                                     "(0 = any free port)"),
+    metrics_port: int = typer.Option(None, min=0, max=65535, help="port for /metrics, "
+                                     "/healthz, /readyz (0 = any free port)"),
     duration: float = typer.Option(None, help="run this many seconds, then shut down cleanly"),
     chain: list[Path] = typer.Option(None, help="chain file(s): the universe and open "
                                      "interest at start (default from config)"),
@@ -170,6 +232,8 @@ def run(
     Without --kafka it runs on the embedded default: a market simulator started from a
     real chain, fed through the same source interface as Kafka."""
     try:
+        positive("--duration", duration)
+        positive("--rate", rate)
         settings = _settings(config, kafka={"bootstrap": kafka}, redis={"url": redis},
                              metrics={"port": metrics_port},
                              embedded={"rate_ticks_per_s": rate})
@@ -206,7 +270,13 @@ def publish(
 ) -> None:
     """Send a recorded file or a simulated session into Kafka at a chosen rate (the demo
     driver and the load generator)."""
+    # publish prints its own progress and errors: the client library's connection chatter
+    # (one line per failed attempt) would only repeat the error line
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
+        positive("--rate", rate)
+        positive("--seconds", seconds)
+        positive("--batch", batch)
         settings = _settings(config)
         if ticks is not None:
             batches = recorded_batches(ticks, batch)
@@ -216,7 +286,10 @@ def publish(
             batches = simulated_batches(settings, books, seconds, batch, seed)
     except USER_ERRORS as err:
         fail_on(err)
-    asyncio.run(send_batches(kafka, encoding.value, settings, batches, rate, batch))
+    try:
+        asyncio.run(send_batches(kafka, encoding.value, settings, batches, rate, batch))
+    except SourceUnavailable as err:
+        fail_on(err)
 
 
 async def send_batches(kafka: str, encoding: str, settings: Settings, batches, rate: float,

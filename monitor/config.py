@@ -16,11 +16,14 @@ environment, as ``SecretStr`` so they do not appear in logs or reprs.
 
 from __future__ import annotations
 
+import difflib
 import os
+import typing
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,7 +37,14 @@ from monitor.paths import packaged_config
 PositionModel = Literal[MODELS + ("flow", "positions")]  # type: ignore[valid-type]
 
 
-class UnderlyingSettings(BaseModel):
+class Section(BaseModel):
+    """A section of the configuration: an unknown key at any depth is an error (a typo
+    must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnderlyingSettings(Section):
     multiplier: float = Field(100.0, gt=0, description="shares (index units) per contract")
     settlement: Literal["pm", "am_monthly"] = Field(
         "pm", description="am_monthly: the bare root's third-Friday contracts settle at 09:30 ET")
@@ -55,12 +65,12 @@ class UnderlyingSettings(BaseModel):
         None, description="positions model: CSV symbol,dealer_contracts (relative to config)")
 
 
-class PricingSettings(BaseModel):
+class PricingSettings(Section):
     rate: float = Field(0.04, description="continuously compounded risk-free rate, decimal")
     parity_pairs: int = Field(5, ge=1, description="strikes nearest the money used for forwards")
 
 
-class KafkaTopics(BaseModel):
+class KafkaTopics(Section):
     option_quotes: str = "dealerflow.option_quotes"
     option_trades: str = "dealerflow.option_trades"
     underlying: str = "dealerflow.underlying"
@@ -69,7 +79,7 @@ class KafkaTopics(BaseModel):
     dead_letter: str = "dealerflow.dead_letter"
 
 
-class KafkaSettings(BaseModel):
+class KafkaSettings(Section):
     bootstrap: str | None = Field(None, description="HOST:PORT; None = embedded source")
     group_id: str = "dealerflow-monitor"
     topics: KafkaTopics = KafkaTopics()
@@ -85,7 +95,7 @@ class KafkaSettings(BaseModel):
                                    "0.5 s per tick on quiet partitions)")
 
 
-class RedisSettings(BaseModel):
+class RedisSettings(Section):
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "dealerflow"
     stream_maxlen: int = Field(10000, ge=1, description="approximate cap of the events stream")
@@ -93,12 +103,12 @@ class RedisSettings(BaseModel):
     password: SecretStr | None = Field(None, description="from DEALERFLOW_REDIS__PASSWORD only")
 
 
-class MetricsSettings(BaseModel):
+class MetricsSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(9108, ge=0, le=65535, description="0 = pick a free port")
 
 
-class IntervalSettings(BaseModel):
+class IntervalSettings(Section):
     reeval_ms: float = Field(250.0, gt=0, description="max rate of full re-evaluations on spot moves")
     reeval_bps: float = Field(5.0, ge=0, description="spot move that forces a re-evaluation now")
     publish_ms: float = Field(1000.0, gt=0, description="Redis state publish timer")
@@ -108,7 +118,7 @@ class IntervalSettings(BaseModel):
         "(Python's default, 5 ms, is the whole latency budget of a tick)")
 
 
-class RegimeSettings(BaseModel):
+class RegimeSettings(Section):
     """Thresholds of the regime engine (REFERENCE.md, Regimes); times are event time."""
 
     window_s: float = Field(1800.0, gt=0, description="lookback for spot and IV changes")
@@ -138,7 +148,7 @@ class RegimeSettings(BaseModel):
     sample_s: float = Field(10.0, gt=0, description="history sampling period")
 
 
-class EmbeddedSettings(BaseModel):
+class EmbeddedSettings(Section):
     chain: str | None = Field(None, description="real chain the embedded simulator starts "
                               "from (relative to the config file); None = the SPX chain "
                               "shipped in the package")
@@ -146,13 +156,13 @@ class EmbeddedSettings(BaseModel):
     seed: int = 7
 
 
-class SizingSettings(BaseModel):
+class SizingSettings(Section):
     multipliers: dict[str, float] = Field(default_factory=dict, description="size multiplier "
                                           "per rule of the sizing table (README, monitor "
                                           "size); rules not listed keep their default")
 
 
-class AlertingSettings(BaseModel):
+class AlertingSettings(Section):
     """Desk-chat alert delivery (the webhook URLs themselves are secrets: ``alerts``)."""
 
     queue_max: int = Field(1000, ge=1, description="deliveries waiting per target; more "
@@ -177,7 +187,7 @@ class AlertingSettings(BaseModel):
                                    "than this holds alerts back")
 
 
-class AlertSecrets(BaseModel):
+class AlertSecrets(Section):
     slack_webhook_url: SecretStr | None = None
     teams_webhook_url: SecretStr | None = None
     generic_webhook_url: SecretStr | None = None
@@ -247,11 +257,12 @@ class _YamlWithoutSecrets(YamlConfigSettingsSource):
         data = super().__call__()
         for key in SECRET_SECTIONS:
             if key in data:
-                raise ValueError(f"config file must not contain '{key}': secrets come from "
-                                 f"the environment only (DEALERFLOW_{key.upper()}__...)")
+                raise ValueError(f"{self.yaml_file_path}: a config file must not contain "
+                                 f"'{key}': secrets come from the environment only "
+                                 f"(DEALERFLOW_{key.upper()}__...)")
         if isinstance(data.get("redis"), dict) and "password" in data["redis"]:
-            raise ValueError("config file must not contain redis.password: "
-                             "use DEALERFLOW_REDIS__PASSWORD")
+            raise ValueError(f"{self.yaml_file_path}: a config file must not contain "
+                             f"redis.password: use DEALERFLOW_REDIS__PASSWORD")
         return data
 
 
@@ -277,9 +288,63 @@ def locate_config(path: str | os.PathLike | None = None) -> tuple[Path, str]:
     return packaged_config(), "packaged default"
 
 
+class ConfigError(ValueError):
+    """A configuration that cannot be used, in one line: the file (or environment
+    variable), the key's path, and what is wrong (with a suggestion for a near-miss key)."""
+
+
+def _model_of(annotation):
+    """The Section class inside an annotation (``X``, ``X | None``, ``dict[str, X]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is dict and len(args) == 2:
+        inner, _ = _model_of(args[1])
+        return inner, True
+    for a in args:
+        inner, keyed = _model_of(a)
+        if inner is not None:
+            return inner, keyed
+    return None, False
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys allowed beside the last part of ``loc`` (for a did-you-mean)."""
+    model, parts = Settings, list(loc[:-1])
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0))) if model is not None else None
+        if field is None:
+            return []
+        model, keyed = _model_of(field.annotation)
+        if keyed and parts:
+            parts.pop(0)  # the dict key (e.g. underlyings.SPX)
+    return list(model.model_fields) if model is not None else []
+
+
+def describe_error(err: ValidationError, yaml_path: Path) -> str:
+    """One line for the first error of ``err`` (and how many more there are)."""
+    first = err.errors()[0]
+    loc = tuple(str(x) for x in first["loc"])
+    key = ".".join(loc)
+    env = "DEALERFLOW_" + "__".join(loc).upper()
+    where = f"environment variable {env}" if env in os.environ else str(yaml_path)
+    if first["type"] == "extra_forbidden":
+        what = "unknown key"
+        near = difflib.get_close_matches(loc[-1], _known_keys(loc), n=1, cutoff=0.7)
+        if near:
+            what += f" (did you mean {'.'.join(loc[:-1] + (near[0],))}?)"
+    else:
+        got = first.get("input")
+        what = first["msg"] + ("" if isinstance(got, dict) else f", got {got!r}")
+    more = len(err.errors()) - 1
+    return f"{where}: {key}: {what}" + (f" (and {more} more)" if more else "")
+
+
 def load_settings(path: str | os.PathLike | None = None, **overrides) -> Settings:
     """Settings from the configuration :func:`locate_config` finds for ``path`` (module
-    docstring), with ``overrides`` on top."""
+    docstring), with ``overrides`` on top. :class:`ConfigError` (one line) when the file
+    or the environment cannot be used."""
     yaml_path, origin = locate_config(path)
 
     class _Settings(Settings):
@@ -290,7 +355,15 @@ def load_settings(path: str | os.PathLike | None = None, **overrides) -> Setting
             return (init_settings, env_settings,
                     _YamlWithoutSecrets(settings_cls, yaml_file=yaml_path))
 
-    settings = _Settings(**overrides)
+    try:
+        settings = _Settings(**overrides)
+    except ValidationError as err:
+        raise ConfigError(describe_error(err, yaml_path)) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{yaml_path}:{mark.line + 1}:{mark.column + 1}" if mark else str(yaml_path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
     settings._config_file = yaml_path
     settings._config_origin = origin
     return settings

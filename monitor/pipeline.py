@@ -525,6 +525,15 @@ class Pipeline:
             s.stale_eval = True
             s.last_reeval_wall = -math.inf
 
+    def consistent(self, s: UnderlyingState) -> bool:
+        """The book is the whole state of its inputs: no refresh for a spot move is in
+        flight or due. Between such a move and its refresh, the incremental updates price
+        quotes at the new spot with the old forwards and clock, and the IVs of short-dated
+        contracts near the money are off by vol points (the ATM IV the regimes read)."""
+        if s.refreshing is not None:
+            return False
+        return s.pending_spot is None or abs(s.pending_spot / s.book.spot - 1.0) < self.reeval_frac
+
     def maintenance(self, force: bool = False) -> None:
         """Whole-chain refresh of every underlying whose spot moved or whose quotes/OI
         changed, at most every ``reeval_ms`` (``force``: now and inline, e.g. before

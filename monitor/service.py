@@ -59,7 +59,7 @@ from monitor.sinks.alerts import AlertSink, alert_sender_from_settings
 from monitor.sinks.base import CheckpointStore, PublishCycle, Sink, UnderlyingCycle
 from monitor.sinks.metrics import Metrics, MetricsSink
 from monitor.sinks.redis_sink import RedisSink
-from monitor.sources.base import Source
+from monitor.sources.base import Source, SourceUnavailable
 from monitor.sources.kafka import KafkaSource
 from monitor.sources.memory import MemorySource
 from monitor.sources.simulator import MarketSimulator, SimConfig
@@ -134,6 +134,7 @@ class Monitor:
         self._synced_rejected: dict = {}
         self.ticks_received = 0
         self.decode_errors = 0
+        self.cycles = 0  # publish cycles completed
         self._last_summary = (time.monotonic(), 0)
         self._last_publish = (time.monotonic(), 0)
         self.tps = 0.0
@@ -195,7 +196,13 @@ class Monitor:
         for sink in self.sinks:
             await sink.setup()
         await self.restore()
-        await self.source.start()
+        try:
+            await self.source.start()
+        except SourceUnavailable:
+            for sink in self.sinks:
+                await sink.close()
+            self._shutdown_threads()
+            raise
         # Everything built so far (chains, books, numba and pandas internals: some 200k
         # objects) lives as long as the process. Out of the cyclic GC's sight, a full
         # collection no longer walks it: measured 90 ms per full collection before, a
@@ -235,9 +242,7 @@ class Monitor:
                 sink.ready(False)
                 await sink.flush()
                 await sink.close()
-            self.core.shutdown(wait=True)
-            self.levels.shutdown(wait=True)
-            self.refresher.shutdown(wait=True)
+            self._shutdown_threads()
             sys.setswitchinterval(switch_s)
             if self.summary:
                 self._print_summary(final=True)
@@ -248,6 +253,11 @@ class Monitor:
             log.error("ingest_failed", error=repr(exc))
             return 1
         return 0
+
+    def _shutdown_threads(self) -> None:
+        self.core.shutdown(wait=True)
+        self.levels.shutdown(wait=True)
+        self.refresher.shutdown(wait=True)
 
     # -- tasks --------------------------------------------------------------------------
     async def _ingest(self) -> None:
@@ -305,20 +315,23 @@ class Monitor:
             if not s.dirty and root in self.states:
                 continue
             s.dirty = False
-            frozen.append((root, s.frozen_copy(), vol_index))
+            frozen.append((root, s.frozen_copy(), vol_index, self.pipeline.consistent(s)))
         return token, frozen
 
     def _collect(self, frozen: list) -> list[UnderlyingCycle]:
         """On the levels thread: per underlying, state, profile, regime events, regime
         history and checkpoint, all of the frozen instant."""
         out = []
-        for root, s, vol_index in frozen:
+        for root, s, vol_index, consistent in frozen:
             engine = self.regimes[root]
             state, profile = build_state(s, engine.current)
             vix_symbol = self.settings.underlying(root).vol_index
             vix = vol_index.get(vix_symbol) if vix_symbol else None
             state["vol_index"] = None if vix is None else vix[1]
-            events = engine.update(observation(s, state, state["vol_index"]))
+            # the engine sees only consistent books (Pipeline.consistent): a state frozen
+            # while a spot move's refresh is in flight is published, not observed
+            events = (engine.update(observation(s, state, state["vol_index"]))
+                      if consistent else [])
             state["regime"] = engine.labels["gamma"]
             state["regimes"] = ",".join(engine.current)
             state["sizing"] = advice_for_state(state, self.settings, book=s.book,
@@ -349,6 +362,7 @@ class Monitor:
                 log.info("regime_change", underlying=u.root, regime=ev["regime"],
                          frm=ev["from"], to=ev["to"], message=ev["message"])
         stored = await deliver(PublishCycle(items, *self._count_deltas()), self.sinks)
+        self.cycles += 1
         if token is None:
             return
         if not self.checkpoints or stored:
@@ -477,6 +491,9 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
         sinks = await make_sinks(settings, metrics, warn)
         mon = Monitor(settings, source, books, sinks=sinks, summary=summary,
                       checkpoints=checkpoints, base=base)
-        return await mon.run(duration)
+        try:
+            return await mon.run(duration)
+        except SourceUnavailable as err:
+            raise ServiceError(str(err)) from None
     finally:
         metrics.stop()

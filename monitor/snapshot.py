@@ -17,6 +17,7 @@ from monitor.core.book import MIN_T_SECONDS, Book
 from monitor.core.exposures import EXPOSURES, totals_dict
 from monitor.core.layout import CALLS, PUTS
 from monitor.fmt import iso_utc
+from monitor.sentences import headline
 
 SCHEMA_VERSION = 1
 
@@ -63,7 +64,7 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
     spot = book.spot
     top = sorted(by_strike, key=lambda r: -abs(r["gex_usd_per_pct_calls"]
                                                + r["gex_usd_per_pct_puts"]))[:top_strikes]
-    return {
+    out = {
         "schema": SCHEMA_VERSION,
         "underlying": book.underlying,
         "spot": spot,
@@ -95,3 +96,5 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "source": book.chain.source,
         "layout": book.chain.layout,
     }
+    out["headline"] = headline(out)  # what dealers do for -1 % / +1 %, full revaluation
+    return out

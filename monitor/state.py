@@ -19,11 +19,12 @@ from monitor.core.surface import surface_point
 from monitor.pipeline import UnderlyingState
 from monitor.regimes.calendar import next_expiration
 from monitor.regimes.engine import NY, Observation
+from monitor.sentences import spot_flows
 from monitor.snapshot import build_snapshot
 
 STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns") + EXPOSURE_KEYS + (
     "zero_gamma", "zero_gamma_distance_pct", "call_wall", "put_wall", "next_expiry",
-    "expiring_share", "model", "contracts_used", "regime", "regimes")
+    "expiring_share", "model", "contracts_used", "regime", "regimes", "headline")
 
 
 def build_state(s: UnderlyingState, regimes: list[str],
@@ -81,7 +82,8 @@ def opex_share(book) -> float | None:
 
 
 def observation(s: UnderlyingState, state: dict, vol_index: float | None) -> Observation:
-    return Observation(ts_ns=s.book.now_ns, spot=state["spot"],
+    down, up = spot_flows(state["scenarios"])
+    return Observation(flow_down_usd=down, flow_up_usd=up,ts_ns=s.book.now_ns, spot=state["spot"],
                        gex_usd_per_pct=state["gex_usd_per_pct"],
                        gross_gex_usd_per_pct=state["gross_gex_usd_per_pct"],
                        vex_usd_per_vol_pt=state["vex_usd_per_vol_pt"],

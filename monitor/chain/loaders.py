@@ -128,6 +128,9 @@ def load_chain(path, *, layout: str | None = None, underlying: str | None = None
         lay = sniff_layout(text)
         if lay is None:
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+            if not first[:200].isprintable():  # never echo a binary file's bytes
+                raise ChainError(f"unknown chain layout in {p}: binary content, not a text "
+                                 f"chain file")
             raise ChainError(_one_line(f"unknown chain layout in {p} (first line: {first[:60]!r})"))
     else:
         lay = _LAYOUT_ALIASES.get(layout.strip().lower())

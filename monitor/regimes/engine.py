@@ -43,6 +43,7 @@ import numpy as np
 from monitor.config import RegimeSettings
 from monitor.fmt import money
 from monitor.regimes.calendar import is_quarterly, next_expiration, sessions_until
+from monitor.sentences import gamma_sentence
 
 NY = ZoneInfo("America/New_York")
 FAMILIES = ("gamma", "vanna", "feedback", "exhaustion", "charm")
@@ -66,6 +67,9 @@ class Observation:
     customer_puts_sold: float = 0.0  # cumulative, contracts (flow model); - = bought
     expiration_share: float | None = None  # share of gross |GEX| at the next monthly OPEX
     zero_gamma: float | None = None
+    #: dealers' hedge flow (USD, + = buy) for spot -1 % / +1 %, full revaluation
+    flow_down_usd: float | None = None
+    flow_up_usd: float | None = None
 
 
 class RegimeEngine:
@@ -250,7 +254,11 @@ class RegimeEngine:
               "regime": fam, "from": old, "to": new, "labels": self.current,
               "spot": o.spot, "gex_usd_per_pct": o.gex_usd_per_pct,
               "vex_usd_per_vol_pt": o.vex_usd_per_vol_pt, "cex_usd_per_day": o.cex_usd_per_day,
-              "zero_gamma": o.zero_gamma, "atm_iv_pts": o.atm_iv_pts,
+              "zero_gamma": o.zero_gamma,
+              "zero_gamma_distance_pct": (None if o.zero_gamma is None or not o.spot
+                                          else 100.0 * (o.zero_gamma / o.spot - 1.0)),
+              "flow_spot_down_1pct_usd": o.flow_down_usd, "flow_spot_up_1pct_usd": o.flow_up_usd,
+              "atm_iv_pts": o.atm_iv_pts,
               "spot_change_pct": c["spot_ret_pct"], "iv_change_pts": c["d_iv"],
               "window_s": self.cfg.window_s, "mechanical": fam == "charm"}
         ev["message"] = self._sentence(fam, new, old, c, ev)
@@ -264,24 +272,25 @@ class RegimeEngine:
         win = _duration(self.cfg.window_s)
         if new is None:
             return f"{old.replace('_', ' ')} no longer holds for {self.root}"
-        if new == "short_gamma":
-            return (f"Dealers short {g} gamma per 1%: a 1% fall forces about {g} of selling "
-                    f"(a 1% rise about {g} of buying); feedback risk")
-        if new == "long_gamma":
-            return (f"Dealers long {g} gamma per 1%: they buy about {g} into a 1% fall and "
-                    f"sell it into a 1% rise; moves are damped, price tends to pin")
+        if new in ("short_gamma", "long_gamma"):
+            return gamma_sentence(gex_usd_per_pct=o.gex_usd_per_pct, spot=o.spot,
+                                  zero_gamma=o.zero_gamma, flow_down_usd=o.flow_down_usd,
+                                  flow_up_usd=o.flow_up_usd)
         flow = money(abs(c["vanna_flow_usd"])).lstrip("+-")
         if new == "vanna_tailwind":
             return (f"IV down {abs(c['d_iv']):.1f} pts over {win}: dealers' vanna hedge is "
-                    f"buying about {flow}; a slow grind higher can be this flow, not "
-                    f"fundamental buying")
+                    f"buying about {flow} (linear: VEX x the IV change); a slow grind higher "
+                    f"can be this flow, not fundamental buying")
         if new == "vanna_headwind":
             return (f"IV up {c['d_iv']:.1f} pts over {win}: dealers' vanna hedge is selling "
-                    f"about {flow}")
+                    f"about {flow} (linear: VEX x the IV change)")
         if new == "feedback_selloff":
-            return (f"Feedback sell-off: dealers short {g} gamma per 1%, spot "
-                    f"{c['spot_ret_pct']:+.1f}% and IV {c['d_iv']:+.1f} pts over {win}; each "
-                    f"further 1% fall forces about {g} of selling")
+            fall = (f"a further 1% fall has them {'sell' if o.flow_down_usd < 0 else 'buy'} "
+                    f"{money(abs(o.flow_down_usd), signed=False)} (full revaluation)"
+                    if o.flow_down_usd is not None else
+                    f"each further 1% fall forces about {g} of selling (linear estimate)")
+            return (f"Feedback sell-off: dealers short {g} gamma per 1% locally, spot "
+                    f"{c['spot_ret_pct']:+.1f}% and IV {c['d_iv']:+.1f} pts over {win}; {fall}")
         if new == "exhaustion":
             ex = c.get("exhaustion", {})
             why = "customers selling puts" if ex.get("puts_sold", 0) >= \

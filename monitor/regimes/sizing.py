@@ -93,6 +93,12 @@ EXPLANATIONS: dict[str, str] = {
     "default": "No regime rule applies: no size change.",
 }
 
+#: the long-gamma rule when the full revaluation of the adverse moves is against you (zero
+#: gamma within them): the rule table keeps the size, the words must not promise damping
+LONG_GAMMA_AGAINST = ("Dealers are long gamma at spot, but in the moves that hurt you the full "
+                      "revaluation has their hedging add to the move (zero gamma lies within "
+                      "them, see the table): no size change by the rule table, but do not "
+                      "count on the damping.")
 CHARM_FLAG = "charm_window: mechanical, non-directional flow: don't read direction into it"
 
 
@@ -261,6 +267,8 @@ def advise(*, underlying: str, spot: float, scenarios: Iterable[Mapping], labels
     flags = [CHARM_FLAG] if "charm_window" in labels else []
     adverse_2 = next((r for r in rows if r["adverse"] and abs(r["spot_pct"]) == 2.0), None)
     explanation = EXPLANATIONS[rule]
+    if rule == "long_gamma" and st_ == "against":  # the sentence follows the table
+        explanation = LONG_GAMMA_AGAINST
     if flags and rule != "charm_window":
         explanation += " (Charm window: that part of the flow is mechanical and non-directional.)"
     return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from monitor.fmt import money, scenario_label
 
 
@@ -31,7 +33,7 @@ def render_size(r: dict) -> str:
     w("")
     w(f"stance in the moves against you: {r['stance']}")
     w(f"size multiplier: x{r['multiplier']:g}  (rule {r['rule']})")
-    w(r["explanation"])
+    out.extend(textwrap.wrap(r["explanation"], 100))
     for flag in r["flags"]:
         w(f"flag: {flag}")
     for note in r.get("notes") or []:

@@ -4,6 +4,8 @@ terminal); exposures rows and columns come from the registry
 
 from __future__ import annotations
 
+import textwrap
+
 from monitor.core.exposures import EXPOSURES
 from monitor.fmt import flow_words, money, points, scenario_label, shares
 
@@ -22,9 +24,11 @@ def render_snapshot(s: dict) -> str:
     for e in EXPOSURES:
         line = f"  {e.short:<4} {e.label:<19}{money(s[e.key]):>14}"
         if e.key == "gex_usd_per_pct":
-            what = "sell rallies / buy dips" if gex >= 0 else "sell into falls / buy into rises"
-            line += f"   dealers {'LONG' if gex >= 0 else 'SHORT'} gamma: they {what}"
+            line += f"   dealers {'LONG' if gex >= 0 else 'SHORT'} gamma at spot"
         w(line)
+    w("")
+    for text in textwrap.wrap(s["headline"], 96):
+        w(f"  {text}")
     w("")
     zg = s["zero_gamma"]
     if zg is None:

@@ -14,7 +14,11 @@ from typing import AsyncIterator
 
 from monitor.wire.schema import Tick
 
-__all__ = ["Batch", "Source"]
+__all__ = ["Batch", "Source", "SourceUnavailable"]
+
+
+class SourceUnavailable(RuntimeError):
+    """:meth:`Source.start` could not reach what it reads (one line, no secrets)."""
 
 
 @dataclass

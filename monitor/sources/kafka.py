@@ -25,10 +25,15 @@ from typing import AsyncIterator, Awaitable, Callable, Iterable
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
+from aiokafka.errors import (
+    ConsumerStoppedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+)
 
 from monitor.config import KafkaSettings, KafkaTopics
-from monitor.sources.base import Batch, Source
+from monitor.sources.base import Batch, Source, SourceUnavailable
 from monitor.wire.codec import MALFORMED, decode, encode, kafka_key
 from monitor.wire.schema import TAGS, WIRE_VERSION, Tick
 
@@ -150,20 +155,27 @@ class KafkaSource(Source):
         opts.update(self._consumer_options)
         consumer = AIOKafkaConsumer(**opts)
         consumer.subscribe(topics=self.topics, listener=_Listener(self))
-        if self.dead_letter:
-            popts = dict(bootstrap_servers=s.bootstrap, client_id=f"{self._client_id}-dlq",
-                         acks="all", linger_ms=5)
-            popts.update(self._producer_options)
-            producer = AIOKafkaProducer(**popts)
-            await producer.start()
-            self._producer = producer
+        producer = None
         try:
+            if self.dead_letter:
+                popts = dict(bootstrap_servers=s.bootstrap, client_id=f"{self._client_id}-dlq",
+                             acks="all", linger_ms=5)
+                popts.update(self._producer_options)
+                producer = AIOKafkaProducer(**popts)
+                await producer.start()
             await consumer.start()
-        except BaseException:
-            if self._producer is not None:
-                await self._producer.stop()
-                self._producer = None
+        except BaseException as err:
+            for client in (producer, consumer):  # close what was opened, quietly
+                if client is not None:
+                    try:
+                        await client.stop()
+                    except Exception:  # noqa: BLE001 - already failing
+                        pass
+            if isinstance(err, KafkaError):
+                raise SourceUnavailable(f"cannot reach Kafka at {s.bootstrap}: "
+                                        f"{type(err).__name__}") from None
             raise
+        self._producer = producer
         self._consumer = consumer
         log.info("kafka_source_started", bootstrap=s.bootstrap, group_id=s.group_id,
                  topics=self.topics, encoding=s.encoding)
@@ -399,14 +411,20 @@ class KafkaTickProducer:
         if self._producer is not None:
             return
         try:
-            self._producer = await _start_producer(self._opts)
-        except KafkaError as e:
-            if not (self._opts.get("enable_idempotence") and self._idempotence_fallback):
+            try:
+                self._producer = await _start_producer(self._opts)
+            except KafkaConnectionError:
                 raise
-            log.warning("idempotent_producer_refused", error=repr(e),
-                        bootstrap=self.bootstrap)
-            self._opts["enable_idempotence"] = False
-            self._producer = await _start_producer(self._opts)
+            except KafkaError as e:
+                if not (self._opts.get("enable_idempotence") and self._idempotence_fallback):
+                    raise
+                log.warning("idempotent_producer_refused", error=repr(e),
+                            bootstrap=self.bootstrap)
+                self._opts["enable_idempotence"] = False
+                self._producer = await _start_producer(self._opts)
+        except KafkaError as e:
+            raise SourceUnavailable(f"cannot reach Kafka at {self.bootstrap}: "
+                                    f"{type(e).__name__}") from None
 
     @property
     def idempotent(self) -> bool:

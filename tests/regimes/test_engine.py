@@ -40,8 +40,18 @@ def test_gamma_sign_with_dead_band_and_sentence():
     ev = run(e, [obs(0, gex=1e9), obs(1, gex=-1e8), obs(2, gex=-4.1e9)])
     # -1e8 is inside the 2 % x 1e10 = 2e8 band: no flip; -4.1e9 flips
     assert [x["to"] for x in ev] == ["long_gamma", "short_gamma"]
-    assert ev[1]["message"].startswith("Dealers short $4.10bn gamma per 1%: a 1% fall forces "
-                                       "about $4.10bn of selling")
+    # without the full-revaluation flows the sentence is the local GEX, and says so
+    assert ev[1]["message"] == ("Dealers short gamma (-$4.10bn per 1%, locally): about $4.10bn "
+                                "to sell into a 1% fall and to buy into a 1% rise (linear "
+                                "estimate)")
+    # with them (as the service feeds the engine) it states the full revaluation
+    e = RegimeEngine("SPX", cfg())
+    ev = run(e, [obs(0, gex=-4.1e9, flow_down_usd=-4.5e9, flow_up_usd=3.8e9, zero_gamma=90.0)])
+    assert ev[0]["message"] == ("Dealers short gamma (-$4.10bn per 1%, locally): into a 1% fall "
+                                "they sell $4.50bn, into a 1% rise they buy $3.80bn (full "
+                                "revaluation); feedback risk: their hedging adds to the move")
+    assert abs(ev[0]["zero_gamma_distance_pct"] + 10.0) < 1e-12
+    assert ev[0]["flow_spot_down_1pct_usd"] == -4.5e9
 
 
 def test_noise_around_zero_gamma_does_not_flap():

@@ -10,7 +10,7 @@ from monitor.service import Monitor
 from monitor.sources.memory import MemorySource
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from tests.data_paths import DATA_DIR
-from tests.service.helpers import make_settings, run_until
+from tests.service.helpers import Lockstep, make_settings, run_until
 
 SPX = DATA_DIR / "cboe_chain_eod_2026" / "SPX"
 
@@ -35,12 +35,16 @@ def run_session(chain, cfg: SimConfig, seconds: float, settings_):
 
     books = build_books(settings_, [chain])
     sim = MarketSimulator(Book(load_chain(chain)), cfg)
-    batches = list(sim.session(seconds, batch=2000))
+    # one observation of the engine per 0.5 s of market time (the labels' minimum dwell),
+    # 28 over the 14 s path: the source waits for publish cycles after each batch, so a
+    # busy machine cannot thin the observations out (before, the engine was fed once per
+    # wall-clock cycle and, under load, saw 3-13 of them)
+    batches = list(sim.session(seconds, batch=int(cfg.rate_ticks_per_s * 0.5)))
     n = sum(len(b) for b in batches)
-    # pace at the simulated rate x 5, so each publish cycle sees a few ms of market time
-    mon = Monitor(settings_, MemorySource(batches, rate_ticks_per_s=cfg.rate_ticks_per_s * 5),
-                  books)
-    assert asyncio.run(run_until(mon, n, timeout=120)) == 0
+    items = Lockstep(batches)
+    mon = Monitor(settings_, MemorySource(items), books)
+    items.monitor = mon
+    assert asyncio.run(run_until(mon, n, timeout=300)) == 0
     return mon.events
 
 

@@ -77,6 +77,36 @@ def close(a, b, rel=1e-9):
     return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=1e-6)
 
 
+class Lockstep:
+    """Batches handed to a Monitor in lockstep with its publish cycles: after each batch
+    the source waits until the whole-chain refresh it caused is adopted and then until
+    ``cycles`` more publish cycles have completed, so every batch's
+    state reaches the regime engine however busy the machine is (event time, not wall
+    time, decides what the engine sees). Use ``Lockstep(batches)`` as the MemorySource's
+    items and set ``.monitor`` before running."""
+
+    def __init__(self, batches, cycles: int = 2):
+        self.batches = batches
+        self.cycles = cycles
+        self.monitor = None
+
+    def _settled(self) -> bool:
+        """No whole-chain refresh in flight or due: the book is the batch's whole state."""
+        mon = self.monitor
+        return not mon._refreshes and all(
+            st.refreshing is None and st.pending_spot is None and not st.stale_eval
+            for st in mon.pipeline.states.values())
+
+    async def __aiter__(self):
+        for batch in self.batches:
+            yield batch
+            while not self._settled() and not self.monitor._stop.is_set():
+                await asyncio.sleep(0.002)
+            target = self.monitor.cycles + self.cycles
+            while self.monitor.cycles < target and not self.monitor._stop.is_set():
+                await asyncio.sleep(0.002)
+
+
 async def run_until(monitor, n_ticks: int, timeout: float = 60.0) -> int:
     """Run ``monitor`` until it has received ``n_ticks`` ticks (or timeout), then stop it."""
 

@@ -11,7 +11,7 @@ from monitor.sinks.alerts import AlertSink, alert_sender_from_settings
 from monitor.sources.memory import MemorySource
 from monitor.state import data_quality
 from tests.http_recorder import RecordingServer
-from tests.service.helpers import books, make_settings, run_until, session_ticks
+from tests.service.helpers import Lockstep, books, make_settings, run_until, session_ticks
 
 
 def test_regime_changes_reach_the_webhook_once_each():
@@ -29,8 +29,10 @@ def test_regime_changes_reach_the_webhook_once_each():
             rate_limit_per_min=600, dedup_window_s=0, backoff_base_s=0.01)
 
         async def main():
-            mon = Monitor(settings, MemorySource(batches, rate_ticks_per_s=150000),
-                          books(settings), sinks=[AlertSink(alerts)])
+            items = Lockstep(batches)  # every batch reaches the engine, however busy
+            mon = Monitor(settings, MemorySource(items), books(settings),
+                          sinks=[AlertSink(alerts)])
+            items.monitor = mon
             assert await run_until(mon, len(ticks), timeout=60) == 0
             return mon
 

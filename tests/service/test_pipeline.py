@@ -219,3 +219,22 @@ def test_failed_background_refresh_keeps_the_pending_spot_and_is_due_again():
     assert s.book.spot == pytest.approx(spot0 * 1.002)
     with pytest.raises(RuntimeError):
         p.finish_refresh(job)  # a stale job cannot be adopted
+
+
+def test_book_is_consistent_only_once_a_spot_moves_refresh_is_adopted():
+    """A 20 bp move starts a refresh: until it is adopted the book prices quotes at the new
+    spot with the old forwards, so the regime engine must not read it (Pipeline.consistent);
+    a move below reeval_bps (5) leaves the book consistent."""
+    p, _ = pipeline(background_refresh=True)
+    s = p.states["SPX"]
+    spot0 = s.book.spot
+    assert p.consistent(s)
+    p.apply([UnderlyingTick(ts_ns=TS, root="SPX", bid=0, ask=0, last=spot0 * 1.0002)])
+    assert p.consistent(s) and not p.take_refreshes()  # 2 bp: below the refresh threshold
+    p.apply([UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=spot0 * 1.002)])
+    (job,) = p.take_refreshes()
+    assert not p.consistent(s)
+    job.run()
+    assert not p.consistent(s)  # run, not yet adopted
+    p.finish_refresh(job)
+    assert p.consistent(s) and s.book.spot == pytest.approx(spot0 * 1.002)

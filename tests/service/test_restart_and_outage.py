@@ -9,7 +9,14 @@ from monitor.service import Monitor
 from monitor.sinks.redis_sink import RedisSink
 from monitor.sources.memory import MemorySource
 from tests.redis_server import RedisServer
-from tests.service.helpers import books, close, make_settings, run_until, session_ticks
+from tests.service.helpers import (
+    Lockstep,
+    books,
+    close,
+    make_settings,
+    run_until,
+    session_ticks,
+)
 from tests.service.test_kafka_end_to_end import kafka_source, publish
 
 
@@ -70,8 +77,9 @@ async def test_redis_restart_loses_no_regime_event(redis_server_binary):
         settings.regimes.min_dwell_s = 0.0  # the session is 16 simulated seconds long
         sink = RedisSink(settings.redis)
         await sink.start()
-        mon = Monitor(settings, MemorySource(batches, rate_ticks_per_s=150000), books(settings),
-                      sinks=[sink])
+        items = Lockstep(batches)  # every batch reaches the engine, however busy
+        mon = Monitor(settings, MemorySource(items), books(settings), sinks=[sink])
+        items.monitor = mon
 
         async def outage():
             while len(mon.events) < 2:
