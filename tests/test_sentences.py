@@ -10,8 +10,8 @@ import pytest
 
 from monitor.analysis.size import size_position
 from monitor.core.book import Book
-from monitor.regimes.sizing import LONG_GAMMA_AGAINST
 from monitor.fmt import money
+from monitor.regimes.sizing import LONG_GAMMA_AGAINST
 from monitor.render.snapshot import render_snapshot
 from monitor.sentences import gamma_sentence, spot_flows
 from monitor.snapshot import build_snapshot
@@ -67,7 +67,7 @@ def test_flip_above_spot_short_gamma_here_a_rise_sells():
     s = snap([(100.0, WEEK, True, 0.2, 1.0), (99.0, WEEK, False, 0.2, 1.1)])
     down, up = flows(s)
     assert s["gex_usd_per_pct"] < 0 and 0 < s["zero_gamma_distance_pct"] < 1.0 and up < 0
-    assert (f"Dealers short gamma here (" in s["headline"]
+    assert ("Dealers short gamma here (" in s["headline"]
             and f"a 1% rise flips dealers long and they sell {money(-up, signed=False)}"
             in s["headline"])
 
