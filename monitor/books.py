@@ -58,13 +58,15 @@ def book_for_chain(chain: Chain, settings: Settings, *, model: str | None = None
 
 
 def build_books(settings: Settings, chains: list[str | Path],
-                base: Path | None = None) -> dict[str, Book]:
+                base: Path | None = None, underlying: str | None = None) -> dict[str, Book]:
     """One book per chain file, keyed by underlying, with that underlying's settings.
     ``flow`` books start from their base model; ``positions`` books hold the dealers'
-    positions from ``positions_file`` (relative to ``base``), every other contract 0."""
+    positions from ``positions_file`` (relative to ``base``), every other contract 0.
+    ``underlying``: the root of layouts that do not carry one (end-of-day files not named
+    ``ROOT_YYYY-MM-DD.csv[.gz]``)."""
     books = {}
     for path in chains:
-        chain = load_chain(path)
+        chain = load_chain(path, underlying=underlying)
         und = settings.underlying(chain.underlying)
         book = book_for_chain(chain, settings)
         if und.position_model == "positions":
@@ -80,14 +82,15 @@ def build_books(settings: Settings, chains: list[str | Path],
     return books
 
 
-def book_from_chain(path, settings: Settings, base: Path | None = None) -> Book:
+def book_from_chain(path, settings: Settings, base: Path | None = None,
+                    underlying: str | None = None) -> Book:
     """The book of one chain file, built as the live service builds it
     (:func:`build_books`). A missing or unusable file raises ``ValueError``."""
     p = Path(path)
     if not p.exists():
         raise ValueError(f"chain file not found: {p}")
     try:
-        books = build_books(settings, [p], base)
+        books = build_books(settings, [p], base, underlying)
     except ChainError as err:
         raise ValueError(str(err).splitlines()[0]) from None
     except FileNotFoundError as err:

@@ -90,6 +90,8 @@ app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True,
 
 #: the user-fixable errors every command turns into one ``monitor: error:`` line
 USER_ERRORS = (ChainError, FileNotFoundError, ValueError)
+UNDERLYING_HELP = ("the root of a chain file whose layout has none (end-of-day files not "
+                   "named ROOT_YYYY-MM-DD.csv[.gz])")
 CONFIG_HELP = ("config file (default: $DEALERFLOW_CONFIG, else ./config.yaml, else the "
                "packaged default)")
 
@@ -196,11 +198,12 @@ def snapshot(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
     rate: float = typer.Option(None, help="risk-free rate, decimal (default from config)"),
+    underlying: str = typer.Option(None, help=UNDERLYING_HELP),
 ) -> None:
     """Greeks, dealer exposures, levels and hedge-flow scenarios for one chain file."""
     try:
         settings = load_settings(config)
-        chain = load_chain(path)
+        chain = load_chain(path, underlying=underlying)
         model_name = model.value if model else settings.underlying(chain.underlying).position_model
         book = book_for_chain(chain, settings, model=model_name, greeks=greeks.value, rate=rate)
         snap = build_snapshot(book)
@@ -384,14 +387,14 @@ def daily(
 
 
 def _book_for(path: Path | None, from_redis: str | None, redis: str | None,
-              settings: Settings):
+              settings: Settings, underlying: str | None = None):
     """(book, source, notes, live state or None) from a chain file or the live service."""
     if (path is None) == (from_redis is None):
         raise ValueError("give a chain file or --from-redis ROOT (one of them)")
     if from_redis is not None:
         live = load_live(settings, from_redis, url=redis, base=settings.base)
         return live.book, live.source, live.notes, live.state
-    return book_from_chain(path, settings, settings.base), None, None, None
+    return book_from_chain(path, settings, settings.base, underlying), None, None, None
 
 
 @app.command()
@@ -413,6 +416,7 @@ def whatif(
                               "spot marked) to this PNG file"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
+    underlying: str = typer.Option(None, help=UNDERLYING_HELP),
 ) -> None:
     """Dealer hedge flow for a spot move, vol change and days passing (full revaluation
     and linear; dollars, shares, ES-equivalents, % of ADV) and the flow curve over spot."""
@@ -420,7 +424,7 @@ def whatif(
         spot_pct, vol_pts, n_days = parse_spot_pct(spot), parse_vol_pts(vol), parse_days(days)
         curve_range = parse_curve_range(spot_range)
         settings = _settings(config)
-        book, source, notes, _ = _book_for(path, from_redis, redis, settings)
+        book, source, notes, _ = _book_for(path, from_redis, redis, settings, underlying)
         result = compute_whatif(book, spot_pct, vol_pts, n_days, settings=settings,
                                 curve_range=curve_range, curve_points=points, source=source,
                                 notes=notes)
@@ -453,6 +457,7 @@ def size(
     redis: str = typer.Option(None, help="Redis URL for --from-redis (default from config)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
+    underlying: str = typer.Option(None, help=UNDERLYING_HELP),
 ) -> None:
     """The dealer flow your position would face in the standard scenarios, whether it
     stands with or against that flow, and a suggested size multiplier (README: rule table)."""
@@ -461,7 +466,7 @@ def size(
             raise ValueError("give --delta or --positions (one of them)")
         user_delta = None if delta is None else parse_usd(delta)
         settings = _settings(config)
-        book, source, notes, state = _book_for(path, from_redis, redis, settings)
+        book, source, notes, state = _book_for(path, from_redis, redis, settings, underlying)
         labels, labels_source = (regime or None), None
         if state is not None and labels is None:
             labels, labels_source = state_labels(state), "state"

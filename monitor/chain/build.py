@@ -260,6 +260,22 @@ def _assign_am_pm_roots(days: list[int], strike: list[float], is_call: list[bool
     return roots, "occurrence"
 
 
+def _refuse_cut_last_row(lines: list[str], first: int, ncol: int, source: Path,
+                         blank: str = " ,\t\r\ufeff") -> None:
+    """A file whose last row has fewer fields than its header was cut mid-row (a download
+    or copy that stopped): refuse it, naming the line, rather than load a partial chain
+    that would print different numbers with exit status 0."""
+    for n in range(len(lines) - 1, first - 1, -1):
+        line = lines[n]
+        if not line.strip(blank) or line.lstrip().startswith("#"):
+            continue
+        k = len(_split_line(line))
+        if k < ncol:
+            raise ChainError(f"{source}:{n + 1}: the last row has {k} of {ncol} fields: the file "
+                             f"is cut mid-row (truncated?); refusing a partial chain")
+        return
+
+
 def _split_line(line: str) -> list[str]:
     """One CSV line's cells (the csv module only when the line has quotes: faster)."""
     if '"' in line:

@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+import re
+from datetime import date, datetime
 from pathlib import Path
 
 from monitor.chain.build import (
     _assign_am_pm_roots,
     _Builder,
     _days,
-    _name_parts,
     _num,
     _quote_fields,
+    _refuse_cut_last_row,
     _RowError,
     parse_as_of,
 )
@@ -23,6 +24,21 @@ from monitor.chain.occ import (
     am_pm_roots,
     local_to_utc_ns,
 )
+
+_EOD_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,5})_(\d{4})-(\d{2})-(\d{2})\.csv(?:\.gz)?$")
+
+
+def _eod_name(p: Path) -> tuple[str | None, date | None]:
+    """(root, label date) from a name of the documented form ``ROOT_YYYY-MM-DD.csv[.gz]``,
+    else (None, None): this layout drops the root, and any other name (``full.csv``) would
+    make a root up."""
+    m = _EOD_NAME.match(p.name)
+    if m is None:
+        return None, None
+    try:
+        return m.group(1).upper(), date(int(m.group(2)), int(m.group(3)), int(m.group(4)))
+    except ValueError:
+        return None, None
 
 
 def _eod_from_text(text: str, source: Path, underlying: str | None) -> Chain:
@@ -56,10 +72,15 @@ def _eod_from_text(text: str, source: Path, underlying: str | None) -> Chain:
     i_k, i_d, i_cp, i_oi = col["strike"], col["dte"], col["cp"], col["oi"]
     i_g, i_de, i_iv, i_b, i_a = (col.get(x) for x in ("gamma", "delta", "iv", "bid", "ask"))
 
-    name_und, label = _name_parts(source)
+    _refuse_cut_last_row(lines, i + 1, ncol, source)
+    name_und, label = _eod_name(source)
     und = (underlying or name_und or "").strip().upper()
     if not und:
-        raise ChainError(f"cannot tell the underlying of {source}; pass underlying=")
+        raise ChainError(f"cannot tell the underlying of {source}: this layout has no root "
+                         f"column; name the file ROOT_YYYY-MM-DD.csv[.gz] (e.g. "
+                         f"SPX_2026-08-21.csv.gz) or pass --underlying ROOT")
+    if underlying and name_und and underlying.strip().upper() != name_und:
+        notes.append(f"underlying {und} as given (the file name says {name_und})")
 
     as_of_ns = None
     if "ts" in meta:
@@ -115,6 +136,12 @@ def _eod_from_text(text: str, source: Path, underlying: str | None) -> Chain:
                      "in the header; use a parity forward per expiry")
         notes.append("root VIX for all rows (weeklies are VIXW on the exchange; both AM-settled)")
     elif pair is not None:
+        if days and not any(days[k + 1] < days[k] for k in range(len(days) - 1)):
+            # the documented order is one AM block, then the PM block starting again at
+            # the shortest expiry: rows that never start again stop inside the first block
+            raise ChainError(f"{source}: the rows stop inside the {pair[0]} (AM) block: no "
+                             f"{pair[1]} (PM) block follows (truncated?); refusing a "
+                             f"partial chain")
         roots, rule = _assign_am_pm_roots(days, b.strike, b.is_call, pair[0], pair[1], try_blocks=True)
         b.root = roots
         if rule == "block":

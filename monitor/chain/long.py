@@ -16,6 +16,7 @@ from monitor.chain.build import (
     _name_parts,
     _num,
     _quote_fields,
+    _refuse_cut_last_row,
     _RowError,
     _split_line,
 )
@@ -75,6 +76,7 @@ def _long_from_text(text: str, source: Path, underlying: str | None) -> Chain:
     b = _Builder()
     rej = b.rejected
     days: list[int] = []
+    _refuse_cut_last_row(lines, i + 1, ncol, source)
     for line in lines[i + 1:]:
         if not line.strip(" ,\t"):
             continue

@@ -16,6 +16,7 @@ from monitor.chain.build import (
     _date_from_days,
     _days,
     _num,
+    _refuse_cut_last_row,
     _RowError,
     _split_line,
 )
@@ -114,6 +115,7 @@ def _quotedata_from_text(text: str, source: Path, underlying: str | None) -> Cha
             exp_cache[s] = v
         return v
 
+    _refuse_cut_last_row(lines, hdr_idx + 1, ncol, source)
     for line in lines[hdr_idx + 1:]:
         if not line.strip(" ,\t\r\ufeff"):
             continue
