@@ -163,28 +163,37 @@ class Monitor:
         self._stop.set()
 
     async def restore(self) -> None:
-        """Load each underlying's regime history from the store (so a restart does not
-        forget the lookback) and, in Kafka mode, its book checkpoint (resume exactly)."""
+        """In Kafka mode, each underlying's book checkpoint (resume exactly); then its regime
+        history (so a restart does not forget the lookback), used only when it is continuous
+        with the data (:func:`history_gap`), else dropped with one log line."""
         if self.store is None:
             return
+        if self.checkpoints:
+            for root, s in self.pipeline.states.items():
+                raw = await self.store.load(root, "checkpoint")
+                if raw is None:
+                    continue
+                try:
+                    await self._core(s.restore, decode_checkpoint(raw))
+                    log.info("checkpoint_restored", underlying=root, clock_ns=s.clock_ns)
+                except (ValueError, KeyError, msgspec.DecodeError) as err:
+                    log.warning("checkpoint_ignored", underlying=root, error=str(err))
         for root, engine in self.regimes.items():
             raw = await self.store.load(root, "regime")
-            if raw is not None:
-                try:
-                    engine.restore(msgspec.json.decode(raw))
-                except (KeyError, TypeError, ValueError, msgspec.DecodeError) as err:
-                    log.warning("regime_history_ignored", underlying=root, error=str(err))
-        if not self.checkpoints:
-            return
-        for root, s in self.pipeline.states.items():
-            raw = await self.store.load(root, "checkpoint")
             if raw is None:
                 continue
+            s = self.pipeline.states[root]
             try:
-                await self._core(s.restore, decode_checkpoint(raw))
-                log.info("checkpoint_restored", underlying=root, clock_ns=s.clock_ns)
-            except (ValueError, KeyError, msgspec.DecodeError) as err:
-                log.warning("checkpoint_ignored", underlying=root, error=str(err))
+                d = msgspec.json.decode(raw)
+                gap = history_gap(d, root, chain_id(s.book), s.clock_ns,
+                                  self.settings.regimes.window_s)
+                if gap is not None:
+                    log.info("regime_history_dropped", underlying=root, reason=gap)
+                    continue
+                engine.restore(d)
+                log.info("regime_history_restored", underlying=root)
+            except (KeyError, TypeError, ValueError, msgspec.DecodeError) as err:
+                log.warning("regime_history_ignored", underlying=root, error=str(err))
 
     async def run(self, duration: float | None = None) -> int:
         loop = asyncio.get_running_loop()
@@ -339,8 +348,9 @@ class Monitor:
             # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
             # the live book), so it is kept whenever there is a store
             cp = encode_checkpoint(s.checkpoint()) if self.store is not None else None
+            history = {**engine.to_dict(), "chain": chain_id(s.book)}
             out.append(UnderlyingCycle(root, state, profile, events,
-                                       msgspec.json.encode(engine.to_dict()), cp))
+                                       msgspec.json.encode(history), cp))
         return out
 
     async def publish_cycle(self) -> None:
@@ -400,6 +410,34 @@ class Monitor:
                     f"regime {st_.get('regime') or '-'}  {self.tps:,.0f} ticks/s"
                     + ("  (final)" if final else ""))
             print(line, file=self.out, flush=True)
+
+
+def chain_id(book: Book) -> str:
+    """What a regime history belongs to: the chain file the book was built from."""
+    src = book.chain.source
+    return str(Path(src).resolve()) if src else f"{book.underlying}@{book.chain.as_of_ns}"
+
+
+def history_gap(history: dict, root: str, chain: str, clock_ns: int,
+                window_s: float) -> str | None:
+    """Why a stored regime history is not continuous with the data (None: it is): another
+    underlying or chain file, an event clock behind the history's (time went back), or a
+    gap longer than the regime window (the window's changes would compare data hours or
+    days apart, as after a restart on another day's chain)."""
+    if history.get("root") != root:
+        return f"the history is {history.get('root')}'s"
+    if history.get("chain") != chain:
+        return f"the history is of chain {history.get('chain')}, the data of {chain}"
+    times = [int(w[0]) for w in history.get("window") or []]
+    if not times:
+        return None
+    last = max(times)
+    if last > clock_ns:
+        return "the history is later than the data's event clock"
+    if clock_ns - last > window_s * 1e9:
+        return (f"the history ends {(clock_ns - last) / 3.6e12:.1f} h before the data, beyond "
+                f"the {window_s:g} s regime window")
+    return None
 
 
 async def deliver(cycle: PublishCycle, sinks: Sequence[Sink]) -> bool:
