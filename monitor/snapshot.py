@@ -22,6 +22,20 @@ from monitor.sentences import headline
 SCHEMA_VERSION = 1
 
 
+def dex_split(book: Book) -> tuple[float, float | None]:
+    """(``dex_otm_usd``, ``dex_itm_share``): the dealers' dollar delta of the
+    out-of-the-money contracts alone (calls struck above their group's forward, puts
+    below: what hedging desks compare), and the share of gross |DEX| that sits in the
+    in-the-money ones (deep ITM legs such as boxes and conversions are hedged by
+    construction yet dominate the classic model's DEX); None when there is no DEX."""
+    c = book.c
+    fwd = book.g.fwd[c.group]
+    otm = np.where(c.is_call, c.strike > fwd, c.strike < fwd)
+    gross = np.abs(c.dex).sum()
+    itm_share = None if gross <= 0 else float(np.abs(c.dex[~otm]).sum() / gross)
+    return float(c.dex[otm].sum()), itm_share
+
+
 def strike_rows(book: Book) -> list[dict]:
     """The per-strike profile: one row per strike with any exposure, ``strike`` then, per
     registered exposure with a ``by_strike`` entry, ``<key>_calls`` and ``<key>_puts``
@@ -76,6 +90,7 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "contracts_total": len(book.c.strike),
         "contracts_used": int(book.contributing().sum()),
         **book.totals,
+        **dict(zip(("dex_otm_usd", "dex_itm_share"), dex_split(book))),
         "zero_gamma": zg,
         "zero_gamma_distance_pct": None if zg is None else 100.0 * (zg / spot - 1.0),
         "zero_gamma_seconds": zg_seconds,

@@ -24,7 +24,8 @@ from monitor.snapshot import build_snapshot
 
 STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns") + EXPOSURE_KEYS + (
     "zero_gamma", "zero_gamma_distance_pct", "call_wall", "put_wall", "next_expiry",
-    "expiring_share", "model", "contracts_used", "regime", "regimes", "headline")
+    "expiring_share", "model", "contracts_used", "regime", "regimes", "headline",
+    "dex_otm_usd", "dex_itm_share")
 
 
 def build_state(s: UnderlyingState, regimes: list[str],

@@ -26,6 +26,10 @@ def render_snapshot(s: dict) -> str:
         if e.key == "gex_usd_per_pct":
             line += f"   dealers {'LONG' if gex >= 0 else 'SHORT'} gamma at spot"
         w(line)
+    if s.get("dex_itm_share") is not None:
+        w(f"       DEX of out-of-the-money contracts alone {money(s['dex_otm_usd'])}; "
+          f"{s['dex_itm_share']:.0%} of gross |DEX| is in-the-money legs")
+        w("       (deep ITM: boxes, conversions, hedged by construction)")
     w("")
     for text in textwrap.wrap(s["headline"], 96):
         w(f"  {text}")

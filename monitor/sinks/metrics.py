@@ -25,6 +25,7 @@ Built at scrape time from ``provider() -> {root: state}`` (a snapshot-like dict,
     dealerflow_<key>{underlying}                    state[key] for every exposure of the
         registry (monitor.core.exposures): dealerflow_dex_usd, dealerflow_gex_usd_per_pct,
         dealerflow_vex_usd_per_vol_pt, dealerflow_cex_usd_per_day
+    dealerflow_dex_otm_usd{underlying}              state["dex_otm_usd"]
     dealerflow_zero_gamma{underlying}               state["zero_gamma"]
     dealerflow_call_wall{underlying}                state["call_wall"]
     dealerflow_put_wall{underlying}                 state["put_wall"]
@@ -183,6 +184,8 @@ class StateCollector(Collector):
         n = NAMESPACE
         simple = [("spot", "spot", "Underlying spot price, index points")] + [
             (e.key, e.key, f"{e.help}, {e.unit}") for e in EXPOSURES] + [
+            ("dex_otm_usd", "dex_otm_usd", "Dealer delta exposure of the out-of-the-money "
+             "contracts alone, $"),
             ("zero_gamma", "zero_gamma", "Zero-gamma (gamma flip) spot level, index points"),
             ("call_wall", "call_wall", "Strike with the largest call gamma exposure"),
             ("put_wall", "put_wall", "Strike with the largest put gamma exposure"),
