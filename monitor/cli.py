@@ -26,13 +26,13 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from monitor.analysis.daily import daily_regimes
-from monitor.analysis.live import load_live
+from monitor.analysis.live import load_live, read_events, send_test_alert
 from monitor.analysis.size import size_position
 from monitor.analysis.whatif import whatif as compute_whatif
 from monitor.books import book_for_chain, book_from_chain, build_books, resolve
 from monitor.chain import ChainError, load_chain
 from monitor.config import Settings, load_settings
-from monitor.fmt import clean_json
+from monitor.fmt import clean_json, iso_utc
 from monitor.logs import configure_logging
 from monitor.options import (
     parse_curve_range,
@@ -49,6 +49,7 @@ from monitor.render.size import render_size
 from monitor.render.snapshot import render_snapshot
 from monitor.render.whatif import render_whatif
 from monitor.service import ServiceError, run_service
+from monitor.sinks.alerts import alert_sender_from_settings
 from monitor.snapshot import build_snapshot
 from monitor.sources.base import SourceUnavailable
 from monitor.sources.kafka import KafkaTickProducer
@@ -229,6 +230,8 @@ def run(
     rate: float = typer.Option(None, help="embedded simulator ticks per second"),
     summary: bool = typer.Option(True, help="print a one-line summary every second"),
     log_format: str = typer.Option(None, help="auto | json | console"),
+    encoding: Encoding = typer.Option(None, help="the Kafka messages' encoding: json, "
+                                      "binary or records (default: kafka.encoding)"),
 ) -> None:
     """The live monitor: ticks -> Greeks and exposures -> Redis state/events + Prometheus.
 
@@ -237,7 +240,9 @@ def run(
     try:
         positive("--duration", duration)
         positive("--rate", rate)
-        settings = _settings(config, kafka={"bootstrap": kafka}, redis={"url": redis},
+        settings = _settings(config, kafka={"bootstrap": kafka,
+                                            "encoding": encoding.value if encoding else None},
+                             redis={"url": redis},
                              metrics={"port": metrics_port},
                              embedded={"rate_ticks_per_s": rate})
         configure_logging(log_format or settings.log_format)
@@ -505,6 +510,83 @@ def study(
     code = study_main(root, out, own_gex=not no_own_gex, as_json=as_json)
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def events(
+    root: str = typer.Argument(..., help="underlying root, e.g. SPX"),
+    redis: str = typer.Option(None, help="Redis URL (default from config)"),
+    last: int = typer.Option(20, min=0, help="show this many of the latest events first"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="keep printing new events"),
+    duration: float = typer.Option(None, help="with --follow: stop after this many seconds"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
+) -> None:
+    """Regime changes of ROOT from the running service's Redis stream, newest last;
+    --follow keeps printing them as they happen (Ctrl-C stops)."""
+    try:
+        positive("--duration", duration)
+        settings = _settings(config, redis={"url": redis})
+        code = asyncio.run(_print_events(settings, root, last, follow, duration, as_json))
+    except USER_ERRORS as err:
+        fail_on(err)
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+async def _print_events(settings: Settings, root: str, last: int, follow: bool,
+                        duration: float | None, as_json: bool) -> int:
+    loop = asyncio.get_running_loop()
+    end = None if duration is None else loop.time() + duration
+    entries = await read_events(settings.redis, root)
+    shown = entries[-last:] if last else []
+    last_id = entries[-1]["id"] if entries else "0"
+    while True:
+        for e in shown:
+            ev = e["event"] or {}
+            if as_json:
+                typer.echo(json.dumps(clean_json({"id": e["id"], **ev})))
+            else:
+                when = iso_utc(int(ev["ts_ns"])) if ev.get("ts_ns") else "?"
+                typer.echo(f"{when}  {ev.get('underlying', root)}  {ev.get('regime')}: "
+                           f"{ev.get('from') or '-'} -> {ev.get('to') or '-'}  "
+                           f"{ev.get('message', '')}")
+        if not follow or (end is not None and loop.time() >= end):
+            return 0
+        await asyncio.sleep(0.5)
+        shown = await read_events(settings.redis, root, last_id)
+        if shown:
+            last_id = shown[-1]["id"]
+
+
+alerts_app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, rich_markup_mode=None,
+                         help="Desk-chat alert delivery.")
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("test")
+def alerts_test(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
+    """Send one test message to each configured webhook (DEALERFLOW_ALERTS__SLACK_WEBHOOK_URL,
+    ..._TEAMS_WEBHOOK_URL, ..._GENERIC_WEBHOOK_URL) and say whether each arrived."""
+    try:
+        settings = _settings(config)
+        configure_logging(settings.log_format)  # the sender's log lines go to stderr
+        a = settings.alerting
+        sender = alert_sender_from_settings(
+            settings.alerts, **a.model_dump(exclude={"max_quote_staleness_s", "max_oi_age_days"}))
+        if sender is None:
+            raise ValueError("no webhook configured: set DEALERFLOW_ALERTS__SLACK_WEBHOOK_URL, "
+                             "DEALERFLOW_ALERTS__TEAMS_WEBHOOK_URL or "
+                             "DEALERFLOW_ALERTS__GENERIC_WEBHOOK_URL")
+    except USER_ERRORS as err:
+        fail_on(err)
+    results = asyncio.run(send_test_alert(sender))
+    for kind, r in sorted(results.items()):
+        verdict = "sent" if r["sent"] else "FAILED"
+        typer.echo(f"{kind}: {verdict}" + (f" after {r['retried']} retries" if r["retried"]
+                                          else ""))
+    raise typer.Exit(0 if all(r["sent"] for r in results.values()) else 1)
 
 
 def main() -> None:  # pragma: no cover

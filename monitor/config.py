@@ -112,6 +112,8 @@ class IntervalSettings(Section):
     reeval_ms: float = Field(250.0, gt=0, description="max rate of full re-evaluations on spot moves")
     reeval_bps: float = Field(5.0, ge=0, description="spot move that forces a re-evaluation now")
     publish_ms: float = Field(1000.0, gt=0, description="Redis state publish timer")
+    stale_after_s: float = Field(5.0, gt=0, description="the terminal summary marks STALE "
+                                 "when no tick has arrived for this long (wall clock)")
     gil_switch_ms: float = Field(
         0.5, gt=0, description="Python's thread switch interval in the service: the longest "
         "the event loop waits for the GIL while a publish cycle runs Python beside it "

@@ -136,6 +136,7 @@ class Monitor:
         self.decode_errors = 0
         self.cycles = 0  # publish cycles completed
         self._last_summary = (time.monotonic(), 0)
+        self._last_batch = time.monotonic()  # when the source last handed out ticks
         self._last_publish = (time.monotonic(), 0)
         self.tps = 0.0
 
@@ -277,6 +278,7 @@ class Monitor:
                     for reason, context in batch.errors:
                         self.pipeline.counts.reject(OTHER, "message", reason, context)
                 if batch.ticks:
+                    self._last_batch = time.monotonic()
                     await self._core(self.pipeline.apply, batch.ticks)
                     lat = (time.time_ns() - batch.received_ns) / 1e9
                     for sink in self.sinks:
@@ -402,13 +404,16 @@ class Monitor:
         t0, n0 = self._last_summary
         self.tps = (self.ticks_received - n0) / max(now - t0, 1e-9)
         self._last_summary = (now, self.ticks_received)
+        idle = now - self._last_batch
+        stale = (f"  STALE: no ticks for {idle:,.0f} s"
+                 if idle >= self.settings.intervals.stale_after_s and not final else "")
         for root, st_ in sorted(self.states.items()):
             zg = st_.get("zero_gamma")
             line = (f"{root} spot {st_['spot']:,.2f}  GEX {money(st_['gex_usd_per_pct'])}/1%  "
                     f"zero-gamma {points(zg)}  "
                     f"walls C {points(st_.get('call_wall'))} / P {points(st_.get('put_wall'))}  "
                     f"regime {st_.get('regime') or '-'}  {self.tps:,.0f} ticks/s"
-                    + ("  (final)" if final else ""))
+                    + stale + ("  (final)" if final else ""))
             print(line, file=self.out, flush=True)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,3 +108,32 @@ def load_live(settings, root: str, *, url: str | None = None, base: Path | None 
                      "spot and clock")
     return LiveBook(book=book, state=state, chain_path=str(path), checkpoint=raw is not None,
                     notes=notes)
+
+
+async def read_events(redis_settings, root: str, last_id: str = "0",
+                      count: int | None = None) -> list[dict]:
+    """Regime events of ``root`` after ``last_id`` from the service's Redis stream
+    (``{prefix}:{root}:events``, oldest first: ``{"id", "kind", "ts_ns", "event"}``).
+    ``ValueError`` with one clear line when Redis cannot be reached."""
+    sink = RedisSink(redis_settings, op_timeout=2.0, connect_timeout=2.0)
+    try:
+        return await sink.read_events(root.strip().upper(), last_id, count)
+    except Exception as exc:  # noqa: BLE001 - redis/network errors of every kind
+        raise ValueError(f"cannot read Redis at {redact(redis_settings.url)}: "
+                         f"{type(exc).__name__}") from None
+    finally:
+        await sink.close()
+
+
+async def send_test_alert(sender, underlying: str = "TEST") -> dict[str, dict]:
+    """Send one test message to each webhook of ``sender`` (an AlertSender) and wait for
+    the outcome: ``{kind: {"sent", "failed", "retried"}}``."""
+    await sender.start()
+    event = {"kind": "test", "ts_ns": time.time_ns(), "underlying": underlying,
+             "regime": "test", "from": None, "to": "delivery_check",
+             "message": "Test message from `monitor alerts test`: this webhook receives "
+                        "the dealer-flow monitor's regime alerts."}
+    sender.submit(event)
+    await sender.close()
+    return {k: {c: v.get(c, 0) for c in ("sent", "failed", "retried")}
+            for k, v in sender.stats()["targets"].items()}
