@@ -96,6 +96,19 @@ def _trailing_rank(x: pd.Series, window: int = 252) -> pd.Series:
     return x.rolling(window).apply(f, raw=True)
 
 
+#: days per block of the block bootstrap over daily series (a trading month: regimes such
+#: as negative GEX cluster for weeks)
+DAILY_BLOCK = 21
+MIN_N_EPISODES = 10
+
+
+def _daily_diff(y: pd.Series, event: np.ndarray, n_boot: int, seed: int) -> S.Estimate:
+    """mean(y on event days) - mean(y on the other days) of a daily series, with a
+    circular block bootstrap interval (blocks of DAILY_BLOCK days; n = episodes)."""
+    return S.block_bootstrap_event_diff(y.to_numpy(), event, block=DAILY_BLOCK, n_boot=n_boot,
+                                        seed=seed, versus="rest")
+
+
 def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT,
            seed: int = SEED) -> ClaimResult:
     d = D.copy()
@@ -110,25 +123,27 @@ def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT
         "1.absret_sign", "After a negative-GEX close the next day's absolute SPX return is "
         "larger than after a positive-GEX close",
         "mean next-day |return|, negative minus positive GEX (SqueezeMetrics)",
-        S.welch_diff(g["abs_next"][neg], g["abs_next"][~neg]), direction="+",
-        min_n=MIN_N_GROUP, unit="pp", n_label=lab))
+        _daily_diff(g["abs_next"], neg, n_boot, seed), direction="+",
+        min_n=MIN_N_EPISODES, unit="pp", n_label=lab))
     F.append(finding(
         "1.range_sign", "After a negative-GEX close the next day's high-low range is larger",
         "mean next-day (high-low)/close, negative minus positive GEX",
-        S.welch_diff(g["range_next"][neg], g["range_next"][~neg]), direction="+",
-        min_n=MIN_N_GROUP, unit="pp", n_label=lab))
+        _daily_diff(g["range_next"], neg, n_boot, seed), direction="+",
+        min_n=MIN_N_EPISODES, unit="pp", n_label=lab))
     # quintiles: full-sample and by trailing one-year rank (GEX trends up with market size)
     g["q_full"] = pd.qcut(g["gex"], 5, labels=False) + 1
     rank = _trailing_rank(g["gex"])
     g["q_trail"] = np.where(rank.notna(), np.minimum((rank * 5).fillna(0) // 1 + 1, 5),
                             np.nan)
     q1, q5 = g[g["q_trail"] == 1], g[g["q_trail"] == 5]
+    q15 = g[g["q_trail"].isin([1, 5])]
     F.append(finding(
         "1.absret_quintile", "Next-day |return| falls from the lowest to the highest GEX "
         "quintile (quintiles of the trailing one-year GEX rank)",
         "mean next-day |return|, GEX quintile 1 minus quintile 5",
-        S.welch_diff(q1["abs_next"], q5["abs_next"]), direction="+", min_n=MIN_N_GROUP,
-        unit="pp", n_label=f"{len(q1)} Q1 / {len(q5)} Q5 days"))
+        _daily_diff(q15["abs_next"], (q15["q_trail"] == 1).to_numpy(), n_boot, seed),
+        direction="+", min_n=MIN_N_EPISODES, unit="pp",
+        n_label=f"{len(q1)} Q1 / {len(q5)} Q5 days"))
     F.append(finding(
         "1.absret_spearman", "Higher GEX goes with a smaller next-day |return| (rank "
         "correlation over all days)", "Spearman rho(GEX, next-day |return|)",

@@ -270,8 +270,15 @@ Every finding gives an estimate, a two-sided 95 % confidence interval, the sampl
 governs it, the method, and a verdict. Returns and ranges are percent of the previous SPX
 close; differences of them are percentage points (pp).
 
-**Intervals.** Difference of two means: Welch t (Satterthwaite degrees of freedom).
-Proportions: Wilson score; difference of proportions: Newcombe's hybrid score interval.
+**Intervals.** Regime comparisons of daily series (claim 1: next-day moves after negative
+vs positive GEX closes, lowest vs highest GEX quintile) account for serial dependence:
+seeded circular block bootstrap ({C.N_BOOT} resamples, blocks of {C.DAILY_BLOCK} sessions)
+of the pairs (next-day value, regime flag), n = regime episodes, because negative-GEX days
+cluster in crises and an interval that assumes independent days overstates the precision
+(Welch's [0.72, 1.07] pp for the headline against the block bootstrap's [0.55, 1.36]).
+Other differences of two means (OPEX days, claim 4, a month apart): Welch t
+(Satterthwaite degrees of freedom). Proportions: Wilson score; difference of proportions:
+Newcombe's hybrid score interval.
 Correlations: Fisher z (Spearman with variance 1.06/(n-3)); difference of two
 correlations: Zou (2007). Regression slopes: OLS with heteroskedasticity-robust (HC1)
 standard errors, normal interval. Small samples (the 2026 own-GEX window): seeded iid

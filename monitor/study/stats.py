@@ -363,13 +363,17 @@ def episodes(event, gap: int) -> np.ndarray:
 
 def block_bootstrap_event_diff(y, event, *, block: int, n_boot: int = 2000, seed: int = 11,
                                level: float = 0.95, episode_gap: int | None = None,
-                               chunk: int = 200) -> Estimate:
-    """mean(y on event days) - mean(y on all days), y a time series of (possibly
-    overlapping) forward quantities. The interval comes from a circular block bootstrap
-    of the (y, event) pairs with blocks of ``block`` consecutive days, which keeps both the
-    overlap of forward windows and the clustering of events. ``n`` = the number of
-    episodes (onsets ``episode_gap`` days apart; default = ``block``) because clustered
-    event days are not independent observations."""
+                               chunk: int = 200, versus: str = "all") -> Estimate:
+    """mean(y on event days) - mean(y on all days) (``versus="rest"``: minus the mean on
+    the other days), y a time series of (possibly overlapping) forward quantities. The
+    interval comes from a circular block bootstrap of the (y, event) pairs with blocks of
+    ``block`` consecutive days, which keeps both the overlap of forward windows and the
+    clustering of events (negative-GEX days come in crises: an interval that assumes
+    independent days overstates the precision). ``n`` = the number of episodes (onsets
+    ``episode_gap`` days apart; default = ``block``) because clustered event days are not
+    independent observations."""
+    if versus not in ("all", "rest"):
+        raise ValueError(f"versus must be 'all' or 'rest', not {versus!r}")
     yv = np.asarray(y, dtype=np.float64).ravel()
     ev = np.asarray(event, dtype=bool).ravel()
     if yv.shape != ev.shape:
@@ -379,15 +383,19 @@ def block_bootstrap_event_diff(y, event, *, block: int, n_boot: int = 2000, seed
     n_ev, n_all = int(ev_v.sum()), int(valid.sum())
     n_epi = len(episodes(ev_v, block if episode_gap is None else episode_gap))
     m_ev = float(yv[ev_v].mean()) if n_ev else math.nan
-    m_all = float(yv[valid].mean()) if n_all else math.nan
+    base = valid & ~ev_v if versus == "rest" else valid
+    m_all = float(yv[base].mean()) if base.any() else math.nan
     extra = {"n_event_days": n_ev, "n_all": n_all, "n_episodes": n_epi, "mean_event": m_ev,
              "mean_all": m_all, "block": block, "n_boot": n_boot}
     method = f"circular block bootstrap (block {block}, {n_boot}, seeded)"
+    if versus == "rest":  # the two-group names the other two-sample estimators use
+        extra = {"n_a": n_ev, "n_b": int(base.sum()), "mean_a": m_ev, "mean_b": m_all,
+                 "n_episodes": n_epi, "block": block, "n_boot": n_boot}
     if n_ev < 2 or n_all < 2 * block:
         return Estimate(m_ev - m_all, math.nan, math.nan, n_epi, method, extra)
     T = len(yv)
     y0 = np.where(valid, yv, 0.0)
-    w_all = valid.astype(np.float64)
+    w_all = base.astype(np.float64)
     w_ev = ev_v.astype(np.float64)
     nblocks = -(-T // block)
     rng = np.random.default_rng(seed)
