@@ -44,6 +44,9 @@ def test_charm_window_before_the_june_quad_witching(daily):
 
 def test_feedback_selloff_only_when_short_gamma_falling_and_vix_rising(daily):
     rows, _ = daily
+    onsets = [r["date"] for prev, r in zip(rows, rows[1:])
+              if "feedback_selloff" in r["labels"] and "feedback_selloff" not in prev["labels"]]
+    assert "2026-06-24" in onsets  # the late-June sell-off (README's daily table)
     for prev, r in zip(rows, rows[1:]):
         if "feedback_selloff" in r["labels"] and "feedback_selloff" not in prev["labels"]:
             assert "short_gamma" in r["labels"]

@@ -19,7 +19,7 @@ from monitor.analysis.size import size_position
 from monitor.books import read_positions
 from monitor.config import Settings
 from monitor.core.book import Book
-from monitor.core.scenarios import STANDARD, standard_flows
+from monitor.core.scenarios import STANDARD
 from monitor.options import parse_usd
 from monitor.pipeline import Pipeline
 from monitor.regimes.sizing import (
@@ -287,8 +287,15 @@ def test_advice_for_state_never_raises():
     assert adv["long"] is None and "no scenarios" in adv["error"]
 
 
-def test_standard_flows_in_state_are_the_books():
-    b = one()
-    state = published_state(b, ["short_gamma"])
-    assert [s["flow_usd"] for s in state["scenarios"]] == pytest.approx(
-        [f.flow_usd for f in standard_flows(b)], rel=1e-12)
+def test_standard_flows_in_state_by_hand():
+    """Dealers short 1 put: for spot -1 % / +1 % they trade -n M (delta' - delta) S with
+    n = -1, M = 100, S = 100 (sticky strike; r = q = 0 so the forward is spot)."""
+    state = published_state(one(), ["short_gamma"])
+    for pct in (-1.0, 1.0):
+        s1 = 100.0 * (1 + pct / 100)
+        n = -1.0  # dealers short one put
+        by_hand = -n * 100.0 * (put_delta(s1) - put_delta(100.0)) * 100.0
+        got = next(x for x in state["scenarios"] if x["spot_pct"] == pct and not x["vol_pts"]
+                   and not x["days"])
+        assert got["flow_usd"] == pytest.approx(by_hand, rel=1e-9)
+    assert by_hand > 0  # short gamma: dealers buy into a rise

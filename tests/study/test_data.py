@@ -58,8 +58,8 @@ def test_vvix_drops_2006(tmp_path):
     assert s.index.min() == pd.Timestamp("2007-01-03") and len(s) == 1
 
 
-@pytest.mark.skipif(not CALENDAR_CSV.exists(), reason="shared data not available")
 def test_exchange_calendar_fallback_matches_the_calendar_file():
+    assert CALENDAR_CSV.exists(), f"shared data not found: {CALENDAR_CSV}"
     f = DA.load_opex_calendar(CALENDAR_CSV)
     x = DA.opex_calendar_from_exchange(1990, 2027)
     assert list(f.index) == list(x.index)

@@ -4,11 +4,9 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats as scipy_stats  # noqa: E402  (an oracle; a test extra, never skipped)
 
 from monitor.study import stats as S
-
-scipy_stats = pytest.importorskip("scipy.stats")
-
 
 # -- Student t ---------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from monitor.study import run_study
 from monitor.study.stats import VERDICTS
 from tests.data_paths import DATA_DIR
 
-pytestmark = pytest.mark.skipif(not (DATA_DIR / "market_daily").is_dir(),
-                                reason=f"shared data not found at {DATA_DIR}")
+# the real data is required (tests may use ../shared): missing data fails, never skips
+assert (DATA_DIR / "market_daily").is_dir(), f"shared data not found at {DATA_DIR}"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,10 @@ def test_claim1_gamma_regime(real):
     assert f.detail["n_a"] >= 300 and f.detail["n_b"] >= 3000     # 347 negative-GEX days
     assert 0.8 < f.detail["mean_a"] < 3.0                          # % next-day |return|
     assert 0.3 < f.detail["mean_b"] < 1.2
-    assert -1.0 < f.estimate < 3.0
+    # the sign the claim is about, and an interval that excludes zero (real data: about
+    # +0.9 pp on 347 negative-GEX days)
+    assert 0.3 < f.estimate < 2.0 and f.lo > 0
+    assert f.estimate == pytest.approx(f.detail["mean_a"] - f.detail["mean_b"], rel=1e-12)
     own = c.finding("1.own_model_absret")
     assert own.verdict == "too thin"                               # ~40 sessions
     assert own.detail["n_a"] + own.detail["n_b"] == 40
@@ -103,10 +106,10 @@ def test_claim2_to_5_sample_sizes_and_ranges(real):
     c3 = res.claims["3"]
     p95 = c3.finding("3.fwd21_p95")
     assert p95.n >= 15 and p95.detail["n_event_days"] >= 300
-    assert -20 < p95.estimate < 20
+    assert 0 < p95.estimate < 5  # after extreme VIX the month ahead beat the average day
     assert 25 < c3.plot["p95"] < 40 and 35 < c3.plot["p99"] < 60
     c4 = res.claims["4"]
-    assert c4.headline.n >= 400 and abs(c4.headline.estimate) < 0.3
+    assert c4.headline.n >= 400 and abs(c4.headline.estimate) < 0.1  # no relation
     assert c4.finding("4.quad_range").detail["n_a"] >= 140
     assert c4.plot["case"] is not None and c4.plot["case"]["day"] == "2023-03-17"
     c5 = res.claims["5"]
