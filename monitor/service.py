@@ -64,6 +64,7 @@ from monitor.sources.kafka import KafkaSource
 from monitor.sources.memory import MemorySource
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.state import build_state, observation
+from monitor.wire.codec import WRONG_ENCODING
 from monitor.wire.records import QuoteBlock
 
 log = structlog.get_logger("monitor.service")
@@ -135,6 +136,7 @@ class Monitor:
         self.ticks_received = 0
         self.decode_errors = 0
         self.cycles = 0  # publish cycles completed
+        self._told_encoding = False
         self._last_summary = (time.monotonic(), 0)
         self._last_batch = time.monotonic()  # when the source last handed out ticks
         self._last_publish = (time.monotonic(), 0)
@@ -277,6 +279,9 @@ class Monitor:
                     self.decode_errors += len(batch.errors)
                     for reason, context in batch.errors:
                         self.pipeline.counts.reject(OTHER, "message", reason, context)
+                        if reason == WRONG_ENCODING and not self._told_encoding:
+                            self._told_encoding = True  # one line, not one per message
+                            log.error("encoding_mismatch", detail=context)
                 if batch.ticks:
                     self._last_batch = time.monotonic()
                     await self._core(self.pipeline.apply, batch.ticks)

@@ -81,7 +81,7 @@ from monitor.sinks.base import PublishCycle, Sink
 NAMESPACE = "dealerflow"
 
 TICK_OUTCOMES = ("applied", "stale", "rejected", "ignored")
-REJECT_REASONS = ("malformed", "nan", "crossed", "negative_price", "unknown_symbol", "stale",
+REJECT_REASONS = ("malformed", "wrong_encoding", "nan", "crossed", "negative_price", "unknown_symbol", "stale",
                   "out_of_order", "unknown_underlying", "no_quote", "below_intrinsic",
                   "above_upper_bound", "iv_no_converge", "expired")
 """Known reasons; other names are accepted while they stay few (see ``max_label_values``)."""

@@ -418,8 +418,8 @@ class KafkaTickProducer:
             except KafkaError as e:
                 if not (self._opts.get("enable_idempotence") and self._idempotence_fallback):
                     raise
-                log.warning("idempotent_producer_refused", error=repr(e),
-                            bootstrap=self.bootstrap)
+                log.info("idempotent_producer_refused", error=type(e).__name__,
+                         bootstrap=self.bootstrap, fallback="acks=all, not idempotent")
                 self._opts["enable_idempotence"] = False
                 self._producer = await _start_producer(self._opts)
         except KafkaError as e:

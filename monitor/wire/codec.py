@@ -51,12 +51,14 @@ from monitor.wire.schema import (
 )
 
 __all__ = ["DecodeResult", "encode", "decode", "kafka_key", "underlying_of_tick",
-           "ENCODINGS", "MALFORMED"]
+           "ENCODINGS", "MALFORMED", "WRONG_ENCODING", "sniff_encoding"]
 
 #: The encodings :func:`encode` and :func:`decode` accept (``"msgpack"`` = ``"binary"``).
 ENCODINGS = ("json", "binary")
 #: The error reason for anything that is not a well-formed v1 tick.
 MALFORMED = "malformed"
+#: a whole message in another encoding than the one configured (one-time error line)
+WRONG_ENCODING = "wrong_encoding"
 
 _CONTEXT_MAX = 300
 _NAN = math.nan
@@ -243,6 +245,27 @@ def _salvage(payload: bytes, enc: str, first_error: Exception) -> DecodeResult:
     return out
 
 
+def sniff_encoding(payload) -> str | None:
+    """The encoding a whole message is plainly in: JSON ticks (an object with a ``type``
+    tag, or an array of them), or msgpack ticks (an array of tag-first arrays); None when
+    it is neither (then it is just malformed)."""
+    raw = bytes(payload)
+    try:
+        v = msgspec.json.decode(raw)
+    except Exception:  # noqa: BLE001 - not JSON
+        pass
+    else:
+        first = v[0] if isinstance(v, list) and v else v
+        return "json" if isinstance(first, dict) and "type" in first else None
+    try:
+        v = msgspec.msgpack.decode(raw)
+    except Exception:  # noqa: BLE001 - not msgpack
+        return None
+    ok = isinstance(v, list) and v and isinstance(v[0], list) and v[0] and \
+        isinstance(v[0][0], str)
+    return "binary" if ok else None
+
+
 def decode(payload: bytes | bytearray | memoryview | None, encoding: str) -> DecodeResult:
     """The ticks in one message, and an error per rejected unit; never raises on bad input
     (only on an unknown ``encoding``)."""
@@ -253,6 +276,12 @@ def decode(payload: bytes | bytearray | memoryview | None, encoding: str) -> Dec
         try:
             kind, body = records.parse(bytes(payload))
         except ValueError as e:
+            other = sniff_encoding(payload)
+            if other is not None:
+                return DecodeResult([], [(WRONG_ENCODING, f"the message looks like {other}, "
+                                          f"the configured encoding is records (set "
+                                          f"kafka.encoding or --encoding {other})")],
+                                    [bytes(payload)])
             return DecodeResult([], [(MALFORMED, _clip(str(e)))], [bytes(payload)])
         if kind == records.KIND_QUOTES:
             return DecodeResult([records.decode_quotes(body)] if len(body) else [])
@@ -264,6 +293,11 @@ def decode(payload: bytes | bytearray | memoryview | None, encoding: str) -> Dec
         conv = TO_CANONICAL
         return DecodeResult([conv[type(t)](*astuple(t)) for t in _BIN_MSG.decode(payload)])
     except Exception as first:  # noqa: BLE001 - DecodeError, RecursionError, ...
+        other = sniff_encoding(payload)
+        if other is not None and other != enc:
+            return DecodeResult([], [(WRONG_ENCODING, f"the message looks like {other}, the "
+                                      f"configured encoding is {enc} (set kafka.encoding or "
+                                      f"--encoding {other})")], [bytes(payload)])
         try:
             return _salvage(payload, enc, first)
         except Exception as e:  # noqa: BLE001 - last resort, should not happen

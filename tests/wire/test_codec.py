@@ -332,3 +332,21 @@ def test_documented_json_examples_decode():
     assert {type(t) for t in decode(blocks[1].encode(), "json").ticks} == {
         OptionQuote, OptionTrade, UnderlyingTick, OpenInterest, VolIndex}
     assert n == 6
+
+
+@pytest.mark.parametrize("configured,sent", [("binary", "json"), ("json", "binary"),
+                                              ("records", "json"), ("records", "binary")])
+def test_a_message_in_another_encoding_says_so(configured, sent):
+    """A whole message in another encoding is not 'malformed': it is refused with the
+    encoding it looks like and the setting to change."""
+    q = OptionQuote(1, "SPXW260821C07600000", 1.0, 1.2)
+    res = decode(encode([q], sent), configured)
+    assert res.ticks == []
+    ((reason, ctx),) = res.errors
+    assert reason == "wrong_encoding"
+    assert f"looks like {sent}" in ctx and f"--encoding {sent}" in ctx
+
+
+def test_broken_json_is_still_malformed():
+    res = decode(b"{not json", "json")
+    assert [r for r, _ in res.errors] == ["malformed"]
