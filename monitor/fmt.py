@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import textwrap
 
 _UNITS = ((1e12, "tn"), (1e9, "bn"), (1e6, "mm"), (1e3, "k"), (1.0, ""))
 
@@ -116,6 +117,16 @@ def scenario_label(s: dict) -> str:
     if s["days"]:
         parts.append(f"+{s['days']:g} day" + ("s" if s["days"] != 1 else ""))
     return ", ".join(parts) or "no change"
+
+
+def note_lines(notes, width: int = 100) -> list[str]:
+    """``note: ...`` lines, each note wrapped to ``width`` columns (continuations
+    indented), for the human output's footers."""
+    out = []
+    for note in notes:
+        out.extend(textwrap.wrap(str(note), width, initial_indent="note: ",
+                                 subsequent_indent="      ") or ["note:"])
+    return out
 
 
 def iso_utc(ts_ns: int) -> str:

@@ -82,7 +82,8 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "schema": SCHEMA_VERSION,
         "underlying": book.underlying,
         "spot": spot,
-        "as_of": iso_utc(book.now_ns),
+        "as_of": iso_utc(book.now_ns),  # the evaluation clock
+        "quotes_taken_at": iso_utc(book.chain.as_of_ns),  # as the file says (notes: why)
         "greeks": book.greeks,
         "model": book.model,
         "multiplier": book.multiplier,

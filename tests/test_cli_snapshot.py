@@ -40,7 +40,10 @@ def test_json_fields_and_units():
         assert key in s
     assert s["underlying"] == "SPX" and s["greeks"] == "model" and s["model"] == "classic"
     assert s["spot"] == pytest.approx(7674.3701)
-    assert s["as_of"] == "2026-08-21T22:18:44Z"
+    # saved at 18:18 ET, after the session: evaluated at the 16:15 ET close of index options
+    assert s["as_of"] == "2026-08-21T20:15:00Z"
+    assert s["quotes_taken_at"] == "2026-08-21T22:18:44Z"
+    assert any(n.startswith("clock: quotes taken 2026-08-21 18:18 ET") for n in s["notes"])
     assert set(s["by_strike"][0]) == {"strike", "gex_usd_per_pct_calls", "gex_usd_per_pct_puts",
                                       "vex_usd_per_vol_pt", "cex_usd_per_day"}
     assert {"expiry", "dex_usd", "gex_usd_per_pct", "vex_usd_per_vol_pt",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monitor.chain.clock import session_clock
 from monitor.chain.model import Chain, ChainError
 from monitor.chain.occ import (
     _EPOCH_ORDINAL,
@@ -131,6 +132,9 @@ class _Builder:
         expiry = np.array(self.days, dtype=np.int64).astype("datetime64[D]")
         am = is_am_settled_array(root, expiry)
         f64 = lambda xs: np.array(xs, dtype=np.float64)  # noqa: E731
+        clock_ns, clock_note = session_clock(int(as_of_ns), underlying)
+        if clock_note:
+            notes = list(notes) + [clock_note]
         return Chain(
             underlying=underlying,
             spot=float(spot),
@@ -151,6 +155,7 @@ class _Builder:
             source=str(source),
             rejected=self.rejected,
             notes=notes,
+            clock_ns=None if clock_ns == int(as_of_ns) else clock_ns,
         )
 
 

@@ -9,6 +9,8 @@ Conventions
 -----------
 * ``spot``: underlying price in index points / dollars per share.
 * ``as_of_ns``: the snapshot instant, integer nanoseconds since the Unix epoch, UTC.
+* ``clock_ns``: the evaluation clock when it is not ``as_of_ns`` (a file saved after its
+  session closed is evaluated at that close: :mod:`monitor.chain.clock`); None = as_of.
 * ``settle_ns``: each contract's settlement instant, integer ns UTC
   (16:00 America/New_York on expiry for PM-settled, 09:30 for AM-settled).
 * ``is_call``: ``True`` for calls, ``False`` for puts.
@@ -51,6 +53,12 @@ class Chain:
     source: str = ""
     rejected: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    clock_ns: int | None = None
+
+    @property
+    def eval_ns(self) -> int:
+        """The instant the chain is evaluated at (UTC ns): ``clock_ns``, else ``as_of_ns``."""
+        return int(self.as_of_ns if self.clock_ns is None else self.clock_ns)
 
     def __len__(self) -> int:
         return int(self.strike.shape[0])

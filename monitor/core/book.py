@@ -56,7 +56,8 @@ class Book:
     (shares per contract), ``rate`` (continuously compounded, decimal), ``div_yield``
     (used only where parity gives no forward), ``greeks`` (``model`` = solve IV from the
     mid; ``vendor`` = the file's delta/gamma, its IV for vanna/charm/levels), ``now_ns``
-    (the evaluation clock, UTC ns; default the chain's ``as_of_ns``).
+    (the evaluation clock, UTC ns; default the chain's ``eval_ns``: its session close when
+    the file was saved after it).
     """
 
     def __init__(self, chain: Chain, *, model: str = "classic", multiplier: float = 100.0,
@@ -75,7 +76,7 @@ class Book:
         self.div_yield = float(div_yield)
         self.parity_pairs = int(parity_pairs)
         self.spot = float(chain.spot)
-        self.now_ns = int(chain.as_of_ns if now_ns is None else now_ns)
+        self.now_ns = int(chain.eval_ns if now_ns is None else now_ns)
 
         order = np.lexsort((chain.is_call, chain.strike, chain.settle_ns))
         self.order = order

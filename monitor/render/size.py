@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from monitor.fmt import money, scenario_label
+from monitor.fmt import money, note_lines, scenario_label
 
 
 def render_size(r: dict) -> str:
@@ -36,6 +36,5 @@ def render_size(r: dict) -> str:
     out.extend(textwrap.wrap(r["explanation"], 100))
     for flag in r["flags"]:
         w(f"flag: {flag}")
-    for note in r.get("notes") or []:
-        w(f"note: {note}")
+    out.extend(note_lines(r.get("notes") or []))
     return "\n".join(out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 
 from monitor.core.exposures import EXPOSURES
-from monitor.fmt import flow_words, money, points, scenario_label, shares
+from monitor.fmt import flow_words, money, note_lines, points, scenario_label, shares
 
 
 def render_snapshot(s: dict) -> str:
@@ -68,6 +68,5 @@ def render_snapshot(s: dict) -> str:
     if s["rejected"]:
         w("")
         w("Not used: " + ", ".join(f"{k} {v:,}" for k, v in s["rejected"].items()))
-    for note in s["notes"]:
-        w(f"note: {note}")
+    out.extend(note_lines(s["notes"]))
     return "\n".join(out)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.fmt import money, points, qty, scenario_label, shares
+from monitor.fmt import money, note_lines, points, qty, scenario_label, shares
 
 
 def render_whatif(r: dict) -> str:
@@ -49,6 +49,5 @@ def render_whatif(r: dict) -> str:
           f"{('BUY' if p['flow_usd'] > 0 else 'SELL' if p['flow_usd'] < 0 else '-'):<7} "
           f"{money(p['flow_usd']):>13} {money(p['flow_usd_linear']):>13} "
           f"{qty(p['flow_shares']):>12} {money(p['gex_usd_per_pct']):>13}{mark}")
-    for note in r["notes"]:
-        w(f"note: {note}")
+    out.extend(note_lines(r["notes"]))
     return "\n".join(out)

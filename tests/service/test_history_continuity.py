@@ -59,7 +59,7 @@ async def test_history_of_another_chain_is_dropped_not_compared():
     second = Monitor(settings, MemorySource(batches), build_books(settings, [OTHER]),
                      sinks=[RedisSink(settings.redis)])
     assert await run_until(second, n) == 0
-    start, end = load_chain(OTHER).as_of_ns, second.pipeline.states["SPX"].clock_ns
+    start, end = load_chain(OTHER).eval_ns, second.pipeline.states["SPX"].clock_ns
     window = second.regimes["SPX"].window
     assert window and all(start <= w[0] <= end for w in window)  # none from August
     # and the first label is a classification (from None), not a change from the old one
