@@ -22,6 +22,12 @@ from monitor.sentences import headline
 SCHEMA_VERSION = 1
 
 
+def _median_parity_rate(book: Book) -> float | None:
+    """Median of the parity-implied rates over the groups that have one (None: none)."""
+    r = book.implied_rates()[book.df_from_parity & (book.g.T > 0)]
+    return float(np.median(r)) if len(r) else None
+
+
 def dex_split(book: Book) -> tuple[float, float | None]:
     """(``dex_otm_usd``, ``dex_itm_share``): the dealers' dollar delta of the
     out-of-the-money contracts alone (calls struck above their group's forward, puts
@@ -64,11 +70,13 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
     next_exp, exp_share = levels.expiring_share(book)
     by_strike = strike_rows(book)
     bg = book.agg.by_group
+    rates = book.implied_rates()
     by_expiry = [
         {"expiry": str(book.group_expiry[j]),
          "settlement": "AM" if book.group_am[j] else "PM",
          "days_to_settlement": float(book.g.T[j] * 365.0),
-         **totals_dict(bg[j])}
+         **totals_dict(bg[j]),
+         "rate": float(rates[j]), "rate_from_parity": bool(book.df_from_parity[j])}
         for j in range(len(book.group_settle_ns)) if book.g.T[j] > 0.0
     ]
     rejected = Counter(book.chain.rejected)
@@ -101,6 +109,8 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "expiring_share": exp_share,
         "expired_vendor_gamma_share": book.expired_vendor_gamma_share(),
         "forwards_from_parity": int(book.forward_from_parity[book.g.T > 0].sum()),
+        "rates_from_parity": int(book.df_from_parity[book.g.T > 0].sum()),
+        "parity_rate_median": _median_parity_rate(book),
         "expiries_live": int((book.g.T > 0).sum()),
         "min_t_seconds": MIN_T_SECONDS,
         "top_strikes": top,

@@ -109,6 +109,12 @@ class Book:
                    np.zeros(n, dtype=np.int8), np.zeros(N_EXPOSURES),
                    np.zeros((m, N_EXPOSURES)), np.zeros((len(self.strikes), 2, N_EXPOSURES)))
         self.forward_from_parity = np.zeros(m, dtype=np.bool_)
+        self.df_from_parity = np.zeros(m, dtype=np.bool_)
+        # per-group rate: the configured one until parity gives one at the first refresh;
+        # rates do not move within a session, so later refreshes keep them (re-estimating
+        # from each refresh's mids would make the discount factors, and so the IVs, jitter)
+        self.group_rate = np.full(m, self.rate)
+        self._rates_estimated = False
         self._mark = np.full(n, -1, dtype=np.int64)  # apply_quotes' scratch, all -1
         self._symbol_index: dict[str, int] | None = None
         self.last_eval_seconds = 0.0
@@ -132,14 +138,19 @@ class Book:
         left = (self.group_settle_ns - self.now_ns).astype(np.float64)
         T = np.where(left > 0, np.maximum(left / NS_PER_YEAR, MIN_T_YEARS), 0.0)
         self.g.T[:] = T
-        self.g.df[:] = np.exp(-self.rate * T)
+        self.g.df[:] = np.exp(-self.group_rate * T)
 
     def recalibrate_forwards(self) -> None:
-        """Parity forwards per group (fallback ``S exp((r-q)T)``)."""
+        """Parity discount factors and forwards per group (:mod:`monitor.core.forwards`;
+        fallbacks ``exp(-r T)`` and ``S exp((r-q)T)``)."""
         c = self.c
+        estimate = not self._rates_estimated
         parity_forwards(c.strike, c.is_call, c.group, c.bid, c.ask, self.g.T, self.g.df,
                         self.spot, self.rate, self.div_yield, self.parity_pairs,
-                        self.g.fwd, self.forward_from_parity)
+                        self.g.fwd, self.forward_from_parity, self.df_from_parity, estimate)
+        if estimate:
+            self._rates_estimated = True
+            self.group_rate = np.where(self.df_from_parity, self.implied_rates(), self.rate)
 
     def refresh(self, now_ns: int | None = None, spot: float | None = None,
                 warm: bool = False) -> None:
@@ -214,7 +225,8 @@ class Book:
             for src, dst in ((self.F, into.F), (self.G, into.G), (c.status, into.c.status),
                              (a.totals, into.agg.totals), (a.by_group, into.agg.by_group),
                              (a.by_strike, into.agg.by_strike), (self.oi, into.oi),
-                             (self.forward_from_parity, into.forward_from_parity)):
+                             (self.forward_from_parity, into.forward_from_parity),
+                             (self.df_from_parity, into.df_from_parity)):
                 np.copyto(dst, src)
             for name in ("spot", "now_ns", "last_eval_seconds"):
                 setattr(into, name, getattr(self, name))
@@ -226,6 +238,7 @@ class Book:
                   a.totals.copy(), a.by_group.copy(), a.by_strike.copy())
         new.oi = self.oi.copy()
         new.forward_from_parity = self.forward_from_parity.copy()
+        new.df_from_parity = self.df_from_parity.copy()
         new._mark = np.full_like(self._mark, -1)
         return new
 
@@ -265,6 +278,12 @@ class Book:
         if self.greeks == "vendor":
             return np.isfinite(self.vendor_gamma) & np.isfinite(self.vendor_delta)
         return self.c.status == st.OK
+
+    def implied_rates(self) -> np.ndarray:
+        """Continuously compounded rate per group, ``-ln(df) / T`` (NaN where expired)."""
+        T = self.g.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(T > 0, -np.log(self.g.df) / T, np.nan)
 
     def expired_vendor_gamma_share(self) -> float | None:
         """Share of gross vendor |GEX| that sits on contracts past settlement (None: no vendor gamma)."""

@@ -1,8 +1,17 @@
-"""Parity-implied forward per settlement group (REFERENCE.md, Pricing model).
+"""Parity-implied discount factor and forward per settlement group (REFERENCE.md, Pricing
+model; Quotes and the surface).
 
-For each group, among strikes with both a call and a put quoted (bid > 0, bid <= ask),
-take the ``n_pairs`` strikes where ``|C_mid - P_mid|`` is smallest (nearest the money)
-and use the median of ``K + (C_mid - P_mid) / df`` with ``df = exp(-r T)``. Groups
+Discount factor: put-call parity ``C - P = df (F - K)`` is a line in ``K`` with slope
+``-df``. For each group at least ``DF_MIN_T_YEARS`` out, the pairs quoted on both sides
+with strikes within ``DF_STRIKE_BAND`` of spot (at least ``DF_MIN_PAIRS``) give ``df`` by
+a regression of ``C_mid - P_mid`` on ``K``, weighted by the inverse of the pair's summed
+bid-ask spread (the wide, noisy pairs count less). It is kept when the implied rate
+``-ln(df) / T`` lies within ``DF_RATE_BOUNDS``; otherwise, and for nearer groups (where
+``df`` is within a few 1e-4 of 1 and the slope is noise), ``df = exp(-r T)`` with the
+configured rate. ``out_df_from_parity`` says which.
+
+Forward: among the pairs, take the ``n_pairs`` strikes where ``|C_mid - P_mid|`` is
+smallest (nearest the money) and use the median of ``K + (C_mid - P_mid) / df``. Groups
 without a usable pair fall back to ``S exp((r - q) T)``.
 
 The book keeps contracts sorted by (group, strike, call flag), so a put and its call
@@ -15,16 +24,26 @@ import numpy as np
 
 from monitor.core.jit import kernel
 
+DF_MIN_T_YEARS = 14.0 / 365.0
+DF_STRIKE_BAND = 0.10  # |K / S - 1| of the pairs in the regression
+DF_MIN_PAIRS = 8
+DF_RATE_BOUNDS = (-0.01, 0.15)  # implied rates outside this band are not believed
+
 
 @kernel
 def parity_forwards(strike, is_call, group, bid, ask, group_T, group_df, spot, r, q, n_pairs,
-                     out_fwd, out_from_parity):
-    """Fill ``out_fwd[m]`` (index points) and ``out_from_parity[m]`` (bool) for every group."""
+                     out_fwd, out_from_parity, out_df_from_parity, estimate_df):
+    """Fill ``out_fwd[m]`` (index points), ``out_from_parity[m]`` (bool), ``group_df[m]``
+    (the discount factor, in place: parity or ``exp(-r T)``) and ``out_df_from_parity[m]``
+    for every group. ``estimate_df`` False: keep ``group_df`` as given (the rates
+    estimated earlier) and estimate the forwards only."""
     n = strike.shape[0]
     m = group_T.shape[0]
     for j in range(m):
         out_fwd[j] = spot * math.exp((r - q) * max(group_T[j], 0.0))
         out_from_parity[j] = False
+        if estimate_df:
+            out_df_from_parity[j] = False
     start = 0
     while start < n:
         j = group[start]
@@ -32,9 +51,13 @@ def parity_forwards(strike, is_call, group, bid, ask, group_T, group_df, spot, r
         while end < n and group[end] == j:
             end += 1
         diffs = np.empty(end - start)
-        fwds = np.empty(end - start)
+        ks = np.empty(end - start)
+        cps = np.empty(end - start)
         cnt = 0
-        df = group_df[j]
+        # weighted least squares of cp on K over the band: sums for the 2x2 normal equations
+        sw = swk = swkk = swy = swky = 0.0
+        n_band = 0
+        T = group_T[j]
         for i in range(start, end - 1):
             # puts sort before calls at the same strike
             if (not is_call[i]) and is_call[i + 1] and strike[i] == strike[i + 1]:
@@ -42,11 +65,32 @@ def parity_forwards(strike, is_call, group, bid, ask, group_T, group_df, spot, r
                 if pb > 0.0 and cb > 0.0 and pa >= pb and ca >= cb:
                     cp = 0.5 * (cb + ca) - 0.5 * (pb + pa)
                     diffs[cnt] = abs(cp)
-                    fwds[cnt] = strike[i] + cp / df
+                    ks[cnt] = strike[i]
+                    cps[cnt] = cp
                     cnt += 1
+                    k = strike[i]
+                    if abs(k / spot - 1.0) < DF_STRIKE_BAND:
+                        w = 1.0 / max((pa - pb) + (ca - cb), 1e-3)
+                        sw += w
+                        swk += w * k
+                        swkk += w * k * k
+                        swy += w * cp
+                        swky += w * k * cp
+                        n_band += 1
+        if estimate_df and T >= DF_MIN_T_YEARS and n_band >= DF_MIN_PAIRS:
+            den = sw * swkk - swk * swk
+            if den > 0.0:
+                df_fit = -(sw * swky - swk * swy) / den
+                if df_fit > 0.0:
+                    rate = -math.log(df_fit) / T
+                    if DF_RATE_BOUNDS[0] <= rate <= DF_RATE_BOUNDS[1]:
+                        group_df[j] = df_fit
+                        out_df_from_parity[j] = True
+        df = group_df[j]
         if cnt > 0 and group_T[j] > 0.0:
             order = np.argsort(diffs[:cnt])
             take = min(n_pairs, cnt)
-            out_fwd[j] = np.median(fwds[:cnt][order[:take]])
+            sel = order[:take]
+            out_fwd[j] = np.median(ks[:cnt][sel] + cps[:cnt][sel] / df)
             out_from_parity[j] = True
         start = end

@@ -2,9 +2,13 @@
 25-delta put skew of one reference expiry (pure numpy over the book's arrays).
 
 Reference expiry: the first settlement group at least ``min_days`` out (default 7), so
-0DTE noise does not drive the regimes. ATM IV: mean of the call and put IVs at the strike
-nearest that group's forward. 25-delta put IV: the put whose delta is nearest -0.25.
-Skew = 25-delta put IV - ATM IV, in vol points (positive = puts richer).
+0DTE noise does not drive the regimes. ATM IV: at the group's forward, interpolated
+linearly in log-strike between the two strikes that bracket it (each strike's IV the mean
+of its call and put IVs), so it moves smoothly with the forward instead of jumping when
+the nearest strike changes (a jump of up to the skew across one strike interval, which
+read as IV "changes" to the regimes). 25-delta put IV: interpolated linearly in delta
+between the two puts that bracket -0.25. Skew = 25-delta put IV - ATM IV, in vol points
+(positive = puts richer).
 """
 
 from __future__ import annotations
@@ -33,14 +37,20 @@ def surface_point(book, min_days: float = 7.0) -> SurfacePoint | None:
         if len(rows) < 4:
             continue
         F = g.fwd[j]
-        k = c.strike[rows]
-        nearest = rows[np.abs(k - F) == np.abs(k - F).min()]
-        atm = float(np.mean(c.iv[nearest]))
+        strikes, inv = np.unique(c.strike[rows], return_inverse=True)
+        iv_k = np.bincount(inv, weights=c.iv[rows]) / np.bincount(inv)  # call/put mean
+        atm = _interp_at(np.log(strikes), iv_k, np.log(F))
         puts = rows[~c.is_call[rows]]
         if len(puts) == 0:
             continue
-        p25 = puts[int(np.argmin(np.abs(c.delta[puts] + 0.25)))]
-        put25 = float(c.iv[p25])
+        order = np.argsort(c.delta[puts])
+        put25 = _interp_at(c.delta[puts][order], c.iv[puts][order], -0.25)
         return SurfacePoint(str(book.group_expiry[j]), float(g.T[j] * 365.0), atm, put25,
                             100.0 * (put25 - atm))
     return None
+
+
+def _interp_at(x: np.ndarray, y: np.ndarray, x0: float) -> float:
+    """``y`` at ``x0`` by linear interpolation between the two ``x`` (increasing) that
+    bracket it; the end value outside the range."""
+    return float(np.interp(x0, x, y))

@@ -55,7 +55,7 @@ def order_of(events, labels):
 
 def test_vanna_melt_up_then_feedback_selloff_then_exhaustion():
     s = settings()
-    cfg = SimConfig(rate_ticks_per_s=20000, seed=11,
+    cfg = SimConfig(rate_ticks_per_s=40000, seed=11,
                     # 0-4 s melt-up, 4-6 flat, 6-10 sell-off, 10-14 IV rolls over
                     spot_path=[(0, 0.0), (4, 1.0), (6, 1.0), (10, -2.5), (14, -2.5)],
                     vol_path=[(0, 0.0), (4, -3.0), (6, -3.0), (10, 5.0), (14, 2.0)],
