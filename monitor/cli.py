@@ -43,7 +43,7 @@ from monitor.options import (
 )
 from monitor.paths import DataNotFound, find_data_dir, packaged_chain
 from monitor.regimes.sizing import state_labels
-from monitor.render.daily import render_table
+from monitor.render.daily import render_table, render_text
 from monitor.render.plot import plot_flow_curve
 from monitor.render.size import render_size
 from monitor.render.snapshot import render_snapshot
@@ -367,6 +367,7 @@ def daily(
     data: Path = typer.Option(None, "--data", help="the real-data folder (default: "
                               "$DEALERFLOW_DATA, data_dir in the config, ../shared/data)"),
     as_json: bool = typer.Option(False, "--json", help="print the rows as one JSON array"),
+    markdown: bool = typer.Option(False, "--markdown", help="a Markdown table (the README's)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """Run the regime engine over daily chains: per session spot, GEX (model and vendor),
@@ -386,7 +387,7 @@ def daily(
     if as_json:
         print_json(rows, compact=False)
         return
-    typer.echo(render_table(rows))
+    typer.echo(render_table(rows) if markdown else render_text(rows))
     for line in skipped:
         typer.echo(f"skipped {line}")
 

@@ -101,6 +101,10 @@ def test_human_output_fits_100_columns_and_spells_out_flows():
     assert res.exit_code == 0
     lines = res.stdout.splitlines()
     assert max(len(x) for x in lines) <= 100
+    # the per-expiry table is folded: the first rows, one line for the rest, the total
+    assert any(x.startswith("By expiry (the first 12 of ") for x in lines)
+    assert any(x.lstrip().startswith("+") and " more " in x for x in lines)
+    assert any(x.lstrip().startswith("total ") for x in lines)
     text = res.stdout
     for needle in ("GEX", "zero gamma", "call wall", "put wall", "By expiry", "spot -2%",
                    "vol +2 pts", "+1 day"):

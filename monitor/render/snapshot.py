@@ -9,6 +9,9 @@ import textwrap
 from monitor.core.exposures import EXPOSURES
 from monitor.fmt import flow_words, money, note_lines, points, scenario_label, shares
 
+#: per-expiry rows shown before the rest are folded into one line (the JSON has them all)
+EXPIRY_ROWS = 12
+
 
 def render_snapshot(s: dict) -> str:
     out: list[str] = []
@@ -53,12 +56,19 @@ def render_snapshot(s: dict) -> str:
           f"{money(r['gex_usd_per_pct_puts']):>14} {money(r['vex_usd_per_vol_pt']):>14} "
           f"{money(r['cex_usd_per_day']):>14}")
     w("")
-    w("By expiry")
+    rows = s["by_expiry"]
+    w("By expiry" + (f" (the first {EXPIRY_ROWS} of {len(rows)}; all in --json)"
+                     if len(rows) > EXPIRY_ROWS else ""))
     w(f"  {'expiry':<10} {'set':<3} {'days':>6} "
       + " ".join(f"{(e.short + ' ' + e.per).strip():>13}" for e in EXPOSURES))
-    for r in s["by_expiry"]:
+    for r in rows[:EXPIRY_ROWS]:
         w(f"  {r['expiry']:<10} {r['settlement']:<3} {r['days_to_settlement']:>6.1f} "
           + " ".join(f"{money(r[e.key]):>13}" for e in EXPOSURES))
+    if len(rows) > EXPIRY_ROWS:
+        rest = rows[EXPIRY_ROWS:]
+        w(f"  {f'+{len(rest)} more':<21} "
+          + " ".join(f"{money(sum(r[e.key] for r in rest)):>13}" for e in EXPOSURES))
+    w(f"  {'total':<21} " + " ".join(f"{money(s[e.key]):>13}" for e in EXPOSURES))
     w("")
     w("Dealer hedge flow (full revaluation; linear estimate beside it)")
     w(f"  {'scenario':<18} {'dealers':<5} {'flow $':>13} {'shares':>10} {'linear $':>13}")

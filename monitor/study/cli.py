@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import TextIO
 
@@ -42,8 +43,9 @@ def main(data: Path, out: Path = DEFAULT_OUT, *, own_gex: bool = True,
         return 0
     for k, h in result.headline.items():
         lo, hi = h["ci"]
-        print(f"{k}. {h['title']}: {h['verdict'].upper()} - {h['statistic']} = "
-              f"{_fmt(h['estimate'])} [{_fmt(lo)}, {_fmt(hi)}], {h['n_label']}", file=stdout)
+        line = (f"{k}. {h['title']}: {h['verdict'].upper()} - {h['statistic']} = "
+                f"{_fmt(h['estimate'])} [{_fmt(lo)}, {_fmt(hi)}], {h['n_label']}")
+        print("\n".join(textwrap.wrap(line, 100, subsequent_indent="   ")), file=stdout)
     print(f"report: {result.report_path} ({len(result.charts)} charts, "
           f"{result.elapsed_s:.0f} s)", file=stdout)
     return 0

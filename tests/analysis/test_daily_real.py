@@ -3,6 +3,7 @@
 import pytest
 
 from monitor.analysis.daily import daily_regimes
+from monitor.render.daily import render_text
 from tests.data_paths import DATA_DIR
 
 
@@ -32,6 +33,14 @@ def test_gamma_label_follows_the_gex_sign_with_hysteresis(daily):
     # model and vendor GEX signs agree on most sessions
     agree = sum(r["vendor_sign_agrees"] for r in rows) / len(rows)
     assert agree >= 0.8
+
+
+def test_terminal_table_fits_100_columns(daily):
+    rows, _ = daily
+    text = render_text(rows)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert sum(line[:4] == "2026" for line in text.splitlines()) == len(rows)  # one per session
+    assert "feedback_selloff" in text  # wrapped labels still all there
 
 
 def test_charm_window_before_the_june_quad_witching(daily):
