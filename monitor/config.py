@@ -156,6 +156,9 @@ class EmbeddedSettings(Section):
                               "shipped in the package")
     rate_ticks_per_s: float = Field(20000.0, gt=0)
     seed: int = 7
+    scenario: Literal["melt_up", "selloff"] | None = Field(
+        None, description="a scripted demo path (monitor.sources.scenarios): shows regime "
+        "changes within a minute; compresses the regime windows to seconds")
 
 
 class SizingSettings(Section):

@@ -62,6 +62,7 @@ from monitor.sinks.redis_sink import RedisSink
 from monitor.sources.base import Source, SourceUnavailable
 from monitor.sources.kafka import KafkaSource
 from monitor.sources.memory import MemorySource
+from monitor.sources.scenarios import DEMO_REGIMES, SCENARIOS
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.state import build_state, observation
 from monitor.wire.codec import WRONG_ENCODING
@@ -476,15 +477,23 @@ class ServiceError(ValueError):
     """A setting the service cannot start with (one line, for ``monitor: error:``)."""
 
 
-def embedded_source(settings: Settings, books: dict[str, Book]) -> MemorySource:
-    """The embedded default: a simulated session from the first book's chain, paced to
-    ``embedded.rate_ticks_per_s`` (the simulator has a book of its own)."""
+def embedded_simulator(settings: Settings, books: dict[str, Book]) -> MarketSimulator:
+    """The embedded default's market: a simulator from the first book's chain (a book of
+    its own), on ``embedded.scenario``'s scripted path when one is set."""
     book = next(iter(books.values()))
     sim_book = Book(book.chain, model=book.model, multiplier=book.multiplier, rate=book.rate,
                     div_yield=book.div_yield)
     emb = settings.embedded
-    sim = MarketSimulator(sim_book, SimConfig(rate_ticks_per_s=emb.rate_ticks_per_s,
-                                              seed=emb.seed))
+    paths = SCENARIOS[emb.scenario] if emb.scenario else {}
+    return MarketSimulator(sim_book, SimConfig(rate_ticks_per_s=emb.rate_ticks_per_s,
+                                               seed=emb.seed, **paths))
+
+
+def embedded_source(settings: Settings, books: dict[str, Book]) -> MemorySource:
+    """The embedded default: :func:`embedded_simulator`'s session, paced to
+    ``embedded.rate_ticks_per_s``."""
+    emb = settings.embedded
+    sim = embedded_simulator(settings, books)
     batch = max(1, int(emb.rate_ticks_per_s / 50))
 
     def forever():
@@ -492,6 +501,19 @@ def embedded_source(settings: Settings, books: dict[str, Book]) -> MemorySource:
             yield sim.ticks(batch)
 
     return MemorySource(forever(), rate_ticks_per_s=emb.rate_ticks_per_s, record_commits=False)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """With an ``embedded.scenario`` (and no Kafka), the regime windows compressed to the
+    scenario's seconds (:data:`monitor.sources.scenarios.DEMO_REGIMES`); else unchanged."""
+    if not settings.embedded.scenario or settings.kafka.bootstrap:
+        return settings
+    log.info("demo_scenario", scenario=settings.embedded.scenario,
+             regimes="windows compressed to seconds for the demo")
+    out = settings.model_copy(update={"regimes": settings.regimes.model_copy(
+        update=DEMO_REGIMES)})
+    out._config_file, out._config_origin = settings.config_file, settings.config_origin
+    return out
 
 
 def make_source(settings: Settings, books: dict[str, Book]) -> tuple[Source, bool]:
@@ -527,6 +549,7 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
     """``monitor run``: serve ``/metrics`` ``/healthz`` ``/readyz``, build the source and
     sinks from ``settings``, run until stopped (or ``duration`` seconds); the exit code.
     ``ServiceError`` when the metrics address cannot be served."""
+    settings = demo_settings(settings)
     metrics = Metrics(regimes=LABELS)
     try:
         metrics.serve(settings.metrics.host, settings.metrics.port)
