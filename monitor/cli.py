@@ -49,7 +49,7 @@ from monitor.render.size import render_size
 from monitor.render.snapshot import render_snapshot
 from monitor.render.whatif import render_whatif
 from monitor.service import ServiceError, run_service
-from monitor.sinks.alerts import alert_sender_from_settings
+from monitor.sinks.alerts import alert_sender_for
 from monitor.snapshot import build_snapshot
 from monitor.sources.base import SourceUnavailable
 from monitor.sources.kafka import KafkaTickProducer
@@ -573,9 +573,7 @@ def alerts_test(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
     try:
         settings = _settings(config)
         configure_logging(settings.log_format)  # the sender's log lines go to stderr
-        a = settings.alerting
-        sender = alert_sender_from_settings(
-            settings.alerts, **a.model_dump(exclude={"max_quote_staleness_s", "max_oi_age_days"}))
+        sender = alert_sender_for(settings)
         if sender is None:
             raise ValueError("no webhook configured: set DEALERFLOW_ALERTS__SLACK_WEBHOOK_URL, "
                              "DEALERFLOW_ALERTS__TEAMS_WEBHOOK_URL or "

@@ -55,7 +55,7 @@ from monitor.logs import redact
 from monitor.pipeline import OTHER, Pipeline
 from monitor.regimes.engine import LABELS, RegimeEngine
 from monitor.regimes.sizing import advice_for_state
-from monitor.sinks.alerts import AlertSink, alert_sender_from_settings
+from monitor.sinks.alerts import AlertSink, alert_sender_for
 from monitor.sinks.base import CheckpointStore, PublishCycle, Sink, UnderlyingCycle
 from monitor.sinks.metrics import Metrics, MetricsSink
 from monitor.sinks.redis_sink import RedisSink
@@ -535,8 +535,7 @@ async def make_sinks(settings: Settings, metrics: Metrics,
              f"(console output only, retrying)")
     sinks: list[Sink] = [redis, MetricsSink(metrics)]
     a = settings.alerting
-    sender = alert_sender_from_settings(
-        settings.alerts, **a.model_dump(exclude={"max_quote_staleness_s", "max_oi_age_days"}))
+    sender = alert_sender_for(settings)
     if sender is not None:
         sinks.append(AlertSink(sender, max_quote_staleness_s=a.max_quote_staleness_s,
                                max_oi_age_days=a.max_oi_age_days))

@@ -13,8 +13,17 @@ from typer.testing import CliRunner
 
 from monitor.cli import app
 from monitor.config import RedisSettings
+from monitor.logs import reset_logging
 from monitor.sinks.redis_sink import RedisSink
 from tests.http_recorder import RecordingServer, Reply
+
+
+@pytest.fixture(autouse=True)
+def _own_logging():
+    """`alerts test` configures logging onto the runner's stderr, closed afterwards: put
+    the defaults back so later tests do not log into a closed stream."""
+    yield
+    reset_logging()
 
 
 @pytest.mark.usefixtures("shared_redis")

@@ -9,6 +9,7 @@
 from monitor.sinks.alerts.delivery import (
     TARGET_KINDS,
     AlertSender,
+    alert_sender_for,
     alert_sender_from_settings,
     parse_retry_after,
 )
@@ -29,7 +30,8 @@ __all__ = [
     "FORMATTERS", "describe", "format_slack", "format_teams", "format_generic", "held_note",
     "usd", "level",
     # delivery
-    "TARGET_KINDS", "AlertSender", "alert_sender_from_settings", "parse_retry_after",
+    "TARGET_KINDS", "AlertSender", "alert_sender_from_settings", "alert_sender_for",
+    "parse_retry_after",
     # the sink
     "AlertSink",
 ]

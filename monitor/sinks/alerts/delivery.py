@@ -75,7 +75,8 @@ from pydantic import SecretStr
 from monitor.logs import redact
 from monitor.sinks.alerts.format import FORMATTERS, alert_id, encode, held_note
 
-__all__ = ["TARGET_KINDS", "AlertSender", "alert_sender_from_settings", "parse_retry_after"]
+__all__ = ["TARGET_KINDS", "AlertSender", "alert_sender_from_settings", "alert_sender_for",
+           "parse_retry_after"]
 
 TARGET_KINDS = ("slack", "teams", "generic")
 
@@ -655,3 +656,11 @@ def alert_sender_from_settings(alerts, **kw) -> AlertSender | None:
     if not targets:
         return None
     return AlertSender(targets, **kw)
+
+
+def alert_sender_for(settings) -> AlertSender | None:
+    """The sender :class:`monitor.config.Settings` describe: its ``alerts`` webhooks (from
+    the environment) with its ``alerting`` options; None when no webhook is set."""
+    a = settings.alerting
+    return alert_sender_from_settings(
+        settings.alerts, **a.model_dump(exclude={"max_quote_staleness_s", "max_oi_age_days"}))
