@@ -276,6 +276,8 @@ seeded circular block bootstrap ({C.N_BOOT} resamples, blocks of {C.DAILY_BLOCK}
 of the pairs (next-day value, regime flag), n = regime episodes, because negative-GEX days
 cluster in crises and an interval that assumes independent days overstates the precision
 (Welch's [0.72, 1.07] pp for the headline against the block bootstrap's [0.55, 1.36]).
+Claim 2's share of rally windows with a falling VIX: circular block bootstrap over runs of
+{C.WINDOW_BLOCK} five-session windows (rallies cluster in bull phases).
 Other differences of two means (OPEX days, claim 4, a month apart): Welch t
 (Satterthwaite degrees of freedom). Proportions: Wilson score; difference of proportions:
 Newcombe's hybrid score interval.

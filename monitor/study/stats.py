@@ -365,15 +365,16 @@ def block_bootstrap_event_diff(y, event, *, block: int, n_boot: int = 2000, seed
                                level: float = 0.95, episode_gap: int | None = None,
                                chunk: int = 200, versus: str = "all") -> Estimate:
     """mean(y on event days) - mean(y on all days) (``versus="rest"``: minus the mean on
-    the other days), y a time series of (possibly overlapping) forward quantities. The
+    the other days; ``versus="none"``: the mean on event days itself, e.g. a share when y
+    is 0/1), y a time series of (possibly overlapping) forward quantities. The
     interval comes from a circular block bootstrap of the (y, event) pairs with blocks of
     ``block`` consecutive days, which keeps both the overlap of forward windows and the
     clustering of events (negative-GEX days come in crises: an interval that assumes
     independent days overstates the precision). ``n`` = the number of episodes (onsets
     ``episode_gap`` days apart; default = ``block``) because clustered event days are not
     independent observations."""
-    if versus not in ("all", "rest"):
-        raise ValueError(f"versus must be 'all' or 'rest', not {versus!r}")
+    if versus not in ("all", "rest", "none"):
+        raise ValueError(f"versus must be 'all', 'rest' or 'none', not {versus!r}")
     yv = np.asarray(y, dtype=np.float64).ravel()
     ev = np.asarray(event, dtype=bool).ravel()
     if yv.shape != ev.shape:
@@ -385,9 +386,13 @@ def block_bootstrap_event_diff(y, event, *, block: int, n_boot: int = 2000, seed
     m_ev = float(yv[ev_v].mean()) if n_ev else math.nan
     base = valid & ~ev_v if versus == "rest" else valid
     m_all = float(yv[base].mean()) if base.any() else math.nan
+    if versus == "none":
+        m_all = 0.0
     extra = {"n_event_days": n_ev, "n_all": n_all, "n_episodes": n_epi, "mean_event": m_ev,
              "mean_all": m_all, "block": block, "n_boot": n_boot}
     method = f"circular block bootstrap (block {block}, {n_boot}, seeded)"
+    if versus == "none":
+        del extra["mean_all"]
     if versus == "rest":  # the two-group names the other two-sample estimators use
         extra = {"n_a": n_ev, "n_b": int(base.sum()), "mean_a": m_ev, "mean_b": m_all,
                  "n_episodes": n_epi, "block": block, "n_boot": n_boot}
@@ -408,7 +413,9 @@ def block_bootstrap_event_diff(y, event, *, block: int, n_boot: int = 2000, seed
         ys, wa, we = y0[idx], w_all[idx], w_ev[idx]
         se = we.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            d = (ys * we).sum(axis=1) / se - (ys * wa).sum(axis=1) / wa.sum(axis=1)
+            d = (ys * we).sum(axis=1) / se
+            if versus != "none":
+                d = d - (ys * wa).sum(axis=1) / wa.sum(axis=1)
         stats.append(d[se > 0])
     s = np.concatenate(stats)
     q = np.quantile(s, [0.5 - level / 2.0, 0.5 + level / 2.0])
