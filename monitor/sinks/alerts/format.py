@@ -33,7 +33,7 @@ import msgspec
 from pydantic import SecretStr
 
 from monitor.core.exposures import BY_KEY
-from monitor.fmt import finite, money
+from monitor.fmt import finite, level, money
 from monitor.sinks.redis_sink import numpy_enc_hook
 
 _ET = ZoneInfo("America/New_York")  # the ET time beside UTC in the context line
@@ -45,12 +45,6 @@ __all__ = ["FORMATTERS", "AlertView", "describe", "format_slack", "format_teams"
 def usd(x, *, signed: bool = True) -> str:
     """Dollars in the alerts' compact style: 3 significant digits, ``-$4.1bn``."""
     return money(x, signed=signed, sig=3)
-
-
-def level(x) -> str:
-    """A price level: ``5,812.25``; ``n/a`` for no value."""
-    v = finite(x)
-    return "n/a" if v is None else f"{v:,.2f}"
 
 
 # ---------------------------------------------------------------------------------------
