@@ -510,10 +510,8 @@ def demo_settings(settings: Settings) -> Settings:
         return settings
     log.info("demo_scenario", scenario=settings.embedded.scenario,
              regimes="windows compressed to seconds for the demo")
-    out = settings.model_copy(update={"regimes": settings.regimes.model_copy(
-        update=DEMO_REGIMES)})
-    out._config_file, out._config_origin = settings.config_file, settings.config_origin
-    return out
+    return settings.model_copy(update={"regimes": settings.regimes.model_copy(
+        update=DEMO_REGIMES)})  # (model_copy keeps which file the settings came from)
 
 
 def make_source(settings: Settings, books: dict[str, Book]) -> tuple[Source, bool]:

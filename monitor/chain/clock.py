@@ -25,13 +25,14 @@ INDEX_EXTRA = pd.Timedelta(minutes=15)
 
 
 @lru_cache(maxsize=1)
-def _xnys():
+def xnys():
+    """The NYSE calendar (sessions, closes, early closes), built once per process."""
     return xc.get_calendar("XNYS")
 
 
 def session_clock(as_of_ns: int, underlying: str) -> tuple[int, str | None]:
     """(evaluation clock in UTC ns, a note saying why when it is not ``as_of_ns``)."""
-    cal = _xnys()
+    cal = xnys()
     t = pd.Timestamp(int(as_of_ns), unit="ns", tz="UTC")
     if t < cal.first_minute or t > cal.last_minute:
         return int(as_of_ns), None  # beyond the calendar's range: take the file's word

@@ -69,7 +69,7 @@ def parity_forwards(strike, is_call, group, bid, ask, group_T, group_df, spot, r
                     cps[cnt] = cp
                     cnt += 1
                     k = strike[i]
-                    if abs(k / spot - 1.0) < DF_STRIKE_BAND:
+                    if estimate_df and abs(k / spot - 1.0) < DF_STRIKE_BAND:
                         w = 1.0 / max((pa - pb) + (ca - cb), 1e-3)
                         sw += w
                         swk += w * k

@@ -10,13 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-import exchange_calendars as xc
 import pandas as pd
 
-
-@lru_cache(maxsize=1)
-def xnys():
-    return xc.get_calendar("XNYS")
+from monitor.chain.clock import xnys  # one calendar object for the whole process
 
 
 def third_friday(year: int, month: int) -> dt.date:
