@@ -54,7 +54,8 @@ def book_for_chain(chain: Chain, settings: Settings, *, model: str | None = None
             und.position_model, und.position_model)
     return Book(chain, model=model, multiplier=und.multiplier, div_yield=und.div_yield,
                 rate=settings.pricing.rate if rate is None else rate, greeks=greeks,
-                parity_pairs=settings.pricing.parity_pairs)
+                parity_pairs=settings.pricing.parity_pairs, smile=settings.pricing.smile,
+                smile_refit_s=settings.pricing.smile_refit_s)
 
 
 def build_books(settings: Settings, chains: list[str | Path],

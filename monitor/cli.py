@@ -28,6 +28,8 @@ from typer.core import TyperGroup
 from monitor.analysis.daily import daily_regimes
 from monitor.analysis.live import load_live, read_events, send_test_alert
 from monitor.analysis.size import size_position
+from monitor.analysis.smiles import compare_chain
+from monitor.analysis.smiles import render_rows as render_smile_rows
 from monitor.analysis.whatif import whatif as compute_whatif
 from monitor.books import book_for_chain, book_from_chain, build_books, resolve
 from monitor.chain import ChainError, load_chain
@@ -38,6 +40,7 @@ from monitor.options import (
     parse_curve_range,
     parse_days,
     parse_spot_pct,
+    parse_surface,
     parse_usd,
     parse_vol_pts,
 )
@@ -392,6 +395,45 @@ def daily(
         typer.echo(f"skipped {line}")
 
 
+@app.command()
+def smiles(
+    chains: list[Path] = typer.Argument(None, help="chain files or folders of them (default: "
+                                        "the 2026 SPX daily files and the SPX quotedata "
+                                        "files in the data folder)"),
+    data: Path = typer.Option(None, "--data", help="the real-data folder (default: "
+                              "$DEALERFLOW_DATA, data_dir in the config, ../shared/data)"),
+    as_json: bool = typer.Option(False, "--json", help="print the rows as one JSON array"),
+    markdown: bool = typer.Option(False, "--markdown", help="a Markdown table (the README's)"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
+    underlying: str = typer.Option(None, help=UNDERLYING_HELP),
+) -> None:
+    """What the per-expiry smiles change, one row per chain: smile IVs against the file's
+    own (CBOE) IV column, and CEX and the +1 day flow against every quote at its own mid."""
+    try:
+        settings = _settings(config)
+        if not chains:
+            root = _data_dir(settings, data)
+            chains = [root / "cboe_chain_eod_2026" / "SPX", root / "cboe_quotedata" / "spx"]
+        files = []
+        for p in chains:
+            if p.is_dir():
+                files += sorted(p.glob("*.csv*"))
+            elif p.exists():
+                files.append(p)
+            else:
+                raise FileNotFoundError(f"chain file not found: {p}")
+        rows = []
+        for f in files:
+            typer.echo(f.name, err=True)
+            rows.append(compare_chain(f, settings, underlying))
+    except (DataNotFound, *USER_ERRORS) as err:
+        fail_on(err)
+    if as_json:
+        print_json(rows, compact=False)
+    else:
+        typer.echo(render_smile_rows(rows, markdown=markdown))
+
+
 def _book_for(path: Path | None, from_redis: str | None, redis: str | None,
               settings: Settings, underlying: str | None = None):
     """(book, source, notes, live state or None) from a chain file or the live service."""
@@ -418,6 +460,9 @@ def whatif(
     spot_range: str = typer.Option("-5:5", "--range", help="flow-curve spot range, percent "
                                    "LO:HI"),
     points: int = typer.Option(21, help="flow-curve points over --range"),
+    surface: str = typer.Option("sticky-strike", help="how IVs move with spot: sticky-strike "
+                                "(each contract keeps its IV) or sticky-moneyness (each "
+                                "expiry's fitted smile moves with the forward)"),
     plot: Path = typer.Option(None, help="write the flow-curve chart (zero gamma, walls and "
                               "spot marked) to this PNG file"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
@@ -429,11 +474,12 @@ def whatif(
     try:
         spot_pct, vol_pts, n_days = parse_spot_pct(spot), parse_vol_pts(vol), parse_days(days)
         curve_range = parse_curve_range(spot_range)
+        surface_rule = parse_surface(surface)
         settings = _settings(config)
         book, source, notes, _ = _book_for(path, from_redis, redis, settings, underlying)
         result = compute_whatif(book, spot_pct, vol_pts, n_days, settings=settings,
                                 curve_range=curve_range, curve_points=points, source=source,
-                                notes=notes)
+                                notes=notes, surface=surface_rule)
         if plot is not None:
             plot_flow_curve(result, plot)
     except USER_ERRORS as err:

@@ -68,6 +68,9 @@ class UnderlyingSettings(Section):
 class PricingSettings(Section):
     rate: float = Field(0.04, description="continuously compounded risk-free rate, decimal")
     parity_pairs: int = Field(5, ge=1, description="strikes nearest the money used for forwards")
+    smile: bool = Field(True, description="fit a smile per expiry; one-sided, zero-bid and "
+                        "wide quotes take its IV")
+    smile_refit_s: float = Field(60.0, gt=0, description="event seconds between smile refits")
 
 
 class KafkaTopics(Section):

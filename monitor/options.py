@@ -66,6 +66,18 @@ def parse_curve_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+SURFACE_RULES = ("sticky-strike", "sticky-moneyness")
+
+
+def parse_surface(text: str) -> str:
+    """``--surface``: ``sticky-strike`` or ``sticky-moneyness`` (underscores accepted);
+    returned in the core's spelling (``sticky_strike``)."""
+    rule = str(text).strip().lower().replace("_", "-")
+    if rule not in SURFACE_RULES:
+        raise ValueError(f"--surface must be {' or '.join(SURFACE_RULES)}, not {text!r}")
+    return rule.replace("-", "_")
+
+
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "mm": 1e6, "mn": 1e6, "b": 1e9, "bn": 1e9}
 
 

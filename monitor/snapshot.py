@@ -13,6 +13,7 @@ from collections import Counter
 import numpy as np
 
 from monitor.core import levels, scenarios
+from monitor.core import status as st
 from monitor.core.book import MIN_T_SECONDS, Book
 from monitor.core.exposures import EXPOSURES, totals_dict
 from monitor.core.layout import CALLS, PUTS
@@ -61,6 +62,40 @@ def strike_rows(book: Book) -> list[dict]:
     return rows
 
 
+def _smile_fields(fit) -> dict:
+    """Per-expiry smile columns: ``smile`` (``fitted``, ``too_few_quotes``, ``arbitrage``;
+    None with ``--greeks vendor`` or the smile off), ``atm_iv`` (the smile's IV at the
+    forward, decimal), ``smile_points`` and ``smile_rmse_vol_pts`` (fitted minus mid IV of
+    its points)."""
+    if fit is None:
+        return {"smile": None, "atm_iv": None, "smile_points": None, "smile_rmse_vol_pts": None}
+    atm = None
+    if fit.params is not None:
+        a, b, rho, m, s = fit.params
+        atm = float(np.sqrt((a + b * (-rho * m + np.sqrt(m * m + s * s))) / fit.T))
+    return {"smile": fit.status, "atm_iv": atm, "smile_points": fit.n_points,
+            "smile_rmse_vol_pts": None if fit.params is None else fit.rmse_vol_pts}
+
+
+def _iv_source_fields(book: Book) -> dict:
+    """``iv_source`` (contributing contracts by where their IV came from), ``iv_smile_share``
+    (share of them on the smile) and ``iv_smile_cex_share`` (their share of gross |CEX|),
+    ``smiles_fitted`` of ``smiles_tried`` (live expiries)."""
+    c = book.c
+    ok = c.status == st.OK
+    on_smile = ok & (c.iv_source == st.IV_SMILE)
+    gross = float(np.abs(c.cex[ok]).sum())
+    live = [f for f in book.smile_fits if f.status != "expired"]
+    return {
+        "iv_source": book.iv_source_counts(),
+        "iv_smile_share": float(on_smile.sum() / ok.sum()) if ok.any() else None,
+        "iv_smile_cex_share": (float(np.abs(c.cex[on_smile]).sum() / gross)
+                               if gross > 0 else None),
+        "smiles_fitted": sum(f.params is not None for f in live),
+        "smiles_tried": len(live),
+    }
+
+
 def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
     """Every number of ``monitor snapshot --json`` for ``book`` (see the README)."""
     t0 = time.perf_counter()
@@ -71,12 +106,14 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
     by_strike = strike_rows(book)
     bg = book.agg.by_group
     rates = book.implied_rates()
+    fits = {f.group: f for f in book.smile_fits}
     by_expiry = [
         {"expiry": str(book.group_expiry[j]),
          "settlement": "AM" if book.group_am[j] else "PM",
          "days_to_settlement": float(book.g.T[j] * 365.0),
          **totals_dict(bg[j]),
-         "rate": float(rates[j]), "rate_from_parity": bool(book.df_from_parity[j])}
+         "rate": float(rates[j]), "rate_from_parity": bool(book.df_from_parity[j]),
+         **_smile_fields(fits.get(j))}
         for j in range(len(book.group_settle_ns)) if book.g.T[j] > 0.0
     ]
     rejected = Counter(book.chain.rejected)
@@ -112,6 +149,7 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "rates_from_parity": int(book.df_from_parity[book.g.T > 0].sum()),
         "parity_rate_median": _median_parity_rate(book),
         "expiries_live": int((book.g.T > 0).sum()),
+        **_iv_source_fields(book),
         "min_t_seconds": MIN_T_SECONDS,
         "top_strikes": top,
         "by_strike": by_strike,

@@ -4,7 +4,8 @@ documented field by field in the README).
 
 Units and signs (REFERENCE.md, Hedge flow; :mod:`monitor.core.scenarios`):
 
-* ``flow_usd``: full revaluation (sticky strike), ``-sum n M (delta' - delta) * S`` with
+* ``flow_usd``: full revaluation (``surface``: sticky strike by default, or sticky
+  moneyness on the expiries' smiles), ``-sum n M (delta' - delta) * S`` with
   ``S`` today's spot; positive = dealers BUY the underlying. ``flow_usd_linear`` is
   ``-(GEX spot_pct + VEX vol_pts + CEX days)``.
 * ``flow_shares = flow_usd / S`` (shares, or index units for an index).
@@ -67,13 +68,14 @@ def _grid(curve_range, curve_points: int, spot_pct: float) -> np.ndarray:
 def whatif(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0, *,
            settings=None, curve_range=DEFAULT_CURVE_RANGE,
            curve_points: int = DEFAULT_CURVE_POINTS, source: dict | None = None,
-           notes: list[str] | None = None) -> dict:
+           notes: list[str] | None = None, surface: str = "sticky_strike") -> dict:
     """Every number of ``monitor whatif --json`` for ``book`` (README, ``monitor whatif``).
 
     ``settings``: a :class:`monitor.config.Settings` or the underlying's
     ``UnderlyingSettings`` (``es_multiplier``, ``adv_shares``); None = defaults (no ES,
     unknown ADV). ``source``: echoed as the ``source`` field (default: the chain's file);
-    ``notes``: extra lines for the ``notes`` field (e.g. :attr:`LiveBook.notes`).
+    ``notes``: extra lines for the ``notes`` field (e.g. :attr:`LiveBook.notes`);
+    ``surface``: ``sticky_strike`` or ``sticky_moneyness`` (:mod:`monitor.core.scenarios`).
     """
     for name, v in (("spot_pct", spot_pct), ("vol_pts", vol_pts), ("days", days)):
         if not math.isfinite(float(v)):
@@ -86,13 +88,13 @@ def whatif(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0,
     es = float(und.es_multiplier or 0.0)
     adv = float(und.adv_shares or 0.0)
     spot = float(book.spot)
-    f = hedge_flow(book, float(spot_pct), float(vol_pts), float(days))
+    f = hedge_flow(book, float(spot_pct), float(vol_pts), float(days), surface)
     grid = _grid(curve_range, curve_points, float(spot_pct))
     spots = spot * (1.0 + grid / 100.0)
     gex = levels.gex_curve(book, spots)
     curve = []
     for pct, s_, g in zip(grid.tolist(), spots.tolist(), gex.tolist()):
-        p = hedge_flow(book, pct, float(vol_pts), float(days))
+        p = hedge_flow(book, pct, float(vol_pts), float(days), surface)
         curve.append({"spot_pct": pct, "spot": s_, "flow_usd": p.flow_usd,
                       "flow_usd_linear": p.flow_usd_linear, "flow_shares": p.flow_shares,
                       "gex_usd_per_pct": g})
@@ -112,6 +114,7 @@ def whatif(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0,
         "spot_pct": float(spot_pct),
         "vol_pts": float(vol_pts),
         "days": float(days),
+        "surface": surface,
         "spot_after": spot * (1.0 + spot_pct / 100.0),
         "flow_usd": f.flow_usd,
         "flow_usd_linear": f.flow_usd_linear,

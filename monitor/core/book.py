@@ -39,8 +39,25 @@ from monitor.core.kernels import (
     set_exposures,
     whole_chain,
 )
-from monitor.core.layout import ASK, BID, DF_ROW, F_FIELDS, G_FIELDS, IV, N_F, POS, STRIKE
+from monitor.core.layout import (
+    ASK,
+    BID,
+    DF_ROW,
+    F_FIELDS,
+    G_FIELDS,
+    IV,
+    IV_SOURCE,
+    N_F,
+    POS,
+    STRIKE,
+    SVI_A,
+    SVI_B,
+    SVI_M,
+    SVI_RHO,
+    SVI_S,
+)
 from monitor.core.positions import dealer_positions
+from monitor.core.smile_fit import ExpiryFit, fit_book
 
 NS_PER_YEAR = 365.0 * 86400.0 * 1e9
 MIN_T_SECONDS = 60.0  # 0DTE floor (REFERENCE.md): Greeks stay finite up to settlement
@@ -57,12 +74,16 @@ class Book:
     (used only where parity gives no forward), ``greeks`` (``model`` = solve IV from the
     mid; ``vendor`` = the file's delta/gamma, its IV for vanna/charm/levels), ``now_ns``
     (the evaluation clock, UTC ns; default the chain's ``eval_ns``: its session close when
-    the file was saved after it).
+    the file was saved after it), ``smile`` (fit a smile per expiry, :mod:`monitor.core.smile_fit`,
+    and give one-sided, zero-bid and wide quotes its IV; off = every quote its own mid's
+    IV), ``smile_refit_s`` (a refresh refits the smiles when this much event time has passed
+    since the last fit; in between they move with the forward).
     """
 
     def __init__(self, chain: Chain, *, model: str = "classic", multiplier: float = 100.0,
                  rate: float = 0.04, div_yield: float = 0.0, greeks: str = "model",
-                 now_ns: int | None = None, parity_pairs: int = 5):
+                 now_ns: int | None = None, parity_pairs: int = 5, smile: bool = True,
+                 smile_refit_s: float = 60.0):
         if greeks not in GREEKS_SOURCES:
             raise ValueError(f"greeks must be one of {GREEKS_SOURCES}, not {greeks!r}")
         if not (chain.spot > 0.0 and math.isfinite(chain.spot)):
@@ -75,6 +96,10 @@ class Book:
         self.rate = float(rate)
         self.div_yield = float(div_yield)
         self.parity_pairs = int(parity_pairs)
+        self.smile = bool(smile) and greeks == "model"
+        self.smile_refit_ns = int(float(smile_refit_s) * 1e9)
+        self.smile_fits: list[ExpiryFit] = []
+        self.smile_fit_ns: int | None = None  # event time of the last fit
         self.spot = float(chain.spot)
         self.now_ns = int(chain.eval_ns if now_ns is None else now_ns)
 
@@ -103,8 +128,10 @@ class Book:
         self.F[ASK] = np.asarray(chain.ask, dtype=np.float64)[order]
         self.F[POS] = dealer_positions(model, is_call, self.oi)
         self.F[IV] = np.nan
+        self.F[IV_SOURCE] = -1.0
         self.G = np.zeros((len(G_FIELDS), m))
         self.G[DF_ROW] = 1.0
+        self.G[SVI_A:SVI_S + 1] = np.nan  # no smile until the first fit
         self._bind(is_call, group.astype(np.int32), strike_idx.astype(np.int32),
                    np.zeros(n, dtype=np.int8), np.zeros(N_EXPOSURES),
                    np.zeros((m, N_EXPOSURES)), np.zeros((len(self.strikes), 2, N_EXPOSURES)))
@@ -165,6 +192,24 @@ class Book:
         self.set_clock(self.now_ns if now_ns is None else now_ns)
         self.recalibrate_forwards()
         self.evaluate(warm=warm)
+        if self.smile and (self.smile_fit_ns is None
+                           or self.now_ns - self.smile_fit_ns >= self.smile_refit_ns):
+            self.fit_smiles()
+
+    def fit_smiles(self) -> None:
+        """Fit every expiry's smile to the current two-sided quotes and re-evaluate with it
+        (the quotes that take the smile's IV change; the fitted ones do not)."""
+        self.smile_fits = fit_book(self)
+        G = self.G
+        G[SVI_A:SVI_S + 1] = np.nan
+        for f in self.smile_fits:
+            if f.params is not None:
+                a, b, rho, m, s = f.params
+                # stored as implied variance: the smile IV does not drift as T shrinks
+                G[SVI_A, f.group], G[SVI_B, f.group] = a / f.T, b / f.T
+                G[SVI_RHO, f.group], G[SVI_M, f.group], G[SVI_S, f.group] = rho, m, s
+        self.smile_fit_ns = self.now_ns
+        self.evaluate(warm=True)
 
     def evaluate(self, warm: bool = True) -> None:
         """Re-evaluate every contract with the current clock and forwards, re-sum aggregates."""
@@ -228,7 +273,7 @@ class Book:
                              (self.forward_from_parity, into.forward_from_parity),
                              (self.df_from_parity, into.df_from_parity)):
                 np.copyto(dst, src)
-            for name in ("spot", "now_ns", "last_eval_seconds"):
+            for name in ("spot", "now_ns", "last_eval_seconds", "smile_fits", "smile_fit_ns"):
                 setattr(into, name, getattr(self, name))
             return into
         new = copy.copy(self)
@@ -272,6 +317,12 @@ class Book:
     def status_counts(self) -> dict[str, int]:
         codes, counts = np.unique(self.c.status, return_counts=True)
         return {st.NAMES[int(k)]: int(v) for k, v in zip(codes, counts)}
+
+    def iv_source_counts(self) -> dict[str, int]:
+        """``{source name: contracts}`` over the contributing contracts (status ok)."""
+        src = self.c.iv_source[self.c.status == st.OK].astype(np.int64)
+        codes, counts = np.unique(src, return_counts=True)
+        return {st.IV_SOURCE_NAMES[int(k)]: int(v) for k, v in zip(codes, counts)}
 
     def contributing(self) -> np.ndarray:
         """Mask of rows whose Greeks feed the exposures."""

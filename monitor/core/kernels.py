@@ -19,6 +19,7 @@ identical. Arrays are passed one by one, not in a tuple: numba's parallel backen
 writes made through a tuple of arrays inside ``prange``.
 """
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -43,12 +44,14 @@ from monitor.core.layout import (
     G_FIELDS,
     GREEK0,
     IV,
+    IV_SOURCE,
     N_F,
     POS,
     PUTS,
     STRIKE,
     T_ROW,
 )
+from monitor.core.smile import has_smile, smile_var, two_sided
 
 ContractArrays = namedtuple("ContractArrays",
                             ("is_call", "group", "strike_idx", "status") + F_FIELDS)
@@ -62,21 +65,26 @@ PARALLEL_MIN_UPDATES = 256
 
 @kernel(inline="always")
 def _eval_contract(i, is_call, group, F, status, G, spot, mult, warm):
-    """Evaluate contract ``i`` in place: status, IV, Greeks and exposure contributions.
+    """Evaluate contract ``i`` in place: status, IV (and its source), Greeks and exposure
+    contributions.
 
     ``warm``: 1 = warm-start the IV solve from ``F[IV, i]``, 0 = cold start, -1 = do not
-    solve: take ``F[IV, i]`` as given (``--greeks vendor``).
+    solve: take ``F[IV, i]`` as given (``--greeks vendor``). A one-sided, zero-bid or wide
+    quote takes its expiry's smile IV at the group's forward when the group has a smile
+    (:mod:`monitor.core.smile`), else its own mid's.
     """
     j = group[i]
     T = G[T_ROW, j]
     b = F[BID, i]
     a = F[ASK, i]
     code = st.OK
+    src = st.IV_QUOTE
     sigma = np.nan
     if not (T > 0.0):
         code = st.EXPIRED
     elif warm < 0:
         sigma = F[IV, i]
+        src = st.IV_VENDOR
         if not (sigma > 0.0):
             code = st.NO_VENDOR_IV
     elif not (b == b) or not (a == a) or not (a > 0.0):
@@ -85,16 +93,26 @@ def _eval_contract(i, is_call, group, F, status, G, spot, mult, warm):
         code = st.NEGATIVE_PRICE
     elif b > a:
         code = st.CROSSED
+    elif not two_sided(b, a) and has_smile(G, j):
+        src = st.IV_SMILE
+        v = smile_var(G, j, math.log(F[STRIKE, i] / G[FWD_ROW, j]))
+        sigma = math.sqrt(v) if v > 0.0 else np.nan
+        if not (sigma > 0.0):  # w > 0 holds on the fitted range, not always far beyond it
+            code = st.IV_NO_CONVERGE
     else:
+        if not two_sided(b, a):
+            src = st.IV_WIDE_QUOTE
         guess = F[IV, i] if warm > 0 else -1.0
         sigma, code = implied_vol(0.5 * (b + a), G[FWD_ROW, j], F[STRIKE, i], T, G[DF_ROW, j],
                                   is_call[i], guess)
     status[i] = code
     if code != st.OK:
         F[IV, i] = np.nan
+        F[IV_SOURCE, i] = -1.0
         for k in range(GREEK0, N_F):  # Greeks and contributions
             F[k, i] = 0.0
         return
+    F[IV_SOURCE, i] = src
     g = greeks(spot, G[FWD_ROW, j], F[STRIKE, i], T, sigma, G[DF_ROW, j], is_call[i])
     F[IV, i] = sigma
     for k in range(N_GREEKS):  # black76.greeks returns them in GREEKS order

@@ -4,8 +4,11 @@
   (:data:`INPUTS`), the Greeks (:data:`~monitor.core.exposures.GREEKS`), then one
   contribution row per registered exposure (:data:`~monitor.core.exposures.EXPOSURES`).
   :data:`F_FIELDS` names them in order; ``Book.c.<name>`` is the row's view.
-* ``G``: float64 ``[3, m]`` per settlement group: years to settlement, forward, discount
-  factor (:data:`G_FIELDS`).
+* ``G``: float64 ``[8, m]`` per settlement group: years to settlement, forward, discount
+  factor, and the expiry's smile as raw-SVI implied variance (``svi_*``, NaN = no smile:
+  :mod:`monitor.core.smile`) (:data:`G_FIELDS`).
+* ``iv_source`` (an ``F`` row): where the contract's IV came from, a code of
+  :mod:`monitor.core.status` (``IV_QUOTE``, ``IV_SMILE``, ...) stored as a float.
 * aggregates: ``totals[N_EXPOSURES]``, ``by_group[m, N_EXPOSURES]`` and
   ``by_strike[n_strikes, 2, N_EXPOSURES]`` (side ``CALLS`` / ``PUTS``), columns in
   registry order (``DEX``, ``GEX``, ... from :mod:`monitor.core.exposures`).
@@ -15,10 +18,10 @@ import numpy as np
 
 from monitor.core.exposures import EXPOSURES, GREEKS, N_EXPOSURES
 
-INPUTS = ("strike", "bid", "ask", "pos", "iv")
+INPUTS = ("strike", "bid", "ask", "pos", "iv", "iv_source")
 F_FIELDS = INPUTS + GREEKS + tuple(e.field for e in EXPOSURES)
 N_F = len(F_FIELDS)
-STRIKE, BID, ASK, POS, IV = range(len(INPUTS))
+STRIKE, BID, ASK, POS, IV, IV_SOURCE = range(len(INPUTS))
 #: first Greek row; Greek ``g`` is row ``GREEK0 + GREEKS.index(g)``
 GREEK0 = len(INPUTS)
 DELTA, GAMMA, VEGA, VANNA, CHARM = (GREEK0 + GREEKS.index(g) for g in
@@ -31,13 +34,13 @@ EXP_GREEK_ROW = np.array([GREEK0 + GREEKS.index(e.greek) for e in EXPOSURES], dt
 EXP_SPOT_POWER = np.array([e.spot_power for e in EXPOSURES], dtype=np.int64)
 EXP_SCALE = np.array([e.scale for e in EXPOSURES], dtype=np.float64)
 
-G_FIELDS = ("T", "fwd", "df")
-T_ROW, FWD_ROW, DF_ROW = range(len(G_FIELDS))
+G_FIELDS = ("T", "fwd", "df", "svi_a", "svi_b", "svi_rho", "svi_m", "svi_s")
+T_ROW, FWD_ROW, DF_ROW, SVI_A, SVI_B, SVI_RHO, SVI_M, SVI_S = range(len(G_FIELDS))
 
 #: sides of ``by_strike``
 CALLS, PUTS = 0, 1
 
-__all__ = ["INPUTS", "F_FIELDS", "N_F", "STRIKE", "BID", "ASK", "POS", "IV", "GREEK0",
+__all__ = ["INPUTS", "F_FIELDS", "N_F", "STRIKE", "BID", "ASK", "POS", "IV", "IV_SOURCE", "GREEK0",
            "DELTA", "GAMMA", "VEGA", "VANNA", "CHARM", "CONTRIB0", "N_EXPOSURES",
            "EXP_GREEK_ROW", "EXP_SPOT_POWER", "EXP_SCALE", "G_FIELDS", "T_ROW", "FWD_ROW",
-           "DF_ROW", "CALLS", "PUTS"]
+           "DF_ROW", "SVI_A", "SVI_B", "SVI_RHO", "SVI_M", "SVI_S", "CALLS", "PUTS"]

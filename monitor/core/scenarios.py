@@ -1,9 +1,16 @@
 """Hedge-flow scenarios: what the dealers must trade to stay delta-neutral.
 
 For a scenario (spot x (1 + spot_pct/100), every IV + vol_pts/100, ``days`` calendar days
-passing) every contributing contract is revalued in full (sticky strike; forwards scale
-with spot and keep their carry per year; a contract whose settlement passes takes its
-exercise delta) and
+passing) every contributing contract is revalued in full (forwards scale with spot and
+keep their carry per year; a contract whose settlement passes takes its exercise delta)
+under one of two surface rules:
+
+* ``sticky_strike`` (the default): a contract keeps its IV (plus ``vol_pts``);
+* ``sticky_moneyness``: the expiry's smile moves with the forward, so a contract's IV
+  changes by ``smile(ln(K/F')) - smile(ln(K/F))`` (its own offset from the smile kept);
+  contracts of an expiry without a smile stay sticky strike.
+
+and
 
     flow_shares = -sum_i n_i M (delta_i' - delta_i)
     flow_usd    = flow_shares * S
@@ -16,6 +23,7 @@ estimate beside it is ``-(GEX spot_pct + VEX vol_pts + CEX days)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from numba import prange
@@ -24,6 +32,9 @@ from monitor.core import status as st
 from monitor.core.black76 import delta_only
 from monitor.core.exposures import CEX, DAYS_PER_YEAR, GEX, VEX
 from monitor.core.jit import kernel
+from monitor.core.smile import has_smile, smile_var
+
+SURFACES = ("sticky_strike", "sticky_moneyness")
 
 MIN_SIGMA = 1e-4
 
@@ -42,14 +53,21 @@ class Flow:
     flow_usd: float  # full revaluation, + = dealers buy
     flow_usd_linear: float
     flow_shares: float
+    surface: str = "sticky_strike"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
+@kernel(inline="always")
+def _smile_vol(G, j, k):
+    v = smile_var(G, j, k)
+    return math.sqrt(v) if v > 0.0 else 0.0
+
+
 @kernel(parallel=True)
-def _share_delta_change(strike, is_call, group, pos, iv, use, T, fwd, df, spot, mult, spot_mult,
-                        dvol, dt_years):
+def _share_delta_change(strike, is_call, group, pos, iv, use, T, fwd, df, G, spot, mult,
+                        spot_mult, dvol, dt_years, moneyness):
     total = 0.0
     for i in prange(strike.shape[0]):
         if not use[i]:
@@ -63,23 +81,32 @@ def _share_delta_change(strike, is_call, group, pos, iv, use, T, fwd, df, spot, 
         f1 = fwd[j] * spot_mult * (fwd[j] / spot) ** (ratio - 1.0)
         df1 = df[j] ** ratio
         s1 = spot * spot_mult
-        d1 = delta_only(s1, f1, strike[i], t1, max(sig + dvol, MIN_SIGMA), df1, is_call[i])
+        sig1 = sig + dvol
+        if moneyness and has_smile(G, j):
+            sig1 += (_smile_vol(G, j, math.log(strike[i] / f1))
+                     - _smile_vol(G, j, math.log(strike[i] / fwd[j])))
+        d1 = delta_only(s1, f1, strike[i], t1, max(sig1, MIN_SIGMA), df1, is_call[i])
         total += pos[i] * mult * (d1 - d0)
     return total
 
 
-def hedge_flow(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0) -> Flow:
-    """Dealer hedge flow for one scenario (see the module docstring for units and sign)."""
+def hedge_flow(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0,
+               surface: str = "sticky_strike") -> Flow:
+    """Dealer hedge flow for one scenario (see the module docstring for units, sign and
+    ``surface``)."""
+    if surface not in SURFACES:
+        raise ValueError(f"surface must be one of {', '.join(SURFACES)}, not {surface!r}")
     c, g = book.c, book.g
     use = c.status == st.OK
     dshares = _share_delta_change(c.strike, c.is_call, c.group, c.pos, c.iv, use, g.T, g.fwd,
-                                  g.df, book.spot, book.multiplier, 1.0 + spot_pct / 100.0,
-                                  vol_pts / 100.0, days / DAYS_PER_YEAR)
+                                  g.df, book.G, book.spot, book.multiplier,
+                                  1.0 + spot_pct / 100.0, vol_pts / 100.0, days / DAYS_PER_YEAR,
+                                  surface == "sticky_moneyness")
     t = book.agg.totals
     linear = -(t[GEX] * spot_pct + t[VEX] * vol_pts + t[CEX] * days)
     flow_usd = -dshares * book.spot
     return Flow(spot_pct, vol_pts, days, float(flow_usd), float(linear),
-                float(flow_usd / book.spot))
+                float(flow_usd / book.spot), surface)
 
 
 def standard_flows(book) -> list[Flow]:

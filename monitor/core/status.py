@@ -25,3 +25,16 @@ NAMES = {
     NO_VENDOR_IV: "no_vendor_iv",
     NEGATIVE_PRICE: "negative_price",
 }
+
+# Where an OK contract's IV came from (the ``iv_source`` row of the book; -1 = no IV)
+IV_QUOTE = 0  # the mid of a sane two-sided quote (monitor.core.smile.two_sided)
+IV_SMILE = 1  # one-sided, zero-bid or wide quote: its expiry's fitted smile
+IV_WIDE_QUOTE = 2  # one-sided or wide quote whose expiry has no smile: its own mid, as is
+IV_VENDOR = 3  # --greeks vendor: the file's IV
+
+IV_SOURCE_NAMES = {
+    IV_QUOTE: "quote_mid",
+    IV_SMILE: "smile",
+    IV_WIDE_QUOTE: "wide_quote_mid",
+    IV_VENDOR: "vendor",
+}

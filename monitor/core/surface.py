@@ -2,7 +2,11 @@
 25-delta put skew of one reference expiry (pure numpy over the book's arrays).
 
 Reference expiry: the first settlement group at least ``min_days`` out (default 7), so
-0DTE noise does not drive the regimes. ATM IV: at the group's forward, interpolated
+0DTE noise does not drive the regimes. When that group has a fitted smile
+(:mod:`monitor.core.smile`), both numbers are read off the smile: ATM IV = its IV at
+``k = 0`` (the forward), 25-delta put IV = its IV where the Black-76 put delta at that IV
+is -0.25 (solved on a fine grid of ``k``). Otherwise, from the quotes: ATM IV at the
+group's forward, interpolated
 linearly in log-strike between the two strikes that bracket it (each strike's IV the mean
 of its call and put IVs), so it moves smoothly with the forward instead of jumping when
 the nearest strike changes (a jump of up to the skew across one strike interval, which
@@ -18,6 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.core import status as st
+from monitor.core.black76 import delta_only
+from monitor.core.layout import SVI_A, SVI_B, SVI_M, SVI_RHO, SVI_S
+
+SMILE_GRID = 801  # k points from -1.5 to 0.1: 0.2 % of log-moneyness apart
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class SurfacePoint:
     atm_iv: float  # decimal
     put25_iv: float  # decimal
     skew_pts: float  # vol points
+    source: str = "quotes"  # "smile" when read off the fitted smile
 
 
 def surface_point(book, min_days: float = 7.0) -> SurfacePoint | None:
@@ -37,6 +46,10 @@ def surface_point(book, min_days: float = 7.0) -> SurfacePoint | None:
         if len(rows) < 4:
             continue
         F = g.fwd[j]
+        if np.isfinite(book.G[SVI_B, j]):
+            atm, put25 = _from_smile(book, j)
+            return SurfacePoint(str(book.group_expiry[j]), float(g.T[j] * 365.0), atm, put25,
+                                100.0 * (put25 - atm), "smile")
         strikes, inv = np.unique(c.strike[rows], return_inverse=True)
         iv_k = np.bincount(inv, weights=c.iv[rows]) / np.bincount(inv)  # call/put mean
         atm = _interp_at(np.log(strikes), iv_k, np.log(F))
@@ -48,6 +61,18 @@ def surface_point(book, min_days: float = 7.0) -> SurfacePoint | None:
         return SurfacePoint(str(book.group_expiry[j]), float(g.T[j] * 365.0), atm, put25,
                             100.0 * (put25 - atm))
     return None
+
+
+def _from_smile(book, j: int) -> tuple[float, float]:
+    a, b, rho, m, s = (book.G[r, j] for r in (SVI_A, SVI_B, SVI_RHO, SVI_M, SVI_S))
+    k = np.linspace(-1.5, 0.1, SMILE_GRID)
+    iv = np.sqrt(np.maximum(a + b * (rho * (k - m) + np.sqrt((k - m) ** 2 + s * s)), 1e-12))
+    T, F, df, S = book.g.T[j], book.g.fwd[j], book.g.df[j], book.spot
+    d = np.array([delta_only(S, F, F * np.exp(kk), T, v, df, False) for kk, v in zip(k, iv)])
+    atm = float(np.sqrt(max(a + b * (rho * (-m) + np.sqrt(m * m + s * s)), 1e-12)))
+    # put delta falls from about 0 (far OTM, low k) to about -0.5 at the forward: reversed,
+    # it increases, as np.interp needs
+    return atm, _interp_at(d[::-1], iv[::-1], -0.25)
 
 
 def _interp_at(x: np.ndarray, y: np.ndarray, x0: float) -> float:

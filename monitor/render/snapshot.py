@@ -13,6 +13,23 @@ from monitor.fmt import flow_words, money, note_lines, points, scenario_label, s
 EXPIRY_ROWS = 12
 
 
+def iv_source_line(s: dict) -> str:
+    """Where the IVs came from: own mids, the expiry smiles, wide quotes left at their mids."""
+    src = s["iv_source"]
+    parts = [f"IVs: {src.get('quote_mid', 0):,} from two-sided mids"]
+    if s.get("smiles_tried"):
+        n = src.get("smile", 0)
+        cex = s.get("iv_smile_cex_share")
+        parts.append(f"{n:,} ({s['iv_smile_share']:.1%}) from the expiry smiles"
+                     + (f" ({cex:.1%} of gross |CEX|)" if cex is not None else ""))
+        if src.get("wide_quote_mid"):
+            parts.append(f"{src['wide_quote_mid']:,} one-sided/wide at their own mids (no smile)")
+        parts.append(f"smiles fitted for {s['smiles_fitted']} of {s['smiles_tried']} expiries")
+    elif src.get("wide_quote_mid"):
+        parts.append(f"{src['wide_quote_mid']:,} one-sided/wide at their own mids (smile off)")
+    return "\n  ".join(textwrap.wrap("; ".join(parts), 96))
+
+
 def render_snapshot(s: dict) -> str:
     out: list[str] = []
     w = out.append
@@ -22,6 +39,8 @@ def render_snapshot(s: dict) -> str:
     w(f"contracts used {s['contracts_used']:,} of {s['contracts_total']:,}  "
       f"(multiplier {s['multiplier']:g}, r={s['rate']:.2%}; 0DTE T floored at "
       f"{s['min_t_seconds']:g} s)")
+    if s.get("iv_source"):
+        w(iv_source_line(s))
     w("")
     w("Dealer exposures (positive = dealers long; sign from each contract's Greeks x position)")
     for e in EXPOSURES:
@@ -59,16 +78,18 @@ def render_snapshot(s: dict) -> str:
     rows = s["by_expiry"]
     w("By expiry" + (f" (the first {EXPIRY_ROWS} of {len(rows)}; all in --json)"
                      if len(rows) > EXPIRY_ROWS else ""))
-    w(f"  {'expiry':<10} {'set':<3} {'days':>6} "
+    w(f"  {'expiry':<10} {'set':<3} {'days':>6} {'ATM IV':>6} "
       + " ".join(f"{(e.short + ' ' + e.per).strip():>13}" for e in EXPOSURES))
     for r in rows[:EXPIRY_ROWS]:
-        w(f"  {r['expiry']:<10} {r['settlement']:<3} {r['days_to_settlement']:>6.1f} "
+        atm = f"{100 * r['atm_iv']:>5.1f}%" if r.get("atm_iv") is not None else f"{'-':>6}"
+        w(f"  {r['expiry']:<10} {r['settlement']:<3} {r['days_to_settlement']:>6.1f} {atm} "
           + " ".join(f"{money(r[e.key]):>13}" for e in EXPOSURES))
     if len(rows) > EXPIRY_ROWS:
         rest = rows[EXPIRY_ROWS:]
-        w(f"  {f'+{len(rest)} more':<21} "
+        w(f"  {f'+{len(rest)} more':<28} "
           + " ".join(f"{money(sum(r[e.key] for r in rest)):>13}" for e in EXPOSURES))
-    w(f"  {'total':<21} " + " ".join(f"{money(s[e.key]):>13}" for e in EXPOSURES))
+    w(f"  {'total':<28} " + " ".join(f"{money(s[e.key]):>13}" for e in EXPOSURES))
+    w("  (ATM IV: the expiry's fitted smile at its forward; - = no smile)")
     w("")
     w("Dealer hedge flow (full revaluation; linear estimate beside it)")
     w(f"  {'scenario':<18} {'dealers':<5} {'flow $':>13} {'shares':>10} {'linear $':>13}")

@@ -16,7 +16,8 @@ def render_whatif(r: dict) -> str:
         origin = "chain file"
     w(f"{r['underlying']}  spot {r['spot']:,.2f}  as of {r['as_of']}  model={r['model']}  "
       f"({origin})")
-    w(f"scenario: {scenario_label(r)}  -> spot {r['spot_after']:,.2f}")
+    w(f"scenario: {scenario_label(r)}  -> spot {r['spot_after']:,.2f}  "
+      f"({r['surface'].replace('_', ' ')})")
     w("")
     words = {"buy": "BUY", "sell": "SELL", "none": "nothing to trade"}[r["dealers"]]
     w(f"Dealer hedge flow: dealers {words}  (positive = dealers buy)")

@@ -19,6 +19,7 @@ import QuantLib as ql
 from vollib.black.implied_volatility import implied_volatility as vollib_iv
 
 from monitor.chain.loaders import load_chain
+from monitor.core import status as st
 from monitor.core.black76 import delta_only
 from monitor.core.book import Book
 from tests.data_paths import DATA_DIR
@@ -34,11 +35,13 @@ def book(request):
     return Book(load_chain(request.param), rate=0.04)
 
 
-def sample(book, n=400, seed=0):
-    """OK contracts, >= 2 days out, vega >= 1e-3 of spot (not tiny)."""
+def sample(book, n=400, seed=0, iv_from_quote=True):
+    """OK contracts, >= 2 days out, vega >= 1e-3 of spot (not tiny); by default only those
+    whose IV was solved from their own mid (not taken from the smile)."""
     c = book.c
     T = book.g.T[c.group]
-    idx = np.flatnonzero((c.status == 0) & (T > 2 / 365) & (c.vega > 1e-3 * book.spot))
+    own = (c.iv_source == st.IV_QUOTE) if iv_from_quote else True
+    idx = np.flatnonzero((c.status == 0) & (T > 2 / 365) & (c.vega > 1e-3 * book.spot) & own)
     rng = np.random.default_rng(seed)
     return rng.choice(idx, size=min(n, len(idx)), replace=False)
 
@@ -59,6 +62,27 @@ def test_delta_gamma_vega_against_quantlib(book):
         # and the solved IV reprices the mid to 1e-8 relative
         mid = 0.5 * (c.bid[i] + c.ask[i])
         assert calc.value() == pytest.approx(mid, rel=1e-8)
+
+
+def test_smile_contracts_carry_the_smile_iv_and_its_greeks(book):
+    """A one-sided, zero-bid or wide quote: IV = its expiry's raw SVI at ln(K/F) (formula
+    written out here), and Greeks at that IV agree with QuantLib."""
+    c, g = book.c, book.g
+    idx = np.flatnonzero((c.status == 0) & (c.iv_source == st.IV_SMILE))
+    assert len(idx) > 50
+    fits = {f.group: f for f in book.smile_fits if f.params is not None}
+    for i in np.random.default_rng(3).choice(idx, size=min(200, len(idx)), replace=False):
+        j = c.group[i]
+        a, b, rho, m, s = fits[j].params
+        k = math.log(c.strike[i] / g.fwd[j])
+        w = a + b * (rho * (k - m) + math.sqrt((k - m) ** 2 + s * s))
+        assert c.iv[i] == pytest.approx(math.sqrt(w / fits[j].T), rel=1e-9)
+        payoff = ql.PlainVanillaPayoff(ql.Option.Call if c.is_call[i] else ql.Option.Put,
+                                       float(c.strike[i]))
+        calc = ql.BlackCalculator(payoff, float(g.fwd[j]), float(c.iv[i] * math.sqrt(g.T[j])),
+                                  float(g.df[j]))
+        assert c.gamma[i] == pytest.approx(calc.gamma(book.spot), rel=1e-6)
+        assert c.delta[i] == pytest.approx(calc.delta(book.spot), rel=1e-6)
 
 
 def test_implied_vol_against_vollib(book):
