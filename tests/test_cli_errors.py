@@ -62,6 +62,9 @@ def test_environment_errors_name_the_variable():
     (["snapshot", CHAIN, "--bogus"], "No such option: --bogus"),
     (["snapshot"], "Missing argument 'path'"),
     (["whatif", CHAIN, "--points", "many"], "'--points'"),
+    (["whatif", CHAIN, "--surface", "sticky"],
+     "--surface must be sticky-strike or sticky-moneyness, not 'sticky'"),
+    (["smiles", "/nonexistent/chain.csv"], "chain file not found: /nonexistent/chain.csv"),
     (["snapshot", "/nonexistent/chain.csv"], "chain file not found: /nonexistent/chain.csv"),
 ])
 def test_bad_options_are_refused_before_anything_starts(args, words):

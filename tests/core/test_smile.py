@@ -202,3 +202,74 @@ def test_one_sided_share_is_counted_and_takes_the_smile(real):
     # ... and none of the sane two-sided ones does
     assert not np.any(c.iv_source[ok_rows & ~one_sided] == st.IV_SMILE)
     assert math.isclose(counts.get("wide_quote_mid", 0), int((one_sided & ~has).sum()))
+
+
+# -- whatif on the smile: sticky moneyness ---------------------------------------------------
+def _set_smile(b, a, bb, rho, m, s):
+    b.G[SVI_A, 0], b.G[SVI_B, 0], b.G[SVI_RHO, 0], b.G[SVI_M, 0], b.G[SVI_S, 0] = a, bb, rho, m, s
+    b.evaluate()
+
+
+def _ql_delta(S, F, K, T, sig, df, is_call):
+    import QuantLib as ql
+    payoff = ql.PlainVanillaPayoff(ql.Option.Call if is_call else ql.Option.Put, float(K))
+    return ql.BlackCalculator(payoff, float(F), float(sig * math.sqrt(T)), float(df)).delta(S)
+
+
+def test_sticky_moneyness_shifts_each_iv_by_the_smile_move():
+    from monitor.core.scenarios import hedge_flow
+
+    b = hand_book()
+    p = (0.04, 0.1, -0.9, 0.0, 0.1)  # implied variance: a steep put skew
+    _set_smile(b, *p)
+    c, g = b.c, b.g
+    S, F0, T, df = b.spot, g.fwd[0], g.T[0], g.df[0]
+    F1, S1 = F0 * 0.98, S * 0.98  # spot -2 %, no time passing: the forward scales with spot
+    vol = lambda k: math.sqrt(svi(p, k))  # noqa: E731
+    expected = 0.0
+    for i in np.flatnonzero(c.status == st.OK):
+        K = c.strike[i]
+        sig1 = c.iv[i] + vol(math.log(K / F1)) - vol(math.log(K / F0))
+        d0 = _ql_delta(S, F0, K, T, c.iv[i], df, c.is_call[i])
+        d1 = _ql_delta(S1, F1, K, T, sig1, df, c.is_call[i])
+        expected -= c.pos[i] * b.multiplier * (d1 - d0) * S
+    got = hedge_flow(b, -2.0, surface="sticky_moneyness")
+    assert got.flow_usd == pytest.approx(expected, rel=1e-9)
+    assert got.surface == "sticky_moneyness"
+    # the skew makes the difference: the flow is not the sticky-strike one
+    assert abs(got.flow_usd - hedge_flow(b, -2.0).flow_usd) > 1e-3 * abs(expected)
+
+
+def test_sticky_moneyness_on_a_flat_smile_is_sticky_strike():
+    from monitor.core.scenarios import hedge_flow
+
+    b = hand_book()
+    _set_smile(b, 0.04, 0.0, 0.0, 0.0, 0.1)
+    for pct in (-5.0, -1.0, 2.0):
+        assert hedge_flow(b, pct, surface="sticky_moneyness").flow_usd == pytest.approx(
+            hedge_flow(b, pct).flow_usd, rel=1e-12)
+    with pytest.raises(ValueError, match="surface must be one of"):
+        hedge_flow(b, -1.0, surface="sticky_delta")
+
+
+def test_regimes_read_atm_iv_and_skew_off_the_smile():
+    from scipy.optimize import brentq
+
+    from monitor.core.surface import surface_point
+
+    b = hand_book()
+    _set_smile(b, 0.25 ** 2, 0.0, 0.0, 0.0, 0.1)  # flat 25 %
+    sp = surface_point(b)
+    assert sp.source == "smile"
+    assert sp.atm_iv == pytest.approx(0.25, rel=1e-12)
+    assert sp.skew_pts == pytest.approx(0.0, abs=1e-9)
+    p = (0.03, 0.08, -0.8, 0.02, 0.15)
+    _set_smile(b, *p)
+    sp = surface_point(b)
+    assert sp.atm_iv == pytest.approx(math.sqrt(svi(p, 0.0)), rel=1e-12)
+    assert sp.skew_pts > 0  # puts richer on a negative-rho smile
+    # the 25-delta put: the strike where the smile's IV is put25 (left wing) has delta -0.25
+    F, T, df = b.g.fwd[0], b.g.T[0], b.g.df[0]
+    k = brentq(lambda x: math.sqrt(svi(p, x)) - sp.put25_iv, -1.5, 0.0)
+    delta = _ql_delta(b.spot, F, F * math.exp(k), T, sp.put25_iv, df, False)
+    assert delta == pytest.approx(-0.25, abs=2e-3)
