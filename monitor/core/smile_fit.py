@@ -12,11 +12,12 @@ a soft-L1 loss keeps one bad quote from bending the smile.
 
 Fit: Zeliade's quasi-explicit method (:func:`_quasi_explicit`: for fixed ``m, s`` the
 rest is a bounded linear least squares that also enforces Lee's wing bound; a bounded
-Nelder-Mead searches ``m, s``). If the result breaks an arbitrage condition on the
-expiry's grid (:func:`grid`), an SLSQP pass from it imposes ``g(k) >= 0`` on the grid,
-Lee's bound, and ``w(k) >= w_i(k)`` against every earlier accepted expiry ``i``
-(:func:`calendar_floor`), then lifts the level if the calendar condition is still short
-by rounding. A result that still breaks one, or that costs more than
+Nelder-Mead, compiled with the loss, searches ``m, s``). If the result breaks an arbitrage condition on the
+expiry's grid (:func:`grid`): when the calendar condition is the only one broken
+(``w(k) < w_i(k)`` against an earlier accepted expiry ``i``, :func:`calendar_floor`), the
+level ``a`` is lifted just enough; otherwise, or when that costs too much, an SLSQP pass
+imposes ``g(k) >= 0`` on the grid, Lee's bound and the calendar floor (lifting the level
+if SLSQP stops just short of the floor). A result that still breaks one, or that costs more than
 :data:`MAX_FIX_VOL_PTS` of fit RMSE over the free fit, is dropped (the group has no smile,
 status ``arbitrage``). Groups are fitted in order of settlement, so each is checked
 against the smiles already accepted.
@@ -58,7 +59,7 @@ class ExpiryFit:
     rmse_vol_pts: float
     max_abs_vol_pts: float
     status: str
-    fixed: str = ""  # "" (free fit), "constrained" (SLSQP), "constrained+lifted" (level raised)
+    fixed: str = ""  # "" (free fit), "lifted" (level raised), "constrained" (SLSQP), or both
 
 
 def grid(fit: ExpiryFit) -> np.ndarray:
@@ -133,17 +134,27 @@ def fit_expiry(j: int, T: float, k, iv, weight, earlier: list[ExpiryFit]) -> Exp
     if arbitrage_free(free, earlier):
         return free
     kc, floor = calendar_floor(free, earlier)
+    acceptable = lambda f: (f.rmse_vol_pts <= free.rmse_vol_pts + MAX_FIX_VOL_PTS  # noqa: E731
+                            and arbitrage_free(f, earlier))
+    if violations(free, earlier) == ["calendar"]:
+        # the common case, and cheap: below an earlier smile somewhere, so lift the level
+        fit = _lifted(free, kc, floor, summary, "lifted")
+        if acceptable(fit):
+            return fit
     fit = summary(_constrained(free, k, iv, weight, kc, floor), fixed="constrained")
-    if not arbitrage_free(fit, earlier) and not np.any(butterfly_g(fit.params, grid(fit)) < 0.0):
-        # only the calendar condition left (SLSQP stopped just short): lift the level
-        short = float(np.max(floor - total_var(fit.params, kc)))
-        a, b, rho, m, s_ = fit.params
-        fit = summary((a + max(short, 0.0) + W_MARGIN * (1.0 + abs(a)), b, rho, m, s_),
-                      fixed="constrained+lifted")
-    if fit.rmse_vol_pts > free.rmse_vol_pts + MAX_FIX_VOL_PTS or not arbitrage_free(fit, earlier):
-        return ExpiryFit(j, T, n, None, lo, hi, fit.rmse_vol_pts, fit.max_abs_vol_pts,
-                         "arbitrage", fit.fixed)
-    return fit
+    if violations(fit, earlier) == ["calendar"]:  # SLSQP stopped just short
+        fit = _lifted(fit, kc, floor, summary, "constrained+lifted")
+    if acceptable(fit):
+        return fit
+    return ExpiryFit(j, T, n, None, lo, hi, fit.rmse_vol_pts, fit.max_abs_vol_pts,
+                     "arbitrage", fit.fixed)
+
+
+def _lifted(fit, kc, floor, summary, label):
+    """``fit`` with ``a`` raised just enough that ``w >= floor`` at every ``kc``."""
+    short = float(np.max(floor - total_var(fit.params, kc)))
+    a, b, rho, m, s = fit.params
+    return summary((a + max(short, 0.0) + W_MARGIN * (1.0 + abs(a)), b, rho, m, s), fixed=label)
 
 
 def _soft_l1(r):
@@ -239,30 +250,72 @@ def _box_lsq3(k, w_obs, wv, m, s):
 
 
 def _quasi_explicit(k, iv, weight, T):
-    """Raw SVI by an outer bounded Nelder-Mead over ``(m, ln s)`` around :func:`_inner`,
-    judged by the soft-L1 loss of the vol residuals; the inner fit weighs variance errors
-    by ``weight / (2 sigma T)`` (d sigma = dw / (2 sigma T)). ``m`` stays within half the
-    quoted range beyond it and ``s`` between 1e-3 and 2 times the range, where raw SVI
-    keeps a shape that says something about the wings."""
-    from scipy.optimize import minimize  # scipy costs ~0.3 s to import: only when fitting
-
+    """Raw SVI by an outer bounded Nelder-Mead over ``(m, ln s)`` (:func:`_nelder_mead`)
+    around :func:`_inner`, judged by the soft-L1 loss of the vol residuals; the inner fit
+    weighs variance errors by ``weight / (2 sigma T)`` (d sigma = dw / (2 sigma T)).
+    ``m`` stays within half the quoted range beyond it and ``s`` between 1e-3 and 2 times
+    the range, where raw SVI keeps a shape that says something about the wings. Two starts;
+    the better one is kept."""
     w_obs = iv * iv * T
     wv = weight / (2.0 * iv * T)
     lo, hi = float(k.min()), float(k.max())
     span = max(hi - lo, 1e-3)
-    bounds = [(lo - 0.5 * span, hi + 0.5 * span), (np.log(1e-3 * span), np.log(2.0 * span))]
-
-    def loss(x):
-        return _qe_loss(k, iv, weight, w_obs, wv, T, x[0], math.exp(x[1]))
-
-    best = None
+    lower = np.array([lo - 0.5 * span, math.log(1e-3 * span)])
+    upper = np.array([hi + 0.5 * span, math.log(2.0 * span)])
+    step = np.array([0.1 * span, 0.5])
+    best, best_f = None, np.inf
     for m0, s0 in ((0.0, 0.1 * span), (0.1 * span, 0.4 * span)):
-        x0 = np.clip([m0, np.log(s0)], [b[0] for b in bounds], [b[1] for b in bounds])
-        r = minimize(loss, x0, method="Nelder-Mead", bounds=bounds,
-                     options={"xatol": 1e-5, "fatol": 1e-8, "maxiter": 300})
-        if best is None or r.fun < best.fun:
-            best = r
-    return _inner(k, w_obs, wv, best.x[0], np.exp(best.x[1]))
+        x0 = np.clip(np.array([m0, math.log(s0)]), lower, upper)
+        x, f = _nelder_mead(k, iv, weight, w_obs, wv, T, x0, step, lower, upper)
+        if f < best_f:
+            best, best_f = x, f
+    return _inner(k, w_obs, wv, best[0], math.exp(best[1]))
+
+
+@kernel
+def _nelder_mead(k, iv, weight, w_obs, wv, T, x0, step, lower, upper):
+    """Nelder-Mead (standard coefficients 1, 2, 0.5, 0.5) in two dimensions over
+    :func:`_qe_loss` of ``(m, ln s)``, points clipped to the box ``[lower, upper]``; stops
+    when the simplex's spread in loss is below 1e-9 (relative) and in ``x`` below 1e-6, or
+    after 400 iterations. Returns ``(x, loss)``."""
+    P = np.empty((3, 2))
+    f = np.empty(3)
+    P[0] = x0
+    for i in range(2):
+        P[i + 1] = x0
+        P[i + 1, i] += step[i] if x0[i] + step[i] <= upper[i] else -step[i]
+    for i in range(3):
+        P[i] = np.minimum(np.maximum(P[i], lower), upper)
+        f[i] = _qe_loss(k, iv, weight, w_obs, wv, T, P[i, 0], math.exp(P[i, 1]))
+    for _ in range(400):
+        order = np.argsort(f)
+        P, f = P[order].copy(), f[order].copy()
+        if (f[2] - f[0] <= 1e-9 * (abs(f[0]) + 1e-12)
+                and np.max(np.abs(P[1:] - P[0])) <= 1e-6):
+            break
+        c = 0.5 * (P[0] + P[1])
+        xr = np.minimum(np.maximum(c + (c - P[2]), lower), upper)
+        fr = _qe_loss(k, iv, weight, w_obs, wv, T, xr[0], math.exp(xr[1]))
+        if fr < f[0]:
+            xe = np.minimum(np.maximum(c + 2.0 * (c - P[2]), lower), upper)
+            fe = _qe_loss(k, iv, weight, w_obs, wv, T, xe[0], math.exp(xe[1]))
+            if fe < fr:
+                P[2], f[2] = xe, fe
+            else:
+                P[2], f[2] = xr, fr
+        elif fr < f[1]:
+            P[2], f[2] = xr, fr
+        else:
+            xc = c + 0.5 * (P[2] - c) if fr >= f[2] else c + 0.5 * (xr - c)
+            fc = _qe_loss(k, iv, weight, w_obs, wv, T, xc[0], math.exp(xc[1]))
+            if fc < min(fr, f[2]):
+                P[2], f[2] = xc, fc
+            else:  # shrink toward the best point
+                for i in (1, 2):
+                    P[i] = P[0] + 0.5 * (P[i] - P[0])
+                    f[i] = _qe_loss(k, iv, weight, w_obs, wv, T, P[i, 0], math.exp(P[i, 1]))
+    i = np.argmin(f)
+    return P[i].copy(), f[i]
 
 
 def _constrained(fit, k, iv, weight, kc, floor):
@@ -287,13 +340,34 @@ def _constrained(fit, k, iv, weight, kc, floor):
                                                         2.0 - x[1] * scale[1] * (1.0 - x[2])])}]
     if len(kc):
         w_scale = 1.0 / max(wmax, 1e-12)  # constraints of order one too
-        cons.append({"type": "ineq", "fun": lambda x: (total_var(x * scale, kc) - floor) * w_scale
-                     - W_MARGIN})
-    r = minimize(lambda x: _soft_l1(_vol_residual(x * scale, k, iv, weight, T)),
-                 np.clip(p0 / scale, lower, upper), method="SLSQP",
+        cons.append({"type": "ineq",
+                     "fun": lambda x: (total_var(x * scale, kc) - floor) * w_scale - W_MARGIN,
+                     "jac": lambda x: _dw_dp(x * scale, kc) * scale * w_scale})
+
+    def objective(x):
+        """Soft-L1 loss of the vol residuals and its gradient in ``x`` (analytic: SLSQP's
+        finite differences cost most of its time)."""
+        p = x * scale
+        w = np.maximum(total_var(p, k), 1e-12)
+        sig = np.sqrt(w / T)
+        z = (sig - iv) * weight / LOSS_SCALE
+        root = np.sqrt(1.0 + z * z)
+        dz_dw = weight / LOSS_SCALE / (2.0 * sig * T)
+        grad = (2.0 * z / root * dz_dw) @ _dw_dp(p, k)
+        return float(np.sum(2.0 * (root - 1.0))), grad * scale
+
+    r = minimize(objective, np.clip(p0 / scale, lower, upper), jac=True, method="SLSQP",
                  bounds=list(zip(lower, upper)), constraints=cons,
-                 options={"maxiter": 200, "ftol": 1e-12})
+                 options={"maxiter": 30, "ftol": 1e-10})
     return r.x * scale
+
+
+def _dw_dp(p, k):
+    """``dw/d(a, b, rho, m, s)`` of raw SVI at each ``k``: ``[len(k), 5]``."""
+    a, b, rho, m, s = p
+    d = np.asarray(k, dtype=np.float64) - m
+    r = np.sqrt(d * d + s * s)
+    return np.column_stack([np.ones_like(d), rho * d + r, b * d, -b * (rho + d / r), b * s / r])
 
 
 def _summary(j, T, k, iv, p, lo, hi, status, fixed="") -> ExpiryFit:

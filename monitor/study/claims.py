@@ -78,9 +78,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _mean_row(x, nd=3):
-    e = S.mean_ci(x)
-    return e.n, f"{_fmt(e.estimate, nd)} {_ci(e.lo, e.hi, nd)}", e
+def _mean_row(y: pd.Series, mask, nd=3, block: int = None):
+    """(days, "mean [CI]", Estimate) of ``y`` on the days of ``mask``: the mean with a
+    circular block bootstrap interval over the whole daily series (blocks of
+    ``block`` days, default DAILY_BLOCK), so the clustering of the days is kept."""
+    e = S.block_bootstrap_event_diff(y.to_numpy(), np.asarray(mask, dtype=bool),
+                                     block=block or DAILY_BLOCK, n_boot=N_BOOT, seed=SEED,
+                                     versus="none", episode_gap=1)
+    return e.extra["n_event_days"], f"{_fmt(e.estimate, nd)} {_ci(e.lo, e.hi, nd)}", e
 
 
 # ======================================================================================
@@ -101,7 +106,34 @@ def _trailing_rank(x: pd.Series, window: int = 252) -> pd.Series:
 DAILY_BLOCK = 21
 #: blocks of the 5-session windows of claim 2 (4 windows = about a month)
 WINDOW_BLOCK = 4
+#: blocks for the 2026 own-GEX sample (about 40 sessions: a month-long block would leave
+#: too few blocks to resample)
+SHORT_BLOCK = 5
+#: Newey-West lags for regressions on daily series (a trading month, as DAILY_BLOCK)
+HAC_LAGS = 21
 MIN_N_EPISODES = 10
+
+
+def _short_diff(y: pd.Series, event: np.ndarray, n_boot: int, seed: int) -> S.Estimate:
+    """:func:`_daily_diff` for the 2026 own-GEX sample: blocks of SHORT_BLOCK days, and n =
+    the smaller group in days (the verdict's "too thin" rule for a two-group comparison)."""
+    e = S.block_bootstrap_event_diff(y.to_numpy(), event, block=SHORT_BLOCK, n_boot=n_boot,
+                                     seed=seed, versus="rest", episode_gap=0)
+    e.n = min(e.extra["n_a"], e.extra["n_b"])
+    return e
+
+
+def _spearman_block(x: pd.Series, y: pd.Series) -> S.Estimate:
+    """Spearman rho of two daily series with a circular block bootstrap interval (ranks
+    over the whole sample, blocks of DAILY_BLOCK days; Fisher z would assume independent
+    days, and GEX is persistent for months)."""
+    ok = x.notna() & y.notna()
+    rx, ry = x[ok].rank().to_numpy(), y[ok].rank().to_numpy()
+    every = np.ones(len(rx), dtype=bool)
+    r = S.block_bootstrap_slopes(ry, rx, every, every, block=DAILY_BLOCK, n_boot=N_BOOT,
+                                 seed=SEED)["r_a"]
+    r.method = f"Spearman rho, {r.method}"
+    return r
 
 
 def _daily_diff(y: pd.Series, event: np.ndarray, n_boot: int, seed: int) -> S.Estimate:
@@ -149,11 +181,11 @@ def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT
     F.append(finding(
         "1.absret_spearman", "Higher GEX goes with a smaller next-day |return| (rank "
         "correlation over all days)", "Spearman rho(GEX, next-day |return|)",
-        S.spearman_ci(g["gex"], g["abs_next"]), direction="-", min_n=MIN_N_CORR, unit="rho"))
+        _spearman_block(g["gex"], g["abs_next"]), direction="-", min_n=MIN_N_CORR, unit="rho"))
     # control for the VIX level: the negative-GEX effect beyond what VIX already implies
     fit = S.ols(g["abs_next"], np.column_stack([neg.astype(float),
                                                 g["vix"] / math.sqrt(252.0)]),
-                names=["neg_gex", "vix_daily"])
+                names=["neg_gex", "vix_daily"], hac_lags=HAC_LAGS)
     est = fit["coef"]["neg_gex"]
     est.n = min(nn, npos)
     F.append(finding(
@@ -167,8 +199,8 @@ def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT
     rows = []
     sign_plot = {}
     for name, m in (("negative GEX", neg), ("positive GEX", ~neg)):
-        n1, s1, e1 = _mean_row(g["abs_next"][m])
-        _, s2, e2 = _mean_row(g["range_next"][m])
+        n1, s1, e1 = _mean_row(g["abs_next"], m)
+        _, s2, e2 = _mean_row(g["range_next"], m)
         rows.append([name, n1, s1, s2])
         sign_plot[name] = (e1, e2)
     span = f"{g.index[0].date()} to {g.index[-1].date()}"
@@ -177,11 +209,11 @@ def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT
                                "mean range [95% CI]"], "rows": rows})
     rows, qplot = [], {"full": [], "trail": []}
     for q in range(1, 6):
-        a = g[g["q_full"] == q]
-        b = g[g["q_trail"] == q]
-        na_, sa, ea = _mean_row(a["abs_next"])
-        _, sr, er = _mean_row(a["range_next"])
-        nb_, sb, eb = _mean_row(b["abs_next"])
+        a = (g["q_full"] == q).to_numpy()
+        b = (g["q_trail"] == q).to_numpy()
+        na_, sa, ea = _mean_row(g["abs_next"], a)
+        _, sr, er = _mean_row(g["range_next"], a)
+        nb_, sb, eb = _mean_row(g["abs_next"], b)
         rows.append([f"Q{q}", na_, sa, sr, nb_, sb])
         qplot["full"].append((ea, er))
         qplot["trail"].append((eb,))
@@ -206,36 +238,38 @@ def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT
             "1.own_model_absret", "Same, with the project's own GEX (model Greeks, expired "
             "contracts excluded) from the 2026 chains",
             "mean next-day |return|, negative minus positive own model GEX",
-            S.bootstrap_diff(ok["abs_next"][mneg], ok["abs_next"][~mneg], n_boot=n_boot,
-                             seed=seed), direction="+", min_n=MIN_N_GROUP, unit="pp",
+            _short_diff(ok["abs_next"], mneg, n_boot, seed), direction="+", min_n=MIN_N_GROUP,
+            unit="pp",
             n_label=f"{int(mneg.sum())} negative / {int((~mneg).sum())} positive days"))
         F.append(finding(
             "1.own_model_range", "Same for the next-day range, own model GEX",
             "mean next-day range, negative minus positive own model GEX",
-            S.bootstrap_diff(ok["range_next"][mneg], ok["range_next"][~mneg], n_boot=n_boot,
-                             seed=seed + 1), direction="+", min_n=MIN_N_GROUP, unit="pp",
+            _short_diff(ok["range_next"], mneg, n_boot, seed + 1), direction="+",
+            min_n=MIN_N_GROUP, unit="pp",
             n_label=f"{int(mneg.sum())} negative / {int((~mneg).sum())} positive days"))
         F.append(finding(
             "1.own_vendor_absret", "Same with the naive vendor-gamma GEX (the file's gamma, "
             "expired contracts included)",
             "mean next-day |return|, negative minus positive vendor GEX",
-            S.bootstrap_diff(ok["abs_next"][vneg], ok["abs_next"][~vneg], n_boot=n_boot,
-                             seed=seed + 2), direction="+", min_n=MIN_N_GROUP, unit="pp",
+            _short_diff(ok["abs_next"], vneg, n_boot, seed + 2), direction="+",
+            min_n=MIN_N_GROUP, unit="pp",
             n_label=f"{int(vneg.sum())} negative / {int((~vneg).sum())} positive days"))
         both = o.dropna(subset=["gex"])
-        agree = int(((both["gex_model_usd_per_pct"] < 0) == (both["gex"] < 0)).sum())
+        agree = ((both["gex_model_usd_per_pct"] < 0) == (both["gex"] < 0)).to_numpy(float)
         F.append(finding(
             "1.own_vs_squeeze_sign", "The project's model GEX has the same sign as "
             "SqueezeMetrics' GEX on the same day", "share of days with the same sign",
-            S.wilson(agree, len(both)), direction="+", null=0.5, min_n=MIN_N_SHARE,
+            S.block_bootstrap_event_diff(
+                agree, np.ones(len(both), dtype=bool), block=SHORT_BLOCK, n_boot=N_BOOT, seed=SEED,
+                versus="none", episode_gap=0), direction="+", null=0.5, min_n=MIN_N_SHARE,
             unit="share", n_label=f"{len(both)} days",
             detail={"spearman": S.spearman_ci(both["gex_model_usd_per_pct"],
                                               both["gex"]).estimate}))
         rows = []
         for src, col in (("model", "gex_model_usd_per_pct"), ("vendor", "gex_vendor_usd_per_pct")):
             for name, m in (("negative", ok[col] < 0), ("positive", ok[col] >= 0)):
-                n1, s1, _ = _mean_row(ok["abs_next"][m])
-                _, s2, _ = _mean_row(ok["range_next"][m])
+                n1, s1, _ = _mean_row(ok["abs_next"], m, block=SHORT_BLOCK)
+                _, s2, _ = _mean_row(ok["range_next"], m, block=SHORT_BLOCK)
                 rows.append([f"{src} GEX {name}", n1, s1, s2])
         tables.append({"title": "Own GEX, 2026 chains: next-day SPX move, %",
                        "headers": ["regime", "days", "mean |return| [95% CI]",
@@ -276,6 +310,13 @@ def claim1(D: pd.DataFrame, own_rows: list[dict] | None, *, n_boot: int = N_BOOT
 # ======================================================================================
 
 
+def _window_share(fall: np.ndarray, windows: np.ndarray) -> str:
+    """"share [CI]" of ``windows`` with a falling VIX, block bootstrap over WINDOW_BLOCK runs."""
+    e = S.block_bootstrap_event_diff(fall.astype(float), windows, block=WINDOW_BLOCK,
+                                     n_boot=N_BOOT, seed=SEED, versus="none")
+    return f"{_fmt(e.estimate)} {_ci(e.lo, e.hi)}"
+
+
 def claim2(D: pd.DataFrame) -> ClaimResult:
     d = D.dropna(subset=["close", "vix"])
     c, v = d["close"].to_numpy(), d["vix"].to_numpy()
@@ -298,7 +339,9 @@ def claim2(D: pd.DataFrame) -> ClaimResult:
         n_label=f"{n} rally windows of {len(starts)}"),
         finding(
         "2.rally_vs_other", "VIX falls more often in rally windows than in other windows",
-        "share with falling VIX, rally minus other windows", S.newcombe_diff(k, n, k0, n0),
+        "share with falling VIX, rally minus other windows",
+        S.block_bootstrap_event_diff(fall.astype(float), rally, block=WINDOW_BLOCK,
+                                     n_boot=N_BOOT, seed=SEED, versus="rest"),
         direction="+", min_n=MIN_N_SHARE, unit="share",
         n_label=f"{n} rally / {n0} other windows")]
     big = r5 > 2 * RALLY_PCT
@@ -308,23 +351,26 @@ def claim2(D: pd.DataFrame) -> ClaimResult:
     s["dlvix"] = np.log(s["vix"]).diff() * 100.0
     s["regime"] = np.sign(s["gex"].shift(1))
     s = s.dropna(subset=["ret", "dvix", "dlvix", "regime"])
-    fits = {}
-    for name, sg in (("positive", 1.0), ("negative", -1.0)):
-        sub = s[s["regime"] == sg]
-        fits[name] = (S.ols(sub["ret"], sub["dvix"])["coef"]["x0"],
-                      S.ols(sub["ret"], sub["dlvix"])["coef"]["x0"],
-                      S.pearson_ci(sub["dvix"], sub["ret"]), sub)
+    # slopes by the previous close's GEX sign, intervals from a block bootstrap of the whole
+    # daily series (regimes last for months; the days within one are not independent)
+    pos, neg = (s["regime"] == 1.0).to_numpy(), (s["regime"] == -1.0).to_numpy()
+    pts = S.block_bootstrap_slopes(s["ret"], s["dvix"], pos, neg, block=DAILY_BLOCK,
+                                   n_boot=N_BOOT, seed=SEED)
+    logs = S.block_bootstrap_slopes(s["ret"], s["dlvix"], pos, neg, block=DAILY_BLOCK,
+                                    n_boot=N_BOOT, seed=SEED + 1)
+    fits = {name: (pts[f"slope_{ab}"], logs[f"slope_{ab}"], pts[f"r_{ab}"], s[m])
+            for name, ab, m in (("positive", "a", pos), ("negative", "b", neg))}
     lab = f"{fits['positive'][0].n} positive / {fits['negative'][0].n} negative GEX days"
     F.append(finding(
         "2.slope_points", "Falling VIX lifts SPX more in positive GEX (the vanna regime): the "
         "same-day slope of SPX return on the VIX change is steeper (more negative) after "
         "positive-GEX closes", "slope (% SPX per VIX point), positive minus negative GEX",
-        S.slope_diff(fits["positive"][0], fits["negative"][0]), direction="-",
+        pts["diff"], direction="-",
         min_n=MIN_N_CORR, unit="%/pt", n_label=lab))
     F.append(finding(
         "2.slope_log", "Same, with the VIX change in percent (removes the VIX-level scale "
         "effect)", "slope (% SPX per 1% VIX change), positive minus negative GEX",
-        S.slope_diff(fits["positive"][1], fits["negative"][1]), direction="-",
+        logs["diff"], direction="-",
         min_n=MIN_N_CORR, unit="%/%", n_label=lab))
     rows = []
     for name in ("positive", "negative"):
@@ -336,20 +382,20 @@ def claim2(D: pd.DataFrame) -> ClaimResult:
     tables = [
         {"title": f"{RALLY_DAYS}-session windows since {d.index[0].date()}: VIX direction",
          "headers": ["windows", "n", "VIX fell", "share [95% CI]"],
-         "note": "Rally windows: circular block bootstrap over runs of "
-                 f"{WINDOW_BLOCK} windows; the other rows: Wilson score.",
+         "note": "Circular block bootstrap over runs of "
+                 f"{WINDOW_BLOCK} windows (about a month).",
          "rows": [[f"rally (> +{RALLY_PCT:g}%)", n, k,
                    f"{_fmt(F[0].estimate)} {_ci(F[0].lo, F[0].hi)}"],
                   [f"strong rally (> +{2 * RALLY_PCT:g}%)", int(big.sum()),
                    int((fall & big).sum()),
-                   (lambda e: f"{_fmt(e.estimate)} {_ci(e.lo, e.hi)}")(
-                       S.wilson(int((fall & big).sum()), int(big.sum())))],
-                  ["all other windows", n0, k0,
-                   (lambda e: f"{_fmt(e.estimate)} {_ci(e.lo, e.hi)}")(S.wilson(k0, n0))]]},
+                   _window_share(fall, big)],
+                  ["all other windows", n0, k0, _window_share(fall, ~rally)]]},
         {"title": "Same-day SPX return on VIX change, by SqueezeMetrics GEX sign",
          "headers": ["regime", "days", "slope %/VIX pt [95% CI]", "slope %/1% VIX [95% CI]",
                      "corr(dVIX, ret) [95% CI]"], "rows": rows,
-         "note": "OLS with HC1 standard errors. Negative-GEX days have a higher VIX level, so "
+         "note": "OLS slopes and Pearson r; intervals from a circular block bootstrap of "
+                 f"the daily series ({DAILY_BLOCK}-session blocks). Negative-GEX days have a "
+                 "higher VIX level, so "
                  "one VIX point is a smaller relative change there; the per-percent slope "
                  "removes that scale difference."},
     ]
@@ -516,6 +562,16 @@ def claim3(D: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = SEED,
 # ======================================================================================
 
 
+def _opex_diff(y: pd.Series, is_op: np.ndarray) -> S.Estimate:
+    """mean(y on expiration days) - mean(y on the others): circular block bootstrap of the
+    daily series (DAILY_BLOCK-session blocks: the other days' ranges and |returns| cluster
+    in volatile spells); n = the expiration days (each its own event, a month apart)."""
+    e = S.block_bootstrap_event_diff(y.to_numpy(), is_op, block=DAILY_BLOCK, n_boot=N_BOOT,
+                                     seed=SEED, versus="rest", episode_gap=1)
+    e.n = min(e.extra["n_a"], e.extra["n_b"])
+    return e
+
+
 def claim4(D: pd.DataFrame, opex: pd.DataFrame, spx_1min: Path | None) -> ClaimResult:
     d = D.copy()
     d["next_week"] = (d["close"].shift(-NEXT_WEEK) / d["close"] - 1.0) * 100.0
@@ -543,37 +599,36 @@ def claim4(D: pd.DataFrame, opex: pd.DataFrame, spx_1min: Path | None) -> ClaimR
     F.append(finding(
         "4.opex_mean_ret", "Expirations are non-directional: the OPEX-day mean return equals "
         "other days'", "mean return, OPEX days minus other days",
-        S.welch_diff(o["ret"], d["ret"][other]), direction="0", margin=NULL_MARGIN_RET,
+        _opex_diff(d["ret"], is_op), direction="0", margin=NULL_MARGIN_RET,
         min_n=MIN_N_GROUP, unit="pp", n_label=f"{len(o)} OPEX / {int(other.sum())} other days"))
     F.append(finding(
         "4.opex_range", "Pinning: monthly OPEX days have a smaller high-low range than other "
         "days", "mean range, OPEX days minus other days",
-        S.welch_diff(o["range"], d["range"][other]), direction="-", min_n=MIN_N_GROUP,
+        _opex_diff(d["range"], is_op), direction="-", min_n=MIN_N_GROUP,
         unit="pp", n_label=f"{int(o['range'].notna().sum())} OPEX / "
                            f"{int(d['range'][other].notna().sum())} other days"))
     F.append(finding(
         "4.opex_absret", "Pinning: monthly OPEX days have a smaller |return| than other days",
         "mean |return|, OPEX days minus other days",
-        S.welch_diff(o["absret"], d["absret"][other]), direction="-", min_n=MIN_N_GROUP,
+        _opex_diff(d["absret"], is_op), direction="-", min_n=MIN_N_GROUP,
         unit="pp", n_label=f"{len(o)} OPEX / {int(other.sum())} other days"))
     F.append(finding(
         "4.quad_range", "Quad-witching days have a smaller high-low range than non-expiration "
         "days", "mean range, quad witching minus non-OPEX days",
-        S.welch_diff(d["range"][is_q], d["range"][other]), direction="-", min_n=MIN_N_GROUP,
+        # against non-expiration days: the other monthly expirations left out of both
+        _opex_diff(d["range"].where(is_q | other), is_q), direction="-", min_n=MIN_N_GROUP,
         unit="pp", n_label=f"{int(is_q.sum())} quad-witching days"))
     rows = []
     for name, m in (("monthly OPEX (all)", is_op), ("  of which quad witching", is_q),
                     ("  of which other months", is_op & ~is_q), ("non-OPEX days", other)):
-        sub = d[m]
-        rows.append([name, int(m.sum()), *(f"{_fmt(e.estimate, 3)} {_ci(e.lo, e.hi, 3)}"
-                                           for e in (S.mean_ci(sub["ret"]),
-                                                     S.mean_ci(sub["absret"]),
-                                                     S.mean_ci(sub["range"])))])
+        rows.append([name, int(m.sum()), *(_mean_row(d[col], m)[1]
+                                           for col in ("ret", "absret", "range"))])
     tables = [{"title": f"SPX on expiration days, {d.index[0].date()} to {d.index[-1].date()}, %",
                "headers": ["days", "n", "mean return", "mean |return|", "mean range"],
                "rows": rows,
                "note": "OPEX = the calendar file's monthly_opex_session (the session before a "
-                       "holiday third Friday, e.g. 2026-06-18)."}]
+                       "holiday third Friday, e.g. 2026-06-18). Intervals: circular block "
+                       f"bootstrap of the daily series ({DAILY_BLOCK}-session blocks)."}]
     case = _quad_case(spx_1min, D) if spx_1min is not None else None
     notes = []
     if case is not None:

@@ -270,24 +270,28 @@ Every finding gives an estimate, a two-sided 95 % confidence interval, the sampl
 governs it, the method, and a verdict. Returns and ranges are percent of the previous SPX
 close; differences of them are percentage points (pp).
 
-**Intervals.** Regime comparisons of daily series (claim 1: next-day moves after negative
-vs positive GEX closes, lowest vs highest GEX quintile) account for serial dependence:
-seeded circular block bootstrap ({C.N_BOOT} resamples, blocks of {C.DAILY_BLOCK} sessions)
-of the pairs (next-day value, regime flag), n = regime episodes, because negative-GEX days
-cluster in crises and an interval that assumes independent days overstates the precision
-(Welch's [0.72, 1.07] pp for the headline against the block bootstrap's [0.55, 1.36]).
-Claim 2's share of rally windows with a falling VIX: circular block bootstrap over runs of
-{C.WINDOW_BLOCK} five-session windows (rallies cluster in bull phases).
-Other differences of two means (OPEX days, claim 4, a month apart): Welch t
-(Satterthwaite degrees of freedom). Proportions: Wilson score; difference of proportions:
-Newcombe's hybrid score interval.
-Correlations: Fisher z (Spearman with variance 1.06/(n-3)); difference of two
-correlations: Zou (2007). Regression slopes: OLS with heteroskedasticity-robust (HC1)
-standard errors, normal interval. Small samples (the 2026 own-GEX window): seeded iid
-percentile bootstrap, {C.N_BOOT} resamples. Overlapping forward returns after VIX events:
-seeded circular block bootstrap ({C.N_BOOT} resamples, blocks of max(horizon,
-{C.EPISODE_GAP}) sessions) of the pairs (forward value, event flag), so both the overlap of
-forward windows and the clustering of events are kept.
+**Intervals.** Every interval over a daily series accounts for serial dependence. Regime
+comparisons (claim 1: next-day moves after negative vs positive GEX closes, lowest vs
+highest GEX quintile; the table rows' means), claim 4's expiration-day comparisons and
+claim 2's slopes: seeded circular block bootstrap ({C.N_BOOT} resamples, blocks of
+{C.DAILY_BLOCK} sessions) of the whole daily series, n = regime episodes (or expiration
+days, each its own event), because negative-GEX days cluster in crises and volatile
+spells cluster for weeks: an interval that assumes independent days overstates the
+precision (Welch's [0.72, 1.07] pp for the headline against the block bootstrap's
+[0.55, 1.36]). The slopes (OLS of the same-day SPX return on the VIX change, by the
+previous close's GEX sign), their difference and the correlations beside them come from
+the same resamples; the Spearman correlation of GEX with the next day's move resamples
+the ranks. The VIX-controlled regression of claim 1: OLS with Newey-West standard errors
+({C.HAC_LAGS} lags, Bartlett kernel). Claim 2's shares of 5-session windows with a
+falling VIX: circular block bootstrap over runs of {C.WINDOW_BLOCK} windows (rallies
+cluster in bull phases). The 2026 own-GEX window (about 40 sessions): blocks of
+{C.SHORT_BLOCK} sessions. Overlapping forward returns after VIX events (claim 3): blocks
+of max(horizon, {C.EPISODE_GAP}) sessions, so both the overlap of forward windows and the
+clustering of events are kept. Independent by construction, and so with the classic
+intervals: the expiration-day return against the next five sessions' (claim 4; Fisher z
+and Wilson: one pair a month, windows that do not overlap), shares of VIX episodes (claim
+3; Wilson: episodes at least {C.EPISODE_GAP} sessions apart) and the intraday sessions of
+claim 5 (Fisher z, Zou (2007) for the difference of two correlations; Wilson).
 
 **Verdict rule.** The claim's verdict is that of its headline finding; the other findings
 are supporting evidence with their own verdicts.

@@ -17,6 +17,8 @@ Intervals (all two-sided, ``level`` = 0.95 unless given):
 * :func:`bootstrap_diff`     iid percentile bootstrap of a difference of means (seeded).
 * :func:`block_bootstrap_event_diff`  circular block bootstrap (seeded) of
                              mean(y | event) - mean(y), for overlapping forward returns.
+* :func:`block_bootstrap_slopes`  the same bootstrap for OLS slopes and correlations of
+                             y on x within two groups of days, and their difference.
 * :func:`verdict`            the documented supported / contradicted / too thin rule.
 """
 
@@ -32,7 +34,8 @@ __all__ = [
     "Estimate", "SUPPORTED", "CONTRADICTED", "TOO_THIN", "VERDICTS",
     "norm_ppf", "t_cdf", "t_ppf", "mean_ci", "welch_diff", "wilson", "newcombe_diff",
     "pearson_ci", "spearman_ci", "corr_diff", "ols", "slope_diff", "bootstrap_diff",
-    "block_bootstrap_event_diff", "episodes", "verdict", "describe_verdict_rule",
+    "block_bootstrap_event_diff", "block_bootstrap_slopes", "circular_block_indices",
+    "episodes", "verdict", "describe_verdict_rule",
 ]
 
 SUPPORTED, CONTRADICTED, TOO_THIN = "supported", "contradicted", "too thin"
@@ -287,10 +290,13 @@ def corr_diff(a: Estimate, b: Estimate) -> Estimate:
                     {"r_a": a.estimate, "r_b": b.estimate, "n_a": a.n, "n_b": b.n})
 
 
-def ols(y, X, level: float = 0.95, names: list[str] | None = None) -> dict:
+def ols(y, X, level: float = 0.95, names: list[str] | None = None,
+        hac_lags: int | None = None) -> dict:
     """Least squares of ``y`` on the columns of ``X`` plus an intercept, HC1 standard
-    errors and normal intervals. Returns {"n", "coef": {name: Estimate}}; the intercept is
-    named ``const``."""
+    errors and normal intervals; with ``hac_lags`` (rows consecutive in time), Newey-West
+    standard errors with a Bartlett kernel over that many lags instead (robust to serial
+    correlation as well). Returns {"n", "coef": {name: Estimate}}; the intercept is named
+    ``const``."""
     y = np.asarray(y, dtype=np.float64).ravel()
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
@@ -301,21 +307,26 @@ def ols(y, X, level: float = 0.95, names: list[str] | None = None) -> dict:
     names = list(names) if names else [f"x{i}" for i in range(k)]
     A = np.column_stack([np.ones(n), X])
     out = {"n": n, "coef": {}}
+    method = "OLS, HC1 normal" if hac_lags is None else \
+        f"OLS, Newey-West ({hac_lags} lags) normal"
     if n <= k + 1:
         for nm in ["const", *names]:
-            out["coef"][nm] = Estimate(math.nan, math.nan, math.nan, n, "OLS, HC1")
+            out["coef"][nm] = Estimate(math.nan, math.nan, math.nan, n, method)
         return out
     beta, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = y - A @ beta
     bread = np.linalg.pinv(A.T @ A)
-    meat = (A * resid[:, None] ** 2).T @ A
+    u = A * resid[:, None]  # score contributions
+    meat = u.T @ u
+    for lag in range(1, (hac_lags or 0) + 1):
+        gamma = u[lag:].T @ u[:-lag]
+        meat += (1.0 - lag / (hac_lags + 1.0)) * (gamma + gamma.T)
     cov = bread @ meat @ bread * n / (n - k - 1)
     z = _z(level)
     for j, nm in enumerate(["const", *names]):
         se = math.sqrt(max(cov[j, j], 0.0))
         b = float(beta[j])
-        out["coef"][nm] = Estimate(b, b - z * se, b + z * se, n, "OLS, HC1 normal",
-                                   {"se": se})
+        out["coef"][nm] = Estimate(b, b - z * se, b + z * se, n, method, {"se": se})
     return out
 
 
@@ -361,6 +372,76 @@ def episodes(event, gap: int) -> np.ndarray:
     return idx[keep]
 
 
+def circular_block_indices(T: int, block: int, m: int, rng) -> np.ndarray:
+    """``m`` circular block bootstrap resamples of ``range(T)``: ``[m, T]`` indices made of
+    runs of ``block`` consecutive days (wrapping at the end) from random starts."""
+    nblocks = -(-T // block)
+    starts = rng.integers(0, T, size=(m, nblocks))
+    return ((starts[:, :, None] + np.arange(block)) % T).reshape(m, -1)[:, :T]
+
+
+def _weighted_line(x, y, w):
+    """Row-wise (slope, correlation) of y on x with 0/1 weights ``w`` (arrays ``[m, T]``)."""
+    sw = w.sum(axis=1)
+    mx = (w * x).sum(axis=1) / sw
+    my = (w * y).sum(axis=1) / sw
+    dx, dy = x - mx[:, None], y - my[:, None]
+    sxx = (w * dx * dx).sum(axis=1)
+    syy = (w * dy * dy).sum(axis=1)
+    sxy = (w * dx * dy).sum(axis=1)
+    return sxy / sxx, sxy / np.sqrt(sxx * syy)
+
+
+def block_bootstrap_slopes(y, x, group_a, group_b, *, block: int, n_boot: int = 2000,
+                           seed: int = 11, level: float = 0.95, chunk: int = 200) -> dict:
+    """OLS slope (with intercept) and Pearson r of ``y`` on ``x`` within the days of
+    ``group_a`` and of ``group_b`` (boolean masks over one daily series), and the slope
+    difference a - b, each with a circular block bootstrap interval (blocks of ``block``
+    consecutive days of the whole series, so the clustering of the groups and the serial
+    dependence of the days are kept; seeded). Returns ``{"slope_a", "slope_b", "r_a",
+    "r_b", "diff"}`` of :class:`Estimate` (``n`` = days in the group; the smaller for
+    ``diff``)."""
+    yv = np.asarray(y, dtype=np.float64).ravel()
+    xv = np.asarray(x, dtype=np.float64).ravel()
+    ok = np.isfinite(yv) & np.isfinite(xv)
+    wa = (np.asarray(group_a, dtype=bool) & ok).astype(np.float64)
+    wb = (np.asarray(group_b, dtype=bool) & ok).astype(np.float64)
+    y0, x0 = np.where(ok, yv, 0.0), np.where(ok, xv, 0.0)
+    one = lambda w: _weighted_line(x0[None, :], y0[None, :], w[None, :])  # noqa: E731
+    (sa,), (ra,) = one(wa)
+    (sb,), (rb,) = one(wb)
+    na, nb = int(wa.sum()), int(wb.sum())
+    method = f"circular block bootstrap (block {block}, {n_boot}, seeded)"
+    T = len(yv)
+    reps = {k: [] for k in ("slope_a", "slope_b", "r_a", "r_b", "diff")}
+    if min(na, nb) >= 3 and T >= 2 * block:
+        rng = np.random.default_rng(seed)
+        for start in range(0, n_boot, chunk):
+            idx = circular_block_indices(T, block, min(chunk, n_boot - start), rng)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                a_s, a_r = _weighted_line(x0[idx], y0[idx], wa[idx])
+                b_s, b_r = _weighted_line(x0[idx], y0[idx], wb[idx])
+            for k, v in (("slope_a", a_s), ("slope_b", b_s), ("r_a", a_r), ("r_b", b_r),
+                         ("diff", a_s - b_s)):
+                reps[k].append(v)
+    qs = (0.5 - level / 2.0, 0.5 + level / 2.0)
+
+    def est(k, value, n):
+        if not reps[k]:
+            return Estimate(float(value), math.nan, math.nan, n, method, {"block": block})
+        r = np.concatenate(reps[k])
+        lo, hi = np.quantile(r[np.isfinite(r)], qs)
+        return Estimate(float(value), float(lo), float(hi), n, method,
+                        {"block": block, "n_boot": n_boot})
+
+    out = {"slope_a": est("slope_a", sa, na), "slope_b": est("slope_b", sb, nb),
+           "r_a": est("r_a", ra, na), "r_b": est("r_b", rb, nb)}
+    d = est("diff", sa - sb, min(na, nb))
+    d.extra.update({"slope_a": float(sa), "slope_b": float(sb), "n_a": na, "n_b": nb})
+    out["diff"] = d
+    return out
+
+
 def block_bootstrap_event_diff(y, event, *, block: int, n_boot: int = 2000, seed: int = 11,
                                level: float = 0.95, episode_gap: int | None = None,
                                chunk: int = 200, versus: str = "all") -> Estimate:
@@ -402,14 +483,10 @@ def block_bootstrap_event_diff(y, event, *, block: int, n_boot: int = 2000, seed
     y0 = np.where(valid, yv, 0.0)
     w_all = base.astype(np.float64)
     w_ev = ev_v.astype(np.float64)
-    nblocks = -(-T // block)
     rng = np.random.default_rng(seed)
-    offs = np.arange(block)
     stats = []
     for start in range(0, n_boot, chunk):
-        m = min(chunk, n_boot - start)
-        starts = rng.integers(0, T, size=(m, nblocks))
-        idx = ((starts[:, :, None] + offs) % T).reshape(m, -1)[:, :T]
+        idx = circular_block_indices(T, block, min(chunk, n_boot - start), rng)
         ys, wa, we = y0[idx], w_all[idx], w_ev[idx]
         se = we.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -287,3 +287,54 @@ def test_block_bootstrap_versus_rest_planted_and_wider_than_welch_on_clustered_d
     assert (est.hi - est.lo) > 1.5 * (welch.hi - welch.lo)
     with pytest.raises(ValueError, match="versus"):
         S.block_bootstrap_event_diff(y, event, block=21, versus="other")
+
+
+def test_block_bootstrap_slopes_recover_planted_slopes_by_regime():
+    rng = np.random.default_rng(21)
+    T = 6000
+    regime = np.repeat(rng.random(T // 60) < 0.5, 60)  # regimes in runs of 60 days
+    x = rng.normal(size=T)
+    # AR(1) noise: days within a run are not independent
+    e = rng.normal(size=T)
+    u = np.empty(T)
+    u[0] = e[0]
+    for t in range(1, T):
+        u[t] = 0.6 * u[t - 1] + e[t]
+    y = np.where(regime, -2.0 * x, -0.5 * x) + 0.8 * u
+    out = S.block_bootstrap_slopes(y, x, regime, ~regime, block=21, n_boot=1000, seed=3)
+    assert out["slope_a"].lo < -2.0 < out["slope_a"].hi
+    assert out["slope_b"].lo < -0.5 < out["slope_b"].hi
+    assert out["diff"].lo < -1.5 < out["diff"].hi and out["diff"].hi < 0
+    # point estimates are the plain OLS slopes of each group
+    assert out["slope_a"].estimate == pytest.approx(np.polyfit(x[regime], y[regime], 1)[0],
+                                                    rel=1e-10)
+    assert out["diff"].n == min(regime.sum(), (~regime).sum())
+    assert out["r_a"].estimate == pytest.approx(np.corrcoef(x[regime], y[regime])[0, 1],
+                                                rel=1e-10)
+
+
+def test_newey_west_by_hand_and_wider_under_autocorrelation():
+    # hand case: y = [1, 3, 2, 5] on x = [0, 1, 2, 3]; residuals e, scores u_t = e_t (1, x_t)
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([1.0, 3.0, 2.0, 5.0])
+    A = np.column_stack([np.ones(4), x])
+    beta = np.linalg.solve(A.T @ A, A.T @ y)
+    e = y - A @ beta
+    u = A * e[:, None]
+    S0 = u.T @ u
+    G1 = u[1:].T @ u[:-1]
+    meat = S0 + 0.5 * (G1 + G1.T)  # Bartlett weight 1 - 1/2 for lag 1
+    bread = np.linalg.inv(A.T @ A)
+    cov = bread @ meat @ bread * 4 / (4 - 2)
+    fit = S.ols(y, x, hac_lags=1)
+    assert fit["coef"]["x0"].extra["se"] == pytest.approx(math.sqrt(cov[1, 1]), rel=1e-12)
+    assert "Newey-West" in fit["coef"]["x0"].method
+    # positively autocorrelated regressor and errors: HAC errors exceed HC1's
+    rng = np.random.default_rng(5)
+    T = 4000
+    xs = np.convolve(rng.normal(size=T), np.ones(20) / 20, mode="same")
+    es = np.convolve(rng.normal(size=T), np.ones(20) / 20, mode="same")
+    ys = 0.3 * xs + es
+    hac = S.ols(ys, xs, hac_lags=21)["coef"]["x0"].extra["se"]
+    hc1 = S.ols(ys, xs)["coef"]["x0"].extra["se"]
+    assert hac > 2.5 * hc1
