@@ -55,6 +55,8 @@ def build_state(s: UnderlyingState, regimes: list[str],
         "quote_staleness_seconds": max(0.0, (s.clock_ns - newest_quote) / 1e9)
         if newest_quote > 0 else None,
         "oi_age_seconds": max(0.0, (s.clock_ns - oi_ns) / 1e9),
+        # one-sided, zero-bid and wide quotes priced off their expiry's smile
+        "iv_smile_ratio": snap["iv_smile_share"] or 0.0,
     }
     sp = surface_point(book)
     state["atm_iv_pts"] = None if sp is None else 100.0 * sp.atm_iv

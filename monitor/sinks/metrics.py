@@ -38,6 +38,7 @@ Built at scrape time from ``provider() -> {root: state}`` (a snapshot-like dict,
         :func:`moneyness_bucket`); all 23 buckets are always present (0 when empty)
     dealerflow_oi_age_seconds{underlying}           state["quality"]["oi_age_seconds"]
     dealerflow_iv_failed_ratio{underlying}          state["quality"]["iv_failed_ratio"]
+    dealerflow_iv_smile_ratio{underlying}           state["quality"]["iv_smile_ratio"]
     dealerflow_quote_staleness_seconds{underlying}  state["quality"]["quote_staleness_seconds"]
     dealerflow_ticks_per_second{underlying}         state["quality"]["ticks_per_second"]
     dealerflow_consumer_lag{partition}              state["quality"]["consumer_lag"], a dict
@@ -104,6 +105,8 @@ PROFILE_BUCKETS = (("<-10%",) + tuple(f"{k:+d}%" if k else "0%"
 QUALITY_GAUGES = (
     ("oi_age_seconds", "Age of the open-interest data in use", "seconds"),
     ("iv_failed_ratio", "Share of quoted contracts whose IV could not be solved", "ratio"),
+    ("iv_smile_ratio", "Share of contracts used whose IV comes from their expiry's smile "
+     "(one-sided, zero-bid or wide quotes)", "ratio"),
     ("quote_staleness_seconds", "Age of the oldest quote still in use", "seconds"),
     ("ticks_per_second", "Ticks applied per second (recent rate)", ""),
 )

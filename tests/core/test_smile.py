@@ -258,18 +258,47 @@ def test_regimes_read_atm_iv_and_skew_off_the_smile():
     from monitor.core.surface import surface_point
 
     b = hand_book()
-    _set_smile(b, 0.25 ** 2, 0.0, 0.0, 0.0, 0.1)  # flat 25 %
+    c = b.c
+    near = np.flatnonzero((c.iv_source == st.IV_QUOTE) & (c.status == st.OK))  # 100 P and C
+
+    def shift(p):  # the re-levelling: median of quote IV minus smile IV near the money
+        k = np.log(c.strike[near] / b.g.fwd[0])
+        return float(np.median(c.iv[near] - np.sqrt(svi(p, k))))
+
+    flat = (0.25 ** 2, 0.0, 0.0, 0.0, 0.1)  # flat 25 %
+    _set_smile(b, *flat)
     sp = surface_point(b)
     assert sp.source == "smile"
-    assert sp.atm_iv == pytest.approx(0.25, rel=1e-12)
+    assert sp.atm_iv == pytest.approx(0.25 + shift(flat), rel=1e-12)
     assert sp.skew_pts == pytest.approx(0.0, abs=1e-9)
     p = (0.03, 0.08, -0.8, 0.02, 0.15)
     _set_smile(b, *p)
     sp = surface_point(b)
-    assert sp.atm_iv == pytest.approx(math.sqrt(svi(p, 0.0)), rel=1e-12)
+    assert sp.atm_iv == pytest.approx(math.sqrt(svi(p, 0.0)) + shift(p), rel=1e-12)
     assert sp.skew_pts > 0  # puts richer on a negative-rho smile
     # the 25-delta put: the strike where the smile's IV is put25 (left wing) has delta -0.25
     F, T, df = b.g.fwd[0], b.g.T[0], b.g.df[0]
-    k = brentq(lambda x: math.sqrt(svi(p, x)) - sp.put25_iv, -1.5, 0.0)
+    k = brentq(lambda x: math.sqrt(svi(p, x)) + shift(p) - sp.put25_iv, -1.5, 0.0)
     delta = _ql_delta(b.spot, F, F * math.exp(k), T, sp.put25_iv, df, False)
     assert delta == pytest.approx(-0.25, abs=2e-3)
+
+
+def test_regimes_see_iv_move_between_smile_refits():
+    """The smile is refitted only every smile_refit_s: between refits the ATM IV the
+    regimes read follows the two-sided quotes near the money (re-levelled smile)."""
+    from monitor.core.surface import surface_point
+
+    b = hand_book()
+    _set_smile(b, 0.20 ** 2, 0.0, 0.0, 0.0, 0.1)  # flat 20 %, while the quotes say otherwise
+    c = b.c
+    atm_rows = np.flatnonzero((c.iv_source == st.IV_QUOTE) & (c.status == st.OK))
+    assert len(atm_rows) == 2  # the 100 put and call, both two-sided
+    before = surface_point(b)
+    assert before.atm_iv == pytest.approx(np.median(c.iv[atm_rows]), rel=1e-12)
+    # the ATM quotes move up: the read-off ATM IV moves with them, the smile untouched
+    for i in atm_rows:
+        b.update_quote(i, c.bid[i] * 1.2, c.ask[i] * 1.2)
+    after = surface_point(b)
+    assert after.atm_iv == pytest.approx(np.median(c.iv[atm_rows]), rel=1e-12)
+    assert after.atm_iv > before.atm_iv + 0.02
+    assert b.G[SVI_A, 0] == 0.20 ** 2

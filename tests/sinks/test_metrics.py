@@ -33,7 +33,7 @@ STATES = {
             "call_wall": 5100.0, "put_wall": 4900.0, "regime": "short_gamma",
             "by_strike": BY_STRIKE,
             "quality": {"oi_age_seconds": 3600.0, "iv_failed_ratio": 0.02,
-                        "quote_staleness_seconds": 1.5, "ticks_per_second": 12000.0,
+                        "iv_smile_ratio": 0.07, "quote_staleness_seconds": 1.5, "ticks_per_second": 12000.0,
                         "consumer_lag": {"quotes-0": 10, "quotes-1": 0}}},
     "NDX": {"spot": 20000.0, "dex_usd": 1.0, "gex_usd_per_pct": -2.0,
             "vex_usd_per_vol_pt": 3.0, "cex_usd_per_day": -4.0, "zero_gamma": None,
@@ -111,6 +111,7 @@ def test_gauges_match_provider(served):
     q = STATES["SPX"]["quality"]
     assert value(s, "dealerflow_oi_age_seconds", underlying="SPX") == q["oi_age_seconds"]
     assert value(s, "dealerflow_iv_failed_ratio", underlying="SPX") == q["iv_failed_ratio"]
+    assert value(s, "dealerflow_iv_smile_ratio", underlying="SPX") == q["iv_smile_ratio"]
     assert value(s, "dealerflow_quote_staleness_seconds",
                  underlying="SPX") == q["quote_staleness_seconds"]
     assert value(s, "dealerflow_ticks_per_second", underlying="SPX") == q["ticks_per_second"]
