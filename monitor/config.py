@@ -115,6 +115,8 @@ class IntervalSettings(Section):
     reeval_ms: float = Field(250.0, gt=0, description="max rate of full re-evaluations on spot moves")
     reeval_bps: float = Field(5.0, ge=0, description="spot move that forces a re-evaluation now")
     publish_ms: float = Field(1000.0, gt=0, description="Redis state publish timer")
+    max_future_s: float = Field(300.0, ge=0, description="ticks dated more than this after "
+                                "the wall clock are rejected as future_ts (0 = no limit)")
     stale_after_s: float = Field(5.0, gt=0, description="the terminal summary marks STALE "
                                  "when no tick has arrived for this long (wall clock)")
     gil_switch_ms: float = Field(

@@ -3,6 +3,9 @@
 Synchronous and free of I/O, and not thread-safe: the service runs it on its one core
 thread (only :meth:`Refresh.run` may run elsewhere, on its own copy). Per tick:
 
+* every tick with a ``ts_ns``: not later than the wall clock plus ``max_future_s`` (else
+  ``future_ts``: one tick dated years ahead would move the underlying's event clock, and
+  every later computation, out of the calendars' range).
 * option quote: known symbol, finite non-negative bid/ask, bid <= ask, not older than
   the contract's last applied ``ts_ns`` (else ``stale``: at-least-once redelivery makes
   re-applying idempotent). Good quotes are batched per underlying into one
@@ -180,11 +183,17 @@ class Pipeline:
     def __init__(self, books: dict[str, Book], *, reeval_ms: float = 250.0,
                  reeval_bps: float = 5.0, clock=time.monotonic,
                  models: dict[str, tuple[str, str]] | None = None,
-                 background_refresh: bool = False):
+                 background_refresh: bool = False, max_future_s: float | None = None,
+                 wall_clock=time.time_ns):
         """``models``: per root ``(position_model, flow_base_model)``; default the book's
         own model. For ``positions`` the books already hold the user's positions.
         ``background_refresh``: due whole-chain refreshes are started as :class:`Refresh`
-        jobs for the caller to run (:meth:`take_refreshes`) instead of inline."""
+        jobs for the caller to run (:meth:`take_refreshes`) instead of inline.
+        ``max_future_s``: ticks dated more than this after ``wall_clock()`` (UTC ns) are
+        rejected as ``future_ts`` (None or 0: no limit)."""
+        self.max_future_ns = int(max_future_s * 1e9) if max_future_s else None
+        self.wall_clock = wall_clock
+        self.ts_limit = np.iinfo(np.int64).max  # set per batch
         self.reeval_s = reeval_ms / 1000.0
         self.reeval_frac = reeval_bps / 1e4
         self.clock = clock
@@ -222,6 +231,8 @@ class Pipeline:
     # -- the hot path -------------------------------------------------------------------
     def apply(self, ticks) -> int:
         """Apply a batch in order; returns the number of ticks applied."""
+        limit = self.ts_limit = (np.iinfo(np.int64).max if self.max_future_ns is None
+                                 else self.wall_clock() + self.max_future_ns)
         pending: dict[str, tuple[UnderlyingState, list, list, list]] = {}
         counts = self.counts
         applied = 0
@@ -256,6 +267,9 @@ class Pipeline:
                     continue
                 if bid > ask:
                     counts.reject(s.root, "quote", "crossed", f"{t.symbol} bid={bid} ask={ask}")
+                    continue
+                if t.ts_ns > limit:
+                    counts.reject(s.root, "quote", "future_ts", f"{t.symbol} ts_ns={t.ts_ns}")
                     continue
                 if t.ts_ns < s.last_ts[row]:
                     counts.ticks[(s.root, "quote", "stale")] += 1
@@ -320,7 +334,7 @@ class Pipeline:
         g = np.empty(n, dtype=np.int64)
         codes = np.empty(n, dtype=np.int8)
         accepted = screen_records(raw[:, off:off + WIDTH], ts, bid, ask, self.index.keys,
-                                  self.index.table, self.last_ts, g, codes)
+                                  self.index.table, self.last_ts, g, codes, self.ts_limit)
         if accepted:
             acc = np.flatnonzero(codes == APPLY)
             ga = g[acc]
@@ -369,6 +383,9 @@ class Pipeline:
         if price <= 0.0:
             self.counts.reject(s.root, "underlying", "negative_price", f"{t.root} {price}")
             return 0
+        if t.ts_ns > self.ts_limit:
+            self.counts.reject(s.root, "underlying", "future_ts", f"{t.root} ts_ns={t.ts_ns}")
+            return 0
         if t.ts_ns < s.spot_ts_ns:
             self.counts.ticks[(s.root, "underlying", "stale")] += 1
             return 0
@@ -415,6 +432,9 @@ class Pipeline:
         if t.price < 0 or t.size <= 0:
             self.counts.reject(s.root, "trade", "negative_price", f"{t.symbol} {t.price}x{t.size}")
             return 0
+        if t.ts_ns > self.ts_limit:
+            self.counts.reject(s.root, "trade", "future_ts", f"{t.symbol} ts_ns={t.ts_ns}")
+            return 0
         s.trades += 1
         s.last_trade_ts_ns = max(s.last_trade_ts_ns, t.ts_ns)
         q = s.pending_quote.get(row)
@@ -443,6 +463,9 @@ class Pipeline:
             return 0
         if t.value <= 0:
             self.counts.reject(OTHER, "vol_index", "negative_price", f"{t.symbol}={t.value}")
+            return 0
+        if t.ts_ns > self.ts_limit:
+            self.counts.reject(OTHER, "vol_index", "future_ts", f"{t.symbol} ts_ns={t.ts_ns}")
             return 0
         last = self.vol_index.get(t.symbol)
         if last is not None and t.ts_ns < last[0]:

@@ -105,7 +105,8 @@ class Monitor:
                  out=sys.stdout):
         self.settings = settings
         self.source = source
-        self.pipeline = Pipeline(books, reeval_ms=settings.intervals.reeval_ms,
+        self.pipeline = Pipeline(books, max_future_s=settings.intervals.max_future_s,
+                                 reeval_ms=settings.intervals.reeval_ms,
                                  reeval_bps=settings.intervals.reeval_bps,
                                  models=position_models(settings, books),
                                  background_refresh=True)

@@ -28,7 +28,7 @@ negative prices, unknown symbols, stale timestamps) belong to the service.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Annotated, Union
 
 import msgspec
 
@@ -53,13 +53,17 @@ __all__ = [
 #: the Kafka header ``wire-version``; consumers reject a message whose header names another.
 WIRE_VERSION = 1
 
+#: ``ts_ns`` must fit an int64 (the book's clocks) and not precede the epoch: a value
+#: outside is a malformed tick at decode, not an overflow later in the service
+TsNs = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
 _TAG_FIELD = "type"
 
 
 class OptionQuote(msgspec.Struct, frozen=True, tag="quote", tag_field=_TAG_FIELD):
     """Top of book of one option contract."""
 
-    ts_ns: int
+    ts_ns: TsNs
     symbol: str
     bid: float
     ask: float
@@ -70,7 +74,7 @@ class OptionQuote(msgspec.Struct, frozen=True, tag="quote", tag_field=_TAG_FIELD
 class OptionTrade(msgspec.Struct, frozen=True, tag="trade", tag_field=_TAG_FIELD):
     """One option trade print (``conditions``: the feed's sale-condition codes, free text)."""
 
-    ts_ns: int
+    ts_ns: TsNs
     symbol: str
     price: float
     size: float
@@ -80,7 +84,7 @@ class OptionTrade(msgspec.Struct, frozen=True, tag="trade", tag_field=_TAG_FIELD
 class UnderlyingTick(msgspec.Struct, frozen=True, tag="underlying", tag_field=_TAG_FIELD):
     """Quote and last price of an underlying (``root``: ``SPX``, ``SPY``, ...)."""
 
-    ts_ns: int
+    ts_ns: TsNs
     root: str
     bid: float
     ask: float
@@ -98,7 +102,7 @@ class OpenInterest(msgspec.Struct, frozen=True, tag="oi", tag_field=_TAG_FIELD):
 class VolIndex(msgspec.Struct, frozen=True, tag="vol_index", tag_field=_TAG_FIELD):
     """A volatility index level (``VIX``, ``VIX1D``, ...), in index points."""
 
-    ts_ns: int
+    ts_ns: TsNs
     symbol: str
     value: float
 
