@@ -73,6 +73,8 @@ log = structlog.get_logger("monitor.service")
 
 #: niceness of the threads that work beside the tick path (refreshes, publish cycles)
 BACKGROUND_NICE = 10
+#: the longest shutdown waits for a publish cycle in flight (its events must not be lost)
+SHUTDOWN_CYCLE_S = 30.0
 
 
 def background_thread() -> None:
@@ -246,7 +248,14 @@ class Monitor:
             if not done:
                 ingest.cancel()
                 await asyncio.gather(ingest, return_exceptions=True)
-            timers.cancel()
+            # let a publish cycle in flight finish: cancelling it while its computation runs
+            # on the levels thread would let the regime engine advance and drop the events
+            # it returned (they would never reach Redis or desk chat); the timer loop ends
+            # by itself once it sees the stop
+            done, _ = await asyncio.wait([timers], timeout=SHUTDOWN_CYCLE_S)
+            if not done:
+                log.warning("publish_cycle_abandoned_at_shutdown", waited_s=SHUTDOWN_CYCLE_S)
+                timers.cancel()
             await asyncio.gather(timers, return_exceptions=True)
             await asyncio.gather(*self._refreshes, return_exceptions=True)
             await self._core(self.pipeline.maintenance, True)
@@ -306,6 +315,8 @@ class Monitor:
         next_summary = time.monotonic() + 1.0
         while not self._stop.is_set():
             await asyncio.sleep(self.tick_s)
+            if self._stop.is_set():  # the final cycle is the shutdown's
+                break
             try:
                 await self._core(self.pipeline.maintenance)
                 now = time.monotonic()
