@@ -147,7 +147,7 @@ class RedisSink(Sink, CheckpointStore):
     the pause between reconnect attempts while Redis is down.
 
     Counters (attributes): ``published_states``, ``published_events``,
-    ``buffered_events`` (current buffer length), ``dropped_events``,
+    ``buffered_events`` (not yet stored: in the buffer or in a write in flight), ``dropped_events``,
     ``duplicate_events`` (re-sent events Redis already had), ``errors`` (failed writes,
     encoding errors, command errors), ``last_publish_seconds`` (state computed -> written
     to Redis, of the last written state), ``connected``.
@@ -176,6 +176,7 @@ class RedisSink(Sink, CheckpointStore):
         self.last_publish_seconds: float | None = None
         self._client: Redis | None = None
         self._buffer: deque[_Event] = deque()
+        self._inflight = 0  # events of the write in flight (off the buffer, not yet stored)
         self._pending: dict[str, _Pending] = {}
         self._lock = asyncio.Lock()
         self._last_id: dict[str, tuple[int, int]] = {}
@@ -196,7 +197,9 @@ class RedisSink(Sink, CheckpointStore):
 
     @property
     def buffered_events(self) -> int:
-        return len(self._buffer)
+        """Events not yet stored: waiting in the buffer or in a write still in flight (a
+        flush takes them off the buffer before Redis has answered)."""
+        return len(self._buffer) + self._inflight
 
     @property
     def client(self) -> Redis:
@@ -429,7 +432,13 @@ class RedisSink(Sink, CheckpointStore):
         while self._buffer and len(batch) < self.flush_batch:
             batch.append(self._buffer.popleft())
         timeout = self.op_timeout + 1e-4 * len(batch)
+        self._inflight = len(batch)
+        try:
+            return await self._write_batch(states, batch, timeout)
+        finally:
+            self._inflight = 0
 
+    async def _write_batch(self, states: dict, batch: list, timeout: float) -> bool:
         def restore():
             for root, pending in states.items():
                 self._pending.setdefault(root, pending)  # a newer one wins
