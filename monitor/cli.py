@@ -98,6 +98,9 @@ UNDERLYING_HELP = ("the root of a chain file whose layout has none (end-of-day f
                    "named ROOT_YYYY-MM-DD.csv[.gz])")
 CONFIG_HELP = ("config file (default: $DEALERFLOW_CONFIG, else ./config.yaml, else the "
                "packaged default)")
+DATA_HELP = "the real-data folder (default: $DEALERFLOW_DATA, data_dir in the config, ../shared/data)"
+JSON_ROWS_HELP = "print the rows as one JSON array"
+MARKDOWN_HELP = "a Markdown table (the README's)"
 
 
 def _version(value: bool) -> None:
@@ -367,10 +370,9 @@ def daily(
     vix: Path = typer.Option(None, help="VIX closes (date,value), the regimes' put-premium "
                              "measure (default: market_daily/VIX_close_1990-2026-08.csv in "
                              "the data folder)"),
-    data: Path = typer.Option(None, "--data", help="the real-data folder (default: "
-                              "$DEALERFLOW_DATA, data_dir in the config, ../shared/data)"),
-    as_json: bool = typer.Option(False, "--json", help="print the rows as one JSON array"),
-    markdown: bool = typer.Option(False, "--markdown", help="a Markdown table (the README's)"),
+    data: Path = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_ROWS_HELP),
+    markdown: bool = typer.Option(False, "--markdown", help=MARKDOWN_HELP),
     config: Path = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """Run the regime engine over daily chains: per session spot, GEX (model and vendor),
@@ -400,10 +402,9 @@ def smiles(
     chains: list[Path] = typer.Argument(None, help="chain files or folders of them (default: "
                                         "the 2026 SPX daily files and the SPX quotedata "
                                         "files in the data folder)"),
-    data: Path = typer.Option(None, "--data", help="the real-data folder (default: "
-                              "$DEALERFLOW_DATA, data_dir in the config, ../shared/data)"),
-    as_json: bool = typer.Option(False, "--json", help="print the rows as one JSON array"),
-    markdown: bool = typer.Option(False, "--markdown", help="a Markdown table (the README's)"),
+    data: Path = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_ROWS_HELP),
+    markdown: bool = typer.Option(False, "--markdown", help=MARKDOWN_HELP),
     config: Path = typer.Option(None, help=CONFIG_HELP),
     underlying: str = typer.Option(None, help=UNDERLYING_HELP),
 ) -> None:
