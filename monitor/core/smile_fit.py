@@ -4,7 +4,7 @@ and calendar arbitrage on the quoted range (:mod:`monitor.core.smile` for the fo
 Points: per settlement group, the out-of-the-money contracts (calls at or above the
 forward, puts below) whose quote is two-sided and sane (:func:`~monitor.core.smile.two_sided`)
 and whose mid solved to an IV; at least :data:`MIN_POINTS` of them, else the group has no
-smile. Residual of a point: ``(smile IV - mid IV) / max(half spread in vol, 0.1 vol pt)``
+smile. Residual of a point: ``(smile IV - mid IV) / max(half spread in vol, 1 vol pt)``
 (half spread in vol = ``(ask - bid) / 2 / vega``), so a wing quote counts for what it says
 and a tight one no more than a 1-vol-point one (the tightest quotes alone would pin the
 fit at the money and let the wings, where one-sided quotes take the smile IV, go astray);
@@ -12,13 +12,14 @@ a soft-L1 loss keeps one bad quote from bending the smile.
 
 Fit: Zeliade's quasi-explicit method (:func:`_quasi_explicit`: for fixed ``m, s`` the
 rest is a bounded linear least squares that also enforces Lee's wing bound; a bounded
-Nelder-Mead, compiled with the loss, searches ``m, s``). If the result breaks an arbitrage condition on the
-expiry's grid (:func:`grid`): when the calendar condition is the only one broken
+Nelder-Mead, compiled with the loss, searches ``m, s``). If the result breaks an
+arbitrage condition on the expiry's grid (:func:`grid`): when the calendar condition is
+the only one broken
 (``w(k) < w_i(k)`` against an earlier accepted expiry ``i``, :func:`calendar_floor`), the
 level ``a`` is lifted just enough; otherwise, or when that costs too much, an SLSQP pass
 imposes ``g(k) >= 0`` on the grid, Lee's bound and the calendar floor (lifting the level
-if SLSQP stops just short of the floor). A result that still breaks one, or that costs more than
-:data:`MAX_FIX_VOL_PTS` of fit RMSE over the free fit, is dropped (the group has no smile,
+if SLSQP stops just short of the floor). A result that still breaks one, or that costs
+more than :data:`MAX_FIX_VOL_PTS` of fit RMSE over the free fit, is dropped (the group has no smile,
 status ``arbitrage``). Groups are fitted in order of settlement, so each is checked
 against the smiles already accepted.
 """
@@ -32,7 +33,7 @@ import numpy as np
 
 from monitor.core import status as st
 from monitor.core.jit import kernel
-from monitor.core.smile import WIDE_SPREAD, butterfly_g, lee_ok, total_var
+from monitor.core.smile import butterfly_g, lee_ok, total_var
 
 MIN_POINTS = 8
 GRID_POINTS = 41
@@ -155,15 +156,6 @@ def _lifted(fit, kc, floor, summary, label):
     short = float(np.max(floor - total_var(fit.params, kc)))
     a, b, rho, m, s = fit.params
     return summary((a + max(short, 0.0) + W_MARGIN * (1.0 + abs(a)), b, rho, m, s), fixed=label)
-
-
-def _soft_l1(r):
-    z = r / LOSS_SCALE
-    return float(np.sum(2.0 * (np.sqrt(1.0 + z * z) - 1.0)))
-
-
-def _vol_residual(p, k, iv, weight, T):
-    return (np.sqrt(np.maximum(total_var(p, k), 1e-12) / T) - iv) * weight
 
 
 def _inner(k, w_obs, wv, m, s):
@@ -391,5 +383,5 @@ def fit_book(book) -> list[ExpiryFit]:
     return fits
 
 
-__all__ = ["ExpiryFit", "GRID_POINTS", "MIN_POINTS", "WIDE_SPREAD", "arbitrage_free",
+__all__ = ["ExpiryFit", "GRID_POINTS", "MIN_POINTS", "arbitrage_free",
            "calendar_grid", "fit_book", "fit_expiry", "fit_points", "grid"]
