@@ -176,3 +176,36 @@ def test_bad_quotes_are_counted_not_used(bid, ask, reason):
                         "cex_usd_per_day": 0.0}
     b.update_quote(0, 20.0, 21.0)  # the next good quote is applied
     assert b.status_counts() == {"ok": 1}
+
+
+def test_days_scenario_revalues_with_the_shorter_discount_factor_and_carry():
+    """r = 5 %, q = 2 %, 60 days passing: the contract is revalued at T - 60/365 with the
+    forward keeping its carry per year and the discount factor of the shorter time
+    (delta = e^{-q t} N(d1) written out here), not today's."""
+    r, q, S, K, T, sig, days = 0.05, 0.02, 100.0, 95.0, 0.5, 0.25, 60.0
+    b = one(strike=K, is_call=False, sigma=sig, years=T, r=r, q=q)  # dealer short 1 put
+
+    def delta(t):
+        F = S * math.exp((r - q) * t)
+        s = sig * math.sqrt(t)
+        d1 = (math.log(F / K) + 0.5 * s * s) / s
+        return math.exp(-q * t) * (0.5 * (1 + math.erf(d1 / math.sqrt(2))) - 1.0)
+
+    t1 = b.g.T[0] - days / 365.0
+    expected = -b.c.pos[0] * 100.0 * (delta(t1) - delta(b.g.T[0])) * S
+    assert hedge_flow(b, days=days).flow_usd == pytest.approx(expected, rel=1e-9)
+
+
+def test_zero_gamma_is_found_across_the_whole_scan_range():
+    """Dealers short a 100 put, long a 130 call: short gamma at spot 100, long near 130, so
+    total GEX changes sign between: about 13 % above spot, inside the documented +-20 %
+    scan (a narrower scan would report no flip)."""
+    from monitor.core import levels
+
+    chain = make_chain([(100.0, 0.25, False, 0.2, 1.0), (130.0, 0.25, True, 0.2, 1.0)])
+    b = Book(chain, model="classic", multiplier=100.0, rate=0.0)
+    assert b.totals["gex_usd_per_pct"] < 0
+    zg = levels.zero_gamma(b)
+    assert zg is not None and 110.0 < zg < 120.0
+    below, above = levels.gex_curve(b, np.array([zg * 0.995, zg * 1.005]))
+    assert below < 0 < above  # it is the sign change, not a local dip
