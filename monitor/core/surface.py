@@ -7,10 +7,9 @@ Reference expiry: the first settlement group at least ``min_days`` out (default 
 ``k = 0`` (the forward), 25-delta put IV = its IV where the Black-76 put delta at that IV
 is -0.25 (solved on a fine grid of ``k``). The smile is refitted only every
 ``smile_refit_s`` of event time, and the regimes must see IV move between refits, so it
-is read *re-levelled*: shifted in parallel by the median, over the group's two-sided
-quotes within ``ATM_BAND`` of the forward, of their IV minus the smile's (0 right after a
-fit, up to the fit's residual). Otherwise, from the quotes: ATM IV at the group's
-forward, interpolated
+is read *re-levelled*: shifted in parallel so that it passes through the ATM IV of the
+group's two-sided quotes (as below; within the fit's residual right after a fit).
+Otherwise, from the quotes: ATM IV at the group's forward, interpolated
 linearly in log-strike between the two strikes that bracket it (each strike's IV the mean
 of its call and put IVs), so it moves smoothly with the forward instead of jumping when
 the nearest strike changes (a jump of up to the skew across one strike interval, which
@@ -30,7 +29,6 @@ from monitor.core.black76 import delta_only
 from monitor.core.layout import SVI_A, SVI_B, SVI_M, SVI_RHO, SVI_S
 
 SMILE_GRID = 801  # k points from -1.5 to 0.1: 0.2 % of log-moneyness apart
-ATM_BAND = 0.03  # |ln(K/F)| of the quotes that re-level the smile
 
 
 @dataclass(frozen=True)
@@ -55,9 +53,7 @@ def surface_point(book, min_days: float = 7.0) -> SurfacePoint | None:
             atm, put25 = _from_smile(book, j)
             return SurfacePoint(str(book.group_expiry[j]), float(g.T[j] * 365.0), atm, put25,
                                 100.0 * (put25 - atm), "smile")
-        strikes, inv = np.unique(c.strike[rows], return_inverse=True)
-        iv_k = np.bincount(inv, weights=c.iv[rows]) / np.bincount(inv)  # call/put mean
-        atm = _interp_at(np.log(strikes), iv_k, np.log(F))
+        atm = _quote_atm(book, rows, F)
         puts = rows[~c.is_call[rows]]
         if len(puts) == 0:
             continue
@@ -77,10 +73,8 @@ def _from_smile(book, j: int) -> tuple[float, float]:
 
     T, F, df, S = book.g.T[j], book.g.fwd[j], book.g.df[j], book.spot
     c = book.c
-    near = np.flatnonzero((c.group == j) & (c.status == st.OK) & (c.iv_source == st.IV_QUOTE))
-    kq = np.log(c.strike[near] / F)
-    near, kq = near[np.abs(kq) <= ATM_BAND], kq[np.abs(kq) <= ATM_BAND]
-    shift = float(np.median(c.iv[near] - smile(kq))) if len(near) else 0.0
+    two = np.flatnonzero((c.group == j) & (c.status == st.OK) & (c.iv_source == st.IV_QUOTE))
+    shift = _quote_atm(book, two, F) - float(smile(0.0)) if len(two) else 0.0
     k = np.linspace(-1.5, 0.1, SMILE_GRID)
     iv = np.maximum(smile(k) + shift, 1e-6)
     d = np.array([delta_only(S, F, F * np.exp(kk), T, v, df, False) for kk, v in zip(k, iv)])
@@ -88,6 +82,15 @@ def _from_smile(book, j: int) -> tuple[float, float]:
     # put delta falls from about 0 (far OTM, low k) to about -0.5 at the forward: reversed,
     # it increases, as np.interp needs
     return atm, _interp_at(d[::-1], iv[::-1], -0.25)
+
+
+def _quote_atm(book, rows: np.ndarray, F: float) -> float:
+    """ATM IV of the quotes ``rows``: each strike's IV the mean of its call and put IVs,
+    interpolated linearly in log-strike at the forward ``F``."""
+    c = book.c
+    strikes, inv = np.unique(c.strike[rows], return_inverse=True)
+    iv_k = np.bincount(inv, weights=c.iv[rows]) / np.bincount(inv)
+    return _interp_at(np.log(strikes), iv_k, np.log(F))
 
 
 def _interp_at(x: np.ndarray, y: np.ndarray, x0: float) -> float:

@@ -261,7 +261,7 @@ def test_regimes_read_atm_iv_and_skew_off_the_smile():
     c = b.c
     near = np.flatnonzero((c.iv_source == st.IV_QUOTE) & (c.status == st.OK))  # 100 P and C
 
-    def shift(p):  # the re-levelling: median of quote IV minus smile IV near the money
+    def shift(p):  # the re-levelling: quote ATM IV (both quotes at K = F here) minus smile
         k = np.log(c.strike[near] / b.g.fwd[0])
         return float(np.median(c.iv[near] - np.sqrt(svi(p, k))))
 
