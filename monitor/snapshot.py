@@ -17,6 +17,7 @@ from monitor.core import status as st
 from monitor.core.book import MIN_T_SECONDS, Book
 from monitor.core.exposures import EXPOSURES, totals_dict
 from monitor.core.layout import CALLS, PUTS
+from monitor.core.smile import total_var
 from monitor.fmt import iso_utc
 from monitor.sentences import headline
 
@@ -69,10 +70,7 @@ def _smile_fields(fit) -> dict:
     its points)."""
     if fit is None:
         return {"smile": None, "atm_iv": None, "smile_points": None, "smile_rmse_vol_pts": None}
-    atm = None
-    if fit.params is not None:
-        a, b, rho, m, s = fit.params
-        atm = float(np.sqrt((a + b * (-rho * m + np.sqrt(m * m + s * s))) / fit.T))
+    atm = None if fit.params is None else float(np.sqrt(total_var(fit.params, 0.0) / fit.T))
     return {"smile": fit.status, "atm_iv": atm, "smile_points": fit.n_points,
             "smile_rmse_vol_pts": None if fit.params is None else fit.rmse_vol_pts}
 

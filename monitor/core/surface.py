@@ -27,6 +27,7 @@ import numpy as np
 from monitor.core import status as st
 from monitor.core.black76 import delta_only
 from monitor.core.layout import SVI_A, SVI_B, SVI_M, SVI_RHO, SVI_S
+from monitor.core.smile import total_var
 
 SMILE_GRID = 801  # k points from -1.5 to 0.1: 0.2 % of log-moneyness apart
 
@@ -65,20 +66,16 @@ def surface_point(book, min_days: float = 7.0) -> SurfacePoint | None:
 
 
 def _from_smile(book, j: int) -> tuple[float, float]:
-    a, b, rho, m, s = (book.G[r, j] for r in (SVI_A, SVI_B, SVI_RHO, SVI_M, SVI_S))
-
-    def smile(k):
-        return np.sqrt(np.maximum(a + b * (rho * (k - m) + np.sqrt((k - m) ** 2 + s * s)),
-                                  1e-12))
-
+    # the book stores the smile as implied variance, so raw SVI gives sigma**2 directly
+    p = tuple(book.G[r, j] for r in (SVI_A, SVI_B, SVI_RHO, SVI_M, SVI_S))
+    smile = lambda k: np.sqrt(np.maximum(total_var(p, k), 1e-12))  # noqa: E731
     T, F, df, S = book.g.T[j], book.g.fwd[j], book.g.df[j], book.spot
     c = book.c
     two = np.flatnonzero((c.group == j) & (c.status == st.OK) & (c.iv_source == st.IV_QUOTE))
-    shift = _quote_atm(book, two, F) - float(smile(0.0)) if len(two) else 0.0
+    atm = _quote_atm(book, two, F) if len(two) else float(smile(0.0))
     k = np.linspace(-1.5, 0.1, SMILE_GRID)
-    iv = np.maximum(smile(k) + shift, 1e-6)
+    iv = np.maximum(smile(k) + (atm - float(smile(0.0))), 1e-6)  # re-levelled through atm
     d = np.array([delta_only(S, F, F * np.exp(kk), T, v, df, False) for kk, v in zip(k, iv)])
-    atm = float(smile(0.0)) + shift
     # put delta falls from about 0 (far OTM, low k) to about -0.5 at the forward: reversed,
     # it increases, as np.interp needs
     return atm, _interp_at(d[::-1], iv[::-1], -0.25)
