@@ -74,6 +74,11 @@ class PricingSettings(Section):
 
 
 class KafkaTopics(Section):
+    layout: Literal["single", "per_kind"] = Field(
+        "single", description="single: every tick in one topic keyed by underlying (wire "
+        "v2, what scale-out needs); per_kind: one topic per tick kind (wire v1, read for "
+        "compatibility, one process only)")
+    ticks: str = "dealerflow.ticks"
     option_quotes: str = "dealerflow.option_quotes"
     option_trades: str = "dealerflow.option_trades"
     underlying: str = "dealerflow.underlying"
@@ -96,6 +101,20 @@ class KafkaSettings(Section):
     fetch_max_wait_ms: int = Field(10, ge=0, description="longest a fetch waits for data: "
                                    "low = low latency (aiokafka's default 500 adds up to "
                                    "0.5 s per tick on quiet partitions)")
+    max_message_bytes: int = Field(
+        1_000_000, ge=1024, description="the broker's message.max.bytes: dead-letter values "
+        "are truncated to fit (the original size in a header)")
+    checkpoint_s: float = Field(10.0, gt=0, description="a checkpoint of every owned "
+                                "underlying at least this often (wall seconds)")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = Field(None, description="from "
+                                            "DEALERFLOW_KAFKA__SASL_PASSWORD only")
+    ssl_cafile: str | None = Field(None, description="CA bundle for SSL / SASL_SSL "
+                                   "(None: the system's)")
+    ssl_certfile: str | None = Field(None, description="client certificate (mutual TLS)")
+    ssl_keyfile: str | None = None
 
 
 class RedisSettings(Section):
@@ -104,11 +123,24 @@ class RedisSettings(Section):
     stream_maxlen: int = Field(10000, ge=1, description="approximate cap of the events stream")
     buffer_max: int = Field(10000, ge=1, description="events held while Redis is down")
     password: SecretStr | None = Field(None, description="from DEALERFLOW_REDIS__PASSWORD only")
+    username: str | None = Field(None, description="Redis 6 ACL user (None: default)")
+    ssl_ca_certs: str | None = Field(None, description="CA bundle for rediss:// URLs "
+                                     "(None: the system's)")
+    unreachable_ready_s: float = Field(
+        30.0, gt=0, description="/readyz fails once Redis has been unreachable this long")
 
 
 class MetricsSettings(Section):
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", description="bind address of /metrics /healthz /readyz; "
+                      "0.0.0.0 only where something else guards it (containers)")
     port: int = Field(9108, ge=0, le=65535, description="0 = pick a free port")
+    token: SecretStr | None = Field(None, description="bearer token required on /metrics "
+                                    "(from DEALERFLOW_METRICS__TOKEN only; the probes stay "
+                                    "open)")
+    max_connections: int = Field(64, ge=1, description="concurrent HTTP connections; more "
+                                 "are refused with 503")
+    stall_s: float = Field(30.0, gt=0, description="/readyz fails while the consumer has "
+                           "lag but applied nothing for this long")
 
 
 class IntervalSettings(Section):
@@ -260,6 +292,8 @@ class Settings(BaseSettings):
 
 
 SECRET_SECTIONS = ("alerts",)
+#: single secret keys inside otherwise public sections
+SECRET_KEYS = (("redis", "password"), ("kafka", "sasl_password"), ("metrics", "token"))
 
 
 class _YamlWithoutSecrets(YamlConfigSettingsSource):
@@ -270,9 +304,11 @@ class _YamlWithoutSecrets(YamlConfigSettingsSource):
                 raise ValueError(f"{self.yaml_file_path}: a config file must not contain "
                                  f"'{key}': secrets come from the environment only "
                                  f"(DEALERFLOW_{key.upper()}__...)")
-        if isinstance(data.get("redis"), dict) and "password" in data["redis"]:
-            raise ValueError(f"{self.yaml_file_path}: a config file must not contain "
-                             f"redis.password: use DEALERFLOW_REDIS__PASSWORD")
+        for section, key in SECRET_KEYS:
+            if isinstance(data.get(section), dict) and key in data[section]:
+                raise ValueError(f"{self.yaml_file_path}: a config file must not contain "
+                                 f"{section}.{key}: use DEALERFLOW_{section.upper()}__"
+                                 f"{key.upper()}")
         return data
 
 

@@ -46,6 +46,7 @@ from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
 OTHER = "other"  # label for ticks whose underlying the monitor does not track
+CHECKPOINT_VERSION = 2
 SAMPLES_PER_REASON = 3
 
 
@@ -99,21 +100,31 @@ class UnderlyingState:
         """A copy whose book and arrays will not change (the publish cycle reads it while
         ticks keep coming)."""
         return replace(self, book=self.book.copy(), last_ts=self.last_ts.copy(),
-                       flow_pos=dict(self.flow_pos), last_trade_px={}, pending_quote={},
+                       flow_pos=dict(self.flow_pos), last_trade_px=dict(self.last_trade_px),
+                       pending_quote={},
                        refreshing=None, touched=[], spare=None)
 
     def checkpoint(self) -> dict:
-        """The mutable inputs of the book (with the universe's size), enough to resume."""
+        """The mutable inputs of the book (with the universe's size) and the flow model's
+        running counts, enough to resume exactly (format ``version`` 2; the service adds
+        the source ``offsets`` it covers)."""
         b = self.book
-        return {"root": self.root, "n": len(b.c.strike), "spot": b.spot,
-                "pending_spot": self.pending_spot, "spot_ts_ns": self.spot_ts_ns,
-                "clock_ns": self.clock_ns, "bid": b.c.bid, "ask": b.c.ask, "oi": b.oi,
-                "last_ts": self.last_ts, "oi_date": self.oi_date,
+        return {"version": CHECKPOINT_VERSION, "root": self.root, "n": len(b.c.strike),
+                "spot": b.spot, "pending_spot": self.pending_spot,
+                "spot_ts_ns": self.spot_ts_ns, "clock_ns": self.clock_ns, "bid": b.c.bid,
+                "ask": b.c.ask, "oi": b.oi, "last_ts": self.last_ts, "oi_date": self.oi_date,
                 "flow_pos": {str(k): v for k, v in self.flow_pos.items()},
-                "customer_puts_sold": self.customer_puts_sold}
+                "last_trade_px": {str(k): v for k, v in self.last_trade_px.items()},
+                "customer_puts_sold": self.customer_puts_sold, "trades": self.trades,
+                "classified": self.classified, "unclassified": self.unclassified,
+                "last_trade_ts_ns": self.last_trade_ts_ns}
 
     def restore(self, cp: dict) -> None:
+        """Resume from :meth:`checkpoint` (version 1, without the trade counts, too)."""
         b = self.book
+        if cp.get("version", 1) > CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint version {cp['version']} is newer than this "
+                             f"monitor's ({CHECKPOINT_VERSION})")
         if cp["n"] != len(b.c.strike) or cp["root"] != self.root:
             raise ValueError("checkpoint does not match this chain")
         b.c.bid[:] = cp["bid"]
@@ -123,6 +134,11 @@ class UnderlyingState:
         self.pending_spot, self.oi_date = cp["pending_spot"], cp["oi_date"]
         self.flow_pos = {int(k): float(v) for k, v in cp.get("flow_pos", {}).items()}
         self.customer_puts_sold = float(cp.get("customer_puts_sold", 0.0))
+        self.last_trade_px = {int(k): float(v) for k, v in cp.get("last_trade_px", {}).items()}
+        self.trades = int(cp.get("trades", 0))
+        self.classified = int(cp.get("classified", 0))
+        self.unclassified = int(cp.get("unclassified", 0))
+        self.last_trade_ts_ns = int(cp.get("last_trade_ts_ns", 0))
         b.oi[:] = np.asarray(cp["oi"], dtype=np.float64)
         if self.position_model != "positions":
             self.reweight(np.arange(len(b.oi)))
@@ -441,6 +457,7 @@ class Pipeline:
         bid, ask = q if q is not None else (s.book.c.bid[row], s.book.c.ask[row])
         side = classify_print(t.price, bid, ask, s.last_trade_px.get(row))
         s.last_trade_px[row] = t.price
+        s.dirty = True  # the flow counts are part of the published state and checkpoint
         self.counts.ticks[(s.root, "trade", "applied")] += 1
         if side == 0:
             s.unclassified += 1

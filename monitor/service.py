@@ -129,6 +129,17 @@ class Monitor:
         self.refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh",
                                             initializer=background_thread)
         self._refreshes: set[asyncio.Task] = set()
+        # a partitioned source (a consumer group) hands this process some underlyings:
+        # only those are published and checkpointed (another member's state must never be
+        # overwritten); they are taken over and handed over in its rebalance hooks
+        self.owned: set[str] = set() if source.partitioned else set(books)
+        source.set_rebalance_hooks(self._on_revoked, self._on_assigned)
+        self._position: dict = {}  # next source offset applied, per partition (merged tokens)
+        self._kept: set = set()  # partitions handed over cleanly at the last revocation
+        self._rebalance_t0: float | None = None
+        self._publishing = asyncio.Lock()  # one publish cycle at a time (timer, rebalance)
+        self._last_checkpoint_all = time.monotonic()
+        self.handovers: list[dict] = []  # one entry per take-over (roots, seconds)
         self.regimes = {root: RegimeEngine(root, settings.regimes) for root in books}
         self.states: dict[str, dict] = {}  # last published state per root
         self.events: list[dict] = []  # every event since start (also in the sinks)
@@ -169,23 +180,32 @@ class Monitor:
     def stop(self) -> None:
         self._stop.set()
 
-    async def restore(self) -> None:
-        """In Kafka mode, each underlying's book checkpoint (resume exactly); then its regime
-        history (so a restart does not forget the lookback), used only when it is continuous
-        with the data (:func:`history_gap`), else dropped with one log line."""
+    async def restore(self, roots=None) -> dict[str, dict[str, int]]:
+        """Per underlying of ``roots`` (default all): with ``checkpoints``, its book
+        checkpoint (resume exactly); then its regime history (so a restart does not forget
+        the lookback), used only when it is continuous with the data (:func:`history_gap`),
+        else dropped with one log line. Returns, per restored checkpoint, the source
+        offsets it covers (where the source reads on: :meth:`Source.resume_from`)."""
+        covered: dict[str, dict[str, int]] = {}
         if self.store is None:
-            return
+            return covered
+        roots = list(self.pipeline.states) if roots is None else sorted(roots)
         if self.checkpoints:
-            for root, s in self.pipeline.states.items():
+            for root in roots:
+                s = self.pipeline.states[root]
                 raw = await self.store.load(root, "checkpoint")
                 if raw is None:
                     continue
                 try:
-                    await self._core(s.restore, decode_checkpoint(raw))
-                    log.info("checkpoint_restored", underlying=root, clock_ns=s.clock_ns)
-                except (ValueError, KeyError, msgspec.DecodeError) as err:
+                    cp = decode_checkpoint(raw)
+                    await self._core(s.restore, cp)
+                    covered[root] = dict(cp.get("offsets") or {})
+                    log.info("checkpoint_restored", underlying=root, clock_ns=s.clock_ns,
+                             offsets=covered[root])
+                except (ValueError, KeyError, TypeError, msgspec.DecodeError) as err:
                     log.warning("checkpoint_ignored", underlying=root, error=str(err))
-        for root, engine in self.regimes.items():
+        for root in roots:
+            engine = self.regimes[root]
             raw = await self.store.load(root, "regime")
             if raw is None:
                 continue
@@ -201,6 +221,60 @@ class Monitor:
                 log.info("regime_history_restored", underlying=root)
             except (KeyError, TypeError, ValueError, msgspec.DecodeError) as err:
                 log.warning("regime_history_ignored", underlying=root, error=str(err))
+        return covered
+
+    # -- rebalances (a partitioned source) -------------------------------------------------
+    async def _on_revoked(self, partitions) -> None:
+        """Hand over what this process gives up, within the rebalance: one publish cycle
+        of every owned underlying (state, checkpoint with the offsets it covers, commit),
+        so the next owner restores it and reads on exactly from there."""
+        self._rebalance_t0 = time.monotonic()
+        lost = {r for r in self.owned if self.source.partitions_of(r) & set(partitions)}
+        if not lost:
+            return
+        ok = await self.publish_cycle(force=lost)
+        # partitions whose hand-over was stored: if they come back to this process, it
+        # reads on from its own position (its books are exactly there)
+        self._kept = set(partitions) if ok else set()
+        self.owned -= lost
+        for root in lost:
+            self.states.pop(root, None)
+        log.info("underlyings_handed_over", underlyings=sorted(lost), stored=ok)
+
+    async def _on_assigned(self, partitions) -> None:
+        """Take over the underlyings the new assignment holds: those handed over by another
+        member (or by this one before a restart) restore their checkpoint and regime
+        history, and the source reads on from the offsets the checkpoints cover; the take-
+        over time goes to the log and the sinks."""
+        t0 = self._rebalance_t0 if self._rebalance_t0 is not None else time.monotonic()
+        self._rebalance_t0 = None
+        mine = {r for r in self.pipeline.states if self.source.owns(r)}
+        kept = {r for r in mine if self.source.partitions_of(r) & self._kept}
+        taken = mine - kept
+        covered = await self.restore(taken) if taken else {}
+
+        def own_position():  # core thread: nothing is being applied meanwhile
+            out = {r: self.source.covered_by(r, self._position) for r in kept}
+            keep = set(partitions) & self._kept
+            self._position = {tp: off for tp, off in self._position.items() if tp in keep}
+            if isinstance(self._token, dict):  # an old owner's offsets are not ours to commit
+                self._token = {tp: off for tp, off in self._token.items() if tp in keep}
+            return out
+
+        covered.update(await self._core(own_position))
+        self._kept = set()
+        sought = self.source.resume_from(covered)
+        for root in taken:
+            self.pipeline.states[root].dirty = True
+        self.owned = mine
+        seconds = time.monotonic() - t0
+        if taken:
+            self.handovers.append({"underlyings": sorted(taken), "seconds": seconds})
+            for sink in self.sinks:
+                sink.observe_handover(sorted(taken), seconds)
+        log.info("underlyings_taken_over", underlyings=sorted(taken), kept=sorted(kept),
+                 takeover_s=round(seconds, 3), resumed_at={str(k): v for k, v in
+                                                           sought.items()})
 
     async def run(self, duration: float | None = None) -> int:
         loop = asyncio.get_running_loop()
@@ -211,7 +285,8 @@ class Monitor:
                 pass  # not the main thread (tests): stop() is called directly
         for sink in self.sinks:
             await sink.setup()
-        await self.restore()
+        if not self.source.partitioned:  # else each underlying when it is assigned
+            await self.restore()
         try:
             await self.source.start()
         except SourceUnavailable:
@@ -295,19 +370,28 @@ class Monitor:
                             log.error("encoding_mismatch", detail=context)
                 if batch.ticks:
                     self._last_batch = time.monotonic()
-                    await self._core(self.pipeline.apply, batch.ticks)
+                await self._core(self._apply, batch.ticks, batch.token)
+                if batch.ticks:
                     lat = (time.time_ns() - batch.received_ns) / 1e9
                     for sink in self.sinks:
                         sink.observe_batch(self.pipeline.states, lat)
                 self.ticks_received += sum(len(t) if type(t) is QuoteBlock else 1
                                            for t in batch.ticks)
-                self._token = self.source.merge_tokens(self._token, batch.token)
                 if self.max_ticks is not None and self.ticks_received >= self.max_ticks:
                     self._stop.set()
                 if self._stop.is_set():
                     break
         finally:
             self._ingest_done.set()
+
+    def _apply(self, ticks, token) -> None:
+        """Core thread: apply a batch and, in the same step, note the offsets it covers,
+        so a frozen copy's checkpoint always says exactly which ticks are in it."""
+        if ticks:
+            self.pipeline.apply(ticks)
+        self._token = self.source.merge_tokens(self._token, token)
+        if isinstance(token, dict):
+            self._position.update(token)
 
     async def _timers(self) -> None:
         pub_s = self.settings.intervals.publish_ms / 1000.0
@@ -333,25 +417,29 @@ class Monitor:
                 log.exception("timer_cycle_failed")
 
     # -- publishing ---------------------------------------------------------------------
-    def _freeze(self) -> tuple[object, list]:
+    def _freeze(self, force=frozenset()) -> tuple[object, list]:
         """On the core thread, between batches: the source token and a frozen copy of each
-        changed underlying (about a millisecond), so the slow part of a publish cycle
+        owned underlying that changed (or is in ``force``; about a millisecond each), with
+        the source offsets its checkpoint covers, so the slow part of a publish cycle
         (levels, scenarios, regimes) runs beside tick processing, not in its way."""
         token, self._token = self._token, None
         frozen = []
         vol_index = dict(self.pipeline.vol_index)
         for root, s in self.pipeline.states.items():
-            if not s.dirty and root in self.states:
+            if root not in self.owned:
+                continue
+            if not s.dirty and root in self.states and root not in force:
                 continue
             s.dirty = False
-            frozen.append((root, s.frozen_copy(), vol_index, self.pipeline.consistent(s)))
+            frozen.append((root, s.frozen_copy(), vol_index, self.pipeline.consistent(s),
+                           self.source.covered_by(root, self._position)))
         return token, frozen
 
     def _collect(self, frozen: list) -> list[UnderlyingCycle]:
         """On the levels thread: per underlying, state, profile, regime events, regime
         history and checkpoint, all of the frozen instant."""
         out = []
-        for root, s, vol_index, consistent in frozen:
+        for root, s, vol_index, consistent, covered in frozen:
             engine = self.regimes[root]
             state, profile = build_state(s, engine.current)
             vix_symbol = self.settings.underlying(root).vol_index
@@ -367,15 +455,28 @@ class Monitor:
                                                base=self.base)
             # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
             # the live book), so it is kept whenever there is a store
-            cp = encode_checkpoint(s.checkpoint()) if self.store is not None else None
+            cp = (encode_checkpoint({**s.checkpoint(), "offsets": covered})
+                  if self.store is not None else None)
             history = {**engine.to_dict(), "chain": chain_id(s.book)}
             out.append(UnderlyingCycle(root, state, profile, events,
                                        msgspec.json.encode(history), cp))
         return out
 
-    async def publish_cycle(self) -> None:
-        """Freeze, compute, hand to the sinks, then commit (module docstring)."""
-        token, frozen = await self._core(self._freeze)
+    async def publish_cycle(self, force=frozenset()) -> bool:
+        """Freeze, compute, hand to the sinks, then commit (module docstring); ``force``:
+        underlyings published and checkpointed even if unchanged. True when every durable
+        sink stored the cycle."""
+        async with self._publishing:
+            return await self._publish_cycle(force)
+
+    async def _publish_cycle(self, force) -> bool:
+        now = time.monotonic()
+        if now - self._last_checkpoint_all >= self.settings.kafka.checkpoint_s:
+            # every owned underlying's checkpoint now and then, changed or not: its offsets
+            # keep up with the partition, so a take-over re-reads little
+            self._last_checkpoint_all = now
+            force = set(force) | self.owned
+        token, frozen = await self._core(self._freeze, force)
         items = await asyncio.get_running_loop().run_in_executor(self.levels, self._collect,
                                                                  frozen)
         now = time.monotonic()
@@ -394,11 +495,12 @@ class Monitor:
         stored = await deliver(PublishCycle(items, *self._count_deltas()), self.sinks)
         self.cycles += 1
         if token is None:
-            return
+            return stored
         if not self.checkpoints or stored:
             await self.source.commit(token)
         else:  # keep the offsets for the next cycle: nothing past the checkpoint is committed
             self._token = self.source.merge_tokens(token, self._token)
+        return stored
 
     def _count_deltas(self) -> tuple[dict, dict]:
         """Tick and rejection counts since the last cycle (and one log line per new

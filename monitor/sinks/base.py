@@ -21,8 +21,9 @@ Contract of a :class:`Sink` (as aiokafka's ``ConsumerRebalanceListener`` states 
   Non-durable sinks' return values are ignored.
 * :meth:`Sink.flush` writes what is kept (called at shutdown, after the last cycle);
   :meth:`Sink.close` releases resources; later writes are ignored.
-* :meth:`Sink.ready` and :meth:`Sink.observe_batch` are optional hooks: the service became
-  ready (or stops being ready), and a batch of ticks reached the state after ``seconds``.
+* :meth:`Sink.ready`, :meth:`Sink.observe_batch` and :meth:`Sink.observe_handover` are
+  optional hooks: the service became ready (or stops being ready), a batch of ticks
+  reached the state after ``seconds``, underlyings were taken over in a rebalance.
 
 A :class:`CheckpointStore` is where :meth:`load` finds what a sink stored (the book
 checkpoint, the regime history) when the service restarts. The Redis sink is both.
@@ -89,6 +90,10 @@ class Sink(ABC):
 
     def observe_batch(self, roots: Iterable[str], seconds: float) -> None:
         """A batch of ticks reached the state ``seconds`` after it was received."""
+
+    def observe_handover(self, roots: Iterable[str], seconds: float) -> None:
+        """This process took over ``roots`` (a rebalance): from the revocation (or the
+        assignment, on a first one) until their checkpoints were restored, ``seconds``."""
 
 
 class CheckpointStore(ABC):

@@ -68,6 +68,29 @@ class Source(ABC):
         not applicable."""
         return {}
 
+    #: True when the source hands this process only part of the underlyings (a consumer
+    #: group): the service then publishes and checkpoints only what :meth:`owns` says, and
+    #: restores an underlying's checkpoint when it is handed over (``on_assigned``)
+    partitioned: bool = False
+
+    def owns(self, root: str) -> bool:
+        """Whether this process currently receives ``root``'s ticks. Default: all."""
+        return True
+
+    def covered_by(self, root: str, position: dict) -> dict[str, int]:
+        """The part of ``position`` (merged tokens) that holds ``root``'s ticks, as
+        ``{"topic:partition": next_offset}`` for its checkpoint. Default: nothing."""
+        return {}
+
+    def resume_from(self, covered: dict[str, dict[str, int]]) -> dict:
+        """After a hand-over: ``covered[root]`` = what ``root``'s restored checkpoint
+        covers (:meth:`covered_by`); read on from there. Default: nothing to do."""
+        return {}
+
+    def set_rebalance_hooks(self, on_revoked=None, on_assigned=None) -> None:
+        """Async callbacks ``(partitions) -> None`` for a partitioned source's rebalances;
+        ignored by a source that is not partitioned."""
+
     async def __aenter__(self):
         await self.start()
         return self

@@ -1,5 +1,12 @@
 """Kafka source (consumer group, explicit at-least-once commits) and a tick producer.
 
+Topic layout (``kafka.topics.layout``, docs/wire-format.md): ``single`` (wire v2, the
+default) puts every tick in one topic keyed by underlying, so one partition holds all of an
+underlying's ticks in the order they were produced and a consumer group never splits an
+underlying; volatility-index levels, which every underlying's regimes read, are written to
+every partition (header ``broadcast``). ``per_kind`` (wire v1) is one topic per tick kind,
+still readable by one process.
+
 :class:`KafkaSource` reads the configured tick topics in a consumer group with
 ``enable_auto_commit=False``. Each ``getmany()`` becomes one
 :class:`~monitor.sources.base.Batch`; its token is ``{TopicPartition: last_offset + 1}``
@@ -31,20 +38,33 @@ from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
 )
+from aiokafka.helpers import create_ssl_context
+from aiokafka.partitioner import murmur2
 
 from monitor.config import KafkaSettings, KafkaTopics
 from monitor.sources.base import Batch, Source, SourceUnavailable
 from monitor.wire.codec import MALFORMED, decode, encode, kafka_key
-from monitor.wire.schema import TAGS, WIRE_VERSION, Tick
+from monitor.wire.schema import TAGS, WIRE_VERSION, Tick, VolIndex
 
 __all__ = ["KafkaSource", "KafkaTickProducer", "TOPIC_OF_TAG", "input_topics",
-           "topic_for", "WIRE_VERSION_HEADER"]
+           "topic_for", "partition_of", "client_options", "WIRE_VERSION_HEADER",
+           "BROADCAST_HEADER", "ORIGINAL_SIZE_HEADER"]
 
 log = structlog.get_logger(__name__)
 
 #: Kafka header carrying the wire-format version (ASCII digits). Absent = version 1.
 WIRE_VERSION_HEADER = "wire-version"
 _VERSION_BYTES = str(WIRE_VERSION).encode()
+#: versions this consumer reads: the message bodies of v1 and v2 are the same; v2 is the
+#: single-topic layout
+_READ_VERSIONS = {b"1", b"2"}
+#: header of a message written to every partition (volatility-index levels): never
+#: skipped on a take-over (a duplicate is stale by its timestamp)
+BROADCAST_HEADER = "broadcast"
+#: header of a dead-letter record whose value was cut to the broker's limit
+ORIGINAL_SIZE_HEADER = "original-size"
+#: room left for the key and headers when a dead-letter value is truncated
+_DLQ_OVERHEAD = 4096
 
 #: tick tag -> attribute of :class:`~monitor.config.KafkaTopics` naming its topic
 TOPIC_OF_TAG: dict[str, str] = {
@@ -60,13 +80,49 @@ RebalanceHook = Callable[[set[TopicPartition]], Awaitable[None]]
 
 
 def input_topics(topics: KafkaTopics) -> list[str]:
-    """The five tick topics of ``topics`` (not the dead-letter topic)."""
+    """The tick topics of ``topics`` (not the dead-letter topic): the one ``ticks`` topic,
+    or with ``layout: per_kind`` the five per-kind topics."""
+    if topics.layout == "single":
+        return [topics.ticks]
     return [getattr(topics, attr) for attr in TOPIC_OF_TAG.values()]
 
 
 def topic_for(tick: Tick, topics: KafkaTopics) -> str:
-    """The topic a tick is routed to (quote -> option_quotes, trade -> option_trades, ...)."""
+    """The topic a tick is routed to: ``ticks``; with ``layout: per_kind`` by its kind
+    (quote -> option_quotes, trade -> option_trades, ...)."""
+    if topics.layout == "single":
+        return topics.ticks
     return getattr(topics, TOPIC_OF_TAG[_TAG_OF_TYPE[type(tick)]])
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition the producers' default partitioner puts ``key`` in among
+    ``partitions`` (murmur2, as Kafka's Java client and aiokafka): how a member knows which
+    underlyings its assigned partitions hold."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def client_options(settings: KafkaSettings) -> dict:
+    """aiokafka connection options of ``settings`` (consumer and producers alike):
+    bootstrap, TLS (``SSL``, ``SASL_SSL``: CA bundle, client certificate) and SASL
+    (``PLAIN``, ``SCRAM-SHA-256/512``; the password from the environment only)."""
+    opts: dict = {"bootstrap_servers": settings.bootstrap,
+                  "security_protocol": settings.security_protocol}
+    if "SSL" in settings.security_protocol:
+        opts["ssl_context"] = create_ssl_context(cafile=settings.ssl_cafile,
+                                                 certfile=settings.ssl_certfile,
+                                                 keyfile=settings.ssl_keyfile)
+    if settings.security_protocol.startswith("SASL"):
+        if settings.sasl_mechanism is None:
+            raise ValueError(f"kafka.security_protocol {settings.security_protocol} needs "
+                             f"kafka.sasl_mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+        if settings.sasl_username is None or settings.sasl_password is None:
+            raise ValueError("SASL needs kafka.sasl_username and DEALERFLOW_KAFKA__"
+                             "SASL_PASSWORD")
+        opts.update(sasl_mechanism=settings.sasl_mechanism,
+                    sasl_plain_username=settings.sasl_username,
+                    sasl_plain_password=settings.sasl_password.get_secret_value())
+    return opts
 
 
 def _tp_name(tp: TopicPartition) -> str:
@@ -86,6 +142,12 @@ class _Listener(ConsumerRebalanceListener):
 
 class KafkaSource(Source):
     """Tick batches from Kafka (see the module docstring).
+
+    A member of a consumer group owns the underlyings whose key its assigned partitions
+    hold (:meth:`owns`, :func:`partition_of`). On a hand-over the service restores the
+    underlyings' checkpoints and calls :meth:`resume_from` with the source offsets they
+    cover: the partition is read again from the lowest, and each underlying's messages
+    below its own checkpoint's offset are skipped (nothing lost, nothing applied twice).
 
     ``topics``: topic names to read; default the five tick topics of ``settings.topics``.
     ``dead_letter``: produce rejected units to ``settings.topics.dead_letter``.
@@ -124,6 +186,54 @@ class KafkaSource(Source):
         self.dead_letter_failures = 0
         self.commit_failures = 0
         self.rebalances = 0
+        self.skipped = 0  # messages below their underlying's checkpoint after a hand-over
+        self.resets = 0  # partitions found behind our position (topic re-created)
+        self._assigned: set[TopicPartition] = set()
+        self._partitions: dict[str, int] = {}  # topic -> partition count
+        #: per partition, key -> first offset not covered by that key's checkpoint
+        self._skip: dict[TopicPartition, dict[bytes, int]] = {}
+        self._joining: AIOKafkaConsumer | None = None
+
+    partitioned = True
+
+    def set_rebalance_hooks(self, on_revoked=None, on_assigned=None) -> None:
+        self._on_revoked_hook = on_revoked
+        self._on_assigned_hook = on_assigned
+
+    def partitions_of(self, root: str) -> set[TopicPartition]:
+        """The partitions (one per input topic) that hold ``root``'s ticks."""
+        key = root.encode()
+        return {TopicPartition(t, partition_of(key, n)) for t, n in self._partitions.items()}
+
+    def owns(self, root: str) -> bool:
+        return bool(self.partitions_of(root) & self._assigned)
+
+    @property
+    def assigned(self) -> set[TopicPartition]:
+        return set(self._assigned)
+
+    def covered_by(self, root: str, position: dict) -> dict[str, int]:
+        return {_tp_name(tp): position[tp] for tp in self.partitions_of(root)
+                if tp in position}
+
+    def resume_from(self, covered: dict[str, dict[str, int]]) -> dict:
+        """After an assignment (inside ``on_assigned``): ``covered[root]`` = the offsets a
+        restored checkpoint of ``root`` covers (``{"topic:partition": offset}``). Each
+        assigned partition that holds such a root is read again from the lowest of them,
+        and each root's messages below its own offset are skipped. Returns ``{tp: offset}``
+        sought."""
+        consumer = self._consumer or self._joining
+        sought = {}
+        for tp in self._assigned:
+            name = _tp_name(tp)
+            keys = {root.encode(): int(off[name]) for root, off in covered.items()
+                    if name in off}
+            if not keys:
+                continue
+            self._skip[tp] = keys
+            sought[tp] = min(keys.values())
+            consumer.seek(tp, sought[tp])
+        return sought
 
     @classmethod
     def from_settings(cls, settings: KafkaSettings, **kw) -> KafkaSource:
@@ -149,17 +259,18 @@ class KafkaSource(Source):
             return
         self._stopping = False
         s = self.settings
-        opts = dict(bootstrap_servers=s.bootstrap, group_id=s.group_id,
-                    client_id=self._client_id, enable_auto_commit=False,
-                    auto_offset_reset="earliest")
+        conn = client_options(s)
+        opts = dict(conn, group_id=s.group_id, client_id=self._client_id,
+                    enable_auto_commit=False, auto_offset_reset="earliest")
         opts.update(self._consumer_options)
         consumer = AIOKafkaConsumer(**opts)
         consumer.subscribe(topics=self.topics, listener=_Listener(self))
+        self._joining = consumer
         producer = None
         try:
             if self.dead_letter:
-                popts = dict(bootstrap_servers=s.bootstrap, client_id=f"{self._client_id}-dlq",
-                             acks="all", linger_ms=5)
+                popts = dict(conn, client_id=f"{self._client_id}-dlq", acks="all",
+                             linger_ms=5, max_request_size=s.max_message_bytes)
                 popts.update(self._producer_options)
                 producer = AIOKafkaProducer(**popts)
                 await producer.start()
@@ -175,6 +286,8 @@ class KafkaSource(Source):
                 raise SourceUnavailable(f"cannot reach Kafka at {s.bootstrap}: "
                                         f"{type(err).__name__}") from None
             raise
+        finally:
+            self._joining = None
         self._producer = producer
         self._consumer = consumer
         log.info("kafka_source_started", bootstrap=s.bootstrap, group_id=s.group_id,
@@ -212,11 +325,20 @@ class KafkaSource(Source):
         for tp in revoked:
             self._next.pop(tp, None)
             self._applied.pop(tp, None)
+            self._skip.pop(tp, None)
+        self._assigned -= revoked
         if revoked:
             log.info("partitions_revoked", partitions=sorted(_tp_name(tp) for tp in revoked))
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions_assigned", partitions=sorted(_tp_name(tp) for tp in assigned))
+        self._assigned = set(assigned)
+        consumer = self._consumer or self._joining  # the first assignment comes in start()
+        if consumer is not None:
+            for t in self.topics:
+                parts = consumer.partitions_for_topic(t)
+                if parts:
+                    self._partitions[t] = len(parts)
         if self._on_assigned_hook is not None:
             try:
                 await self._on_assigned_hook(assigned)
@@ -239,8 +361,29 @@ class KafkaSource(Source):
             except ConsumerStoppedError:
                 return
             if not data:
+                self._check_positions(consumer)
                 continue
             yield await self._make_batch(data)
+
+    def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
+        """A partition whose high watermark is below our position was emptied (the broker
+        lost or re-created the topic): nothing would ever be fetched again, silently.
+        Read it from the beginning (its offsets start over) and say so."""
+        for tp in list(self._assigned):
+            try:
+                hw = consumer.highwater(tp)
+            except AssertionError:
+                continue
+            nxt = self._next.get(tp)
+            if hw is None or nxt is None or hw >= nxt:
+                continue
+            self.resets += 1
+            log.warning("partition_reset_detected", partition=_tp_name(tp), highwater=hw,
+                        position=nxt, action="reading it from the beginning")
+            self._next[tp] = 0
+            self._applied.pop(tp, None)
+            self._skip.pop(tp, None)
+            consumer.seek_to_beginning(tp)
 
     async def _make_batch(self, data) -> Batch:
         received_ns = time.time_ns()
@@ -253,12 +396,17 @@ class KafkaSource(Source):
         for tp, records in data.items():
             if not records:
                 continue
+            skip = self._skip.get(tp)
             for rec in records:
                 n += 1
+                if (skip and rec.key in skip and rec.offset < skip[rec.key]
+                        and _header(rec.headers, BROADCAST_HEADER) is None):
+                    self.skipped += 1  # in the checkpoint restored for its underlying
+                    continue
                 version = _header(rec.headers, WIRE_VERSION_HEADER)
-                if version is not None and version != _VERSION_BYTES:
+                if version is not None and version not in _READ_VERSIONS:
                     res_errors = [(MALFORMED, f"unsupported wire version {version!r} "
-                                              f"(this consumer reads {WIRE_VERSION})")]
+                                              f"(this consumer reads 1 and {WIRE_VERSION})")]
                     rejected = [rec.value or b""]
                 else:
                     res = decode(rec.value, encoding)
@@ -286,6 +434,10 @@ class KafkaSource(Source):
                      {"lag": self.lag(), "records": n})
 
     async def _dead_letter(self, rec, reason: str, ctx: str, raw: bytes, element: int):
+        limit = self.settings.max_message_bytes - _DLQ_OVERHEAD
+        size = len(raw)
+        if size > limit:  # as much as the broker takes; the size says it was cut
+            raw = raw[:limit]
         headers = [
             ("reason", reason.encode()),
             ("topic", rec.topic.encode()),
@@ -294,6 +446,7 @@ class KafkaSource(Source):
             ("element", str(element).encode()),
             ("context", ctx.encode("utf-8", "replace")[:1000]),
             ("encoding", self.settings.encoding.encode()),
+            (ORIGINAL_SIZE_HEADER, str(size).encode()),
         ]
         assert self._producer is not None
         try:
@@ -378,8 +531,12 @@ async def _start_producer(opts: dict) -> AIOKafkaProducer:
 
 
 class KafkaTickProducer:
-    """Writes ticks in wire format v1: per topic (by tick type) and key (the underlying),
-    in order, up to ``batch_size`` ticks per message, header ``wire-version``.
+    """Writes ticks in wire format v2 (``topics.layout: single``; v1 with ``per_kind``):
+    per topic and key (the underlying), in order, up to ``batch_size`` ticks per message,
+    header ``wire-version``; in the single layout volatility-index ticks go to every
+    partition of the topic (header ``broadcast``), since every underlying's regimes read
+    them. ``producer_options`` (e.g. :func:`client_options`' security settings) pass to
+    aiokafka.
 
     Use as ``async with KafkaTickProducer(bootstrap, "json") as p: await p.send_ticks(ticks)``.
     """
@@ -399,6 +556,7 @@ class KafkaTickProducer:
         self._opts.update(producer_options)
         self._idempotence_fallback = idempotence_fallback
         self._producer: AIOKafkaProducer | None = None
+        self._version = (_VERSION_BYTES if self.topics.layout == "single" else b"1")
         self.messages = 0
         self.ticks = 0
 
@@ -454,24 +612,30 @@ class KafkaTickProducer:
         messages. Ticks of one (topic, underlying) keep their order."""
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        groups: dict[tuple[str, bytes], list[Tick]] = {}
+        groups: dict[tuple[str, bytes, bool], list[Tick]] = {}
         topics = self.topics
+        single = topics.layout == "single"
         for t in ticks:
-            k = (topic_for(t, topics), kafka_key(t))
+            k = (topic_for(t, topics), kafka_key(t), single and type(t) is VolIndex)
             g = groups.get(k)
             if g is None:
                 groups[k] = [t]
             else:
                 g.append(t)
         producer = self.producer
-        headers = [(WIRE_VERSION_HEADER, _VERSION_BYTES)]
+        headers = [(WIRE_VERSION_HEADER, self._version)]
+        broadcast = headers + [(BROADCAST_HEADER, b"1")]
         futures = []
         n_ticks = 0
-        for (topic, key), group in groups.items():
+        for (topic, key, everywhere), group in groups.items():
+            parts = sorted(await producer.partitions_for(topic)) if everywhere else [None]
             for i in range(0, len(group), batch_size):
                 chunk = group[i:i + batch_size]
-                futures.append(await producer.send(topic, encode(chunk, self.encoding),
-                                                   key=key, headers=headers))
+                value = encode(chunk, self.encoding)
+                for part in parts:
+                    futures.append(await producer.send(
+                        topic, value, key=key, partition=part,
+                        headers=broadcast if everywhere else headers))
                 n_ticks += len(chunk)
         await producer.flush()
         await asyncio.gather(*futures)

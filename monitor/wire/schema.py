@@ -1,4 +1,5 @@
-"""Wire format v1: the ticks the monitor consumes (documented in ``docs/wire-format.md``).
+"""Wire format v2: the ticks the monitor consumes (documented in ``docs/wire-format.md``;
+the message bodies are those of v1, v2 changed the topic layout).
 
 Five tick types, a tagged union on the field ``"type"``:
 
@@ -50,8 +51,10 @@ __all__ = [
 ]
 
 #: Version of this wire format. Producers built on :mod:`monitor.sources.kafka` send it in
-#: the Kafka header ``wire-version``; consumers reject a message whose header names another.
-WIRE_VERSION = 1
+#: the Kafka header ``wire-version``; consumers read 1 and 2 and reject a message whose
+#: header names another. v2 changed the topic layout only (one topic keyed by underlying,
+#: docs/wire-format.md); the message bodies are those of v1.
+WIRE_VERSION = 2
 
 #: ``ts_ns`` must fit an int64 (the book's clocks) and not precede the epoch: a value
 #: outside is a malformed tick at decode, not an overflow later in the service

@@ -29,7 +29,7 @@ def make_settings(bootstrap: str | None = None, redis_url: str = "redis://127.0.
         s.kafka = KafkaSettings(
             bootstrap=bootstrap, group_id=group or f"g-{uuid.uuid4().hex[:8]}",
             session_timeout_ms=2000, heartbeat_interval_ms=300,
-            topics={"option_quotes": f"{p}.q", "option_trades": f"{p}.t",
+            topics={"ticks": f"{p}.ticks", "option_quotes": f"{p}.q", "option_trades": f"{p}.t",
                     "underlying": f"{p}.u", "open_interest": f"{p}.oi",
                     "vol_index": f"{p}.v", "dead_letter": f"{p}.dlq"})
     s.intervals.publish_ms = 200.0

@@ -15,7 +15,7 @@ from monitor.core.layout import CALLS, PUTS
 from monitor.service import Monitor
 from monitor.sinks.metrics import Metrics, MetricsSink
 from monitor.sinks.redis_sink import RedisSink
-from monitor.sources.kafka import KafkaSource, KafkaTickProducer
+from monitor.sources.kafka import KafkaSource, KafkaTickProducer, input_topics
 from monitor.wire.schema import OptionQuote, OptionTrade, UnderlyingTick
 from tests.broker import create_topics
 from tests.service.helpers import (
@@ -39,8 +39,7 @@ def kafka_source(settings):
 async def publish(settings, ticks, bad=()):
     k = settings.kafka
     t = k.topics
-    await create_topics(k.bootstrap, [t.option_quotes, t.option_trades, t.underlying,
-                                      t.open_interest, t.vol_index, t.dead_letter], 3)
+    await create_topics(k.bootstrap, input_topics(t) + [t.dead_letter], 3)
     async with KafkaTickProducer(k.bootstrap, k.encoding, t) as prod:
         half = len(ticks) // 2
         await prod.send_ticks(ticks[:half], batch_size=500)
@@ -79,7 +78,7 @@ async def test_session_state_equals_whole_chain_and_bad_input_is_counted(kafka_b
     bad = bad_ticks(good)
     # the out-of-order quote goes last, after its newer twin
     stream = good + bad
-    await publish(settings, stream, bad=[(settings.kafka.topics.option_quotes, b"{not json")])
+    await publish(settings, stream, bad=[(settings.kafka.topics.ticks, b"{not json")])
     metrics = Metrics()
     port = metrics.serve("127.0.0.1", 0)
     sink = RedisSink(settings.redis, metrics=metrics)

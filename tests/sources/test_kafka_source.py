@@ -35,8 +35,9 @@ FAST_GROUP = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
 TS = 1_787_342_400_000_000_000
 
 
-def _topics() -> KafkaTopics:
-    return KafkaTopics(**{name: unique(name) for name in KafkaTopics.model_fields})
+def _topics(layout: str = "single") -> KafkaTopics:
+    return KafkaTopics(layout=layout, **{name: unique(name) for name in KafkaTopics.model_fields
+                                         if name != "layout"})
 
 
 def _settings(bootstrap, topics, group=None, **kw) -> KafkaSettings:
@@ -134,9 +135,10 @@ def _merge_tokens(batches: list[Batch]) -> dict:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("encoding", ["json", "binary"])
-async def test_all_ticks_arrive_in_order_per_underlying(kafka_bootstrap, encoding):
-    topics = _topics()
+@pytest.mark.parametrize("encoding,layout", [("json", "single"), ("binary", "single"),
+                                             ("json", "per_kind")])
+async def test_all_ticks_arrive_in_order_per_underlying(kafka_bootstrap, encoding, layout):
+    topics = _topics(layout)
     await create_topics(kafka_bootstrap, input_topics(topics), partitions=3)
     sent = _stream(400)
     sent.append(OpenInterest("2026-08-20", "SPXW260821C07000000", 1234.0))
@@ -149,17 +151,20 @@ async def test_all_ticks_arrive_in_order_per_underlying(kafka_bootstrap, encodin
     src = _source(_settings(kafka_bootstrap, topics, encoding=encoding))
     await src.start()
     try:
-        batches = await _take(src, ticks=len(sent))
+        batches = await _take(src, ticks=len(sent) + (2 if layout == "single" else 0))
         got = _ticks(batches)
         assert sum(len(b.errors) for b in batches) == 0
+        if layout == "single":  # the vol index reaches every partition, the rest once
+            assert [t for t in got if isinstance(t, VolIndex)] == [sent[-1]] * 3
+            got = [t for t in got if not isinstance(t, VolIndex)] + [sent[-1]]
         assert Counter(got) == Counter(sent)
-        # order is kept per (topic, underlying): ts_ns increases along each key's stream
+        # order is kept per (topic, underlying): ts_ns increases along each key's stream;
+        # in the single layout every kind of an underlying is one stream
         streams = defaultdict(list)
         for t in got:
-            streams[(topic_for(t, topics), underlying_of_tick(t))].append(t.ts_ns if
-                                                                           hasattr(t, "ts_ns")
-                                                                           else 0)
-        assert len(streams) >= 6
+            if hasattr(t, "ts_ns"):  # (open interest has a date, no timestamp)
+                streams[(topic_for(t, topics), underlying_of_tick(t))].append(t.ts_ns)
+        assert len(streams) >= (5 if layout == "per_kind" else 3)
         for key, ts in streams.items():
             assert ts == sorted(ts), key
         b0 = batches[0]
@@ -171,7 +176,7 @@ async def test_all_ticks_arrive_in_order_per_underlying(kafka_bootstrap, encodin
 
 
 async def test_malformed_records_are_counted_and_dead_lettered(kafka_bootstrap):
-    topics = _topics()
+    topics = _topics("per_kind")
     await create_topics(kafka_bootstrap, [topics.option_quotes, topics.dead_letter], 1)
     good = [OptionQuote(TS, "SPXW260821C07600000", 1.0, 1.2),
             OptionQuote(TS + 1, "SPXW260821C07600000", 1.05, 1.25)]
@@ -182,7 +187,7 @@ async def test_malformed_records_are_counted_and_dead_lettered(kafka_bootstrap):
         await prod.send_raw(topics.option_quotes, b'{"type":"quote"', key=b"SPX")  # 1
         await prod.send_raw(topics.option_quotes, mixed, key=b"SPX")              # 2
         await prod.send_raw(topics.option_quotes, encode(good, "json"), key=b"SPX",
-                            headers=[("wire-version", b"2")])                      # 3
+                            headers=[("wire-version", b"3")])                      # 3
 
     src = _source(_settings(kafka_bootstrap, topics), topics=[topics.option_quotes])
     await src.start()
@@ -227,7 +232,7 @@ async def test_malformed_records_are_counted_and_dead_lettered(kafka_bootstrap):
 
 
 async def test_commit_resume_and_redelivery(kafka_bootstrap):
-    topics = _topics()
+    topics = _topics("per_kind")
     await create_topics(kafka_bootstrap, [topics.option_quotes], partitions=3)
     a = [t for t in _stream(150) if isinstance(t, OptionQuote)]
     b = [t for t in _stream(150, t0=10**9) if isinstance(t, OptionQuote)]
@@ -270,7 +275,7 @@ async def test_commit_resume_and_redelivery(kafka_bootstrap):
 
 
 async def test_rebalance_commits_applied_offsets_of_revoked_partitions(kafka_bootstrap):
-    topics = _topics()
+    topics = _topics("per_kind")
     await create_topics(kafka_bootstrap, [topics.option_quotes], partitions=4)
     roots = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "TSLA", "GOOG", "AMD", "NFLX", "IWM",
              "QQQ", "SPY"]  # enough keys that every partition holds some

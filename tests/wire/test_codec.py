@@ -126,7 +126,7 @@ def test_encode_rejects_non_ticks_and_unknown_encoding():
 
 
 def test_wire_version():
-    assert WIRE_VERSION == 1
+    assert WIRE_VERSION == 2  # docs/wire-format.md: v2 = one topic keyed by underlying
 
 
 # --------------------------------------------------------------------------------------
