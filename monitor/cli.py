@@ -56,7 +56,7 @@ from monitor.sinks.alerts import alert_sender_for
 from monitor.snapshot import build_snapshot
 from monitor.sources.base import SourceUnavailable
 from monitor.sources.kafka import KafkaTickProducer
-from monitor.sources.simulator import MarketSimulator, SimConfig
+from monitor.sources.simulator import MarketSimulator, SimConfig, interleaved_session
 from monitor.study.cli import main as study_main
 from monitor.wire.codec import decode
 
@@ -276,8 +276,9 @@ def publish(
                                   "seconds (ignored with --ticks)"),
     ticks: Path = typer.Option(None, help="recorded ticks: JSON lines, one tick object or "
                                "array per line (wire format v1) instead of the simulator"),
-    chain: Path = typer.Option(None, help="chain the simulator starts from "
-                               "(default: embedded.chain from config)"),
+    chain: list[Path] = typer.Option(None, help="chain a simulated underlying starts from; "
+                                     "repeat for several underlyings in one session "
+                                     "(default: the configured chains)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
     batch: int = typer.Option(500, help="ticks per Kafka message"),
     seed: int = typer.Option(None, help="simulator seed (default from config)"),
@@ -295,8 +296,7 @@ def publish(
         if ticks is not None:
             batches = recorded_batches(ticks, batch)
         else:
-            books = build_books(settings, _chains(settings, [chain] if chain else None)[:1],
-                                settings.base)
+            books = build_books(settings, _chains(settings, chain), settings.base)
             batches = simulated_batches(settings, books, seconds, batch, seed)
     except USER_ERRORS as err:
         fail_on(err)
@@ -331,11 +331,16 @@ async def send_batches(kafka: str, encoding: str, settings: Settings, batches, r
 
 
 def simulated_batches(settings: Settings, books, seconds: float, batch: int, seed: int | None):
-    """A simulated session from the first book (batches of ``10 * batch`` ticks)."""
-    book = next(iter(books.values()))
-    sim = MarketSimulator(book, SimConfig(rate_ticks_per_s=settings.embedded.rate_ticks_per_s,
-                                          seed=settings.embedded.seed if seed is None else seed))
-    return sim.session(seconds, batch=batch * 10)
+    """A simulated session of every book's underlying, interleaved in event time (batches
+    of about ``10 * batch`` ticks): one clock from the latest chain's instant, the
+    embedded rate shared among them, seed ``seed + i`` for the i-th."""
+    seed = settings.embedded.seed if seed is None else seed
+    start = max(b.now_ns for b in books.values())
+    rate = settings.embedded.rate_ticks_per_s / len(books)
+    sims = [MarketSimulator(book, SimConfig(rate_ticks_per_s=rate, seed=seed + i,
+                                            start_ns=start))
+            for i, book in enumerate(books.values())]
+    return interleaved_session(sims, seconds, batch=batch * 10)
 
 
 def recorded_batches(path: Path, batch: int):

@@ -142,7 +142,8 @@ class UnderlyingState:
         b.oi[:] = np.asarray(cp["oi"], dtype=np.float64)
         if self.position_model != "positions":
             self.reweight(np.arange(len(b.oi)))
-        b.refresh(now_ns=self.clock_ns, spot=float(cp["spot"]))
+        # the whole-chain computation on the checkpoint's inputs, smiles fitted to them
+        b.refresh(now_ns=self.clock_ns, spot=float(cp["spot"]), refit=True)
         self.dirty = True
 
 
@@ -163,10 +164,14 @@ class Refresh:
     spot: float
     started_ns: int = 0  # wall clock, time.time_ns(): start and end of run()
     ended_ns: int = 0
+    refit: bool = False  # fit the smiles whether due or not, IV solves cold
 
     def run(self) -> None:
         self.started_ns = time.time_ns()
-        self.book.refresh(now_ns=self.now_ns, spot=self.spot, warm=True)
+        # a refit (the final, forced refresh) also starts the IV solves cold, so that its
+        # result does not depend on where earlier solves left them either
+        self.book.refresh(now_ns=self.now_ns, spot=self.spot, warm=not self.refit,
+                          refit=self.refit)
         self.ended_ns = time.time_ns()
 
 
@@ -501,12 +506,13 @@ class Pipeline:
         return root if root in self.states else OTHER
 
     # -- timers -------------------------------------------------------------------------
-    def reevaluate(self, s: UnderlyingState) -> None:
+    def reevaluate(self, s: UnderlyingState, refit: bool = False) -> None:
         """Whole-chain refresh, inline, at the pending spot and the underlying's event clock
-        (IVs warm-started)."""
+        (IVs warm-started; ``refit``: the smiles fitted anew)."""
         if s.refreshing is not None:
             raise RuntimeError(f"{s.root}: a background refresh is in flight")
         job = self._begin(s, copy=False)
+        job.refit = refit
         job.run()
         s.dirty = True
 
@@ -576,17 +582,20 @@ class Pipeline:
 
     def maintenance(self, force: bool = False) -> None:
         """Whole-chain refresh of every underlying whose spot moved or whose quotes/OI
-        changed, at most every ``reeval_ms`` (``force``: now and inline, e.g. before
-        shutting down; background refreshes in flight must have finished). Between
-        refreshes the incremental updates keep each group's forward and clock; the
-        refresh re-calibrates them."""
+        changed, at most every ``reeval_ms``. Between refreshes the incremental updates
+        keep each group's forward and clock; the refresh re-calibrates them. ``force``
+        (before shutting down; background refreshes in flight must have finished): every
+        underlying now, inline, smiles refitted and IVs solved cold, so the final state is
+        a function of the ticks alone (when the last periodic refit ran, and where the
+        warm-started solves began, depend on wall-clock timing)."""
         now = self.clock()
         for s in self.states.values():
+            if force:
+                self.reevaluate(s, refit=True)
+                continue
             if s.pending_spot is None and not s.stale_eval:
                 continue
-            if force:
-                self.reevaluate(s)
-            elif now - s.last_reeval_wall >= self.reeval_s:
+            if now - s.last_reeval_wall >= self.reeval_s:
                 self._refresh_due(s)
 
 

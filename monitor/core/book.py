@@ -180,11 +180,13 @@ class Book:
             self.group_rate = np.where(self.df_from_parity, self.implied_rates(), self.rate)
 
     def refresh(self, now_ns: int | None = None, spot: float | None = None,
-                warm: bool = False) -> None:
+                warm: bool = False, refit: bool = False) -> None:
         """Clock, spot, parity forwards and every contract from scratch (cold IV starts):
         the whole-chain computation. ``warm``: start each IV solve from the last solution
         instead (the same root to the solver's tolerance in about half the time: the live
-        service's re-evaluations on spot moves)."""
+        service's re-evaluations on spot moves). ``refit``: fit the smiles now, due or not
+        (the result is then a function of the current quotes alone, not of when the last
+        fit happened to run)."""
         if spot is not None:
             if not (spot > 0.0 and math.isfinite(spot)):
                 raise ValueError(f"spot must be a positive number, got {spot!r}")
@@ -192,7 +194,7 @@ class Book:
         self.set_clock(self.now_ns if now_ns is None else now_ns)
         self.recalibrate_forwards()
         self.evaluate(warm=warm)
-        if self.smile and (self.smile_fit_ns is None
+        if self.smile and (refit or self.smile_fit_ns is None
                            or self.now_ns - self.smile_fit_ns >= self.smile_refit_ns):
             self.fit_smiles()
 

@@ -334,16 +334,25 @@ class KafkaSource(Source):
         log.info("partitions_assigned", partitions=sorted(_tp_name(tp) for tp in assigned))
         self._assigned = set(assigned)
         consumer = self._consumer or self._joining  # the first assignment comes in start()
-        if consumer is not None:
-            for t in self.topics:
-                parts = consumer.partitions_for_topic(t)
-                if parts:
-                    self._partitions[t] = len(parts)
-        if self._on_assigned_hook is not None:
-            try:
-                await self._on_assigned_hook(assigned)
-            except Exception:  # noqa: BLE001
-                log.exception("on_assigned_hook_failed")
+        if consumer is None:
+            return
+        for t in self.topics:
+            parts = consumer.partitions_for_topic(t)
+            if parts:
+                self._partitions[t] = len(parts)
+        # aiokafka's fetcher starts on new partitions (from the committed offsets) while
+        # this listener still runs: paused until the hook has restored the checkpoints and
+        # sought, a record fetched meanwhile would be applied and then, after the seek,
+        # fetched and applied again
+        consumer.pause(*assigned)
+        try:
+            if self._on_assigned_hook is not None:
+                try:
+                    await self._on_assigned_hook(assigned)
+                except Exception:  # noqa: BLE001
+                    log.exception("on_assigned_hook_failed")
+        finally:
+            consumer.resume(*(tp for tp in assigned if tp in consumer.assignment()))
 
     # -- reading -----------------------------------------------------------------------
 
@@ -383,7 +392,7 @@ class KafkaSource(Source):
             self._next[tp] = 0
             self._applied.pop(tp, None)
             self._skip.pop(tp, None)
-            consumer.seek_to_beginning(tp)
+            consumer.seek(tp, 0)  # (seek_to_beginning is a coroutine; offsets start at 0)
 
     async def _make_batch(self, data) -> Batch:
         received_ns = time.time_ns()

@@ -21,6 +21,7 @@ session is reproducible for a seed whatever the machine's speed.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -178,6 +179,25 @@ class MarketSimulator:
         total = int(seconds * self.cfg.rate_ticks_per_s)
         while self.k < total:
             yield self.ticks(min(batch, total - self.k))
+
+
+def interleaved_session(sims: list[MarketSimulator], seconds: float,
+                        batch: int = 1000) -> Iterator[list[Tick]]:
+    """One session of several underlyings: batches of about ``batch`` ticks, each the
+    simulators' next ticks merged in event time (give them one ``start_ns`` and rate, so
+    their clocks run together, as one market's would)."""
+    per = max(1, batch // max(1, len(sims)))
+    gens = [sim.session(seconds, batch=per) for sim in sims]
+    while gens:
+        parts, alive = [], []
+        for g in gens:
+            part = next(g, None)
+            if part is not None:
+                parts.append(part)
+                alive.append(g)
+        gens = alive
+        if parts:
+            yield list(heapq.merge(*parts, key=lambda t: t.ts_ns))
 
 
 def cfg_surface_is_moneyness(cfg: SimConfig) -> bool:

@@ -67,7 +67,7 @@ def expected_book(settings: Settings, good_ticks: list) -> Book:
         i = book.index_of(sym)
         book.c.bid[i] = q.bid
         book.c.ask[i] = q.ask
-    book.refresh(now_ns=clock, spot=spot)
+    book.refresh(now_ns=clock, spot=spot, refit=True)  # the final state is fitted anew
     return book
 
 

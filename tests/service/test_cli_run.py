@@ -51,7 +51,7 @@ def test_publish_then_run_against_kafka(kafka_bootstrap):
     import asyncio
 
     p = f"cli{uuid.uuid4().hex[:6]}"
-    topics = {"OPTION_QUOTES": f"{p}.q", "OPTION_TRADES": f"{p}.t", "UNDERLYING": f"{p}.u",
+    topics = {"TICKS": f"{p}.ticks", "OPTION_QUOTES": f"{p}.q", "OPTION_TRADES": f"{p}.t", "UNDERLYING": f"{p}.u",
               "OPEN_INTEREST": f"{p}.oi", "VOL_INDEX": f"{p}.v", "DEAD_LETTER": f"{p}.dlq"}
     asyncio.run(create_topics(kafka_bootstrap, list(topics.values()), 3))
     e = env(**{f"DEALERFLOW_KAFKA__TOPICS__{k}": v for k, v in topics.items()},

@@ -135,7 +135,7 @@ def test_forced_maintenance_leaves_the_whole_chain_result():
     p.maintenance(force=True)
     expected = copy.deepcopy(BASE)
     expected.c.bid[ROW], expected.c.ask[ROW] = q.bid, q.ask
-    expected.refresh(now_ns=TS)
+    expected.refresh(now_ns=TS, refit=True)  # forced: smiles fitted to the final quotes
     got = p.states["SPX"].book.totals
     for k, v in expected.totals.items():
         assert got[k] == pytest.approx(v, rel=1e-12)
