@@ -63,6 +63,33 @@ class UnderlyingSettings(Section):
                                             "config file); overrides user_delta_usd")
     positions_file: str | None = Field(
         None, description="positions model: CSV symbol,dealer_contracts (relative to config)")
+    bounds: dict[str, float] = Field(default_factory=dict, description="this underlying's "
+                                     "overrides of the bounds section, key by key")
+
+
+class BoundsSettings(Section):
+    """What a well-formed tick may say before it is believed (REFERENCE.md's units)."""
+
+    max_price_x: float = Field(3.0, gt=0, description="an option price above this multiple "
+                               "of max(strike, spot at start) is absurd_price (a call is "
+                               "worth at most the spot, a put the strike)")
+    max_trade_contracts: float = Field(1e6, gt=0, description="a print of more contracts is "
+                                       "absurd_size")
+    max_oi_contracts: float = Field(1e7, gt=0, description="more open interest in one "
+                                    "contract is absurd_oi")
+    spot_band_pct: float = Field(20.0, gt=0, description="a spot this far from the last "
+                                 "good one is held (spot_unconfirmed) until confirmed")
+    spot_confirm_ticks: int = Field(3, ge=1, description="consecutive ticks within the band "
+                                    "of each other that confirm a spot jump")
+    max_vol_index: float = Field(500.0, gt=0, description="a volatility index above this is "
+                                 "absurd_price")
+    max_clock_skew_s: float = Field(300.0, ge=0, description="a tick dated more than this "
+                                    "after its underlying's event clock is future_ts, until "
+                                    "clock_jump_confirm such ticks confirm the jump (0 = off)")
+    clock_jump_confirm: int = Field(3, ge=1, description="ticks within max_clock_skew_s of "
+                                    "each other that confirm a jump of the event clock")
+    max_past_s: float = Field(86400.0, ge=0, description="a tick dated more than this before "
+                              "its underlying's event clock is past_ts (0 = off)")
 
 
 class PricingSettings(Section):
@@ -249,6 +276,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     metrics: MetricsSettings = MetricsSettings()
     intervals: IntervalSettings = IntervalSettings()
+    bounds: BoundsSettings = BoundsSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     regimes: RegimeSettings = RegimeSettings()
     chains: list[str] = Field(default_factory=list, description=(
@@ -279,6 +307,15 @@ class Settings(BaseSettings):
     def base(self) -> Path | None:
         """Folder that relative paths of the configuration start from."""
         return None if self._config_file is None else self._config_file.resolve().parent
+
+    def bounds_for(self, root: str) -> BoundsSettings:
+        """The ``bounds`` section with ``root``'s overrides (``underlyings.ROOT.bounds``)."""
+        over = self.underlying(root).bounds
+        unknown = set(over) - set(BoundsSettings.model_fields)
+        if unknown:
+            raise ValueError(f"underlyings.{root}.bounds: unknown key(s) "
+                             f"{', '.join(sorted(unknown))}")
+        return BoundsSettings(**{**self.bounds.model_dump(), **over})
 
     def underlying(self, root: str) -> UnderlyingSettings:
         """Settings of ``root`` (``SPXW`` -> ``SPX``), defaults where not configured."""

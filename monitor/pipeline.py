@@ -40,7 +40,7 @@ import numpy as np
 from monitor.chain.occ import underlying_of_root
 from monitor.core.book import Book
 from monitor.core.positions import dealer_positions
-from monitor.core.quotes import APPLY, REASONS, STALE, screen_records
+from monitor.core.quotes import APPLY, FUTURE, REASONS, STALE, screen_records
 from monitor.core.symbol_index import WIDTH, SymbolIndex
 from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
@@ -77,6 +77,10 @@ class UnderlyingState:
     refreshing: "Refresh | None" = None  # a background refresh in flight
     touched: list = field(default_factory=list)  # row arrays changed while it runs
     spare: Book | None = None  # the arrays the book had before the last refresh: reused
+    bounds: object = None  # monitor.config.BoundsSettings of this underlying
+    max_px: np.ndarray | None = None  # per row: the highest believable option price
+    jump_votes: list = field(default_factory=list)  # ts_ns of ticks beyond the clock skew
+    spot_votes: list = field(default_factory=list)  # unconfirmed spots far from the last
 
     def touch(self, rows) -> None:
         """Note rows whose quote or position changed (replayed onto a refresh in flight)."""
@@ -205,13 +209,15 @@ class Pipeline:
                  reeval_bps: float = 5.0, clock=time.monotonic,
                  models: dict[str, tuple[str, str]] | None = None,
                  background_refresh: bool = False, max_future_s: float | None = None,
-                 wall_clock=time.time_ns):
+                 wall_clock=time.time_ns, bounds: dict | None = None):
         """``models``: per root ``(position_model, flow_base_model)``; default the book's
         own model. For ``positions`` the books already hold the user's positions.
         ``background_refresh``: due whole-chain refreshes are started as :class:`Refresh`
         jobs for the caller to run (:meth:`take_refreshes`) instead of inline.
         ``max_future_s``: ticks dated more than this after ``wall_clock()`` (UTC ns) are
-        rejected as ``future_ts`` (None or 0: no limit)."""
+        rejected as ``future_ts`` (None or 0: no limit). ``bounds``: per root a
+        :class:`monitor.config.BoundsSettings` (default: its defaults)."""
+        from monitor.config import BoundsSettings  # (a plain settings model)
         self.max_future_ns = int(max_future_s * 1e9) if max_future_s else None
         self.wall_clock = wall_clock
         self.ts_limit = np.iinfo(np.int64).max  # set per batch
@@ -235,6 +241,8 @@ class Pipeline:
             s = UnderlyingState(root=root, book=book, last_ts=self.last_ts[start:start + n],
                                 spot_ts_ns=book.now_ns, clock_ns=book.now_ns)
             s.position_model, s.base_model = (models or {}).get(root, (book.model, book.model))
+            s.bounds = (bounds or {}).get(root) or BoundsSettings()
+            s.max_px = s.bounds.max_price_x * np.maximum(book.c.strike, book.spot)
             self.states[root] = s
             self.state_list.append(s)
             book_symbols = list(np.array(book.chain.symbols(), dtype=object)[book.order])
@@ -248,12 +256,18 @@ class Pipeline:
                                     ) if sizes else np.zeros(0, dtype=np.int64)
         self.vol_index: dict[str, tuple[int, float]] = {}
         self.counts = Counts()
+        self.max_vol_index = max((s.bounds.max_vol_index for s in self.state_list),
+                                 default=BoundsSettings().max_vol_index)
+        self.max_px = (np.concatenate([s.max_px for s in self.state_list]) if sizes
+                       else np.zeros(0))
+        self.ts_lo = np.zeros(len(sizes), dtype=np.int64)
+        self.ts_hi = np.zeros(len(sizes), dtype=np.int64)
 
     # -- the hot path -------------------------------------------------------------------
     def apply(self, ticks) -> int:
         """Apply a batch in order; returns the number of ticks applied."""
-        limit = self.ts_limit = (np.iinfo(np.int64).max if self.max_future_ns is None
-                                 else self.wall_clock() + self.max_future_ns)
+        self.ts_limit = (np.iinfo(np.int64).max if self.max_future_ns is None
+                          else self.wall_clock() + self.max_future_ns)
         pending: dict[str, tuple[UnderlyingState, list, list, list]] = {}
         counts = self.counts
         applied = 0
@@ -289,8 +303,11 @@ class Pipeline:
                 if bid > ask:
                     counts.reject(s.root, "quote", "crossed", f"{t.symbol} bid={bid} ask={ask}")
                     continue
-                if t.ts_ns > limit:
-                    counts.reject(s.root, "quote", "future_ts", f"{t.symbol} ts_ns={t.ts_ns}")
+                if ask > s.max_px[row]:
+                    counts.reject(s.root, "quote", "absurd_price",
+                                  f"{t.symbol} bid={bid} ask={ask}")
+                    continue
+                if not self._ts_ok(s, t.ts_ns, "quote", t.symbol):
                     continue
                 if t.ts_ns < s.last_ts[row]:
                     counts.ticks[(s.root, "quote", "stale")] += 1
@@ -354,8 +371,14 @@ class Pipeline:
         ask = np.ascontiguousarray(rec["ask"])
         g = np.empty(n, dtype=np.int64)
         codes = np.empty(n, dtype=np.int8)
+        for u, st in enumerate(self.state_list):
+            b = st.bounds
+            skew = int(b.max_clock_skew_s * 1e9) or self.ts_limit
+            self.ts_hi[u] = min(self.ts_limit, st.clock_ns + skew)
+            self.ts_lo[u] = st.clock_ns - int(b.max_past_s * 1e9) if b.max_past_s else 0
         accepted = screen_records(raw[:, off:off + WIDTH], ts, bid, ask, self.index.keys,
-                                  self.index.table, self.last_ts, g, codes, self.ts_limit)
+                                  self.index.table, self.last_ts, g, codes, self.max_px,
+                                  self.g_state, self.ts_lo, self.ts_hi)
         if accepted:
             acc = np.flatnonzero(codes == APPLY)
             ga = g[acc]
@@ -372,7 +395,26 @@ class Pipeline:
                 self.counts.ticks[(s.root, "quote", "applied")] += len(m)
         if accepted < n:
             self._count_refused(rec, g, codes)
+            self._clock_votes(ts, g, codes)
         return int(accepted)
+
+    def _clock_votes(self, ts: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
+        """Quotes of a block beyond their underlying's clock skew (not the wall clock)
+        vote for a jump of its event clock, as in :meth:`_ts_ok` (believed: the clock
+        moves to the earliest of the agreeing votes; the voters stay rejected)."""
+        far = np.flatnonzero((codes == FUTURE) & (ts <= self.ts_limit))
+        for k in far:
+            st = self.state_list[int(self.g_state[g[k]])]
+            b = st.bounds
+            skew = int(b.max_clock_skew_s * 1e9)
+            t = int(ts[k])
+            st.jump_votes.append(t)
+            near = [v for v in st.jump_votes if abs(v - t) <= skew]
+            if len(near) >= b.clock_jump_confirm:
+                st.clock_ns = max(st.clock_ns, min(near))
+                st.jump_votes.clear()
+            else:
+                del st.jump_votes[:-4 * b.clock_jump_confirm]
 
     def _count_refused(self, rec: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
         """Stale and rejected quotes of a block, counted by underlying and reason (stale
@@ -404,12 +446,24 @@ class Pipeline:
         if price <= 0.0:
             self.counts.reject(s.root, "underlying", "negative_price", f"{t.root} {price}")
             return 0
-        if t.ts_ns > self.ts_limit:
-            self.counts.reject(s.root, "underlying", "future_ts", f"{t.root} ts_ns={t.ts_ns}")
+        if not self._ts_ok(s, t.ts_ns, "underlying", t.root):
             return 0
         if t.ts_ns < s.spot_ts_ns:
             self.counts.ticks[(s.root, "underlying", "stale")] += 1
             return 0
+        last = s.pending_spot or s.book.spot
+        if abs(price / last - 1.0) * 100.0 > s.bounds.spot_band_pct:
+            # one absurd print must not move the book; a real gap is confirmed by the ticks
+            # after it agreeing with each other
+            votes = s.spot_votes
+            if votes and abs(price / votes[-1] - 1.0) * 100.0 > s.bounds.spot_band_pct:
+                votes.clear()
+            votes.append(price)
+            if len(votes) < s.bounds.spot_confirm_ticks:
+                self.counts.reject(s.root, "underlying", "spot_unconfirmed",
+                                   f"{t.root} {price} (last {last})")
+                return 0
+        s.spot_votes.clear()
         self._flush(pending, s.root)  # quotes before this tick were priced at the old spot
         s.spot_ts_ns = t.ts_ns
         s.clock_ns = max(s.clock_ns, t.ts_ns)
@@ -430,6 +484,9 @@ class Pipeline:
             return 0
         if t.oi < 0:
             self.counts.reject(s.root, "oi", "negative_price", f"{t.symbol} oi={t.oi}")
+            return 0
+        if t.oi > s.bounds.max_oi_contracts:
+            self.counts.reject(s.root, "oi", "absurd_oi", f"{t.symbol} oi={t.oi}")
             return 0
         self._flush(pending, s.root)
         s.book.oi[row] = t.oi
@@ -453,8 +510,13 @@ class Pipeline:
         if t.price < 0 or t.size <= 0:
             self.counts.reject(s.root, "trade", "negative_price", f"{t.symbol} {t.price}x{t.size}")
             return 0
-        if t.ts_ns > self.ts_limit:
-            self.counts.reject(s.root, "trade", "future_ts", f"{t.symbol} ts_ns={t.ts_ns}")
+        if t.size > s.bounds.max_trade_contracts:
+            self.counts.reject(s.root, "trade", "absurd_size", f"{t.symbol} {t.price}x{t.size}")
+            return 0
+        if t.price > s.max_px[row]:
+            self.counts.reject(s.root, "trade", "absurd_price", f"{t.symbol} {t.price}x{t.size}")
+            return 0
+        if not self._ts_ok(s, t.ts_ns, "trade", t.symbol):
             return 0
         s.trades += 1
         s.last_trade_ts_ns = max(s.last_trade_ts_ns, t.ts_ns)
@@ -486,6 +548,9 @@ class Pipeline:
         if t.value <= 0:
             self.counts.reject(OTHER, "vol_index", "negative_price", f"{t.symbol}={t.value}")
             return 0
+        if t.value > self.max_vol_index:
+            self.counts.reject(OTHER, "vol_index", "absurd_price", f"{t.symbol}={t.value}")
+            return 0
         if t.ts_ns > self.ts_limit:
             self.counts.reject(OTHER, "vol_index", "future_ts", f"{t.symbol} ts_ns={t.ts_ns}")
             return 0
@@ -496,6 +561,34 @@ class Pipeline:
         self.vol_index[t.symbol] = (t.ts_ns, t.value)
         self.counts.ticks[(und if und in self.states else OTHER, "vol_index", "applied")] += 1
         return 1
+
+    def _ts_ok(self, s: UnderlyingState, ts: int, kind: str, what: str) -> bool:
+        """``ts`` within the wall-clock limit and within the bounds' skew of ``s``'s event
+        clock; a tick beyond the skew (but not beyond the wall clock) votes for a jump of
+        the clock (a session opening after a gap), believed once ``clock_jump_confirm``
+        such ticks lie within the skew of each other. Rejections counted by reason."""
+        b = s.bounds
+        if ts > self.ts_limit:
+            self.counts.reject(s.root, kind, "future_ts", f"{what} ts_ns={ts}")
+            return False
+        skew = int(b.max_clock_skew_s * 1e9)
+        if skew and ts > s.clock_ns + skew:
+            votes = s.jump_votes
+            votes.append(ts)
+            near = [v for v in votes if abs(v - ts) <= skew]
+            if len(near) < b.clock_jump_confirm:
+                del votes[:-4 * b.clock_jump_confirm]
+                self.counts.reject(s.root, kind, "future_ts",
+                                   f"{what} ts_ns={ts}, {(ts - s.clock_ns) / 1e9:,.0f} s after "
+                                   f"the event clock")
+                return False
+            votes.clear()  # confirmed: the clock moves with this tick
+        if b.max_past_s and ts < s.clock_ns - int(b.max_past_s * 1e9):
+            self.counts.reject(s.root, kind, "past_ts",
+                               f"{what} ts_ns={ts}, {(s.clock_ns - ts) / 1e9:,.0f} s before "
+                               f"the event clock")
+            return False
+        return True
 
     def _lookup(self, symbol: str) -> tuple[UnderlyingState, int] | None:
         """(state, book row) of an OCC symbol, compact or 21-character padded."""

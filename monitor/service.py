@@ -111,6 +111,7 @@ class Monitor:
                                  reeval_ms=settings.intervals.reeval_ms,
                                  reeval_bps=settings.intervals.reeval_bps,
                                  models=position_models(settings, books),
+                                 bounds={r: settings.bounds_for(r) for r in books},
                                  background_refresh=True)
         self.sinks = list(sinks)
         self.store = next((s for s in self.sinks if isinstance(s, CheckpointStore)), None)
@@ -140,6 +141,10 @@ class Monitor:
         self._publishing = asyncio.Lock()  # one publish cycle at a time (timer, rebalance)
         self._last_checkpoint_all = time.monotonic()
         self.handovers: list[dict] = []  # one entry per take-over (roots, seconds)
+        self._ingest_task: asyncio.Task | None = None
+        self._lag_total = 0  # consumer lag at the last publish cycle
+        self._failing_since: float | None = None  # publish cycles failing / not stored
+        self._store_down_since: float | None = None
         self.regimes = {root: RegimeEngine(root, settings.regimes) for root in books}
         self.states: dict[str, dict] = {}  # last published state per root
         self.events: list[dict] = []  # every event since start (also in the sinks)
@@ -306,7 +311,7 @@ class Monitor:
             sink.ready(True)
         log.info("monitor_started", underlyings=sorted(self.pipeline.states),
                  duration_s=duration)
-        ingest = asyncio.create_task(self._ingest(), name="ingest")
+        ingest = self._ingest_task = asyncio.create_task(self._ingest(), name="ingest")
         timers = asyncio.create_task(self._timers(), name="timers")
         try:
             if duration is not None:
@@ -351,6 +356,31 @@ class Monitor:
             log.error("ingest_failed", error=repr(exc))
             return 1
         return 0
+
+    def health(self) -> tuple[bool, bool, str]:
+        """``(live, ready, why)`` for ``/healthz`` and ``/readyz`` (read from the HTTP
+        server's thread: plain attributes only). Not live: the ingest loop ended with an
+        error (the service is shutting down with exit code 1, or hangs doing so: an
+        orchestrator should restart it). Not ready: the
+        consumer has lag but applied nothing for ``metrics.stall_s``; publish cycles have
+        failed or not been stored for that long; Redis unreachable for
+        ``redis.unreachable_ready_s``. The body says which."""
+        now = time.monotonic()
+        task = self._ingest_task
+        if (task is not None and task.done() and not task.cancelled()
+                and task.exception() is not None):
+            return False, False, f"the ingest loop has ended: {task.exception()!r}"[:300]
+        stall = self.settings.metrics.stall_s
+        why = []
+        if self._lag_total > 0 and now - self._last_batch > stall:
+            why.append(f"consumer lag {self._lag_total} and nothing received for "
+                       f"{now - self._last_batch:.0f} s")
+        if self._failing_since is not None and now - self._failing_since > stall:
+            why.append(f"publish cycles failing for {now - self._failing_since:.0f} s")
+        down = self._store_down_since
+        if down is not None and now - down > self.settings.redis.unreachable_ready_s:
+            why.append(f"Redis unreachable for {now - down:.0f} s")
+        return True, not why, "; ".join(why)
 
     def _shutdown_threads(self) -> None:
         self.core.shutdown(wait=True)
@@ -415,6 +445,7 @@ class Monitor:
                 raise
             except Exception:  # noqa: BLE001 - a failed cycle is logged; the next one retries
                 log.exception("timer_cycle_failed")
+                self._failing_since = self._failing_since or time.monotonic()
 
     # -- publishing ---------------------------------------------------------------------
     def _freeze(self, force=frozenset()) -> tuple[object, list]:
@@ -494,6 +525,11 @@ class Monitor:
                          frm=ev["from"], to=ev["to"], message=ev["message"])
         stored = await deliver(PublishCycle(items, *self._count_deltas()), self.sinks)
         self.cycles += 1
+        now = time.monotonic()
+        self._lag_total = sum(lag.values())
+        self._failing_since = None if stored else (self._failing_since or now)
+        up = getattr(self.store, "connected", True)
+        self._store_down_since = None if up else (self._store_down_since or now)
         if token is None:
             return stored
         if not self.checkpoints or stored:
@@ -673,6 +709,7 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
         sinks = await make_sinks(settings, metrics, warn)
         mon = Monitor(settings, source, books, sinks=sinks, summary=summary,
                       checkpoints=checkpoints, base=base)
+        metrics.health_probe = mon.health
         try:
             return await mon.run(duration)
         except SourceUnavailable as err:

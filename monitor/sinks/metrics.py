@@ -68,6 +68,7 @@ import structlog
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     make_wsgi_app,
@@ -84,7 +85,8 @@ NAMESPACE = "dealerflow"
 TICK_OUTCOMES = ("applied", "stale", "rejected", "ignored")
 REJECT_REASONS = ("malformed", "wrong_encoding", "nan", "crossed", "negative_price", "unknown_symbol", "stale",
                   "out_of_order", "unknown_underlying", "no_quote", "below_intrinsic",
-                  "above_upper_bound", "iv_no_converge", "expired")
+                  "above_upper_bound", "iv_no_converge", "expired", "future_ts", "past_ts",
+                  "absurd_price", "absurd_size", "absurd_oi", "spot_unconfirmed")
 """Known reasons; other names are accepted while they stay few (see ``max_label_values``)."""
 
 DEFAULT_REGIMES = ("long_gamma", "short_gamma", "vanna_tailwind", "vanna_headwind",
@@ -305,6 +307,15 @@ class Metrics:
         self.state_to_redis = Histogram(
             "state_to_redis_seconds", "State computed to written to Redis",
             namespace=ns, registry=r, buckets=LATENCY_BUCKETS)
+        self.takeover = Gauge(
+            "takeover_seconds", "Last take-over of underlyings in a consumer-group rebalance: "
+            "from the revocation (or assignment) until their checkpoints were restored",
+            namespace=ns, registry=r)
+        self.takeovers = Counter(
+            "takeovers", "Underlyings taken over in consumer-group rebalances", namespace=ns,
+            registry=r)
+        #: ``() -> (live, ready, why)`` from the service: what /healthz and /readyz say
+        self.health_probe: Callable[[], tuple[bool, bool, str]] | None = None
         self.collector = StateCollector(provider, regimes, lag_provider)
         self.registry.register(self.collector)
         self._underlying = _BoundedLabel(cap=max_label_values)
@@ -366,11 +377,20 @@ class Metrics:
             path = environ.get("PATH_INFO", "/") or "/"
             if path == "/metrics":
                 return metrics_app(environ, start_response)
+            live, ready, why = True, True, ""
+            probe = self.health_probe
+            if probe is not None and path in ("/healthz", "/readyz"):
+                live, ready, why = probe()
             if path == "/healthz":
-                status, body = "200 OK", b"ok\n"
+                status, body = (("200 OK", b"ok\n") if live else
+                                ("503 Service Unavailable", f"dead: {why}\n".encode()))
             elif path == "/readyz":
-                status, body = (("200 OK", b"ready\n") if self._ready.is_set()
-                                else ("503 Service Unavailable", b"not ready\n"))
+                if not self._ready.is_set():
+                    status, body = "503 Service Unavailable", b"not ready: not started\n"
+                elif not (live and ready):
+                    status, body = "503 Service Unavailable", f"not ready: {why}\n".encode()
+                else:
+                    status, body = "200 OK", b"ready\n"
             elif path == "/":
                 status, body = "200 OK", b"dealerflow monitor: /metrics /healthz /readyz\n"
             else:
@@ -443,3 +463,7 @@ class MetricsSink(Sink):
     def observe_batch(self, roots, seconds: float) -> None:
         for root in roots:
             self.metrics.observe_tick_to_state(root, seconds)
+
+    def observe_handover(self, roots, seconds: float) -> None:
+        self.metrics.takeover.set(seconds)
+        self.metrics.takeovers.inc(len(list(roots)))

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from monitor.config import BoundsSettings
 from monitor.pipeline import Pipeline
 from monitor.wire.codec import decode, encode
 from monitor.wire.schema import OptionQuote, OptionTrade, UnderlyingTick, VolIndex
@@ -39,8 +40,10 @@ def test_ts_outside_int64_is_malformed_at_decode(ts, encoding):
 
 
 def pipeline():
+    # the wall-clock limit alone (the event-clock skew: tests/service/test_poison_values.py)
     return Pipeline({"SPX": copy.deepcopy(BASE)}, max_future_s=SKEW_S,
-                    wall_clock=lambda: WALL)
+                    wall_clock=lambda: WALL,
+                    bounds={"SPX": BoundsSettings(max_clock_skew_s=0)})
 
 
 def quote(ts, k=1.1):
@@ -82,6 +85,6 @@ def test_future_tick_of_every_kind_is_rejected(tick):
     assert "VIX" not in p.vol_index
 
 
-def test_no_limit_by_default():
-    p = Pipeline({"SPX": copy.deepcopy(BASE)})
+def test_no_wall_clock_limit_by_default():
+    p = Pipeline({"SPX": copy.deepcopy(BASE)}, bounds={"SPX": BoundsSettings(max_clock_skew_s=0)})
     assert p.apply([quote(FUTURE[0])]) == 1

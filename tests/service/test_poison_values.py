@@ -1,0 +1,124 @@
+"""Well-formed but absurd ticks (issue 13): each is counted by reason and leaves the state
+untouched, on the per-tick path and (quotes) the records path; a tick far ahead of its
+underlying's event clock is held until other ticks confirm the jump; a spot far from the
+last good one waits for the next ticks to agree. Bounds from ``BoundsSettings`` (their
+defaults unless a test says otherwise)."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from monitor.config import BoundsSettings, Settings
+from monitor.pipeline import Pipeline
+from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
+from tests.service.test_pipeline import BASE, ROW, SYM, TS
+from tests.service.test_quote_records import as_records
+
+DAY = 86400 * 10**9
+
+
+def pipeline(**bounds):
+    return Pipeline({"SPX": copy.deepcopy(BASE)}, bounds={"SPX": BoundsSettings(**bounds)})
+
+
+def snapshot(p):
+    s = p.states["SPX"]
+    return (s.clock_ns, s.spot_ts_ns, s.pending_spot, s.book.spot, s.trades, s.classified,
+            dict(s.book.totals), s.book.c.bid.copy(), s.book.oi.copy(), dict(p.vol_index))
+
+
+def unchanged(a, b):
+    return all(np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y
+               for x, y in zip(a, b))
+
+
+def quote(ts, bid=None, ask=None):
+    return OptionQuote(ts_ns=ts, symbol=SYM, bid=BASE.c.bid[ROW] * 1.1 if bid is None else bid,
+                       ask=BASE.c.ask[ROW] * 1.1 if ask is None else ask)
+
+
+STRIKE = float(BASE.c.strike[ROW])
+ABSURD = [
+    ("absurd_price", quote(TS + 1, bid=1.0, ask=1e9)),
+    ("absurd_oi", OpenInterest(date="2026-08-22", symbol=SYM, oi=1e12)),
+    ("absurd_size", OptionTrade(ts_ns=TS + 1, symbol=SYM, price=1.0, size=1e12)),
+    ("absurd_price", OptionTrade(ts_ns=TS + 1, symbol=SYM, price=3.01 * max(STRIKE, BASE.spot),
+                                 size=1.0)),
+    ("absurd_price", VolIndex(ts_ns=TS + 1, symbol="VIX", value=1e6)),
+    ("spot_unconfirmed", UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=1e7)),
+    ("future_ts", quote(TS + DAY)),
+    ("past_ts", quote(TS - 2 * DAY)),
+]
+
+
+@pytest.mark.parametrize("reason,tick", ABSURD, ids=[f"{r}-{type(t).__name__}"
+                                                     for r, t in ABSURD])
+def test_absurd_tick_is_counted_and_changes_nothing(reason, tick):
+    p = pipeline()
+    before = snapshot(p)
+    assert p.apply([tick]) == 0
+    assert sum(n for (_, r), n in p.counts.rejected.items() if r == reason) == 1
+    assert unchanged(before, snapshot(p))
+    if isinstance(tick, OptionQuote):  # the records path judges the same
+        r = pipeline()
+        assert r.apply(as_records([tick])) == 0
+        assert r.counts.rejected[("SPX", reason)] == 1
+        assert unchanged(before, snapshot(r))
+
+
+def test_a_quote_a_day_ahead_does_not_freeze_its_contract():
+    """Before: accepted, it moved the clock a day ahead and every later quote of the
+    contract was stale."""
+    for records in (False, True):
+        p = pipeline()
+        wrap = as_records if records else list
+        assert p.apply(wrap([quote(TS + DAY)])) == 0
+        assert p.apply(wrap([quote(TS + 10**9)])) == 1  # the next real quote applies
+        assert p.states["SPX"].clock_ns == TS + 10**9
+
+
+def test_a_jump_of_the_clock_is_believed_when_ticks_agree():
+    """A session opening after a gap: the first ticks a day later are held, the third
+    (clock_jump_confirm) moves the clock, and the session goes on."""
+    p = pipeline(clock_jump_confirm=3)
+    s = p.states["SPX"]
+    syms = [SYM] + [x for x in BASE.chain.symbols()[:50] if x != SYM][:4]
+    later = [OptionQuote(ts_ns=TS + DAY + k, symbol=syms[k], bid=1.0, ask=1.1) for k in range(4)]
+    assert p.apply(later[:2]) == 0 and p.counts.rejected[("SPX", "future_ts")] == 2
+    assert s.clock_ns < TS + DAY
+    assert p.apply(later[2:]) == 2  # the third confirms (and the fourth follows)
+    assert s.clock_ns == TS + DAY + 3
+
+
+def test_a_real_spot_gap_is_applied_once_the_next_ticks_agree():
+    p = pipeline(spot_band_pct=20, spot_confirm_ticks=3)
+    s = p.states["SPX"]
+    gap = BASE.spot * 0.7  # a 30 % gap (beyond the band)
+    ticks = [UnderlyingTick(ts_ns=TS + k, root="SPX", bid=0, ask=0, last=gap * (1 + k * 1e-4))
+             for k in range(3)]
+    assert p.apply(ticks[:2]) == 0
+    assert s.pending_spot is None and p.counts.rejected[("SPX", "spot_unconfirmed")] == 2
+    assert p.apply(ticks[2:]) == 1
+    assert s.book.spot == pytest.approx(gap * 1.0002)  # 30 %: re-evaluated at once
+    # one absurd print between good ones does not count towards a jump
+    q = pipeline(spot_confirm_ticks=2)
+    bad = UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=1e7)
+    good = UnderlyingTick(ts_ns=TS + 2, root="SPX", bid=0, ask=0, last=BASE.spot * 1.001)
+    bad2 = UnderlyingTick(ts_ns=TS + 3, root="SPX", bid=0, ask=0, last=BASE.spot * 0.5)
+    assert q.apply([bad, good, bad2]) == 1
+    assert q.states["SPX"].book.spot == pytest.approx(BASE.spot * 1.001)
+
+
+def test_per_underlying_bounds_override_the_section_key_by_key():
+    s = Settings()
+    s.underlyings["SPX"] = s.underlyings["SPX"].model_copy(
+        update={"bounds": {"max_oi_contracts": 5.0}})
+    b = s.bounds_for("SPX")
+    assert b.max_oi_contracts == 5.0 and b.max_trade_contracts == s.bounds.max_trade_contracts
+    p = Pipeline({"SPX": copy.deepcopy(BASE)}, bounds={"SPX": b})
+    assert p.apply([OpenInterest(date="2026-08-22", symbol=SYM, oi=6.0)]) == 0
+    assert p.apply([OpenInterest(date="2026-08-22", symbol=SYM, oi=5.0)]) == 1
+    s.underlyings["SPX"] = s.underlyings["SPX"].model_copy(update={"bounds": {"max_oi": 5.0}})
+    with pytest.raises(ValueError, match="max_oi"):
+        s.bounds_for("SPX")

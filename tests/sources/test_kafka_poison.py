@@ -1,0 +1,96 @@
+"""Poison messages on the wire, against the real broker (issue 13): a 1.5 MB message that
+does not decode is dead-lettered, cut to the broker's limit with its original size in a
+header, and its offset committed; the same poison message 1,000 times is dead-lettered
+1,000 times and committed, and a consumer started afterwards finds nothing left (no crash
+loop is possible: nothing is ever re-read)."""
+
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from monitor.sources.kafka import ORIGINAL_SIZE_HEADER, KafkaTickProducer
+from tests.broker import create_topics
+from tests.sources.test_kafka_source import (
+    _merge_tokens,
+    _nothing_more,
+    _settings,
+    _source,
+    _take,
+    _topics,
+)
+
+
+async def _dead_letters(bootstrap, topic, n, timeout=30.0):
+    dl = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                          auto_offset_reset="earliest", max_partition_fetch_bytes=4 << 20,
+                          fetch_max_bytes=8 << 20)
+    await dl.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        dl.assign([tp])
+        recs = []
+        deadline = time.monotonic() + timeout
+        while len(recs) < n and time.monotonic() < deadline:
+            recs += (await dl.getmany(tp, timeout_ms=200)).get(tp, [])
+        return recs
+    finally:
+        await dl.stop()
+
+
+async def test_oversized_poison_is_dead_lettered_cut_with_its_size(kafka_bootstrap):
+    topics = _topics()
+    await create_topics(kafka_bootstrap, [topics.ticks, topics.dead_letter], 1)
+    big = b"[" + b"x" * 1_500_000 + b"]"  # 1.5 MB that is not JSON
+    async with KafkaTickProducer(kafka_bootstrap, "json", topics,
+                                 max_request_size=4 << 20) as prod:
+        await prod.send_raw(topics.ticks, big, key=b"SPX")
+    settings = _settings(kafka_bootstrap, topics, max_message_bytes=1_000_000)
+    src = _source(settings, consumer_options={"session_timeout_ms": 2000,
+                                              "heartbeat_interval_ms": 300,
+                                              "max_partition_fetch_bytes": 4 << 20})
+    await src.start()
+    try:
+        batches = await _take(src, errors=1)
+        await src.commit(_merge_tokens(batches))
+    finally:
+        await src.stop()
+    assert [r for b in batches for r, _ in b.errors] == ["malformed"]
+    assert src.dead_lettered == 1 and src.dead_letter_failures == 0
+    (rec,) = await _dead_letters(kafka_bootstrap, topics.dead_letter, 1)
+    heads = dict(rec.headers)
+    assert heads[ORIGINAL_SIZE_HEADER] == str(len(big)).encode()
+    assert len(rec.value) == 1_000_000 - 4096 and big.startswith(rec.value)
+    # committed: a new consumer of the group finds nothing
+    again = _source(settings)
+    await again.start()
+    try:
+        assert await _nothing_more(again, 1.0) == []
+    finally:
+        await again.stop()
+
+
+async def test_one_poison_message_a_thousand_times_never_loops(kafka_bootstrap):
+    topics = _topics()
+    await create_topics(kafka_bootstrap, [topics.ticks, topics.dead_letter], 1)
+    poison = b'{"type":"quote","ts_ns":18446744073709551616,"symbol":"SPXW260821C07600000"}'
+    async with KafkaTickProducer(kafka_bootstrap, "json", topics) as prod:
+        for _ in range(1000):
+            await prod.producer.send(topics.ticks, poison, key=b"SPX")
+        await prod.producer.flush()
+    settings = _settings(kafka_bootstrap, topics)
+    src = _source(settings)
+    await src.start()
+    try:
+        batches = await _take(src, errors=1000)
+        await src.commit(_merge_tokens(batches))
+    finally:
+        await src.stop()
+    assert sum(len(b.errors) for b in batches) == 1000 and not any(b.ticks for b in batches)
+    assert src.dead_lettered == 1000
+    assert len(await _dead_letters(kafka_bootstrap, topics.dead_letter, 1000)) == 1000
+    again = _source(settings)
+    await again.start()
+    try:
+        assert await _nothing_more(again, 1.0) == []
+    finally:
+        await again.stop()
