@@ -209,6 +209,10 @@ class RedisSink(Sink, CheckpointStore):
             kwargs = {}
             if s.password is not None:
                 kwargs["password"] = s.password.get_secret_value()
+            if s.username is not None:  # a Redis 6 ACL user
+                kwargs["username"] = s.username
+            if s.url.startswith("rediss://") and s.ssl_ca_certs:  # TLS: whose CA to trust
+                kwargs["ssl_ca_certs"] = s.ssl_ca_certs
             self._client = Redis.from_url(
                 s.url,
                 decode_responses=True,

@@ -37,6 +37,15 @@ async def _dead_letters(bootstrap, topic, n, timeout=30.0):
         await dl.stop()
 
 
+async def _nothing_left(settings):
+    again = _source(settings)
+    await again.start()
+    try:
+        assert await _nothing_more(again, 1.0) == []
+    finally:
+        await again.stop()
+
+
 async def test_oversized_poison_is_dead_lettered_cut_with_its_size(kafka_bootstrap):
     topics = _topics()
     await create_topics(kafka_bootstrap, [topics.ticks, topics.dead_letter], 1)
@@ -60,13 +69,7 @@ async def test_oversized_poison_is_dead_lettered_cut_with_its_size(kafka_bootstr
     heads = dict(rec.headers)
     assert heads[ORIGINAL_SIZE_HEADER] == str(len(big)).encode()
     assert len(rec.value) == 1_000_000 - 4096 and big.startswith(rec.value)
-    # committed: a new consumer of the group finds nothing
-    again = _source(settings)
-    await again.start()
-    try:
-        assert await _nothing_more(again, 1.0) == []
-    finally:
-        await again.stop()
+    await _nothing_left(settings)  # committed: a new consumer of the group finds nothing
 
 
 async def test_one_poison_message_a_thousand_times_never_loops(kafka_bootstrap):
@@ -88,9 +91,4 @@ async def test_one_poison_message_a_thousand_times_never_loops(kafka_bootstrap):
     assert sum(len(b.errors) for b in batches) == 1000 and not any(b.ticks for b in batches)
     assert src.dead_lettered == 1000
     assert len(await _dead_letters(kafka_bootstrap, topics.dead_letter, 1000)) == 1000
-    again = _source(settings)
-    await again.start()
-    try:
-        assert await _nothing_more(again, 1.0) == []
-    finally:
-        await again.stop()
+    await _nothing_left(settings)
