@@ -82,6 +82,20 @@ class UnderlyingState:
     jump_votes: list = field(default_factory=list)  # ts_ns of ticks beyond the clock skew
     spot_votes: list = field(default_factory=list)  # unconfirmed spots far from the last
 
+    def vote_clock_jump(self, ts: int) -> int | None:
+        """A tick dated beyond the clock skew votes for a jump of the event clock (a session
+        opening after a gap): once ``clock_jump_confirm`` votes lie within the skew of each
+        other, the earliest of them (the votes are then cleared); else None."""
+        b, votes = self.bounds, self.jump_votes
+        skew = int(b.max_clock_skew_s * 1e9)
+        votes.append(ts)
+        near = [v for v in votes if abs(v - ts) <= skew]
+        if len(near) >= b.clock_jump_confirm:
+            votes.clear()
+            return min(near)
+        del votes[:-4 * b.clock_jump_confirm]
+        return None
+
     def touch(self, rows) -> None:
         """Note rows whose quote or position changed (replayed onto a refresh in flight)."""
         if self.refreshing is not None:
@@ -405,16 +419,9 @@ class Pipeline:
         far = np.flatnonzero((codes == FUTURE) & (ts <= self.ts_limit))
         for k in far:
             st = self.state_list[int(self.g_state[g[k]])]
-            b = st.bounds
-            skew = int(b.max_clock_skew_s * 1e9)
-            t = int(ts[k])
-            st.jump_votes.append(t)
-            near = [v for v in st.jump_votes if abs(v - t) <= skew]
-            if len(near) >= b.clock_jump_confirm:
-                st.clock_ns = max(st.clock_ns, min(near))
-                st.jump_votes.clear()
-            else:
-                del st.jump_votes[:-4 * b.clock_jump_confirm]
+            jump = st.vote_clock_jump(int(ts[k]))
+            if jump is not None:
+                st.clock_ns = max(st.clock_ns, jump)
 
     def _count_refused(self, rec: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
         """Stale and rejected quotes of a block, counted by underlying and reason (stale
@@ -572,17 +579,12 @@ class Pipeline:
             self.counts.reject(s.root, kind, "future_ts", f"{what} ts_ns={ts}")
             return False
         skew = int(b.max_clock_skew_s * 1e9)
-        if skew and ts > s.clock_ns + skew:
-            votes = s.jump_votes
-            votes.append(ts)
-            near = [v for v in votes if abs(v - ts) <= skew]
-            if len(near) < b.clock_jump_confirm:
-                del votes[:-4 * b.clock_jump_confirm]
-                self.counts.reject(s.root, kind, "future_ts",
-                                   f"{what} ts_ns={ts}, {(ts - s.clock_ns) / 1e9:,.0f} s after "
-                                   f"the event clock")
-                return False
-            votes.clear()  # confirmed: the clock moves with this tick
+        # confirmed, the clock moves with this tick
+        if skew and ts > s.clock_ns + skew and s.vote_clock_jump(ts) is None:
+            self.counts.reject(s.root, kind, "future_ts",
+                               f"{what} ts_ns={ts}, {(ts - s.clock_ns) / 1e9:,.0f} s after "
+                               f"the event clock")
+            return False
         if b.max_past_s and ts < s.clock_ns - int(b.max_past_s * 1e9):
             self.counts.reject(s.root, kind, "past_ts",
                                f"{what} ts_ns={ts}, {(s.clock_ns - ts) / 1e9:,.0f} s before "
