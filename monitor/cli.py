@@ -55,7 +55,7 @@ from monitor.service import ServiceError, run_service
 from monitor.sinks.alerts import alert_sender_for
 from monitor.snapshot import build_snapshot
 from monitor.sources.base import SourceUnavailable
-from monitor.sources.kafka import KafkaTickProducer
+from monitor.sources.kafka import KafkaTickProducer, client_options
 from monitor.sources.simulator import MarketSimulator, SimConfig, interleaved_session
 from monitor.study.cli import main as study_main
 from monitor.wire.codec import decode
@@ -310,7 +310,10 @@ async def send_batches(kafka: str, encoding: str, settings: Settings, batches, r
                        batch: int) -> None:
     """Send ``batches`` (lists of ticks) at ``rate`` ticks/s, progress on stderr."""
     loop = asyncio.get_running_loop()
-    producer = KafkaTickProducer(kafka, encoding, settings.kafka.topics)
+    # the same TLS / SASL settings as the consumer's (kafka.security_protocol, ...)
+    security = client_options(settings.kafka.model_copy(update={"bootstrap": kafka}))
+    del security["bootstrap_servers"]
+    producer = KafkaTickProducer(kafka, encoding, settings.kafka.topics, **security)
     await producer.start()
     sent, start = 0, loop.time()
     try:

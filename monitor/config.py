@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -142,6 +150,19 @@ class KafkaSettings(Section):
                                    "(None: the system's)")
     ssl_certfile: str | None = Field(None, description="client certificate (mutual TLS)")
     ssl_keyfile: str | None = None
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> "KafkaSettings":
+        """SASL needs its mechanism, user and password: refused when the settings are
+        read, not when the first connection is tried."""
+        if self.security_protocol.startswith("SASL"):
+            if self.sasl_mechanism is None:
+                raise ValueError(f"security_protocol {self.security_protocol} needs "
+                                 f"kafka.sasl_mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+            if self.sasl_username is None or self.sasl_password is None:
+                raise ValueError("SASL needs kafka.sasl_username and DEALERFLOW_KAFKA__"
+                                 "SASL_PASSWORD")
+        return self
 
 
 class RedisSettings(Section):

@@ -79,6 +79,8 @@ class UnderlyingState:
     spare: Book | None = None  # the arrays the book had before the last refresh: reused
     bounds: object = None  # monitor.config.BoundsSettings of this underlying
     max_px: np.ndarray | None = None  # per row: the highest believable option price
+    skew_ns: int = 0  # bounds.max_clock_skew_s, ns (0: no event-clock limit)
+    past_ns: int = 0  # bounds.max_past_s, ns (0: no limit)
     jump_votes: list = field(default_factory=list)  # ts_ns of ticks beyond the clock skew
     spot_votes: list = field(default_factory=list)  # unconfirmed spots far from the last
 
@@ -87,9 +89,8 @@ class UnderlyingState:
         opening after a gap): once ``clock_jump_confirm`` votes lie within the skew of each
         other, the earliest of them (the votes are then cleared); else None."""
         b, votes = self.bounds, self.jump_votes
-        skew = int(b.max_clock_skew_s * 1e9)
         votes.append(ts)
-        near = [v for v in votes if abs(v - ts) <= skew]
+        near = [v for v in votes if abs(v - ts) <= self.skew_ns]
         if len(near) >= b.clock_jump_confirm:
             votes.clear()
             return min(near)
@@ -257,6 +258,8 @@ class Pipeline:
             s.position_model, s.base_model = (models or {}).get(root, (book.model, book.model))
             s.bounds = (bounds or {}).get(root) or BoundsSettings()
             s.max_px = s.bounds.max_price_x * np.maximum(book.c.strike, book.spot)
+            s.skew_ns = int(s.bounds.max_clock_skew_s * 1e9)
+            s.past_ns = int(s.bounds.max_past_s * 1e9)
             self.states[root] = s
             self.state_list.append(s)
             book_symbols = list(np.array(book.chain.symbols(), dtype=object)[book.order])
@@ -385,11 +388,10 @@ class Pipeline:
         ask = np.ascontiguousarray(rec["ask"])
         g = np.empty(n, dtype=np.int64)
         codes = np.empty(n, dtype=np.int8)
-        for u, st in enumerate(self.state_list):
-            b = st.bounds
-            skew = int(b.max_clock_skew_s * 1e9) or self.ts_limit
-            self.ts_hi[u] = min(self.ts_limit, st.clock_ns + skew)
-            self.ts_lo[u] = st.clock_ns - int(b.max_past_s * 1e9) if b.max_past_s else 0
+        for u, st in enumerate(self.state_list):  # each underlying's range, as _ts_ok's
+            self.ts_hi[u] = (min(self.ts_limit, st.clock_ns + st.skew_ns) if st.skew_ns
+                             else self.ts_limit)
+            self.ts_lo[u] = st.clock_ns - st.past_ns if st.past_ns else 0
         accepted = screen_records(raw[:, off:off + WIDTH], ts, bid, ask, self.index.keys,
                                   self.index.table, self.last_ts, g, codes, self.max_px,
                                   self.g_state, self.ts_lo, self.ts_hi)
@@ -574,18 +576,16 @@ class Pipeline:
         clock; a tick beyond the skew (but not beyond the wall clock) votes for a jump of
         the clock (a session opening after a gap), believed once ``clock_jump_confirm``
         such ticks lie within the skew of each other. Rejections counted by reason."""
-        b = s.bounds
         if ts > self.ts_limit:
             self.counts.reject(s.root, kind, "future_ts", f"{what} ts_ns={ts}")
             return False
-        skew = int(b.max_clock_skew_s * 1e9)
         # confirmed, the clock moves with this tick
-        if skew and ts > s.clock_ns + skew and s.vote_clock_jump(ts) is None:
+        if s.skew_ns and ts > s.clock_ns + s.skew_ns and s.vote_clock_jump(ts) is None:
             self.counts.reject(s.root, kind, "future_ts",
                                f"{what} ts_ns={ts}, {(ts - s.clock_ns) / 1e9:,.0f} s after "
                                f"the event clock")
             return False
-        if b.max_past_s and ts < s.clock_ns - int(b.max_past_s * 1e9):
+        if s.past_ns and ts < s.clock_ns - s.past_ns:
             self.counts.reject(s.root, kind, "past_ts",
                                f"{what} ts_ns={ts}, {(s.clock_ns - ts) / 1e9:,.0f} s before "
                                f"the event clock")

@@ -140,7 +140,6 @@ class Monitor:
         self._rebalance_t0: float | None = None
         self._publishing = asyncio.Lock()  # one publish cycle at a time (timer, rebalance)
         self._last_checkpoint_all = time.monotonic()
-        self.handovers: list[dict] = []  # one entry per take-over (roots, seconds)
         self._ingest_task: asyncio.Task | None = None
         self._lag_total = 0  # consumer lag at the last publish cycle
         self._failing_since: float | None = None  # publish cycles failing / not stored
@@ -269,12 +268,10 @@ class Monitor:
         covered.update(await self._core(own_position))
         self._kept = set()
         sought = self.source.resume_from(covered)
-        for root in taken:
-            self.pipeline.states[root].dirty = True
+        # (a taken underlying is published next cycle: it is not in self.states)
         self.owned = mine
         seconds = time.monotonic() - t0
         if taken:
-            self.handovers.append({"underlyings": sorted(taken), "seconds": seconds})
             for sink in self.sinks:
                 sink.observe_handover(sorted(taken), seconds)
         log.info("underlyings_taken_over", underlyings=sorted(taken), kept=sorted(kept),
@@ -527,9 +524,10 @@ class Monitor:
         self.cycles += 1
         now = time.monotonic()
         self._lag_total = sum(lag.values())
-        self._failing_since = None if stored else (self._failing_since or now)
         up = getattr(self.store, "connected", True)
         self._store_down_since = None if up else (self._store_down_since or now)
+        # a cycle not stored because Redis is down is Redis's reason (its own threshold)
+        self._failing_since = (None if stored or not up else (self._failing_since or now))
         if token is None:
             return stored
         if not self.checkpoints or stored:

@@ -112,13 +112,7 @@ def client_options(settings: KafkaSettings) -> dict:
         opts["ssl_context"] = create_ssl_context(cafile=settings.ssl_cafile,
                                                  certfile=settings.ssl_certfile,
                                                  keyfile=settings.ssl_keyfile)
-    if settings.security_protocol.startswith("SASL"):
-        if settings.sasl_mechanism is None:
-            raise ValueError(f"kafka.security_protocol {settings.security_protocol} needs "
-                             f"kafka.sasl_mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
-        if settings.sasl_username is None or settings.sasl_password is None:
-            raise ValueError("SASL needs kafka.sasl_username and DEALERFLOW_KAFKA__"
-                             "SASL_PASSWORD")
+    if settings.security_protocol.startswith("SASL"):  # (complete: KafkaSettings checks)
         opts.update(sasl_mechanism=settings.sasl_mechanism,
                     sasl_plain_username=settings.sasl_username,
                     sasl_plain_password=settings.sasl_password.get_secret_value())
@@ -207,10 +201,6 @@ class KafkaSource(Source):
 
     def owns(self, root: str) -> bool:
         return bool(self.partitions_of(root) & self._assigned)
-
-    @property
-    def assigned(self) -> set[TopicPartition]:
-        return set(self._assigned)
 
     def covered_by(self, root: str, position: dict) -> dict[str, int]:
         return {_tp_name(tp): position[tp] for tp in self.partitions_of(root)
