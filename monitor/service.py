@@ -697,7 +697,10 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
     settings = demo_settings(settings)
     metrics = Metrics(regimes=LABELS)
     try:
-        metrics.serve(settings.metrics.host, settings.metrics.port)
+        token = settings.metrics.token
+        metrics.serve(settings.metrics.host, settings.metrics.port,
+                      token=token.get_secret_value() if token else None,
+                      max_connections=settings.metrics.max_connections)
     except OSError as err:
         raise ServiceError(f"cannot serve metrics on {settings.metrics.host}:"
                            f"{settings.metrics.port}: {err.strerror or err}; choose another "

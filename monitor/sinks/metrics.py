@@ -1,6 +1,6 @@
 """Prometheus metrics: counters and latency histograms updated by the pipeline, gauges
-built at scrape time from the current state, and a small HTTP server with
-``/metrics``, ``/healthz`` and ``/readyz``.
+built at scrape time from the current state, and the pages ``/metrics``, ``/healthz`` and
+``/readyz`` (served by :mod:`monitor.sinks.http_server`).
 
 Every metric lives in the ``Metrics`` instance's own ``CollectorRegistry`` (several
 instances can coexist, e.g. in tests). Names: namespace ``dealerflow``, base units in
@@ -58,20 +58,17 @@ from __future__ import annotations
 
 import math
 import re
-import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import structlog
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
-    make_wsgi_app,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -79,6 +76,7 @@ from prometheus_client.registry import Collector
 from monitor.core.exposures import EXPOSURES
 from monitor.fmt import finite
 from monitor.sinks.base import PublishCycle, Sink
+from monitor.sinks.http_server import HttpServer
 
 NAMESPACE = "dealerflow"
 
@@ -266,16 +264,6 @@ class StateCollector(Collector):
         yield lag_family
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        pass
-
-
 class Metrics:
     """All metrics of one monitor process, in a registry of their own.
 
@@ -323,8 +311,7 @@ class Metrics:
         self._reason = _BoundedLabel(REJECT_REASONS, cap=max_label_values)
         self._regime = _BoundedLabel(tuple(regimes) + (UNKNOWN_REGIME,), cap=max_label_values)
         self._ready = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: HttpServer | None = None
 
     # -- updates from the pipeline ------------------------------------------------------
     def set_provider(self, provider: Callable[[], Mapping[str, Mapping]] | None) -> None:
@@ -370,69 +357,56 @@ class Metrics:
     def ready(self) -> bool:
         return self._ready.is_set()
 
-    def wsgi_app(self):
-        metrics_app = make_wsgi_app(self.registry)
+    def pages(self) -> dict:
+        """The HTTP pages, ``{path: () -> (status, content type, body)}``: ``/metrics``
+        (the exposition), ``/healthz`` (503 when :attr:`health_probe` says the service is
+        not live), ``/readyz`` (503 before :meth:`set_ready`, or while the probe says not
+        live or not ready; the body says why) and ``/``."""
+        text = "text/plain; charset=utf-8"
 
-        def app(environ, start_response):
-            path = environ.get("PATH_INFO", "/") or "/"
-            if path == "/metrics":
-                return metrics_app(environ, start_response)
-            live, ready, why = True, True, ""
-            probe = self.health_probe
-            if probe is not None and path in ("/healthz", "/readyz"):
-                live, ready, why = probe()
-            if path == "/healthz":
-                status, body = (("200 OK", b"ok\n") if live else
-                                ("503 Service Unavailable", f"dead: {why}\n".encode()))
-            elif path == "/readyz":
-                if not self._ready.is_set():
-                    status, body = "503 Service Unavailable", b"not ready: not started\n"
-                elif not (live and ready):
-                    status, body = "503 Service Unavailable", f"not ready: {why}\n".encode()
-                else:
-                    status, body = "200 OK", b"ready\n"
-            elif path == "/":
-                status, body = "200 OK", b"dealerflow monitor: /metrics /healthz /readyz\n"
-            else:
-                status, body = "404 Not Found", b"not found\n"
-            start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                                    ("Content-Length", str(len(body)))])
-            return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+        def probe() -> tuple[bool, bool, str]:
+            return (True, True, "") if self.health_probe is None else self.health_probe()
 
-        return app
+        def healthz():
+            live, _, why = probe()
+            return (200, text, b"ok\n") if live else (503, text, f"dead: {why}\n".encode())
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Serve ``/metrics``, ``/healthz``, ``/readyz`` from a daemon thread; returns the
-        port (``port=0`` picks a free one, readable as :attr:`port`)."""
+        def readyz():
+            if not self._ready.is_set():
+                return 503, text, b"not ready: not started\n"
+            live, ready, why = probe()
+            if not (live and ready):
+                return 503, text, f"not ready: {why}\n".encode()
+            return 200, text, b"ready\n"
+
+        return {"/metrics": lambda: (200, CONTENT_TYPE_LATEST, self.render()),
+                "/healthz": healthz, "/readyz": readyz,
+                "/": lambda: (200, text, b"dealerflow monitor: /metrics /healthz /readyz\n")}
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
+              max_connections: int = 64) -> int:
+        """Serve :meth:`pages` (:class:`monitor.sinks.http_server.HttpServer`: asyncio, one
+        thread, ``max_connections`` at a time, ``/metrics`` behind ``token`` when given);
+        returns the port (``port=0`` picks a free one, readable as :attr:`port`)."""
         if self._server is not None:
             raise RuntimeError("metrics server already running")
-        server_cls = _Server
-        if ":" in host:  # IPv6 literal
-            class _Server6(_Server):
-                address_family = socket.AF_INET6
-            server_cls = _Server6
-        self._server = make_server(host, port, self.wsgi_app(), server_class=server_cls,
-                                   handler_class=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
-                                        name="metrics-http", daemon=True)
-        self._thread.start()
-        _log.info("metrics_serving", host=host, port=self.port)
+        server = HttpServer(self.pages(), host, port, token=token,
+                            max_connections=max_connections)
+        server.start()
+        self._server = server
+        _log.info("metrics_serving", host=host, port=self.port, token=token is not None,
+                  max_connections=max_connections)
         return self.port
 
     @property
     def port(self) -> int | None:
-        return None if self._server is None else self._server.server_port
+        return None if self._server is None else self._server.port
 
     def stop(self) -> None:
         """Stop the HTTP server (no-op when not serving)."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+            server.stop()
 
 
 class MetricsSink(Sink):

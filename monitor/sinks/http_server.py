@@ -1,0 +1,142 @@
+"""The monitor's HTTP endpoints (``/metrics``, ``/healthz``, ``/readyz``): one aiohttp
+server on an event loop of its own, in one daemon thread.
+
+Why a loop of its own: a scrape renders the whole registry (CPU, tens of ms with many
+underlyings) and must not hold up the service's event loop, which carries Kafka heartbeats
+and tick latency; and tests (and any synchronous caller) can query it from the service's
+loop thread without dead-locking it. Why asyncio, not a thread per connection: idle or slow
+clients cost a socket each, not a thread, and concurrent connections are capped
+(``max_connections``; a request over the cap is answered 503 and its connection closed).
+
+``token``: when set, ``/metrics`` requires ``Authorization: Bearer <token>`` (401
+otherwise; compared in constant time); the probes stay open, since an orchestrator's
+liveness and readiness checks carry no credentials. The token is never logged.
+
+The pages themselves come from ``routes``: ``{path: () -> (status, content_type, body)}``
+called on the server's thread (:meth:`monitor.sinks.metrics.Metrics.page` gives them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import threading
+from collections.abc import Callable, Mapping
+
+import structlog
+from aiohttp import web
+
+__all__ = ["HttpServer", "Page"]
+
+_log = structlog.get_logger("monitor.sinks.http_server")
+
+#: ``() -> (HTTP status, content type, body)``
+Page = Callable[[], tuple[int, str, bytes]]
+
+#: a keep-alive connection idle this long is closed (it holds a connection slot)
+KEEPALIVE_S = 15.0
+
+
+class HttpServer:
+    """Serves ``routes`` on ``host:port`` (``port=0``: a free one, see :attr:`port`)."""
+
+    def __init__(self, routes: Mapping[str, Page], host: str = "127.0.0.1", port: int = 0,
+                 *, token: str | None = None, max_connections: int = 64,
+                 protected: tuple[str, ...] = ("/metrics",)):
+        if max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
+        self.routes = dict(routes)
+        self.host, self.requested_port = host, port
+        self._token = token.encode() if token else None
+        self.max_connections = max_connections
+        self.protected = protected
+        self.port: int | None = None
+        self.refused = 0  # requests answered 503 over the connection cap
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle -----------------------------------------------------------------------
+    def start(self) -> int:
+        """Bind and serve from a daemon thread; returns the port. Raises ``OSError`` when
+        the address cannot be bound (in the caller's thread)."""
+        if self._thread is not None:
+            raise RuntimeError("HTTP server already running")
+        started: dict = {}
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                started["port"] = loop.run_until_complete(self._start())
+            except BaseException as err:  # noqa: BLE001 - handed to the caller
+                started["error"] = err
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self._runner.cleanup())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="http", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if "error" in started:
+            self._thread.join()
+            self._thread = None
+            raise started["error"]
+        self.port = started["port"]
+        return self.port
+
+    async def _start(self) -> int:
+        app = web.Application(middlewares=[self._guard])
+        for path in self.routes:
+            app.router.add_get(path, self._handler(path))
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     keepalive_timeout=KEEPALIVE_S)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.requested_port,
+                           reuse_address=True)
+        await site.start()
+        return site._server.sockets[0].getsockname()[1]  # (port 0: the one picked)
+
+    def stop(self) -> None:
+        """Stop serving and join the thread (no-op when not running)."""
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=5)
+
+    # -- requests -------------------------------------------------------------------------
+    def _open_connections(self) -> int:
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler):
+        if self._open_connections() > self.max_connections:
+            self.refused += 1
+            return web.Response(status=503, text="too many connections\n",
+                                headers={"Connection": "close", "Retry-After": "1"})
+        if self._token is not None and request.path in self.protected:
+            got = request.headers.get("Authorization", "")
+            expected = b"Bearer " + self._token
+            if not hmac.compare_digest(got.encode(), expected):
+                return web.Response(status=401, text="unauthorized\n",
+                                    headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    def _handler(self, path: str):
+        page = self.routes[path]
+
+        async def handle(request: web.Request) -> web.Response:
+            status, content_type, body = page()
+            return web.Response(status=status, body=body,
+                                headers={"Content-Type": content_type})
+
+        return handle
