@@ -291,70 +291,86 @@ class Pipeline:
         symbols = self.symbols
         blocks: list[QuoteBlock] = []  # a run of adjacent quote blocks, applied as one
         for t in ticks:
-            cls = type(t)
-            if cls is QuoteBlock:
-                if not blocks:
-                    for root in list(pending):  # what came before the run goes first
-                        self._flush(pending, root)
-                blocks.append(t)
-                continue
-            if blocks:
-                applied += self._quote_blocks(blocks)
-                blocks = []
-            if cls is OptionQuote:
-                # inlined self._lookup: this line runs once per quote
-                hit = symbols.get(t.symbol) or symbols.get(t.symbol.replace(" ", ""))
-                if hit is None:
-                    counts.reject(self._und_of_symbol(t.symbol), "quote", "unknown_symbol",
-                                  t.symbol)
+            try:
+                cls = type(t)
+                if cls is QuoteBlock:
+                    if not blocks:
+                        for root in list(pending):  # what came before the run goes first
+                            self._flush(pending, root)
+                    blocks.append(t)
                     continue
-                s, row = hit
-                bid, ask = t.bid, t.ask
-                if not (math.isfinite(bid) and math.isfinite(ask)):
-                    counts.reject(s.root, "quote", "nan", f"{t.symbol} bid={bid} ask={ask}")
-                    continue
-                if bid < 0.0 or ask < 0.0:
-                    counts.reject(s.root, "quote", "negative_price",
-                                  f"{t.symbol} bid={bid} ask={ask}")
-                    continue
-                if bid > ask:
-                    counts.reject(s.root, "quote", "crossed", f"{t.symbol} bid={bid} ask={ask}")
-                    continue
-                if ask > s.max_px[row]:
-                    counts.reject(s.root, "quote", "absurd_price",
-                                  f"{t.symbol} bid={bid} ask={ask}")
-                    continue
-                if not self._ts_ok(s, t.ts_ns, "quote", t.symbol):
-                    continue
-                if t.ts_ns < s.last_ts[row]:
-                    counts.ticks[(s.root, "quote", "stale")] += 1
-                    continue
-                s.last_ts[row] = t.ts_ns
-                if t.ts_ns > s.clock_ns:
-                    s.clock_ns = t.ts_ns
-                p = pending.get(s.root)
-                if p is None:
-                    p = pending[s.root] = (s, [], [], [])
-                p[1].append(row)
-                p[2].append(bid)
-                p[3].append(ask)
-                s.pending_quote[row] = (bid, ask)
-                applied += 1
-            elif cls is UnderlyingTick:
-                applied += self._underlying(t, pending)
-            elif cls is OpenInterest:
-                applied += self._open_interest(t, pending)
-            elif cls is OptionTrade:
-                applied += self._trade(t, pending)
-            elif cls is VolIndex:
-                applied += self._vol_index(t)
-            else:
-                counts.reject(OTHER, "unknown", "malformed", repr(t)[:100])
+                if blocks:
+                    run, blocks = blocks, []
+                    applied += self._quote_blocks(run)
+                if cls is OptionQuote:
+                    # inlined self._lookup: this line runs once per quote
+                    hit = symbols.get(t.symbol) or symbols.get(t.symbol.replace(" ", ""))
+                    if hit is None:
+                        counts.reject(self._und_of_symbol(t.symbol), "quote", "unknown_symbol",
+                                      t.symbol)
+                        continue
+                    s, row = hit
+                    bid, ask = t.bid, t.ask
+                    if not (math.isfinite(bid) and math.isfinite(ask)):
+                        counts.reject(s.root, "quote", "nan", f"{t.symbol} bid={bid} ask={ask}")
+                        continue
+                    if bid < 0.0 or ask < 0.0:
+                        counts.reject(s.root, "quote", "negative_price",
+                                      f"{t.symbol} bid={bid} ask={ask}")
+                        continue
+                    if bid > ask:
+                        counts.reject(s.root, "quote", "crossed", f"{t.symbol} bid={bid} ask={ask}")
+                        continue
+                    if ask > s.max_px[row]:
+                        counts.reject(s.root, "quote", "absurd_price",
+                                      f"{t.symbol} bid={bid} ask={ask}")
+                        continue
+                    if not self._ts_ok(s, t.ts_ns, "quote", t.symbol):
+                        continue
+                    if t.ts_ns < s.last_ts[row]:
+                        counts.ticks[(s.root, "quote", "stale")] += 1
+                        continue
+                    s.last_ts[row] = t.ts_ns
+                    if t.ts_ns > s.clock_ns:
+                        s.clock_ns = t.ts_ns
+                    p = pending.get(s.root)
+                    if p is None:
+                        p = pending[s.root] = (s, [], [], [])
+                    p[1].append(row)
+                    p[2].append(bid)
+                    p[3].append(ask)
+                    s.pending_quote[row] = (bid, ask)
+                    applied += 1
+                elif cls is UnderlyingTick:
+                    applied += self._underlying(t, pending)
+                elif cls is OpenInterest:
+                    applied += self._open_interest(t, pending)
+                elif cls is OptionTrade:
+                    applied += self._trade(t, pending)
+                elif cls is VolIndex:
+                    applied += self._vol_index(t)
+                else:
+                    counts.reject(OTHER, "unknown", "malformed", repr(t)[:100])
+            except Exception as err:  # noqa: BLE001 - one bad tick must not stop the rest
+                self._apply_error(t, err)
         if blocks:
-            applied += self._quote_blocks(blocks)
+            try:
+                applied += self._quote_blocks(blocks)
+            except Exception as err:  # noqa: BLE001
+                self._apply_error(blocks[0], err)
         for root in pending:
-            self._flush(pending, root)
+            try:
+                self._flush(pending, root)
+            except Exception as err:  # noqa: BLE001
+                self._apply_error(f"{root}: {len(pending[root][1])} quotes", err)
         return applied
+
+    def _apply_error(self, what, err: Exception) -> None:
+        """A tick (or a block, or an underlying's pending quotes) whose application raised:
+        counted as ``apply_error`` with the exception, the rest of the batch goes on.
+        (Each check above exists so that this never happens; this is the backstop.)"""
+        self.counts.reject(OTHER, type(what).__name__, "apply_error",
+                           f"{type(err).__name__}: {err} in {what!r}"[:200])
 
     def _flush(self, pending: dict, root: str) -> None:
         p = pending.get(root)

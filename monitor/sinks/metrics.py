@@ -84,7 +84,8 @@ TICK_OUTCOMES = ("applied", "stale", "rejected", "ignored")
 REJECT_REASONS = ("malformed", "wrong_encoding", "nan", "crossed", "negative_price", "unknown_symbol", "stale",
                   "out_of_order", "unknown_underlying", "no_quote", "below_intrinsic",
                   "above_upper_bound", "iv_no_converge", "expired", "future_ts", "past_ts",
-                  "absurd_price", "absurd_size", "absurd_oi", "spot_unconfirmed")
+                  "absurd_price", "absurd_size", "absurd_oi", "spot_unconfirmed",
+                  "apply_error")
 """Known reasons; other names are accepted while they stay few (see ``max_label_values``)."""
 
 DEFAULT_REGIMES = ("long_gamma", "short_gamma", "vanna_tailwind", "vanna_headwind",

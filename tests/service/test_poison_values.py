@@ -122,3 +122,28 @@ def test_per_underlying_bounds_override_the_section_key_by_key():
     s.underlyings["SPX"] = s.underlyings["SPX"].model_copy(update={"bounds": {"max_oi": 5.0}})
     with pytest.raises(ValueError, match="max_oi"):
         s.bounds_for("SPX")
+
+
+def test_an_exception_while_applying_loses_only_the_tick_that_raised(monkeypatch):
+    """The backstop behind the checks: a tick whose application raises is counted as
+    apply_error with the exception; the ticks before and after it in the batch apply."""
+    p = pipeline()
+    s = p.states["SPX"]
+    syms = BASE.chain.symbols()
+    other = next(x for x in syms if x != SYM)
+    real = Pipeline._open_interest
+
+    def flaky(self, t, pending):
+        if t.symbol == SYM:
+            raise RuntimeError("disk on fire")
+        return real(self, t, pending)
+
+    monkeypatch.setattr(Pipeline, "_open_interest", flaky)
+    batch = [quote(TS + 1), OpenInterest(date="2026-08-22", symbol=SYM, oi=7.0),
+             OpenInterest(date="2026-08-22", symbol=other, oi=9.0),
+             UnderlyingTick(ts_ns=TS + 2, root="SPX", bid=0, ask=0, last=BASE.spot * 1.0001)]
+    assert p.apply(batch) == 3
+    assert p.counts.rejected[("other", "apply_error")] == 1
+    assert "disk on fire" in p.counts.take_samples()[0]["context"]
+    assert s.book.oi[BASE.index_of(other)] == 9.0 and s.book.oi[ROW] == BASE.oi[ROW]
+    assert s.last_ts[ROW] == TS + 1 and s.pending_spot == pytest.approx(BASE.spot * 1.0001)
