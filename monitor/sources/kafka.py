@@ -221,7 +221,7 @@ class KafkaSource(Source):
             if not keys:
                 continue
             self._skip[tp] = keys
-            sought[tp] = min(keys.values())
+            sought[tp] = self._next[tp] = min(keys.values())
             consumer.seek(tp, sought[tp])
         return sought
 
@@ -359,16 +359,20 @@ class KafkaSource(Source):
                                               max_records=s.max_records)
             except ConsumerStoppedError:
                 return
+            self._check_positions(consumer, data)
             if not data:
-                self._check_positions(consumer)
                 continue
             yield await self._make_batch(data)
 
-    def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
-        """A partition whose high watermark is below our position was emptied (the broker
-        lost or re-created the topic): nothing would ever be fetched again, silently.
-        Read it from the beginning (its offsets start over) and say so."""
+    def _check_positions(self, consumer: AIOKafkaConsumer, data) -> None:
+        """A partition (that returned nothing) whose high watermark is below our position
+        was emptied (the broker lost or re-created the topic): nothing would ever be
+        fetched again, silently. Read it from the beginning (its offsets start over) and
+        say so. (Our position is the next offset after what we applied, or where a
+        take-over sought.)"""
         for tp in list(self._assigned):
+            if tp in data:
+                continue
             try:
                 hw = consumer.highwater(tp)
             except AssertionError:
