@@ -171,7 +171,8 @@ def build_session(chain: Path, n: int, seed: int = SEED) -> list:
 
 
 def topic_names(prefix: str) -> KafkaTopics:
-    return KafkaTopics(option_quotes=f"{prefix}.q", option_trades=f"{prefix}.t",
+    return KafkaTopics(ticks=f"{prefix}.ticks", option_quotes=f"{prefix}.q",
+                       option_trades=f"{prefix}.t",
                        underlying=f"{prefix}.u", open_interest=f"{prefix}.oi",
                        vol_index=f"{prefix}.v", dead_letter=f"{prefix}.dlq")
 
