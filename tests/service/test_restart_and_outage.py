@@ -31,6 +31,11 @@ async def final_state(settings):
     return state
 
 
+KEYS = ("spot", "dex_usd", "gex_usd_per_pct", "vex_usd_per_vol_pt", "cex_usd_per_day",
+        "zero_gamma", "call_wall", "put_wall", "as_of_ns", "customer_puts_sold",
+        "trades_classified", "trades_unclassified")
+
+
 @pytest.mark.usefixtures("shared_redis")
 async def test_stop_mid_stream_and_resume_equals_uninterrupted_run(kafka_bootstrap):
     ticks = session_ticks(30000, seed=9)
@@ -44,6 +49,17 @@ async def test_stop_mid_stream_and_resume_equals_uninterrupted_run(kafka_bootstr
     await mon.store.start()
     assert await run_until(mon, len(ticks)) == 0
     expected = await final_state(ref)
+    # a second clean run over the same ticks gives the same state, flow fields included
+    again = make_settings(kafka_bootstrap)
+    again.kafka = again.kafka.model_copy(update={"topics": a.kafka.topics})
+    mon2 = Monitor(again, kafka_source(again), books(again), sinks=[RedisSink(again.redis)],
+                   checkpoints=True)
+    await mon2.store.start()
+    assert await run_until(mon2, len(ticks)) == 0
+    twice = await final_state(again)
+    assert expected["trades_classified"] > 0  # (the flow fields are exercised)
+    for key in KEYS:
+        assert close(twice[key], expected[key]), key
 
     # interrupted: stop after about a third, start a new process-equivalent, finish
     a.kafka = a.kafka.model_copy(update={"max_records": 1})  # one 500-tick message a batch
@@ -59,8 +75,7 @@ async def test_stop_mid_stream_and_resume_equals_uninterrupted_run(kafka_bootstr
     # it resumed from the committed offsets: nothing was read twice
     assert second.ticks_received == len(ticks) - seen_first
     got = await final_state(a)
-    for key in ("spot", "dex_usd", "gex_usd_per_pct", "vex_usd_per_vol_pt", "cex_usd_per_day",
-                "zero_gamma", "call_wall", "put_wall", "as_of_ns"):
+    for key in KEYS:
         assert close(got[key], expected[key]), key
 
 
