@@ -194,14 +194,27 @@ class Refresh:
         self.ended_ns = time.time_ns()
 
 
+#: rejections of well-formed ticks that are kept for the dead-letter topic: poison (a
+#: value no market produces), not the ordinary noise of a feed (stale, unknown symbol,
+#: NaN or crossed quotes, which are only counted)
+DEAD_LETTER_REASONS = frozenset({"absurd_price", "absurd_size", "absurd_oi", "future_ts",
+                                 "past_ts", "spot_unconfirmed", "apply_error"})
+#: at most this many are kept between two takes (the rest are counted only)
+DEAD_LETTER_MAX = 10_000
+
+
 @dataclass
 class Counts:
     """Tick outcomes since start: ``ticks[(underlying, kind, outcome)]``,
-    ``rejected[(underlying, reason)]``, and a few samples per reason for the logs."""
+    ``rejected[(underlying, reason)]``, a few samples per reason for the logs, and the
+    rejected ticks of :data:`DEAD_LETTER_REASONS` (``(reason, context, tick)``) for the
+    dead-letter topic; ``current`` is the tick being judged (set by the pipeline)."""
 
     ticks: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)
     samples: list = field(default_factory=list)
+    dead: list = field(default_factory=list)
+    current: object = None
     _sampled: Counter = field(default_factory=Counter)
 
     def reject(self, und: str, kind: str, reason: str, context: str) -> None:
@@ -211,6 +224,13 @@ class Counts:
             self._sampled[reason] += 1
             self.samples.append({"underlying": und, "kind": kind, "reason": reason,
                                  "context": context[:200]})
+        if (reason in DEAD_LETTER_REASONS and self.current is not None
+                and len(self.dead) < DEAD_LETTER_MAX):
+            self.dead.append((reason, context[:1000], self.current))
+
+    def take_dead(self) -> list[tuple[str, str, object]]:
+        out, self.dead = self.dead, []
+        return out
 
     def take_samples(self) -> list[dict]:
         out, self.samples = self.samples, []
@@ -291,6 +311,7 @@ class Pipeline:
         symbols = self.symbols
         blocks: list[QuoteBlock] = []  # a run of adjacent quote blocks, applied as one
         for t in ticks:
+            counts.current = t
             try:
                 cls = type(t)
                 if cls is QuoteBlock:
@@ -302,6 +323,7 @@ class Pipeline:
                 if blocks:
                     run, blocks = blocks, []
                     applied += self._quote_blocks(run)
+                    counts.current = t  # (the block's rejections named their own quotes)
                 if cls is OptionQuote:
                     # inlined self._lookup: this line runs once per quote
                     hit = symbols.get(t.symbol) or symbols.get(t.symbol.replace(" ", ""))
@@ -353,11 +375,13 @@ class Pipeline:
                     counts.reject(OTHER, "unknown", "malformed", repr(t)[:100])
             except Exception as err:  # noqa: BLE001 - one bad tick must not stop the rest
                 self._apply_error(t, err)
+        counts.current = None  # (a block or a flush's quotes are not one tick)
         if blocks:
             try:
                 applied += self._quote_blocks(blocks)
             except Exception as err:  # noqa: BLE001
                 self._apply_error(blocks[0], err)
+            counts.current = None
         for root in pending:
             try:
                 self._flush(pending, root)
@@ -452,6 +476,10 @@ class Pipeline:
                     per_state[s_id])
         for k in np.flatnonzero((codes != APPLY) & (codes != STALE)):
             name = rec["symbol"][k].decode("ascii", "replace")
+            self.counts.current = OptionQuote(ts_ns=int(rec["ts_ns"][k]), symbol=name,
+                                              bid=float(rec["bid"][k]), ask=float(rec["ask"][k]),
+                                              bid_size=float(rec["bid_size"][k]),
+                                              ask_size=float(rec["ask_size"][k]))
             if g[k] < 0:
                 self.counts.reject(self._und_of_symbol(name), "quote", "unknown_symbol", name)
                 continue

@@ -397,7 +397,9 @@ class Monitor:
                             log.error("encoding_mismatch", detail=context)
                 if batch.ticks:
                     self._last_batch = time.monotonic()
-                await self._core(self._apply, batch.ticks, batch.token)
+                dead = await self._core(self._apply, batch.ticks, batch.token)
+                if dead:  # poison the checks rejected: kept before the offsets are committed
+                    await self.source.dead_letter_ticks(dead, _where(batch.token))
                 if batch.ticks:
                     lat = (time.time_ns() - batch.received_ns) / 1e9
                     for sink in self.sinks:
@@ -411,14 +413,16 @@ class Monitor:
         finally:
             self._ingest_done.set()
 
-    def _apply(self, ticks, token) -> None:
+    def _apply(self, ticks, token) -> list:
         """Core thread: apply a batch and, in the same step, note the offsets it covers,
-        so a frozen copy's checkpoint always says exactly which ticks are in it."""
+        so a frozen copy's checkpoint always says exactly which ticks are in it; returns
+        the poison it rejected, for the dead-letter topic."""
         if ticks:
             self.pipeline.apply(ticks)
         self._token = self.source.merge_tokens(self._token, token)
         if isinstance(token, dict):
             self._position.update(token)
+        return self.pipeline.counts.take_dead()
 
     async def _timers(self) -> None:
         pub_s = self.settings.intervals.publish_ms / 1000.0
@@ -569,6 +573,14 @@ class Monitor:
                     f"regime {st_.get('regime') or '-'}  {self.tps:,.0f} ticks/s"
                     + stale + ("  (final)" if final else ""))
             print(line, file=self.out, flush=True)
+
+
+def _where(token) -> str:
+    """The batch a token covers, for a dead-letter header (``topic:partition<offset``)."""
+    if isinstance(token, dict):
+        return ",".join(f"{getattr(tp, 'topic', tp)}:{getattr(tp, 'partition', '')}<{off}"
+                        for tp, off in token.items())
+    return str(token)
 
 
 def chain_id(book: Book) -> str:

@@ -68,6 +68,11 @@ class Source(ABC):
         not applicable."""
         return {}
 
+    async def dead_letter_ticks(self, rejected: list, where: str) -> None:
+        """Keep well-formed ticks the pipeline rejected as poison (``(reason, context,
+        tick)``; ``where``: which batch) where an operator can find them. Default: nowhere
+        (they are counted and logged)."""
+
     #: True when the source hands this process only part of the underlyings (a consumer
     #: group): the service then publishes and checkpoints only what :meth:`owns` says, and
     #: restores an underlying's checkpoint when it is handed over (``on_assigned``)

@@ -460,6 +460,35 @@ class KafkaSource(Source):
             fut.set_exception(e)
             return fut
 
+    async def dead_letter_ticks(self, rejected: list, where: str) -> None:
+        """Each rejected tick to the dead-letter topic as one JSON tick (whatever the
+        encoding), key its underlying, headers ``reason``, ``context``, ``source`` (the
+        batch's partitions and offsets) and ``encoding: json``; acknowledged before the
+        batch's offsets can be committed (the caller awaits this before handing on)."""
+        if self._producer is None or not rejected:
+            return
+        futs = []
+        for reason, ctx, tick in rejected:
+            try:
+                key = kafka_key(tick)
+            except (TypeError, ValueError):
+                key = None
+            headers = [("reason", reason.encode()), ("context", ctx.encode("utf-8", "replace")),
+                       ("source", where.encode()[:1000]), ("encoding", b"json")]
+            try:
+                futs.append(await self._producer.send(self.dead_letter_topic,
+                                                      value=encode([tick], "json"), key=key,
+                                                      headers=headers))
+            except Exception as e:  # noqa: BLE001 - counted, logged below
+                self.dead_letter_failures += 1
+                log.error("dead_letter_failed", reason=reason, error=str(e))
+        for r in await asyncio.gather(*futs, return_exceptions=True):
+            if isinstance(r, BaseException):
+                self.dead_letter_failures += 1
+                log.error("dead_letter_failed", error=str(r))
+            else:
+                self.dead_lettered += 1
+
     # -- committing --------------------------------------------------------------------
 
     async def commit(self, token: object) -> None:

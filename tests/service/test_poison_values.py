@@ -60,11 +60,14 @@ def test_absurd_tick_is_counted_and_changes_nothing(reason, tick):
     assert p.apply([tick]) == 0
     assert sum(n for (_, r), n in p.counts.rejected.items() if r == reason) == 1
     assert unchanged(before, snapshot(p))
+    # kept for the dead-letter topic, the tick itself
+    assert [(d[0], d[2]) for d in p.counts.take_dead()] == [(reason, tick)]
     if isinstance(tick, OptionQuote):  # the records path judges the same
         r = pipeline()
         assert r.apply(as_records([tick])) == 0
         assert r.counts.rejected[("SPX", reason)] == 1
         assert unchanged(before, snapshot(r))
+        assert [(d[0], d[2]) for d in r.counts.take_dead()] == [(reason, tick)]
 
 
 def test_a_quote_a_day_ahead_does_not_freeze_its_contract():
@@ -147,3 +150,11 @@ def test_an_exception_while_applying_loses_only_the_tick_that_raised(monkeypatch
     assert "disk on fire" in p.counts.take_samples()[0]["context"]
     assert s.book.oi[BASE.index_of(other)] == 9.0 and s.book.oi[ROW] == BASE.oi[ROW]
     assert s.last_ts[ROW] == TS + 1 and s.pending_spot == pytest.approx(BASE.spot * 1.0001)
+
+
+def test_ordinary_feed_noise_is_counted_not_dead_lettered():
+    p = pipeline()
+    noise = [quote(TS + 1, bid=float("nan"), ask=1.0), quote(TS + 1, bid=2.0, ask=1.0),
+             OptionQuote(ts_ns=TS + 1, symbol="ZZZZ260821C00100000", bid=1.0, ask=1.1)]
+    assert p.apply(noise) == 0 and sum(p.counts.rejected.values()) == 3
+    assert p.counts.take_dead() == []

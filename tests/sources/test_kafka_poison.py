@@ -92,3 +92,33 @@ async def test_one_poison_message_a_thousand_times_never_loops(kafka_bootstrap):
     assert src.dead_lettered == 1000
     assert len(await _dead_letters(kafka_bootstrap, topics.dead_letter, 1000)) == 1000
     await _nothing_left(settings)
+
+
+async def test_poison_the_checks_reject_is_dead_lettered_as_json_ticks(kafka_bootstrap,
+                                                                        shared_redis):
+    """Well-formed but unbelievable ticks (an ask of 1e9, a quote a day ahead of the
+    underlying's clock) are rejected by the pipeline and land in the dead-letter topic as
+    JSON ticks with their reason, before the batch is committed."""
+    from monitor.service import Monitor
+    from monitor.wire.codec import decode
+    from monitor.wire.schema import OptionQuote
+    from tests.service.helpers import books, make_settings, run_until, session_ticks
+    from tests.service.test_kafka_end_to_end import kafka_source
+
+    settings = make_settings(kafka_bootstrap)
+    t = settings.kafka.topics
+    await create_topics(kafka_bootstrap, [t.ticks, t.dead_letter], 1)
+    good = session_ticks(2000, seed=4)
+    q = next(x for x in good if isinstance(x, OptionQuote))
+    poison = [OptionQuote(q.ts_ns + 1, q.symbol, 1.0, 1e9),
+              OptionQuote(q.ts_ns + 86400 * 10**9, q.symbol, q.bid, q.ask)]
+    async with KafkaTickProducer(kafka_bootstrap, "json", t) as prod:
+        await prod.send_ticks(good + poison)
+    mon = Monitor(settings, kafka_source(settings), books(settings))
+    assert await run_until(mon, len(good) + 2) == 0
+    recs = await _dead_letters(kafka_bootstrap, t.dead_letter, 2)
+    assert sorted(dict(r.headers)["reason"] for r in recs) == [b"absurd_price", b"future_ts"]
+    assert sorted((x for r in recs for x in decode(r.value, "json").ticks),
+                  key=lambda x: x.ts_ns) == poison
+    assert all(r.key == b"SPX" and dict(r.headers)["source"].startswith(t.ticks.encode())
+               for r in recs)
