@@ -38,7 +38,9 @@ def test_idle_connections_cost_no_thread_and_the_cap_answers_503():
         threads = threading.active_count()
         socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
         wait(lambda: m._server._open_connections() >= 200)
-        assert threading.active_count() == threads  # (the old server: one thread each)
+        # no thread per connection (the old server started one each); other tests' daemon
+        # threads may end meanwhile, so: no more than before
+        assert threading.active_count() <= threads
         code, body = get(port, "/metrics")
         assert code == 503 and "too many connections" in body
         for s in socks:
