@@ -158,3 +158,25 @@ def test_ordinary_feed_noise_is_counted_not_dead_lettered():
              OptionQuote(ts_ns=TS + 1, symbol="ZZZZ260821C00100000", bid=1.0, ask=1.1)]
     assert p.apply(noise) == 0 and sum(p.counts.rejected.values()) == 3
     assert p.counts.take_dead() == []
+
+
+def test_trade_and_vol_index_edges_a_mutation_run_found_unguarded():
+    """From the mutmut run over monitor/pipeline.py (README, Tests): a print of size 0 at
+    a positive price is refused; the size bound is inclusive; a trade counts once; an older
+    volatility-index value is stale and does not replace the newer; a quote with one NaN
+    side classifies nothing."""
+    from monitor.pipeline import classify_print
+    p = pipeline(max_trade_contracts=100.0)
+    s = p.states["SPX"]
+    assert p.apply([OptionTrade(ts_ns=TS + 1, symbol=SYM, price=1.0, size=0.0)]) == 0
+    assert p.counts.rejected[("SPX", "negative_price")] == 1
+    assert p.apply([OptionTrade(ts_ns=TS + 2, symbol=SYM, price=1.0, size=100.0)]) == 1
+    assert s.trades == 1
+    assert p.apply([OptionTrade(ts_ns=TS + 3, symbol=SYM, price=1.0, size=100.5)]) == 0
+    assert p.counts.rejected[("SPX", "absurd_size")] == 1 and s.trades == 1
+    assert p.apply([VolIndex(ts_ns=TS + 10, symbol="VIX", value=20.0)]) == 1
+    assert p.apply([VolIndex(ts_ns=TS + 5, symbol="VIX", value=30.0)]) == 0
+    assert p.vol_index["VIX"] == (TS + 10, 20.0)
+    assert p.counts.ticks[("other", "vol_index", "stale")] == 1
+    assert classify_print(1.0, float("nan"), 2.0, None) == 0
+    assert classify_print(1.0, 0.5, float("nan"), None) == 0
