@@ -178,5 +178,5 @@ def test_trade_and_vol_index_edges_a_mutation_run_found_unguarded():
     assert p.apply([VolIndex(ts_ns=TS + 5, symbol="VIX", value=30.0)]) == 0
     assert p.vol_index["VIX"] == (TS + 10, 20.0)
     assert p.counts.ticks[("other", "vol_index", "stale")] == 1
-    assert classify_print(1.0, float("nan"), 2.0, None) == 0
-    assert classify_print(1.0, 0.5, float("nan"), None) == 0
+    assert classify_print(3.0, float("nan"), 2.0, None) == 0  # at or above the ask
+    assert classify_print(0.4, 0.5, float("nan"), None) == 0  # at or below the bid
