@@ -41,22 +41,18 @@ async def test_stop_mid_stream_and_resume_equals_uninterrupted_run(kafka_bootstr
     ticks = session_ticks(30000, seed=9)
     a = make_settings(kafka_bootstrap)
     await publish(a, ticks)
-    # uninterrupted reference: its own consumer group and Redis prefix, same topics
-    ref = make_settings(kafka_bootstrap)
-    ref.kafka = ref.kafka.model_copy(update={"topics": a.kafka.topics})
-    mon = Monitor(ref, kafka_source(ref), books(ref), sinks=[RedisSink(ref.redis)],
-                  checkpoints=True)
-    await mon.store.start()
-    assert await run_until(mon, len(ticks)) == 0
-    expected = await final_state(ref)
-    # a second clean run over the same ticks gives the same state, flow fields included
-    again = make_settings(kafka_bootstrap)
-    again.kafka = again.kafka.model_copy(update={"topics": a.kafka.topics})
-    mon2 = Monitor(again, kafka_source(again), books(again), sinks=[RedisSink(again.redis)],
-                   checkpoints=True)
-    await mon2.store.start()
-    assert await run_until(mon2, len(ticks)) == 0
-    twice = await final_state(again)
+    # uninterrupted reference: its own consumer group and Redis prefix, same topics; twice,
+    # since two clean runs over the same ticks must give the same state, flow fields too
+    async def clean_run():
+        ref = make_settings(kafka_bootstrap)
+        ref.kafka = ref.kafka.model_copy(update={"topics": a.kafka.topics})
+        mon = Monitor(ref, kafka_source(ref), books(ref), sinks=[RedisSink(ref.redis)],
+                      checkpoints=True)
+        await mon.store.start()
+        assert await run_until(mon, len(ticks)) == 0
+        return await final_state(ref)
+
+    expected, twice = await clean_run(), await clean_run()
     assert expected["trades_classified"] > 0  # (the flow fields are exercised)
     for key in KEYS:
         assert close(twice[key], expected[key]), key
