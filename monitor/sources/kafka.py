@@ -119,6 +119,29 @@ def client_options(settings: KafkaSettings) -> dict:
     return opts
 
 
+def start_failure(err: BaseException, bootstrap: str, opts: dict) -> SourceUnavailable | None:
+    """The one-line error for a client that could not start (None: not a connection or
+    login failure, let it propagate). A broker that rejects a SCRAM login answers with an
+    ``e=`` server-final message, which aiokafka (0.12/0.13) reads as ``KeyError('v')``;
+    it and aiokafka's own SASL errors become "refused the SASL login", naming the
+    mechanism and user, never the password."""
+    mechanism = opts.get("sasl_mechanism")
+    sasl = str(opts.get("security_protocol", "")).startswith("SASL")
+    if sasl and (isinstance(err, KeyError) and err.args == ("v",)
+                 or "Sasl" in type(err).__name__ or "Authentication" in type(err).__name__):
+        return SourceUnavailable(
+            f"Kafka at {bootstrap} refused the SASL login ({mechanism} as "
+            f"{opts.get('sasl_plain_username')!r}): check kafka.sasl_username and "
+            "DEALERFLOW_KAFKA__SASL_PASSWORD")
+    if isinstance(err, KafkaError):
+        hint = "" if sasl or "SSL" in str(opts.get("security_protocol", "")) else (
+            " (a broker that requires TLS or SASL closes plain connections: "
+            "kafka.security_protocol)")
+        return SourceUnavailable(f"cannot reach Kafka at {bootstrap}: "
+                                 f"{type(err).__name__}{hint}")
+    return None
+
+
 def _tp_name(tp: TopicPartition) -> str:
     return f"{tp.topic}:{tp.partition}"
 
@@ -272,9 +295,9 @@ class KafkaSource(Source):
                         await client.stop()
                     except Exception:  # noqa: BLE001 - already failing
                         pass
-            if isinstance(err, KafkaError):
-                raise SourceUnavailable(f"cannot reach Kafka at {s.bootstrap}: "
-                                        f"{type(err).__name__}") from None
+            failure = start_failure(err, s.bootstrap, conn)
+            if failure is not None:
+                raise failure from None
             raise
         finally:
             self._joining = None
@@ -612,9 +635,11 @@ class KafkaTickProducer:
                          bootstrap=self.bootstrap, fallback="acks=all, not idempotent")
                 self._opts["enable_idempotence"] = False
                 self._producer = await _start_producer(self._opts)
-        except KafkaError as e:
-            raise SourceUnavailable(f"cannot reach Kafka at {self.bootstrap}: "
-                                    f"{type(e).__name__}") from None
+        except (KafkaError, KeyError) as e:
+            failure = start_failure(e, self.bootstrap, self._opts)
+            if failure is None:
+                raise
+            raise failure from None
 
     @property
     def idempotent(self) -> bool:
