@@ -191,6 +191,16 @@ class MetricsSettings(Section):
                            "lag but applied nothing for this long")
 
 
+class StreamSettings(Section):
+    history: int = Field(600, ge=1, description="events /stream keeps for new clients and "
+                         "resumes (Last-Event-ID): a state per underlying per publish cycle")
+    retry_ms: int = Field(1000, ge=100, description="reconnection delay a client is told")
+    write_timeout_s: float = Field(10.0, gt=0, description="a client that does not take an "
+                                   "event within this is disconnected (it reconnects)")
+    stale_after_s: float = Field(10.0, gt=0, description="the wall page says STALE when its "
+                                 "newest state is older than this (wall clock)")
+
+
 class IntervalSettings(Section):
     reeval_ms: float = Field(250.0, gt=0, description="max rate of full re-evaluations on spot moves")
     reeval_bps: float = Field(5.0, ge=0, description="spot move that forces a re-evaluation now")
@@ -296,6 +306,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
     metrics: MetricsSettings = MetricsSettings()
+    stream: StreamSettings = StreamSettings()
     intervals: IntervalSettings = IntervalSettings()
     bounds: BoundsSettings = BoundsSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()

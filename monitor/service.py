@@ -59,6 +59,7 @@ from monitor.sinks.alerts import AlertSink, alert_sender_for
 from monitor.sinks.base import CheckpointStore, PublishCycle, Sink, UnderlyingCycle
 from monitor.sinks.metrics import Metrics, MetricsSink
 from monitor.sinks.redis_sink import RedisSink
+from monitor.sinks.stream import StreamHub, StreamSink, wall_pages
 from monitor.sources.base import Source, SourceUnavailable
 from monitor.sources.kafka import KafkaSource
 from monitor.sources.memory import MemorySource
@@ -683,15 +684,18 @@ def make_source(settings: Settings, books: dict[str, Book]) -> tuple[Source, boo
 
 
 async def make_sinks(settings: Settings, metrics: Metrics,
-                     warn: Callable[[str], None] | None = None) -> list[Sink]:
-    """Redis (state, events, checkpoints), Prometheus (``metrics``) and, when a webhook
-    is configured, desk-chat alerts. An unreachable Redis is a warning, not an error:
-    the Redis sink keeps data and retries."""
+                     warn: Callable[[str], None] | None = None,
+                     stream: StreamHub | None = None) -> list[Sink]:
+    """Redis (state, events, checkpoints), Prometheus (``metrics``), ``/stream`` (when a
+    hub is given) and, when a webhook is configured, desk-chat alerts. An unreachable
+    Redis is a warning, not an error: the Redis sink keeps data and retries."""
     redis = RedisSink(settings.redis, metrics=metrics)
     if not await redis.start() and warn is not None:
         warn(f"Redis at {redact(settings.redis.url)} is not reachable; running without it "
              f"(console output only, retrying)")
     sinks: list[Sink] = [redis, MetricsSink(metrics)]
+    if stream is not None:
+        sinks.append(StreamSink(stream))
     a = settings.alerting
     sender = alert_sender_for(settings)
     if sender is not None:
@@ -708,18 +712,23 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
     ``ServiceError`` when the metrics address cannot be served."""
     settings = demo_settings(settings)
     metrics = Metrics(regimes=LABELS)
+    ss = settings.stream
+    hub = StreamHub(ss.history, retry_ms=ss.retry_ms, write_timeout_s=ss.write_timeout_s,
+                    stale_after_s=ss.stale_after_s)
     try:
         token = settings.metrics.token
         metrics.serve(settings.metrics.host, settings.metrics.port,
                       token=token.get_secret_value() if token else None,
-                      max_connections=settings.metrics.max_connections)
+                      max_connections=settings.metrics.max_connections,
+                      pages=wall_pages(), handlers={"/stream": hub.handle},
+                      protected=("/wall", "/stream"))
     except OSError as err:
         raise ServiceError(f"cannot serve metrics on {settings.metrics.host}:"
                            f"{settings.metrics.port}: {err.strerror or err}; choose another "
                            f"--metrics-port") from None
     try:
         source, checkpoints = make_source(settings, books)
-        sinks = await make_sinks(settings, metrics, warn)
+        sinks = await make_sinks(settings, metrics, warn, stream=hub)
         mon = Monitor(settings, source, books, sinks=sinks, summary=summary,
                       checkpoints=checkpoints, base=base)
         metrics.health_probe = mon.health

@@ -8,12 +8,15 @@ loop thread without dead-locking it. Why asyncio, not a thread per connection: i
 clients cost a socket each, not a thread, and concurrent connections are capped
 (``max_connections``; a request over the cap is answered 503 and its connection closed).
 
-``token``: when set, ``/metrics`` requires ``Authorization: Bearer <token>`` (401
-otherwise; compared in constant time); the probes stay open, since an orchestrator's
-liveness and readiness checks carry no credentials. The token is never logged.
+``token``: when set, the ``protected`` paths (``/metrics``, ``/stream``, ``/wall``)
+require ``Authorization: Bearer <token>`` or, for a browser's page and its EventSource,
+which cannot send that header, ``?token=<token>`` (401 otherwise; compared in constant
+time); the probes stay open, since an orchestrator's liveness and readiness checks carry
+no credentials. The token is never logged (no access log is kept).
 
 The pages themselves come from ``routes``: ``{path: () -> (status, content_type, body)}``
-called on the server's thread (:meth:`monitor.sinks.metrics.Metrics.page` gives them).
+called on the server's thread (:meth:`monitor.sinks.metrics.Metrics.pages` gives them);
+``handlers`` are aiohttp handlers run on the server's loop (``/stream``, a long response).
 """
 
 from __future__ import annotations
@@ -42,10 +45,12 @@ class HttpServer:
 
     def __init__(self, routes: Mapping[str, Page], host: str = "127.0.0.1", port: int = 0,
                  *, token: str | None = None, max_connections: int = 64,
-                 protected: tuple[str, ...] = ("/metrics",)):
+                 protected: tuple[str, ...] = ("/metrics",),
+                 handlers: Mapping[str, Callable] | None = None):
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
         self.routes = dict(routes)
+        self.handlers = dict(handlers or {})
         self.host, self.requested_port = host, port
         self._token = token.encode() if token else None
         self.max_connections = max_connections
@@ -96,6 +101,8 @@ class HttpServer:
         app = web.Application(middlewares=[self._guard])
         for path in self.routes:
             app.router.add_get(path, self._handler(path))
+        for path, handler in self.handlers.items():
+            app.router.add_get(path, handler)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      keepalive_timeout=KEEPALIVE_S)
         await self._runner.setup()
@@ -124,9 +131,10 @@ class HttpServer:
             return web.Response(status=503, text="too many connections\n",
                                 headers={"Connection": "close", "Retry-After": "1"})
         if self._token is not None and request.path in self.protected:
-            got = request.headers.get("Authorization", "")
-            expected = b"Bearer " + self._token
-            if not hmac.compare_digest(got.encode(), expected):
+            got = request.headers.get("Authorization", "").encode()
+            query = request.query.get("token", "").encode()
+            if not (hmac.compare_digest(got, b"Bearer " + self._token)
+                    or hmac.compare_digest(query, self._token)):
                 return web.Response(status=401, text="unauthorized\n",
                                     headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)

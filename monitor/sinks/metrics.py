@@ -382,17 +382,22 @@ class Metrics:
 
         return {"/metrics": lambda: (200, CONTENT_TYPE_LATEST, self.render()),
                 "/healthz": healthz, "/readyz": readyz,
-                "/": lambda: (200, text, b"dealerflow monitor: /metrics /healthz /readyz\n")}
+                "/": lambda: (200, text, b"dealerflow monitor: /wall /stream /metrics /healthz /readyz\n")}
 
     def serve(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
-              max_connections: int = 64) -> int:
+              max_connections: int = 64, pages: Mapping | None = None,
+              handlers: Mapping | None = None, protected: tuple[str, ...] = ()) -> int:
         """Serve :meth:`pages` (:class:`monitor.sinks.http_server.HttpServer`: asyncio, one
         thread, ``max_connections`` at a time, ``/metrics`` behind ``token`` when given);
-        returns the port (``port=0`` picks a free one, readable as :attr:`port`)."""
+        ``pages`` and ``handlers`` add routes (the wall page and ``/stream``), the
+        ``protected`` ones behind the token too; returns the port (``port=0`` picks a free one, readable as
+        :attr:`port`)."""
         if self._server is not None:
             raise RuntimeError("metrics server already running")
-        server = HttpServer(self.pages(), host, port, token=token,
-                            max_connections=max_connections)
+        routes = {**self.pages(), **(pages or {})}
+        server = HttpServer(routes, host, port, token=token, max_connections=max_connections,
+                            protected=("/metrics", *protected),
+                            handlers=handlers)
         server.start()
         self._server = server
         _log.info("metrics_serving", host=host, port=self.port, token=token is not None,

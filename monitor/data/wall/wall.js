@@ -1,0 +1,258 @@
+// The wall page: follows /stream (server-sent events, docs/stream.md) and draws each
+// underlying's state. Every figure shown carries its raw value in data-value (what the
+// browser test compares with the Redis state). No library: SVG drawn by hand.
+"use strict";
+
+const params = new URLSearchParams(location.search);
+const wanted = (params.get("u") || "").split(",").map(s => s.trim().toUpperCase()).filter(Boolean);
+const token = params.get("token");
+const HISTORY_POINTS = 3600;  // session chart: at most this many states per underlying
+
+const panels = {};      // root -> {el, history: [{t, gex, vex, cex}], last}
+let staleAfterMs = 10000;  // replaced by the server's stream.stale_after_s (hello event)
+let lastStateAt = 0;       // browser clock when the newest state arrived
+let connected = false;
+
+// -- formatting ---------------------------------------------------------------------------
+function money(x) {
+  if (x === null || x === undefined || !isFinite(x)) return "–";
+  const a = Math.abs(x), s = x < 0 ? "−" : "+";
+  if (a >= 1e12) return `${s}$${(a / 1e12).toFixed(2)}tn`;
+  if (a >= 1e9) return `${s}$${(a / 1e9).toFixed(2)}bn`;
+  if (a >= 1e6) return `${s}$${(a / 1e6).toFixed(1)}m`;
+  if (a >= 1e3) return `${s}$${(a / 1e3).toFixed(1)}k`;
+  return `${s}$${a.toFixed(0)}`;
+}
+function level(x) {
+  if (x === null || x === undefined || !isFinite(x)) return "–";
+  return x.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+}
+function count(x) {
+  if (x === null || x === undefined || !isFinite(x)) return "–";
+  const a = Math.abs(x), s = x < 0 ? "−" : "+";
+  if (a >= 1e6) return `${s}${(a / 1e6).toFixed(2)}M`;
+  if (a >= 1e3) return `${s}${(a / 1e3).toFixed(1)}k`;
+  return `${s}${a.toFixed(0)}`;
+}
+function pct(x) { return (x === null || x === undefined || !isFinite(x)) ? "" :
+  `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(2)} % from spot`; }
+function scenarioName(s) {
+  const parts = [];
+  if (s.spot_pct) parts.push(`spot ${s.spot_pct > 0 ? "+" : "−"}${Math.abs(s.spot_pct)}%`);
+  if (s.vol_pts) parts.push(`IV ${s.vol_pts > 0 ? "+" : "−"}${Math.abs(s.vol_pts)} pts`);
+  if (s.days) parts.push(`+${s.days} day${s.days === 1 ? "" : "s"}`);
+  return parts.join(", ") || "now";
+}
+
+function setField(el, name, value, text, cls) {
+  const node = el.querySelector(`[data-field="${name}"]`);
+  if (!node) return;
+  node.dataset.value = value === null || value === undefined ? "" : String(value);
+  node.textContent = text;
+  node.classList.remove("pos", "neg");
+  if (cls) node.classList.add(cls);
+}
+const sign = x => (x > 0 ? "pos" : x < 0 ? "neg" : "");
+
+// -- drawing ------------------------------------------------------------------------------
+const SVGNS = "http://www.w3.org/2000/svg";
+function svgEl(tag, attrs, text) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function drawLevels(svg, st) {
+  svg.replaceChildren();
+  let marks = [["put wall", st.put_wall, "#ff4d4d"], ["zero γ", st.zero_gamma, "#ffb020"],
+               ["call wall", st.call_wall, "#2ecc71"], ["spot", st.spot, "#ffffff"]]
+    .filter(m => m[1] !== null && m[1] !== undefined && isFinite(m[1]));
+  if (!marks.length) return;
+  // equal levels (both walls at one strike) share one mark and one label
+  const merged = [];
+  for (const m of marks.sort((a, b) => a[1] - b[1])) {
+    const same = merged.find(o => o[1] === m[1]);
+    if (same) same[0] = `${same[0]} = ${m[0]}`; else merged.push([...m]);
+  }
+  marks = merged;
+  const xs = marks.map(m => m[1]);
+  let lo = Math.min(...xs), hi = Math.max(...xs);
+  const pad = Math.max((hi - lo) * 0.12, st.spot * 0.002);
+  lo -= pad; hi += pad;
+  const X = v => 20 + (v - lo) / (hi - lo) * 960;
+  svg.appendChild(svgEl("line", {x1: 20, x2: 980, y1: 80, y2: 80, stroke: "#445", "stroke-width": 4}));
+  const rows = [26, 134, 52, 160];  // labels alternate above and below, two rows each
+  marks.forEach(([name, v, color], i) => {
+    const x = X(v);
+    svg.appendChild(svgEl("line", {x1: x, x2: x, y1: 60, y2: 100, stroke: color,
+                                   "stroke-width": name === "spot" ? 8 : 5}));
+    const anchor = x < 200 ? "start" : x > 800 ? "end" : "middle";
+    svg.appendChild(svgEl("text", {x: x, y: rows[i % 4], "text-anchor": anchor, fill: color},
+                          `${name} ${level(v)}`));
+  });
+}
+
+function drawProfile(svg, st) {
+  svg.replaceChildren();
+  const rows = (st.profile || []).filter(r => Math.abs(r.strike / st.spot - 1) <= 0.08);
+  if (!rows.length) return;
+  const vals = rows.flatMap(r => [r.gex_usd_per_pct_calls, r.gex_usd_per_pct_puts]);
+  const m = Math.max(...vals.map(Math.abs), 1);
+  const lo = rows[0].strike, hi = rows[rows.length - 1].strike;
+  const X = k => 10 + (hi > lo ? (k - lo) / (hi - lo) : 0.5) * 980;
+  const w = Math.max(2, 960 / rows.length * 0.8);
+  const mid = 180, half = 160;
+  for (const r of rows) {
+    const x = X(r.strike) - w / 2;
+    const c = r.gex_usd_per_pct_calls / m * half, p = r.gex_usd_per_pct_puts / m * half;
+    svg.appendChild(svgEl("rect", {x, width: w, y: c >= 0 ? mid - c : mid, height: Math.abs(c),
+                                   fill: "#2ecc71"}));
+    svg.appendChild(svgEl("rect", {x, width: w, y: p >= 0 ? mid - p : mid, height: Math.abs(p),
+                                   fill: "#ff4d4d", "fill-opacity": 0.85}));
+  }
+  svg.appendChild(svgEl("line", {x1: 0, x2: 1000, y1: mid, y2: mid, stroke: "#556"}));
+  for (const [v, color] of [[st.spot, "#ffffff"], [st.zero_gamma, "#ffb020"]]) {
+    if (v === null || v === undefined || v < lo || v > hi) continue;
+    svg.appendChild(svgEl("line", {x1: X(v), x2: X(v), y1: 0, y2: 360, stroke: color,
+                                   "stroke-width": 3, "stroke-dasharray": "10 6"}));
+  }
+  svg.appendChild(svgEl("text", {x: 10, y: 350}, level(lo)));
+  svg.appendChild(svgEl("text", {x: 990, y: 350, "text-anchor": "end"}, level(hi)));
+}
+
+function drawSession(svg, history) {
+  svg.replaceChildren();
+  if (history.length < 2) return;
+  const t0 = history[0].t, t1 = history[history.length - 1].t;
+  const X = t => 10 + (t1 > t0 ? (t - t0) / (t1 - t0) : 1) * 980;
+  for (const [key, color] of [["gex", "#2ecc71"], ["vex", "#4aa3ff"], ["cex", "#ffb020"]]) {
+    const ys = history.map(h => h[key]).filter(isFinite);
+    if (!ys.length) continue;
+    const lo = Math.min(...ys), hi = Math.max(...ys);
+    const Y = v => 200 - (hi > lo ? (v - lo) / (hi - lo) : 0.5) * 180;
+    const pts = history.filter(h => isFinite(h[key])).map(h => `${X(h.t).toFixed(1)},${Y(h[key]).toFixed(1)}`);
+    svg.appendChild(svgEl("polyline", {points: pts.join(" "), fill: "none", stroke: color,
+                                       "stroke-width": 4}));
+  }
+}
+
+function drawScenarios(tbody, scenarios) {
+  tbody.replaceChildren();
+  for (const s of scenarios || []) {
+    const tr = document.createElement("tr");
+    const side = s.flow_usd > 0 ? "BUY" : s.flow_usd < 0 ? "SELL" : "–";
+    tr.innerHTML = `<td></td><td></td><td></td><td class="${side === "BUY" ? "buy" : side === "SELL" ? "sell" : ""}"></td>`;
+    tr.children[0].textContent = scenarioName(s);
+    tr.children[1].textContent = money(s.flow_usd);
+    tr.children[1].dataset.value = String(s.flow_usd);
+    tr.children[2].textContent = count(s.flow_shares);
+    tr.children[3].textContent = side;
+    tbody.appendChild(tr);
+  }
+}
+
+function qualityText(st) {
+  const q = st.quality || {};
+  const parts = [];
+  const age = q.quote_staleness_seconds;
+  parts.push(age === null || age === undefined ? "no quotes yet" :
+             `newest quote ${age.toFixed(1)} s old (event time)`);
+  if (q.iv_failed_ratio !== undefined) parts.push(`IV failed ${(100 * q.iv_failed_ratio).toFixed(1)} %`);
+  if (q.iv_smile_ratio !== undefined) parts.push(`smile-priced ${(100 * q.iv_smile_ratio).toFixed(1)} %`);
+  if (q.oi_age_seconds !== undefined) parts.push(`open interest ${(q.oi_age_seconds / 86400).toFixed(1)} days old`);
+  if (q.ticks_per_second !== undefined) parts.push(`${Math.round(q.ticks_per_second).toLocaleString("en-US")} ticks/s`);
+  return parts.join(" · ");
+}
+
+// -- state --------------------------------------------------------------------------------
+function panelFor(root) {
+  if (panels[root]) return panels[root];
+  const el = document.getElementById("panel").content.firstElementChild.cloneNode(true);
+  el.dataset.underlying = root;
+  document.getElementById("waiting")?.remove();
+  const wall = document.getElementById("wall");
+  const after = Object.keys(panels).sort().find(r => r > root);
+  wall.insertBefore(el, after ? panels[after].el : null);
+  return (panels[root] = {el, history: [], last: null});
+}
+
+function onState(st) {
+  const root = st.underlying;
+  if (wanted.length && !wanted.includes(root)) return;
+  const p = panelFor(root);
+  p.last = st;
+  p.receivedAt = Date.now();
+  lastStateAt = p.receivedAt;
+  const el = p.el;
+  el.dataset.asOfNs = String(st.as_of_ns);
+  setField(el, "underlying", root, root);
+  const reg = el.querySelector('[data-field="regime"]');
+  setField(el, "regime", st.regime, (st.regime || "no regime").replaceAll("_", " "));
+  reg.className = `regime ${st.regime || ""}`;
+  setField(el, "regimes", st.regimes, (st.regimes || "").split(",").filter(r => r && r !== st.regime)
+    .map(r => r.replaceAll("_", " ")).join(" · "));
+  setField(el, "headline", st.headline, st.headline || "");
+  setField(el, "spot", st.spot, level(st.spot));
+  setField(el, "zero_gamma", st.zero_gamma, level(st.zero_gamma));
+  setField(el, "zero_gamma_distance_pct", st.zero_gamma_distance_pct, pct(st.zero_gamma_distance_pct));
+  setField(el, "call_wall", st.call_wall, level(st.call_wall));
+  setField(el, "put_wall", st.put_wall, level(st.put_wall));
+  setField(el, "gex_usd_per_pct", st.gex_usd_per_pct, money(st.gex_usd_per_pct), sign(st.gex_usd_per_pct));
+  setField(el, "vex_usd_per_vol_pt", st.vex_usd_per_vol_pt, money(st.vex_usd_per_vol_pt), sign(st.vex_usd_per_vol_pt));
+  setField(el, "cex_usd_per_day", st.cex_usd_per_day, money(st.cex_usd_per_day), sign(st.cex_usd_per_day));
+  const q = el.querySelector('[data-field="quality"]');
+  q.textContent = qualityText(st);
+  p.history.push({t: st.as_of_ns / 1e9, gex: st.gex_usd_per_pct, vex: st.vex_usd_per_vol_pt,
+                  cex: st.cex_usd_per_day});
+  if (p.history.length > HISTORY_POINTS) p.history.splice(0, p.history.length - HISTORY_POINTS);
+  drawLevels(el.querySelector("svg.levels"), st);
+  drawProfile(el.querySelector("svg.profile"), st);
+  drawSession(el.querySelector("svg.session"), p.history);
+  drawScenarios(el.querySelector("table.scenarios tbody"), st.scenarios);
+  refreshStatus();
+}
+
+function refreshStatus() {
+  const status = document.getElementById("status");
+  const now = Date.now();
+  document.getElementById("clock").textContent = new Date(now).toLocaleTimeString("en-US", {hour12: false});
+  let state, text;
+  if (!connected) {
+    state = "disconnected"; text = "CONNECTION LOST — reconnecting…";
+  } else if (!lastStateAt) {
+    state = "connecting"; text = "CONNECTED — waiting for data";
+  } else if (now - lastStateAt > staleAfterMs) {
+    state = "stale"; text = `STALE — newest state ${Math.round((now - lastStateAt) / 1000)} s old`;
+  } else {
+    state = "live"; text = `LIVE · updated ${((now - lastStateAt) / 1000).toFixed(0)} s ago`;
+  }
+  status.dataset.state = state;
+  status.textContent = text;
+  for (const p of Object.values(panels)) {
+    p.el.classList.toggle("stale", state !== "live" || now - p.receivedAt > staleAfterMs);
+  }
+}
+
+function connect() {
+  const q = new URLSearchParams();
+  if (wanted.length) q.set("u", wanted.join(","));
+  if (token) q.set("token", token);
+  const es = new EventSource(`stream${q.toString() ? "?" + q : ""}`);
+  es.addEventListener("open", () => { connected = true; refreshStatus(); });
+  es.addEventListener("error", () => { connected = false; refreshStatus(); });
+  es.addEventListener("hello", ev => {
+    const h = JSON.parse(ev.data);
+    staleAfterMs = 1000 * (h.stale_after_s || 10);
+    if (h.reset) for (const p of Object.values(panels)) p.history = [];
+  });
+  es.addEventListener("state", ev => onState(JSON.parse(ev.data)));
+  es.addEventListener("regime", ev => {
+    const e = JSON.parse(ev.data);
+    const p = panels[e.underlying];
+    if (p) p.el.dataset.lastRegimeEvent = `${e.regime}: ${e.from} -> ${e.to}`;
+  });
+}
+
+connect();
+setInterval(refreshStatus, 1000);
