@@ -693,6 +693,7 @@ async def make_sinks(settings: Settings, metrics: Metrics,
     if not await redis.start() and warn is not None:
         warn(f"Redis at {redact(settings.redis.url)} is not reachable; running without it "
              f"(console output only, retrying)")
+    metrics.redis_probe = lambda: (redis.connected, redis.buffered_events)
     sinks: list[Sink] = [redis, MetricsSink(metrics)]
     if stream is not None:
         sinks.append(StreamSink(stream))

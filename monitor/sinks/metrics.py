@@ -59,6 +59,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import structlog
@@ -74,7 +75,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor.core.exposures import EXPOSURES
-from monitor.fmt import finite
+from monitor.fmt import finite, scenario_label
 from monitor.sinks.base import PublishCycle, Sink
 from monitor.sinks.http_server import HttpServer
 
@@ -207,6 +208,20 @@ class StateCollector(Collector):
         lag_family = GaugeMetricFamily(f"{n}_consumer_lag",
                                        "Messages behind the end of each source partition",
                                        labels=["partition"])
+        flow_usd = GaugeMetricFamily(
+            f"{n}_hedge_flow_usd", "Dealers' forced hedge trade in the scenario (full "
+            "revaluation), USD; + = dealers buy", labels=["underlying", "scenario"])
+        flow_shares = GaugeMetricFamily(
+            f"{n}_hedge_flow_shares", "Dealers' forced hedge trade in the scenario (full "
+            "revaluation), units of the underlying; + = dealers buy",
+            labels=["underlying", "scenario"])
+        regime_index = GaugeMetricFamily(
+            f"{n}_regime_index", "The headline regime as its index in "
+            f"{', '.join(f'{i}={r}' for i, r in enumerate(self.regimes))}; -1 = none",
+            labels=["underlying"])
+        age = GaugeMetricFamily(f"{n}_state_age_seconds", "Wall-clock seconds since the "
+                                "underlying's state was last published", labels=["underlying"])
+        now_s = time.time()
         lags: dict[str, float] = {}
         regime_names = self.regimes + (() if UNKNOWN_REGIME in self.regimes
                                        else (UNKNOWN_REGIME,))
@@ -230,6 +245,20 @@ class StateCollector(Collector):
                 UNKNOWN_REGIME}
             for r in regime_names:
                 regime.add_metric([root, r], 1.0 if r in current else 0.0)
+            head = state.get("regime")
+            regime_index.add_metric([root], float(self.regimes.index(head))
+                                    if head in self.regimes else -1.0)
+            published = finite(state.get("published_s"))
+            if published is not None:
+                age.add_metric([root], max(0.0, now_s - published))
+            for sc in state.get("scenarios") or ():
+                if not isinstance(sc, Mapping):
+                    continue
+                label = scenario_label(sc)
+                for fam, key in ((flow_usd, "flow_usd"), (flow_shares, "flow_shares")):
+                    v = finite(sc.get(key))
+                    if v is not None:
+                        fam.add_metric([root, label], v)
             spot = finite(state.get("spot"))
             rows = state.get("by_strike")
             if spot and math.isfinite(spot) and spot > 0 and rows is not None:
@@ -260,7 +289,11 @@ class StateCollector(Collector):
 
         yield from families.values()
         yield regime
+        yield regime_index
+        yield age
         yield profile
+        yield flow_usd
+        yield flow_shares
         yield from quality.values()
         yield lag_family
 
@@ -305,6 +338,19 @@ class Metrics:
             registry=r)
         #: ``() -> (live, ready, why)`` from the service: what /healthz and /readyz say
         self.health_probe: Callable[[], tuple[bool, bool, str]] | None = None
+        #: ``() -> (connected, events buffered)`` of the Redis sink, when there is one
+        self.redis_probe: Callable[[], tuple[bool, int]] | None = None
+        Gauge("up", "1 while the service is live (what /healthz says)", namespace=ns,
+              registry=r).set_function(lambda: float(self._probe()[0]))
+        Gauge("ready", "1 while the service is ready (what /readyz says)", namespace=ns,
+              registry=r).set_function(lambda: float(self._ready.is_set()
+                                                      and all(self._probe()[:2])))
+        Gauge("redis_connected", "1 while the Redis sink is connected", namespace=ns,
+              registry=r).set_function(
+            lambda: float(self.redis_probe()[0]) if self.redis_probe else 0.0)
+        Gauge("redis_events_buffered", "Regime events waiting for Redis (buffered or in "
+              "flight)", namespace=ns, registry=r).set_function(
+            lambda: float(self.redis_probe()[1]) if self.redis_probe else 0.0)
         self.collector = StateCollector(provider, regimes, lag_provider)
         self.registry.register(self.collector)
         self._underlying = _BoundedLabel(cap=max_label_values)
@@ -313,6 +359,9 @@ class Metrics:
         self._regime = _BoundedLabel(tuple(regimes) + (UNKNOWN_REGIME,), cap=max_label_values)
         self._ready = threading.Event()
         self._server: HttpServer | None = None
+
+    def _probe(self) -> tuple[bool, bool, str]:
+        return (True, True, "") if self.health_probe is None else self.health_probe()
 
     # -- updates from the pipeline ------------------------------------------------------
     def set_provider(self, provider: Callable[[], Mapping[str, Mapping]] | None) -> None:
@@ -324,6 +373,13 @@ class Metrics:
             raise ValueError(f"outcome must be one of {TICK_OUTCOMES}, not {outcome!r}")
         if n:
             self.ticks.labels(self._underlying(underlying), self._kind(kind), outcome).inc(n)
+
+    def add_underlying(self, underlying: str) -> None:
+        """Create the underlying's rejection counters at 0 for every known reason: a
+        series that exists before its first increment gives ``rate()`` its start (a
+        counter born at 1 would hide that first rejection from rate and increase)."""
+        for reason in REJECT_REASONS:
+            self.ticks_rejected.labels(self._underlying(underlying), self._reason(reason))
 
     def count_rejected(self, underlying: str, reason: str, n: int = 1) -> None:
         if n:
@@ -365,8 +421,7 @@ class Metrics:
         live or not ready; the body says why) and ``/``."""
         text = "text/plain; charset=utf-8"
 
-        def probe() -> tuple[bool, bool, str]:
-            return (True, True, "") if self.health_probe is None else self.health_probe()
+        probe = self._probe
 
         def healthz():
             live, _, why = probe()
@@ -428,7 +483,10 @@ class MetricsSink(Sink):
     async def write(self, cycle: PublishCycle) -> bool:
         m = self.metrics
         for u in cycle.underlyings:
-            self.states[u.root] = {**u.state, "by_strike": u.profile}
+            if u.root not in self.states:
+                m.add_underlying(u.root)
+            self.states[u.root] = {**u.state, "by_strike": u.profile,
+                                   "published_s": time.time()}
             for ev in u.events:
                 m.count_regime_change(u.root, ev["to"] or f"no_{ev['regime']}")
         for key, n in cycle.ticks.items():

@@ -1,0 +1,194 @@
+"""The Grafana dashboards, as code (Grafana Labs' ``grafana-foundation-sdk``).
+
+    .venv/bin/python grafana/dashboards.py          # writes grafana/dashboards/*.json
+    .venv/bin/python grafana/dashboards.py --check  # exit 1 if a committed file differs
+
+The generated JSON is committed (Grafana's provisioning reads it: provisioning/dashboards)
+and tests/test_grafana_prometheus.py regenerates it and compares. Every query uses only
+the metrics ``monitor run`` exports (README, "Metrics") and the recording rules of
+deploy/prometheus/rules.yml; that test checks each selector against a live /metrics and
+evaluates every query in a real Prometheus.
+
+One dashboard, "Dealer flow": the wall rows (read across a room: regime banner with its
+sentence, spot against zero gamma and the walls, GEX / VEX / CEX over time, the gamma
+profile by moneyness as bars and as a bucket x time heatmap, the scenario flows) and an
+ingestion-health row. ``$underlying`` selects the underlying.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grafana_foundation_sdk.builders import bargauge, dashboard, heatmap, prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import BigValueColorMode, BigValueTextMode, VizOrientation
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DataSourceRef,
+    ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
+    VariableRefresh,
+)
+from grafana_foundation_sdk.models.dashboard import Threshold as T
+from grafana_foundation_sdk.models.heatmap import HeatmapColorMode
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "dashboards"
+DS = DataSourceRef(type_val="prometheus", uid="dealerflow-prometheus")
+U = 'underlying="$underlying"'
+
+#: the regime engine's labels in the order of dealerflow_regime_index (monitor.regimes.
+#: engine.LABELS), each with the sentence the banner shows and its colour
+REGIMES = [
+    ("LONG GAMMA: dealers sell rallies and buy dips, moves are damped", "green"),
+    ("SHORT GAMMA: dealers sell into falls and buy into rises, moves are amplified", "red"),
+    ("VANNA TAILWIND: implied vol falling, dealers' hedges turn to buying", "green"),
+    ("VANNA HEADWIND: implied vol rising, dealers' hedges turn to selling", "orange"),
+    ("FEEDBACK SELL-OFF: short gamma, spot down and IV up; each fall forces more selling", "dark-red"),
+    ("EXHAUSTION: put premium at an extreme and sellers arriving; the mechanical bottom", "purple"),
+    ("CHARM WINDOW: monthly expiration near; hedge unwinds are mechanical, not directional", "yellow"),
+]
+
+
+def q(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> prometheus.Dataquery:
+    b = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DS)
+    if legend:
+        b = b.legend_format(legend)
+    return b.instant() if instant else b.range()
+
+
+def thresholds(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
+    return dashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(
+        [T(value=v, color=c) for v, c in steps])
+
+
+SIGNED = thresholds((None, "red"), (0.0, "green"))  # - = dealers sell / short gamma
+
+
+def ts(title: str, unit: str, h: int, w: int, *targets, th=None) -> timeseries.Panel:
+    p = (timeseries.Panel().title(title).unit(unit).height(h).span(w).datasource(DS)
+         .thresholds(th or SIGNED).line_width(3).fill_opacity(10))
+    for t in targets:
+        p = p.with_target(t)
+    return p
+
+
+def build() -> dashboard.Dashboard:
+    mappings = [ValueMap(options={
+        str(i): ValueMappingResult(text=text, color=color, index=i)
+        for i, (text, color) in enumerate(REGIMES)} | {
+        "-1": ValueMappingResult(text="NO REGIME YET", color="text", index=len(REGIMES))})]
+    d = (dashboard.Dashboard("Dealer flow").uid("dealerflow-wall").tags(["dealerflow"])
+         .refresh("5s").time("now-6h", "now").timezone("browser").editable()
+         .tooltip(DashboardCursorSync.CROSSHAIR)
+         .with_variable(dashboard.QueryVariable("underlying").label("underlying")
+                        .datasource(DS).query("label_values(dealerflow_spot, underlying)")
+                        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)))
+    # -- the wall ---------------------------------------------------------------------
+    d = d.with_row(dashboard.Row("$underlying: positioning"))
+    d = d.with_panel(
+        stat.Panel().title("Regime").height(5).span(24).datasource(DS)
+        .with_target(q(f"dealerflow_regime_index{{{U}}}", instant=True))
+        .mappings(mappings).color_mode(BigValueColorMode.BACKGROUND)
+        .text_mode(BigValueTextMode.VALUE).thresholds(thresholds((None, "text")))
+        .description("The headline regime (dealerflow_regime_index), as its sentence"))
+    d = d.with_panel(ts(
+        "Spot, zero gamma and the walls", "none", 9, 12,
+        q(f"dealerflow_spot{{{U}}}", "spot", ref="A"),
+        q(f"dealerflow_zero_gamma{{{U}}}", "zero gamma", ref="B"),
+        q(f"dealerflow_call_wall{{{U}}}", "call wall", ref="C"),
+        q(f"dealerflow_put_wall{{{U}}}", "put wall", ref="D"),
+        th=thresholds((None, "text"))))
+    d = d.with_panel(
+        bargauge.Panel().title("Dealers' hedge flow by scenario (full revaluation; + = buy)")
+        .height(9).span(12).datasource(DS).unit("currencyUSD").thresholds(SIGNED)
+        .orientation(VizOrientation.HORIZONTAL)
+        .with_target(q(f"dealerflow_hedge_flow_usd{{{U}}}", "{{scenario}}", instant=True)))
+    for title, metric, unit in (("GEX, $ per 1 % move", "dealerflow_gex_usd_per_pct", "currencyUSD"),
+                                ("VEX, $ per vol point", "dealerflow_vex_usd_per_vol_pt", "currencyUSD"),
+                                ("CEX, $ per day", "dealerflow_cex_usd_per_day", "currencyUSD")):
+        d = d.with_panel(ts(title, unit, 7, 8, q(f"{metric}{{{U}}}", "$underlying")))
+    d = d.with_panel(
+        bargauge.Panel().title("Gamma by strike, moneyness buckets ($ per 1 %)").height(9)
+        .span(12).datasource(DS).unit("currencyUSD").thresholds(SIGNED)
+        .orientation(VizOrientation.VERTICAL)
+        .with_target(q(f"dealerflow_gex_profile_usd_per_pct{{{U}}}", "{{bucket}}",
+                       instant=True)))
+    d = d.with_panel(
+        heatmap.Panel().title("Gamma by moneyness bucket over time").height(9).span(12)
+        .datasource(DS).unit("currencyUSD").thresholds(SIGNED).calculate(False)
+        .color(heatmap.HeatmapColorOptions().mode(HeatmapColorMode.SCHEME).scheme("RdYlGn")
+               .fill("green"))
+        .with_target(q(f"dealerflow_gex_profile_usd_per_pct{{{U}}}", "{{bucket}}")
+                     .format("heatmap")))
+    # -- ingestion health -----------------------------------------------------------------
+    d = d.with_row(dashboard.Row("Ingestion health"))
+    d = d.with_panel(ts("Ticks per second by outcome", "ops", 7, 8,
+                        q("sum by (outcome) (dealerflow:ticks:rate1m)", "{{outcome}}"),
+                        th=thresholds((None, "green"))))
+    d = d.with_panel(ts("Rejections per second by reason", "ops", 7, 8,
+                        q("sum by (reason) (dealerflow:ticks_rejected:rate5m)", "{{reason}}"),
+                        th=thresholds((None, "green"), (1.0, "orange"), (100.0, "red"))))
+    d = d.with_panel(ts("Consumer lag (messages)", "short", 7, 8,
+                        q("sum(dealerflow_consumer_lag) or vector(0)", "lag"),
+                        th=thresholds((None, "green"), (10000.0, "orange"), (100000.0, "red"))))
+    d = d.with_panel(ts("Tick to state", "s", 7, 8,
+                        q("dealerflow:tick_to_state_seconds:p50_1m", "p50 {{underlying}}", ref="A"),
+                        q("dealerflow:tick_to_state_seconds:p99_1m", "p99 {{underlying}}", ref="B"),
+                        th=thresholds((None, "green"), (0.05, "orange"), (0.5, "red"))))
+    d = d.with_panel(ts("Redis: connected, events buffered", "short", 7, 8,
+                        q("dealerflow_redis_connected", "connected", ref="A"),
+                        q("dealerflow_redis_events_buffered", "buffered", ref="B"),
+                        th=thresholds((None, "green"), (100.0, "orange"))))
+    d = d.with_panel(ts("Data quality", "s", 7, 8,
+                        q(f"dealerflow_quote_staleness_seconds{{{U}}}", "newest quote age", ref="A"),
+                        q(f"dealerflow_state_age_seconds{{{U}}}", "state age", ref="B"),
+                        th=thresholds((None, "green"), (30.0, "orange"), (120.0, "red"))))
+    d = d.with_panel(
+        stat.Panel().title("IV not solved / smile-priced").height(5).span(12).datasource(DS)
+        .unit("percentunit").thresholds(thresholds((None, "green"), (0.05, "orange"), (0.2, "red")))
+        .with_target(q(f"dealerflow_iv_failed_ratio{{{U}}}", "IV failed", ref="A", instant=True))
+        .with_target(q(f"dealerflow_iv_smile_ratio{{{U}}}", "smile-priced", ref="B", instant=True)))
+    d = d.with_panel(
+        stat.Panel().title("Ready").height(5).span(12).datasource(DS)
+        .with_target(q("min(dealerflow_ready)", instant=True))
+        .mappings([ValueMap(options={"1": ValueMappingResult(text="READY", color="green", index=0),
+                                     "0": ValueMappingResult(text="NOT READY", color="red", index=1)})])
+        .color_mode(BigValueColorMode.BACKGROUND).thresholds(thresholds((None, "red"), (1.0, "green"))))
+    return d
+
+
+def render() -> dict[str, str]:
+    """{file name: JSON text} of every dashboard."""
+    enc = JSONEncoder(sort_keys=True, indent=2)
+    model = build().build()
+    for i, panel in enumerate(model.panels, 1):  # stable, unique ids (rows included)
+        panel.id_val = i
+    return {"dealerflow.json": enc.encode(model) + "\n"}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="compare, do not write")
+    args = ap.parse_args(argv)
+    OUT.mkdir(exist_ok=True)
+    stale = []
+    for name, text in render().items():
+        path = OUT / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(HERE.parent)}")
+    if stale:
+        print(f"out of date: {', '.join(stale)} (run grafana/dashboards.py)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
