@@ -84,6 +84,7 @@ from monitor.core.book import Book  # noqa: E402
 from monitor.logs import configure_logging  # noqa: E402
 from monitor.pipeline import Pipeline  # noqa: E402
 from monitor.service import Monitor  # noqa: E402
+from monitor.sinks.base import Sink  # noqa: E402
 from monitor.sources.kafka import (  # noqa: E402
     WIRE_VERSION_HEADER,
     KafkaSource,
@@ -154,6 +155,19 @@ def loadavg() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+class LatencySink(Sink):
+    """Records each batch's tick-to-state latency (the service's own hook)."""
+
+    def __init__(self):
+        self.lat: list[float] = []
+
+    async def write(self, cycle) -> bool:
+        return True
+
+    def observe_batch(self, roots, seconds: float) -> None:
+        self.lat.append(seconds)
 
 
 def quiet_logs() -> None:

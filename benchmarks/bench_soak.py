@@ -48,7 +48,6 @@ import msgspec  # noqa: E402
 from monitor.books import build_books  # noqa: E402
 from monitor.config import KafkaSettings, KafkaTopics, Settings  # noqa: E402
 from monitor.service import Monitor  # noqa: E402
-from monitor.sinks.base import Sink  # noqa: E402
 from monitor.sinks.metrics import Metrics, MetricsSink  # noqa: E402
 from monitor.sinks.redis_sink import RedisSink  # noqa: E402
 from monitor.sources.kafka import KafkaSource  # noqa: E402
@@ -71,19 +70,6 @@ def rss_mb(pid: int | str = "self") -> float:
     with open(f"/proc/{pid}/statm") as fh:
         pages = int(fh.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-class LatencySink(Sink):
-    """Records each batch's tick-to-state latency (the service's own hook)."""
-
-    def __init__(self):
-        self.lat: list[float] = []
-
-    async def write(self, cycle) -> bool:
-        return True
-
-    def observe_batch(self, roots, seconds: float) -> None:
-        self.lat.append(seconds)
 
 
 def producer_main(conn, bootstrap: str, topics: dict, encoding: str, rate: float,
@@ -204,7 +190,7 @@ async def soak(args) -> dict:
         metrics = Metrics()
         redis = RedisSink(settings.redis, metrics=metrics)
         await redis.start()
-        lat = LatencySink()
+        lat = bs.LatencySink()
         mon = Monitor(settings, KafkaSource.from_settings(settings.kafka), books,
                       sinks=[redis, MetricsSink(metrics), lat], checkpoints=True)
         run = asyncio.create_task(mon.run())

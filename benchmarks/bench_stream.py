@@ -38,28 +38,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_service import quiet_logs  # noqa: E402
+from bench_service import LatencySink, quiet_logs  # noqa: E402
 
 from monitor.books import build_books  # noqa: E402
 from monitor.config import Settings  # noqa: E402
 from monitor.paths import packaged_chain  # noqa: E402
 from monitor.service import Monitor  # noqa: E402
-from monitor.sinks.base import Sink  # noqa: E402
 from monitor.sinks.http_server import HttpServer  # noqa: E402
 from monitor.sinks.stream import StreamHub, StreamSink  # noqa: E402
 from monitor.sources.memory import MemorySource  # noqa: E402
 from monitor.sources.simulator import MarketSimulator, SimConfig  # noqa: E402
-
-
-class LatencySink(Sink):
-    def __init__(self):
-        self.lat: list[float] = []
-
-    async def write(self, cycle) -> bool:
-        return True
-
-    def observe_batch(self, roots, seconds: float) -> None:
-        self.lat.append(seconds)
 
 
 def clients_main(port: int, n: int, stop, counts) -> None:

@@ -26,6 +26,7 @@ order), routed by tick type to its topic, many ticks per message.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import AsyncIterator, Awaitable, Callable, Iterable
 
@@ -134,12 +135,23 @@ def start_failure(err: BaseException, bootstrap: str, opts: dict) -> SourceUnava
             f"{opts.get('sasl_plain_username')!r}): check kafka.sasl_username and "
             "DEALERFLOW_KAFKA__SASL_PASSWORD")
     if isinstance(err, KafkaError):
-        hint = "" if sasl or "SSL" in str(opts.get("security_protocol", "")) else (
-            " (a broker that requires TLS or SASL closes plain connections: "
-            "kafka.security_protocol)")
+        plain = not (sasl or "SSL" in str(opts.get("security_protocol", "")))
+        hint = (" (it accepts connections but closed the Kafka handshake, as a broker that "
+                "requires TLS or SASL does: kafka.security_protocol)"
+                if plain and _answers(bootstrap) else "")
         return SourceUnavailable(f"cannot reach Kafka at {bootstrap}: "
                                  f"{type(err).__name__}{hint}")
     return None
+
+
+def _answers(bootstrap: str) -> bool:
+    """Whether the first bootstrap address accepts a TCP connection (within 1 s)."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=1):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _tp_name(tp: TopicPartition) -> str:
