@@ -138,7 +138,7 @@ def test_an_exception_while_applying_loses_only_the_tick_that_raised(monkeypatch
 
     def flaky(self, t, pending):
         if t.symbol == SYM:
-            raise RuntimeError("disk on fire")
+            raise RuntimeError("disk on fire " + "x" * 300)
         return real(self, t, pending)
 
     monkeypatch.setattr(Pipeline, "_open_interest", flaky)
@@ -147,7 +147,13 @@ def test_an_exception_while_applying_loses_only_the_tick_that_raised(monkeypatch
              UnderlyingTick(ts_ns=TS + 2, root="SPX", bid=0, ask=0, last=BASE.spot * 1.0001)]
     assert p.apply(batch) == 3
     assert p.counts.rejected[("other", "apply_error")] == 1
-    assert "disk on fire" in p.counts.take_samples()[0]["context"]
+    (sample,) = p.counts.take_samples()
+    # the kind is the tick's type, the context the exception's type and text and the tick
+    assert sample["kind"] == "OpenInterest"
+    assert sample["context"].startswith("RuntimeError: disk on fire xxx")
+    assert p.counts.ticks[("other", "OpenInterest", "rejected")] == 1
+    (dead,) = p.counts.take_dead()  # the dead-letter context: cut to 200 characters
+    assert dead[0] == "apply_error" and len(dead[1]) == 200
     assert s.book.oi[BASE.index_of(other)] == 9.0 and s.book.oi[ROW] == BASE.oi[ROW]
     assert s.last_ts[ROW] == TS + 1 and s.pending_spot == pytest.approx(BASE.spot * 1.0001)
 
@@ -180,3 +186,21 @@ def test_trade_and_vol_index_edges_a_mutation_run_found_unguarded():
     assert p.counts.ticks[("other", "vol_index", "stale")] == 1
     assert classify_print(3.0, float("nan"), 2.0, None) == 0  # at or above the ask
     assert classify_print(0.4, 0.5, float("nan"), None) == 0  # at or below the bid
+
+
+def test_a_clock_jump_is_believed_when_enough_votes_lie_within_the_skew():
+    """``vote_clock_jump`` by hand (confirm 3): votes exactly one skew apart are near each
+    other (inclusive); the votes kept are the last 4 x confirm, so a vote 12 far votes ago
+    no longer counts (a mutation run found both unguarded)."""
+    s = pipeline().states["SPX"]
+    skew, x = s.skew_ns, 10**18
+    assert skew > 0 and s.bounds.clock_jump_confirm == 3
+    assert s.vote_clock_jump(x) is None and s.vote_clock_jump(x + skew) is None
+    assert s.vote_clock_jump(x + skew) == x  # three within one skew of the last: believed
+    assert s.jump_votes == []
+    s.vote_clock_jump(x)
+    for k in range(12):  # isolated votes, far from each other and from x
+        assert s.vote_clock_jump(x + (k + 1) * 10 * skew) is None
+    assert len(s.jump_votes) == 12 and x not in s.jump_votes
+    assert s.vote_clock_jump(x + 1) is None and s.vote_clock_jump(x + 2) is None
+    assert s.vote_clock_jump(x + 3) == x + 1
