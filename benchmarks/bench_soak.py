@@ -62,7 +62,7 @@ DEFAULT_CHAINS = [EOD / "SPX" / "SPX_2026-06-12.csv.gz", EOD / "VIX" / "VIX_2026
                   QD / "other" / "NDX_quotedata_2022-02-05_2026.csv.gz",
                   QD / "other" / "TSLA_quotedata_2023-11-10_1855.csv.gz"]
 SESSION_TICKS = 600_000  # the loop the producer sends round and round
-CHUNK = 500  # ticks per message
+CHUNK = 500  # ticks per message (default of --chunk)
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -73,15 +73,15 @@ def rss_mb(pid: int | str = "self") -> float:
 
 
 def producer_main(conn, bootstrap: str, topics: dict, encoding: str, rate: float,
-                  seconds: float, offsets: dict) -> None:
+                  seconds: float, offsets: dict, chunk: int = CHUNK) -> None:
     """Child: the session (msgpack) round and round at ``rate`` for ``seconds``."""
     bs.quiet_logs()
     ticks = msgspec.msgpack.Decoder(list[Tick]).decode(conn.recv_bytes())
     asyncio.run(_send(conn, bootstrap, KafkaTopics(**topics), encoding, ticks, rate, seconds,
-                      offsets))
+                      offsets, chunk))
 
 
-def _messages(ticks: list, encoding: str) -> list[list]:
+def _messages(ticks: list, encoding: str, chunk: int = CHUNK) -> list[list]:
     """The session cut into chunks of CHUNK ticks, each as ``(root, quotes, others)`` per
     underlying: with ``records``, the quotes as a structured array whose ``ts_ns`` column
     is restamped in place before each send (no Python object per quote, so one producer
@@ -90,9 +90,9 @@ def _messages(ticks: list, encoding: str) -> list[list]:
     from monitor.wire.codec import underlying_of_tick
     from monitor.wire.schema import OptionQuote
     out = []
-    for k in range(0, len(ticks), CHUNK):
+    for k in range(0, len(ticks), chunk):
         per: dict = {}
-        for t in ticks[k:k + CHUNK]:
+        for t in ticks[k:k + chunk]:
             q, o = per.setdefault(underlying_of_tick(t), ([], []))
             (q if encoding == "records" and type(t) is OptionQuote else o).append(t)
         chunk = []
@@ -104,14 +104,14 @@ def _messages(ticks: list, encoding: str) -> list[list]:
     return out
 
 
-async def _send(conn, bootstrap, topics, encoding, ticks, rate, seconds, offsets):
+async def _send(conn, bootstrap, topics, encoding, ticks, rate, seconds, offsets, chunk=CHUNK):
     from msgspec.structs import replace
 
     from monitor.sources.kafka import WIRE_VERSION_HEADER, KafkaTickProducer
     from monitor.wire import records
     from monitor.wire.codec import encode
     from monitor.wire.schema import WIRE_VERSION
-    chunks = _messages(ticks, encoding)
+    chunks = _messages(ticks, encoding, chunk)
     prod = KafkaTickProducer(bootstrap, encoding, topics, linger_ms=5, **bs.PRODUCER_OPTIONS)
     await prod.start()
     headers = [(WIRE_VERSION_HEADER, str(WIRE_VERSION).encode())]
@@ -183,7 +183,7 @@ async def soak(args) -> dict:
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=producer_main, daemon=True,
                            args=(child, broker.bootstrap, topics.model_dump(), args.encoding,
-                                 args.rate, args.seconds, offsets))
+                                 args.rate, args.seconds, offsets, args.chunk))
         proc.start()
         parent.send_bytes(msgspec.msgpack.encode(session))
         del session, sims
@@ -247,6 +247,9 @@ def main() -> int:
     ap.add_argument("--warmup-s", type=float, default=60.0)
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--chain", type=Path, action="append", default=None)
+    ap.add_argument("--chunk", type=int, default=CHUNK,
+                    help="ticks per Kafka message (fewer, larger messages: fewer record "
+                         "batches for the broker to keep and search)")
     args = ap.parse_args()
     args.chain = args.chain or DEFAULT_CHAINS
     args.warmup_s = min(args.warmup_s, args.seconds / 3)
@@ -257,7 +260,7 @@ def main() -> int:
     growth = (r["rss_end"] / r["rss_warm"] - 1) * 100
     print(f"## Soak: {args.seconds:.0f} s at {args.rate:,.0f} ticks/s ({args.encoding}), "
           f"{len(r['roots'])} underlyings ({', '.join(r['roots'])}, {r['contracts']:,} "
-          f"contracts), {args.partitions} partitions\n")
+          f"contracts), {args.partitions} partitions, {args.chunk} ticks per message\n")
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average before {load0[0]:.2f}, after {load1[0]:.2f} (1 min)\n")
     print("| measure | value |\n|---|---|")

@@ -19,7 +19,7 @@ import bench_soak  # noqa: E402
 @pytest.mark.usefixtures("shared_redis")
 def test_a_short_soak_loses_no_tick():
     args = argparse.Namespace(seconds=4.0, rate=20_000.0, encoding="records", warmup_s=1.0,
-                              partitions=3, chain=bench_soak.DEFAULT_CHAINS)
+                              partitions=3, chain=bench_soak.DEFAULT_CHAINS, chunk=bench_soak.CHUNK)
     r = asyncio.run(bench_soak.soak(args))
     assert r["rc"] == 0
     assert r["sent"] >= 40_000 and r["received"] == r["sent"]

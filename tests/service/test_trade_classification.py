@@ -5,6 +5,7 @@ sell long; customer put selling is what the exhaustion regime reads."""
 import copy
 import math
 
+import numpy as np
 import pytest
 
 from monitor.pipeline import Pipeline, classify_print
@@ -100,7 +101,7 @@ def test_every_trade_outcome_is_counted_under_its_kind_and_reason():
         OptionTrade(ts_ns=TS + 8, symbol=sym, price=0.5, size=1.0),             # applied: sub-dollar
         OptionTrade(ts_ns=TS + 9, symbol=sym, price=top, size=big),             # applied: at the bounds
     ]
-    p.apply(trades)
+    assert p.apply(trades) == 3
     kinds = {k: n for k, n in p.counts.ticks.items() if k[1] == "trade"}
     assert kinds == {("SPX", "trade", "applied"): 3, ("SPX", "trade", "rejected"): 7}
     assert dict(p.counts.rejected) == {("SPX", "unknown_symbol"): 1, ("SPX", "nan"): 1,
@@ -172,3 +173,52 @@ def test_every_vol_index_outcome_is_counted_under_its_kind_and_reason():
     assert {(x["kind"], x["reason"]) for x in samples} == {
         ("vol_index", r) for r in ("nan", "negative_price", "absurd_price", "future_ts")}
     assert all("VIX" in x["context"] for x in samples)
+
+
+def test_unclassified_prints_are_counted_and_the_flow_model_marks_the_book_for_evaluation():
+    i = _put_row()
+    sym = BASE.chain.symbols()[BASE.order[i]]
+    mid = 0.5 * (float(BASE.c.bid[i]) + float(BASE.c.ask[i]))
+    p = Pipeline({"SPX": copy.deepcopy(BASE)}, models={"SPX": ("flow", "classic")})
+    s = p.states["SPX"]
+    # at the midpoint with no previous print: unclassified, counted, applied
+    assert p.apply([OptionTrade(ts_ns=TS + 1, symbol=sym, price=mid, size=3.0),
+                    OptionTrade(ts_ns=TS + 2, symbol=sym, price=mid, size=3.0)]) == 2
+    assert (s.classified, s.unclassified, s.trades) == (0, 2, 2)
+    assert s.flow_pos.get(i, 0.0) == 0.0
+    # a classified print under the flow model changes a position: the whole chain's
+    # levels must be evaluated again, and the state published
+    s.dirty = s.stale_eval = False
+    assert p.apply([OptionTrade(ts_ns=TS + 3, symbol=sym, price=float(BASE.c.ask[i]),
+                                size=2.0)]) == 1
+    assert (s.classified, s.unclassified) == (1, 2)
+    assert s.dirty is True and s.stale_eval is True
+
+
+def test_a_frozen_copy_does_not_change_while_ticks_keep_coming():
+    """What a publish cycle reads (``frozen_copy``) keeps the book, quotes' times and flow
+    positions of the instant it was taken, and none of the live state's work in flight."""
+    i = _put_row()
+    sym = BASE.chain.symbols()[BASE.order[i]]
+    bid, ask = float(BASE.c.bid[i]), float(BASE.c.ask[i])
+    p = Pipeline({"SPX": copy.deepcopy(BASE)}, models={"SPX": ("flow", "classic")})
+    s = p.states["SPX"]
+    p.apply([OptionQuote(ts_ns=TS + 1, symbol=sym, bid=bid, ask=ask),
+             OptionTrade(ts_ns=TS + 2, symbol=sym, price=ask, size=5.0)])
+    # work in flight on the live state (a refresh running, rows touched meanwhile, a spare
+    # book, a quote waiting in a batch) is not the copy's
+    s.refreshing, s.spare = object(), object()
+    s.touched.append(np.array([i]))
+    s.pending_quote[i] = (bid, ask)
+    f = s.frozen_copy()
+    assert f.pending_quote == {} and f.touched == [] and f.refreshing is None and f.spare is None
+    s.refreshing = s.spare = None
+    s.touched.clear()
+    s.pending_quote.clear()
+    p.apply([OptionQuote(ts_ns=TS + 3, symbol=sym, bid=bid + 0.5, ask=ask + 0.5),
+             OptionTrade(ts_ns=TS + 4, symbol=sym, price=bid + 0.5, size=7.0)])
+    assert (float(f.book.c.bid[i]), float(f.book.c.ask[i])) == (bid, ask)
+    assert int(f.last_ts[i]) == TS + 1 and int(s.last_ts[i]) == TS + 3
+    assert f.flow_pos == {i: -5.0} and s.flow_pos == {i: 2.0}
+    assert f.last_trade_px == {i: ask} and s.last_trade_px == {i: bid + 0.5}
+    assert f.book is not s.book and f.root == "SPX"
