@@ -81,8 +81,8 @@ def producer_main(conn, bootstrap: str, topics: dict, encoding: str, rate: float
                       offsets, chunk))
 
 
-def _messages(ticks: list, encoding: str, chunk: int = CHUNK) -> list[list]:
-    """The session cut into chunks of CHUNK ticks, each as ``(root, quotes, others)`` per
+def _messages(ticks: list, encoding: str, per_message: int = CHUNK) -> list[list]:
+    """The session cut into chunks of ``per_message`` ticks, each as ``(root, quotes, others)`` per
     underlying: with ``records``, the quotes as a structured array whose ``ts_ns`` column
     is restamped in place before each send (no Python object per quote, so one producer
     process keeps up with the consumer)."""
@@ -90,9 +90,9 @@ def _messages(ticks: list, encoding: str, chunk: int = CHUNK) -> list[list]:
     from monitor.wire.codec import underlying_of_tick
     from monitor.wire.schema import OptionQuote
     out = []
-    for k in range(0, len(ticks), chunk):
+    for k in range(0, len(ticks), per_message):
         per: dict = {}
-        for t in ticks[k:k + chunk]:
+        for t in ticks[k:k + per_message]:
             q, o = per.setdefault(underlying_of_tick(t), ([], []))
             (q if encoding == "records" and type(t) is OptionQuote else o).append(t)
         chunk = []
