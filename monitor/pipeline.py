@@ -42,6 +42,7 @@ from monitor.core.book import Book
 from monitor.core.positions import dealer_positions
 from monitor.core.quotes import APPLY, FUTURE, REASONS, STALE, screen_records
 from monitor.core.symbol_index import WIDTH, SymbolIndex
+from monitor.tape import HedgeTape
 from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
@@ -83,6 +84,7 @@ class UnderlyingState:
     past_ns: int = 0  # bounds.max_past_s, ns (0: no limit)
     jump_votes: list = field(default_factory=list)  # ts_ns of ticks beyond the clock skew
     spot_votes: list = field(default_factory=list)  # unconfirmed spots far from the last
+    tape: HedgeTape = field(default_factory=HedgeTape)  # dealers' hedges of classified prints
 
     def vote_clock_jump(self, ts: int) -> int | None:
         """A tick dated beyond the clock skew votes for a jump of the event clock (a session
@@ -120,7 +122,7 @@ class UnderlyingState:
         ticks keep coming)."""
         return replace(self, book=self.book.copy(), last_ts=self.last_ts.copy(),
                        flow_pos=dict(self.flow_pos), last_trade_px=dict(self.last_trade_px),
-                       pending_quote={},
+                       pending_quote={}, tape=self.tape.copy(),
                        refreshing=None, touched=[], spare=None)
 
     def checkpoint(self) -> dict:
@@ -136,7 +138,7 @@ class UnderlyingState:
                 "last_trade_px": {str(k): v for k, v in self.last_trade_px.items()},
                 "customer_puts_sold": self.customer_puts_sold, "trades": self.trades,
                 "classified": self.classified, "unclassified": self.unclassified,
-                "last_trade_ts_ns": self.last_trade_ts_ns}
+                "last_trade_ts_ns": self.last_trade_ts_ns, "tape": self.tape.checkpoint()}
 
     def restore(self, cp: dict) -> None:
         """Resume from :meth:`checkpoint` (version 1, without the trade counts, too)."""
@@ -158,6 +160,8 @@ class UnderlyingState:
         self.classified = int(cp.get("classified", 0))
         self.unclassified = int(cp.get("unclassified", 0))
         self.last_trade_ts_ns = int(cp.get("last_trade_ts_ns", 0))
+        self.tape = HedgeTape()
+        self.tape.restore(cp.get("tape"), b)
         b.oi[:] = np.asarray(cp["oi"], dtype=np.float64)
         if self.position_model != "positions":
             self.reweight(np.arange(len(b.oi)))
@@ -583,6 +587,7 @@ class Pipeline:
             s.unclassified += 1
             return 1
         s.classified += 1
+        s.tape.add(s.book, row, side * t.size, t.ts_ns)
         dealer = -side * t.size
         s.flow_pos[row] = s.flow_pos.get(row, 0.0) + dealer
         if not s.book.c.is_call[row]:

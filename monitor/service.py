@@ -474,8 +474,9 @@ class Monitor:
         out = []
         for root, s, vol_index, consistent, covered in frozen:
             engine = self.regimes[root]
-            state, profile = build_state(s, engine.current)
-            vix_symbol = self.settings.underlying(root).vol_index
+            und = self.settings.underlying(root)
+            state, profile = build_state(s, engine.current, adv_shares=und.adv_shares)
+            vix_symbol = und.vol_index
             vix = vol_index.get(vix_symbol) if vix_symbol else None
             state["vol_index"] = None if vix is None else vix[1]
             # the engine sees only consistent books (Pipeline.consistent): a state frozen
@@ -571,7 +572,9 @@ class Monitor:
             line = (f"{root} spot {st_['spot']:,.2f}  GEX {money(st_['gex_usd_per_pct'])}/1%  "
                     f"zero-gamma {points(zg)}  "
                     f"walls C {points(st_.get('call_wall'))} / P {points(st_.get('put_wall'))}  "
-                    f"regime {st_.get('regime') or '-'}  {self.tps:,.0f} ticks/s"
+                    f"regime {st_.get('regime') or '-'}  "
+                    f"tape {money((st_.get('hedge_pressure_usd') or {}).get('total'))}  "
+                    f"{self.tps:,.0f} ticks/s"
                     + stale + ("  (final)" if final else ""))
             print(line, file=self.out, flush=True)
 

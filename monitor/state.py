@@ -29,8 +29,9 @@ STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns") + EXPOSURE_KEYS + (
 
 
 def build_state(s: UnderlyingState, regimes: list[str],
-                wall_ns: int | None = None) -> tuple[dict, list]:
-    """(state, profile) for Redis and metrics; see the module docstring."""
+                wall_ns: int | None = None, adv_shares: float = 0.0) -> tuple[dict, list]:
+    """(state, profile) for Redis and metrics; see the module docstring. ``adv_shares``:
+    the underlying's configured average daily volume (the tape's ``pct_adv``)."""
     book = s.book
     snap = build_snapshot(book)
     wall_ns = time.time_ns() if wall_ns is None else wall_ns
@@ -64,6 +65,8 @@ def build_state(s: UnderlyingState, regimes: list[str],
     state["customer_puts_sold"] = s.customer_puts_sold
     state["trades_classified"] = s.classified
     state["trades_unclassified"] = s.unclassified
+    # the dealers' hedges of today's classified prints (monitor.tape), + = dealers buy
+    state["hedge_pressure_usd"] = s.tape.summary(adv_shares)
     state["position_model"] = s.position_model
     by_model = model_gex(book, s.flow_pos, base_model=s.base_model)
     state["model_gex_usd_per_pct"] = by_model

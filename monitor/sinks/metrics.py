@@ -221,6 +221,10 @@ class StateCollector(Collector):
             labels=["underlying"])
         age = GaugeMetricFamily(f"{n}_state_age_seconds", "Wall-clock seconds since the "
                                 "underlying's state was last published", labels=["underlying"])
+        tape = GaugeMetricFamily(
+            f"{n}_hedge_pressure_usd", "Dealers' hedge trades implied by today's classified "
+            "customer option prints, session running sum, USD; + = dealers buy; expiry: "
+            "0dte, next, later, all", labels=["underlying", "expiry"])
         now_s = time.time()
         lags: dict[str, float] = {}
         regime_names = self.regimes + (() if UNKNOWN_REGIME in self.regimes
@@ -248,6 +252,13 @@ class StateCollector(Collector):
             head = state.get("regime")
             regime_index.add_metric([root], float(self.regimes.index(head))
                                     if head in self.regimes else -1.0)
+            hp = state.get("hedge_pressure_usd")
+            if isinstance(hp, Mapping):
+                for bucket, v in (hp.get("by_expiry") or {}).items():
+                    if finite(v) is not None:
+                        tape.add_metric([root, str(bucket)], finite(v))
+                if finite(hp.get("total")) is not None:
+                    tape.add_metric([root, "all"], finite(hp.get("total")))
             published = finite(state.get("published_s"))
             if published is not None:
                 age.add_metric([root], max(0.0, now_s - published))
@@ -294,6 +305,7 @@ class StateCollector(Collector):
         yield profile
         yield flow_usd
         yield flow_shares
+        yield tape
         yield from quality.values()
         yield lag_family
 

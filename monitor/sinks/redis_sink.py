@@ -8,6 +8,10 @@ Layout (``P`` = ``settings.prefix``, ``R`` = the root, e.g. ``SPX``)::
                            event  JSON object of the event (+ "underlying": R if absent)
                            kind   event["kind"] ("" if absent)
                            ts_ns  event["ts_ns"] (int ns), else the publish time
+    P:R:hedge_pressure  stream  one entry per published state (the publish cycle, 1 s by
+                           default), MAXLEN ~ settings.stream_maxlen, for charts of the
+                           hedge-pressure tape: ts_ns (the state's as_of_ns), spot, total,
+                           0dte, next, later (USD, session running sums, + = dealers buy)
     P:events     pub/sub channel: the same event JSON, fire-and-forget
 
 State hash field values (strings, readable with ``redis-cli HGETALL``):
@@ -131,6 +135,18 @@ class _Pending:
     mapping: dict[str, str]
     profile: str
     t0: float  # perf_counter when the state was computed / handed over
+    tape: dict[str, str] | None = None  # the hedge_pressure stream entry
+
+
+def tape_sample(state: Mapping) -> dict[str, str] | None:
+    """The ``P:R:hedge_pressure`` stream entry of a state (None without a tape)."""
+    hp = state.get("hedge_pressure_usd")
+    if not isinstance(hp, Mapping):
+        return None
+    by = hp.get("by_expiry") or {}
+    return {"ts_ns": encode_field(state.get("as_of_ns")), "spot": encode_field(state.get("spot")),
+            "total": encode_field(hp.get("total")),
+            **{k: encode_field(by.get(k)) for k in ("0dte", "next", "later")}}
 
 
 class RedisSink(Sink, CheckpointStore):
@@ -194,6 +210,9 @@ class RedisSink(Sink, CheckpointStore):
 
     def events_key(self, root: str) -> str:
         return f"{self.prefix}:{root}:events"
+
+    def tape_key(self, root: str) -> str:
+        return f"{self.prefix}:{root}:hedge_pressure"
 
     @property
     def buffered_events(self) -> int:
@@ -327,7 +346,8 @@ class RedisSink(Sink, CheckpointStore):
             return
         t0 = time.perf_counter() if computed_at is None else computed_at
         try:
-            self._pending[root] = _Pending(encode_state(state), to_json(list(profile)), t0)
+            self._pending[root] = _Pending(encode_state(state), to_json(list(profile)), t0,
+                                           tape_sample(state))
         except Exception as exc:
             self.errors += 1
             self.log.error("redis_state_encode_failed", underlying=root, error=repr(exc))
@@ -471,6 +491,9 @@ class RedisSink(Sink, CheckpointStore):
                 if pending.mapping:
                     pipe.hset(self.state_key(root), mapping=pending.mapping)
                 pipe.set(self.profile_key(root), pending.profile)
+                if pending.tape:
+                    pipe.xadd(self.tape_key(root), pending.tape,
+                              maxlen=self.settings.stream_maxlen, approximate=True)
             maxlen = self.settings.stream_maxlen
             for ev in batch:
                 pipe.xadd(self.events_key(ev.root), ev.fields, id=ev.id, maxlen=maxlen,
@@ -495,7 +518,7 @@ class RedisSink(Sink, CheckpointStore):
         done = time.perf_counter()
         i = 0
         for root, pending in states.items():
-            n = 2 if pending.mapping else 1
+            n = (2 if pending.mapping else 1) + (1 if pending.tape else 0)
             failed = [r for r in results[i:i + n] if isinstance(r, Exception)]
             i += n
             if failed:

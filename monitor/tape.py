@@ -1,0 +1,141 @@
+"""The hedge-pressure tape: the dealers' hedge trades implied by classified customer option
+prints, summed since the session opened (REFERENCE.md, "Hedge pressure").
+
+A customer print of ``q`` contracts (``+q`` customer buy, ``-q`` customer sell, as the flow
+model classifies it against the quote in force) changes the dealers' position by ``-q``;
+to stay hedged they trade ``+q * M * delta`` units of the underlying at once (``* spot`` in
+dollars; + = dealers buy). Customers buy calls: dealers buy; sell calls: dealers sell; buy
+puts (delta < 0): dealers sell; sell puts: dealers buy.
+
+Sums per expiry bucket (``0dte``: expiring on the session's date; ``next``: the first
+expiration after it; ``later``) and per calls / puts, in units and dollars (each print at
+the spot of its instant). A session is a New York calendar date: the first print of a new
+date starts new sums; a print dated before the current session is not added (counted as
+``stale``). A classified print whose contract has no delta (its IV did not solve, or it
+has settled) is counted as ``no_delta``, not guessed. Unclassified prints stay in the flow
+model's own count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+__all__ = ["HedgeTape", "EXPIRY_BUCKETS"]
+
+NY = ZoneInfo("America/New_York")
+EXPIRY_BUCKETS = ("0dte", "next", "later")
+_SIDES = ("calls", "puts")
+
+
+def _zeros() -> np.ndarray:
+    return np.zeros((len(EXPIRY_BUCKETS), len(_SIDES)))
+
+
+@dataclass
+class HedgeTape:
+    """One underlying's tape (module docstring). ``usd`` and ``units`` are
+    ``[expiry bucket, calls|puts]`` running sums."""
+
+    session: str = ""  # the New York date summed, ISO; "" before the first print
+    usd: np.ndarray = field(default_factory=_zeros)
+    units: np.ndarray = field(default_factory=_zeros)
+    prints: int = 0  # classified prints in the sums
+    no_delta: int = 0  # classified prints of contracts without a delta
+    stale: int = 0  # prints dated before the session summed
+    _from_ns: int = 0
+    _until_ns: int = 0
+    _bucket: np.ndarray | None = None  # per settlement group: index into EXPIRY_BUCKETS
+
+    def add(self, book, row: int, customer_contracts: float, ts_ns: int) -> float:
+        """Add one classified print of ``customer_contracts`` (+ bought, - sold by the
+        customer) on ``book`` row ``row`` at ``ts_ns``; returns the dealers' hedge in
+        units of the underlying (0.0 when not added)."""
+        if ts_ns >= self._until_ns or self._bucket is None:
+            self._open(book, ts_ns)
+        elif ts_ns < self._from_ns:
+            self.stale += 1
+            return 0.0
+        delta = float(book.c.delta[row])
+        if not math.isfinite(delta):
+            self.no_delta += 1
+            return 0.0
+        units = customer_contracts * book.multiplier * delta
+        b = int(self._bucket[book.c.group[row]])
+        k = 0 if book.c.is_call[row] else 1
+        self.units[b, k] += units
+        self.usd[b, k] += units * book.spot
+        self.prints += 1
+        return units
+
+    def _open(self, book, ts_ns: int) -> None:
+        """Start the session of ``ts_ns``'s New York date: zero sums, bucket the expiries."""
+        day = dt.datetime.fromtimestamp(ts_ns / 1e9, tz=NY).date()
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=NY)
+        self._from_ns = int(start.timestamp() * 1e9)
+        nxt = start.date() + dt.timedelta(days=1)
+        self._until_ns = int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=NY).timestamp()
+                             * 1e9)
+        self._bucket = self.buckets(book.group_expiry, day)
+        if self.session != day.isoformat():
+            self.session = day.isoformat()
+            self.usd, self.units = _zeros(), _zeros()
+            self.prints = self.no_delta = self.stale = 0
+
+    @staticmethod
+    def buckets(group_expiry: np.ndarray, day: dt.date) -> np.ndarray:
+        """Per settlement group: 0 = expires on ``day``, 1 = the first expiration after it,
+        2 = later (or already expired: such contracts have no delta)."""
+        exp = np.asarray(group_expiry).astype("datetime64[D]")
+        today = np.datetime64(day, "D")
+        after = exp[exp > today]
+        nxt = after.min() if after.size else None
+        out = np.full(exp.shape, 2, dtype=np.int8)
+        if nxt is not None:
+            out[exp == nxt] = 1
+        out[exp == today] = 0
+        return out
+
+    def copy(self) -> HedgeTape:
+        """An independent copy (the publish cycle's frozen state)."""
+        return replace(self, usd=self.usd.copy(), units=self.units.copy())
+
+    # -- published ------------------------------------------------------------------------
+    def summary(self, adv_shares: float = 0.0) -> dict:
+        """The state's ``hedge_pressure_usd``: totals and splits in dollars, the same in
+        ``units`` of the underlying, ``pct_adv`` (total units as % of the configured
+        average daily volume; None when not configured) and the counts."""
+        def split(a: np.ndarray) -> dict:
+            return {"total": float(a.sum()),
+                    "by_expiry": {e: float(a[i].sum()) for i, e in enumerate(EXPIRY_BUCKETS)},
+                    "calls": float(a[:, 0].sum()), "puts": float(a[:, 1].sum())}
+        out = split(self.usd)
+        out["units"] = split(self.units)
+        out["pct_adv"] = (100.0 * float(self.units.sum()) / adv_shares) if adv_shares > 0 else None
+        out.update(session=self.session or None, prints=self.prints, no_delta=self.no_delta,
+                   stale=self.stale)
+        return out
+
+    # -- checkpoint -----------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        return {"session": self.session, "usd": self.usd.ravel().tolist(),
+                "units": self.units.ravel().tolist(), "prints": self.prints,
+                "no_delta": self.no_delta, "stale": self.stale}
+
+    def restore(self, cp: dict | None, book) -> None:
+        """Continue the sums of a checkpoint (None: start empty)."""
+        if not cp:
+            return
+        self.session = cp.get("session", "")
+        self.usd = np.asarray(cp["usd"], dtype=np.float64).reshape(_zeros().shape)
+        self.units = np.asarray(cp["units"], dtype=np.float64).reshape(_zeros().shape)
+        self.prints, self.no_delta = int(cp["prints"]), int(cp["no_delta"])
+        self.stale = int(cp.get("stale", 0))
+        if self.session:  # the session's window, without zeroing the sums
+            d = dt.date.fromisoformat(self.session)
+            noon = dt.datetime(d.year, d.month, d.day, 12, tzinfo=NY)
+            self._open(book, int(noon.timestamp() * 1e9))
