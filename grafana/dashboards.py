@@ -12,7 +12,8 @@ evaluates every query in a real Prometheus.
 One dashboard, "Dealer flow": the wall rows (read across a room: regime banner with its
 sentence, spot against zero gamma and the walls, GEX / VEX / CEX over time, the gamma
 profile by moneyness as bars and as a bucket x time heatmap, the scenario flows) and an
-ingestion-health row. ``$underlying`` selects the underlying.
+ingestion-health row; the hedge-pressure tape against spot. ``$underlying`` selects the
+underlying.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from grafana_foundation_sdk.models.common import BigValueColorMode, BigValueText
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
     DataSourceRef,
+    DynamicConfigValue,
     ThresholdsMode,
     ValueMap,
     ValueMappingResult,
@@ -111,6 +113,13 @@ def build() -> dashboard.Dashboard:
                                 ("VEX, $ per vol point", "dealerflow_vex_usd_per_vol_pt", "currencyUSD"),
                                 ("CEX, $ per day", "dealerflow_cex_usd_per_day", "currencyUSD")):
         d = d.with_panel(ts(title, unit, 7, 8, q(f"{metric}{{{U}}}", "$underlying")))
+    d = d.with_panel(
+        ts("Hedge-pressure tape: dealers' hedges of today's prints (+ = buy), spot on the right",
+           "currencyUSD", 8, 24,
+           q(f"dealerflow_hedge_pressure_usd{{{U}}}", "{{expiry}}", ref="A"),
+           q(f"dealerflow_spot{{{U}}}", "spot", ref="B"))
+        .override_by_name("spot", [DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+                                   DynamicConfigValue(id_val="unit", value="none")]))
     d = d.with_panel(
         bargauge.Panel().title("Gamma by strike, moneyness buckets ($ per 1 %)").height(9)
         .span(12).datasource(DS).unit("currencyUSD").thresholds(SIGNED)

@@ -85,6 +85,11 @@ class UnderlyingState:
     jump_votes: list = field(default_factory=list)  # ts_ns of ticks beyond the clock skew
     spot_votes: list = field(default_factory=list)  # unconfirmed spots far from the last
     tape: HedgeTape = field(default_factory=HedgeTape)  # dealers' hedges of classified prints
+    # classified prints of the batch in hand not yet in the tape (row, customer contracts,
+    # ts_ns): added in one pass before anything changes the book (Pipeline._drain_tapes)
+    tape_rows: list = field(default_factory=list)
+    tape_q: list = field(default_factory=list)
+    tape_ts: list = field(default_factory=list)
 
     def vote_clock_jump(self, ts: int) -> int | None:
         """A tick dated beyond the clock skew votes for a jump of the event clock (a session
@@ -248,18 +253,21 @@ class Pipeline:
                  reeval_bps: float = 5.0, clock=time.monotonic,
                  models: dict[str, tuple[str, str]] | None = None,
                  background_refresh: bool = False, max_future_s: float | None = None,
-                 wall_clock=time.time_ns, bounds: dict | None = None):
+                 wall_clock=time.time_ns, bounds: dict | None = None, tape: bool = True):
         """``models``: per root ``(position_model, flow_base_model)``; default the book's
         own model. For ``positions`` the books already hold the user's positions.
         ``background_refresh``: due whole-chain refreshes are started as :class:`Refresh`
         jobs for the caller to run (:meth:`take_refreshes`) instead of inline.
         ``max_future_s``: ticks dated more than this after ``wall_clock()`` (UTC ns) are
         rejected as ``future_ts`` (None or 0: no limit). ``bounds``: per root a
-        :class:`monitor.config.BoundsSettings` (default: its defaults)."""
+        :class:`monitor.config.BoundsSettings` (default: its defaults). ``tape``: keep the
+        hedge-pressure tape (off only to measure what it costs: benchmarks/bench_tape.py)."""
         from monitor.config import BoundsSettings  # (a plain settings model)
         self.max_future_ns = int(max_future_s * 1e9) if max_future_s else None
         self.wall_clock = wall_clock
         self.ts_limit = np.iinfo(np.int64).max  # set per batch
+        self._taped: dict[str, UnderlyingState] = {}  # underlyings with prints to add
+        self.tape = tape
         self.reeval_s = reeval_ms / 1000.0
         self.reeval_frac = reeval_bps / 1e4
         self.clock = clock
@@ -386,6 +394,8 @@ class Pipeline:
             except Exception as err:  # noqa: BLE001
                 self._apply_error(blocks[0], err)
             counts.current = None
+        if self._taped:
+            self._drain_tapes()
         for root in pending:
             try:
                 self._flush(pending, root)
@@ -400,7 +410,20 @@ class Pipeline:
         self.counts.reject(OTHER, type(what).__name__, "apply_error",
                            f"{type(err).__name__}: {err} in {what!r}"[:200])
 
+    def _drain_tapes(self, root: str | None = None) -> None:
+        """Add the recorded prints of ``root`` (None: of every underlying) to their tapes,
+        with the book as it is now: called before quotes are applied or the book is
+        re-evaluated, and at the end of a batch, so every print meets the deltas and spot
+        in force when it arrived, as one call per print would (at a tenth of the cost)."""
+        for r in ([root] if root is not None else list(self._taped)):
+            s = self._taped.pop(r, None)
+            if s is not None and s.tape_rows:
+                s.tape.add_many(s.book, s.tape_rows, s.tape_q, s.tape_ts)
+                s.tape_rows, s.tape_q, s.tape_ts = [], [], []
+
     def _flush(self, pending: dict, root: str) -> None:
+        if root in self._taped:
+            self._drain_tapes(root)
         p = pending.get(root)
         if p is None or not p[1]:
             return
@@ -419,6 +442,8 @@ class Pipeline:
         """Quotes as fixed-width records (adjacent blocks as one): looked up and screened
         in one kernel pass, then applied per underlying in one kernel call each; no Python
         object per quote."""
+        if self._taped:
+            self._drain_tapes()
         rec = blocks[0].records if len(blocks) == 1 else np.concatenate(
             [b.records for b in blocks])
         n = len(rec)
@@ -587,7 +612,12 @@ class Pipeline:
             s.unclassified += 1
             return 1
         s.classified += 1
-        s.tape.add(s.book, row, side * t.size, t.ts_ns)
+        if self.tape:  # (three appends: a tuple per print costs more to unpack later)
+            if not s.tape_rows:
+                self._taped[s.root] = s
+            s.tape_rows.append(row)
+            s.tape_q.append(side * t.size)
+            s.tape_ts.append(t.ts_ns)
         dealer = -side * t.size
         s.flow_pos[row] = s.flow_pos.get(row, 0.0) + dealer
         if not s.book.c.is_call[row]:
@@ -661,6 +691,8 @@ class Pipeline:
         s.dirty = True
 
     def _begin(self, s: UnderlyingState, copy: bool) -> Refresh:
+        if s.root in self._taped:
+            self._drain_tapes(s.root)
         book = s.book
         if copy:
             book, s.spare = s.book.copy(into=s.spare), None

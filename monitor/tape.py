@@ -32,30 +32,37 @@ EXPIRY_BUCKETS = ("0dte", "next", "later")
 _SIDES = ("calls", "puts")
 
 
-def _zeros() -> np.ndarray:
-    return np.zeros((len(EXPIRY_BUCKETS), len(_SIDES)))
-
-
 @dataclass
 class HedgeTape:
-    """One underlying's tape (module docstring). ``usd`` and ``units`` are
+    """One underlying's tape (module docstring). :attr:`usd` and :attr:`units` are
     ``[expiry bucket, calls|puts]`` running sums."""
 
     session: str = ""  # the New York date summed, ISO; "" before the first print
-    usd: np.ndarray = field(default_factory=_zeros)
-    units: np.ndarray = field(default_factory=_zeros)
     prints: int = 0  # classified prints in the sums
     no_delta: int = 0  # classified prints of contracts without a delta
     stale: int = 0  # prints dated before the session summed
+    # the sums as flat Python lists, slot = bucket * 2 + (0 calls, 1 puts): a print costs
+    # a few list operations (numpy scalar indexing would double the cost of a trade)
+    _usd: list = field(default_factory=lambda: [0.0] * 6)
+    _units: list = field(default_factory=lambda: [0.0] * 6)
     _from_ns: int = 0
     _until_ns: int = 0
-    _bucket: np.ndarray | None = None  # per settlement group: index into EXPIRY_BUCKETS
+    _slot: list | None = None  # per book row: its slot this session
+    _slot_arr: np.ndarray | None = None  # the same as an array
+
+    @property
+    def usd(self) -> np.ndarray:
+        return np.array(self._usd).reshape(len(EXPIRY_BUCKETS), len(_SIDES))
+
+    @property
+    def units(self) -> np.ndarray:
+        return np.array(self._units).reshape(len(EXPIRY_BUCKETS), len(_SIDES))
 
     def add(self, book, row: int, customer_contracts: float, ts_ns: int) -> float:
         """Add one classified print of ``customer_contracts`` (+ bought, - sold by the
         customer) on ``book`` row ``row`` at ``ts_ns``; returns the dealers' hedge in
         units of the underlying (0.0 when not added)."""
-        if ts_ns >= self._until_ns or self._bucket is None:
+        if ts_ns >= self._until_ns or self._slot is None:
             self._open(book, ts_ns)
         elif ts_ns < self._from_ns:
             self.stale += 1
@@ -65,12 +72,33 @@ class HedgeTape:
             self.no_delta += 1
             return 0.0
         units = customer_contracts * book.multiplier * delta
-        b = int(self._bucket[book.c.group[row]])
-        k = 0 if book.c.is_call[row] else 1
-        self.units[b, k] += units
-        self.usd[b, k] += units * book.spot
+        k = self._slot[row]
+        self._units[k] += units
+        self._usd[k] += units * book.spot
         self.prints += 1
         return units
+
+    def add_many(self, book, rows: list, contracts: list, ts_ns: list) -> None:
+        """:meth:`add` for prints recorded on the trade path, in their order, with the
+        book as it was when they arrived (the caller drains them before anything changes
+        the book's deltas or spot). One numpy pass when all lie in the current session;
+        print by print otherwise (a new session, a stale print)."""
+        if not rows:
+            return
+        if self._slot is None or not (self._from_ns <= min(ts_ns) and max(ts_ns) < self._until_ns):
+            for r, q, t in zip(rows, contracts, ts_ns):
+                self.add(book, r, q, t)
+            return
+        idx = np.asarray(rows, dtype=np.int64)
+        units = np.asarray(contracts, dtype=np.float64) * book.multiplier * book.c.delta[idx]
+        ok = np.isfinite(units)
+        self.no_delta += int((~ok).sum())
+        slots = self._slot_arr[idx[ok]]
+        by_slot = np.bincount(slots, weights=units[ok], minlength=6)
+        for k in np.flatnonzero(by_slot):
+            self._units[k] += float(by_slot[k])
+            self._usd[k] += float(by_slot[k]) * book.spot
+        self.prints += int(ok.sum())
 
     def _open(self, book, ts_ns: int) -> None:
         """Start the session of ``ts_ns``'s New York date: zero sums, bucket the expiries."""
@@ -80,10 +108,12 @@ class HedgeTape:
         nxt = start.date() + dt.timedelta(days=1)
         self._until_ns = int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=NY).timestamp()
                              * 1e9)
-        self._bucket = self.buckets(book.group_expiry, day)
+        bucket = self.buckets(book.group_expiry, day)[book.c.group]
+        self._slot_arr = bucket.astype(np.int64) * 2 + (~book.c.is_call).astype(np.int64)
+        self._slot = self._slot_arr.tolist()
         if self.session != day.isoformat():
             self.session = day.isoformat()
-            self.usd, self.units = _zeros(), _zeros()
+            self._usd, self._units = [0.0] * 6, [0.0] * 6
             self.prints = self.no_delta = self.stale = 0
 
     @staticmethod
@@ -102,7 +132,7 @@ class HedgeTape:
 
     def copy(self) -> HedgeTape:
         """An independent copy (the publish cycle's frozen state)."""
-        return replace(self, usd=self.usd.copy(), units=self.units.copy())
+        return replace(self, _usd=list(self._usd), _units=list(self._units))
 
     # -- published ------------------------------------------------------------------------
     def summary(self, adv_shares: float = 0.0) -> dict:
@@ -122,8 +152,8 @@ class HedgeTape:
 
     # -- checkpoint -----------------------------------------------------------------------
     def checkpoint(self) -> dict:
-        return {"session": self.session, "usd": self.usd.ravel().tolist(),
-                "units": self.units.ravel().tolist(), "prints": self.prints,
+        return {"session": self.session, "usd": list(self._usd),
+                "units": list(self._units), "prints": self.prints,
                 "no_delta": self.no_delta, "stale": self.stale}
 
     def restore(self, cp: dict | None, book) -> None:
@@ -131,8 +161,8 @@ class HedgeTape:
         if not cp:
             return
         self.session = cp.get("session", "")
-        self.usd = np.asarray(cp["usd"], dtype=np.float64).reshape(_zeros().shape)
-        self.units = np.asarray(cp["units"], dtype=np.float64).reshape(_zeros().shape)
+        self._usd = [float(x) for x in cp["usd"]]
+        self._units = [float(x) for x in cp["units"]]
         self.prints, self.no_delta = int(cp["prints"]), int(cp["no_delta"])
         self.stale = int(cp.get("stale", 0))
         if self.session:  # the session's window, without zeroing the sums

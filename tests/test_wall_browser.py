@@ -9,6 +9,7 @@ so). Conditions are waited for (hang guards only), never timed."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -94,7 +95,8 @@ def test_wall_shows_the_redis_state_goes_stale_and_recovers(browser, tmp_path):
             dom = panel.evaluate("""el => {
                 const f = n => el.querySelector(`[data-field="${n}"]`);
                 const out = {as_of_ns: el.dataset.asOfNs};
-                for (const n of ["regime", "spot", "zero_gamma", "gex_usd_per_pct"])
+                for (const n of ["regime", "spot", "zero_gamma", "gex_usd_per_pct",
+                                 "hedge_pressure_usd"])
                     out[n] = {value: f(n).dataset.value, text: f(n).textContent};
                 return out; }""")
             state = r.hgetall(key)
@@ -110,6 +112,10 @@ def test_wall_shows_the_redis_state_goes_stale_and_recovers(browser, tmp_path):
             shown, stored = float(dom[name]["value"]), float(state[name])
             assert math.isclose(shown, stored, rel_tol=1e-12), name
             assert dom[name]["text"] == fmt(stored), name
+        tape = json.loads(state["hedge_pressure_usd"])["total"]  # the tape, issue 15
+        assert math.isclose(float(dom["hedge_pressure_usd"]["value"]), tape, rel_tol=1e-12,
+                            abs_tol=1e-9)
+        assert dom["hedge_pressure_usd"]["text"] == fmt_money(tape)
         status = page.locator("#status")
         wait_for(lambda: status.get_attribute("data-state") == "live", "LIVE", proc=proc)
         if os.environ.get("WALL_SCREENSHOT"):

@@ -121,16 +121,17 @@ function drawProfile(svg, st) {
   svg.appendChild(svgEl("text", {x: 990, y: 350, "text-anchor": "end"}, level(hi)));
 }
 
-function drawSession(svg, history) {
+function drawSession(svg, history, series, height) {
   svg.replaceChildren();
   if (history.length < 2) return;
   const t0 = history[0].t, t1 = history[history.length - 1].t;
   const X = t => 10 + (t1 > t0 ? (t - t0) / (t1 - t0) : 1) * 980;
-  for (const [key, color] of [["gex", "#2ecc71"], ["vex", "#4aa3ff"], ["cex", "#ffb020"]]) {
+  const top = 10, span = height - 20;
+  for (const [key, color] of series) {
     const ys = history.map(h => h[key]).filter(isFinite);
     if (!ys.length) continue;
     const lo = Math.min(...ys), hi = Math.max(...ys);
-    const Y = v => 200 - (hi > lo ? (v - lo) / (hi - lo) : 0.5) * 180;
+    const Y = v => top + span - (hi > lo ? (v - lo) / (hi - lo) : 0.5) * span;
     const pts = history.filter(h => isFinite(h[key])).map(h => `${X(h.t).toFixed(1)},${Y(h[key]).toFixed(1)}`);
     svg.appendChild(svgEl("polyline", {points: pts.join(" "), fill: "none", stroke: color,
                                        "stroke-width": 4}));
@@ -185,6 +186,7 @@ function onState(st) {
   p.receivedAt = Date.now();
   lastStateAt = p.receivedAt;
   const el = p.el;
+  const hp = st.hedge_pressure_usd || {};
   el.dataset.asOfNs = String(st.as_of_ns);
   setField(el, "underlying", root, root);
   const reg = el.querySelector('[data-field="regime"]');
@@ -201,14 +203,21 @@ function onState(st) {
   setField(el, "gex_usd_per_pct", st.gex_usd_per_pct, money(st.gex_usd_per_pct), sign(st.gex_usd_per_pct));
   setField(el, "vex_usd_per_vol_pt", st.vex_usd_per_vol_pt, money(st.vex_usd_per_vol_pt), sign(st.vex_usd_per_vol_pt));
   setField(el, "cex_usd_per_day", st.cex_usd_per_day, money(st.cex_usd_per_day), sign(st.cex_usd_per_day));
+  setField(el, "hedge_pressure_usd", hp.total, money(hp.total), sign(hp.total));
+  const by = hp.by_expiry || {};
+  setField(el, "hedge_pressure_split", hp.total,
+           `0DTE ${money(by["0dte"])} · next ${money(by.next)} · later ${money(by.later)}`);
   const q = el.querySelector('[data-field="quality"]');
   q.textContent = qualityText(st);
   p.history.push({t: st.as_of_ns / 1e9, gex: st.gex_usd_per_pct, vex: st.vex_usd_per_vol_pt,
-                  cex: st.cex_usd_per_day});
+                  cex: st.cex_usd_per_day, tape: hp.total, spot: st.spot});
   if (p.history.length > HISTORY_POINTS) p.history.splice(0, p.history.length - HISTORY_POINTS);
   drawLevels(el.querySelector("svg.levels"), st);
   drawProfile(el.querySelector("svg.profile"), st);
-  drawSession(el.querySelector("svg.session"), p.history);
+  drawSession(el.querySelector("svg.session"), p.history,
+              [["gex", "#2ecc71"], ["vex", "#4aa3ff"], ["cex", "#ffb020"]], 220);
+  drawSession(el.querySelector("svg.tape"), p.history,
+              [["tape", "#2ecc71"], ["spot", "#ffffff"]], 160);
   drawScenarios(el.querySelector("table.scenarios tbody"), st.scenarios);
   refreshStatus();
 }
