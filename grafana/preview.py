@@ -165,10 +165,20 @@ def main() -> int:
                     ax.set_yticks(range(len(result)), [r["metric"]["bucket"] for r in result],
                                   fontsize=6)
                     continue
+                right = {o["matcher"]["options"] for o in p["fieldConfig"].get("overrides", [])
+                         if any(pr["id"] == "custom.axisPlacement" and pr.get("value") == "right"
+                                for pr in o["properties"])}
                 for r in result:
                     xs = np.array([float(v[0]) for v in r["values"]]) - t0
                     ys = np.array([float(v[1]) for v in r["values"]])
                     name = legend_of(legend, r["metric"], root) if legend else expr
+                    if name in right:  # the panel's right axis (an override), unit "none"
+                        ax2 = ax.twinx()
+                        ax2.plot(xs, ys, lw=2, color="white", label=name)
+                        ax2.tick_params(colors="#8e8e8e", labelsize=8)
+                        ax2.legend(fontsize=7, loc="upper right", facecolor="#181b1f",
+                                   labelcolor="#ccccdc")
+                        continue
                     ax.plot(xs, ys, lw=2, label=name)
                 ax.legend(fontsize=7, loc="upper left", facecolor="#181b1f", labelcolor="#ccccdc")
                 ax.yaxis.set_major_formatter(
