@@ -130,7 +130,10 @@ class StreamHub:
                              "stale_after_s": self.stale_after_s})
             await self._write(resp, f"retry: {self.retry_ms}\nevent: hello\n".encode()
                               + b"data: " + hello + b"\n\n")
-            sent = events[-1].seq if events else self.last_seq
+            # the last event this client has: a resumed id, else nothing (0); never the
+            # hub's newest number, which may have moved on since the look above
+            sent = (events[-1].seq if events
+                    else 0 if reset else _seq_of(request.headers.get("Last-Event-ID"), self.boot))
             await self._send(resp, events, roots)
             while True:
                 # take the wake-up before looking: a publish after the look sets this one
