@@ -41,14 +41,13 @@ class HedgeTape:
     prints: int = 0  # classified prints in the sums
     no_delta: int = 0  # classified prints of contracts without a delta
     stale: int = 0  # prints dated before the session summed
-    # the sums as flat Python lists, slot = bucket * 2 + (0 calls, 1 puts): a print costs
-    # a few list operations (numpy scalar indexing would double the cost of a trade)
+    # the sums as flat Python lists, slot = bucket * 2 + (0 calls, 1 puts); prints from
+    # the trade path arrive in batches (add_many), one numpy pass each
     _usd: list = field(default_factory=lambda: [0.0] * 6)
     _units: list = field(default_factory=lambda: [0.0] * 6)
     _from_ns: int = 0
     _until_ns: int = 0
-    _slot: list | None = None  # per book row: its slot this session
-    _slot_arr: np.ndarray | None = None  # the same as an array
+    _slot: np.ndarray | None = None  # per book row: its slot this session
 
     @property
     def usd(self) -> np.ndarray:
@@ -72,7 +71,7 @@ class HedgeTape:
             self.no_delta += 1
             return 0.0
         units = customer_contracts * book.multiplier * delta
-        k = self._slot[row]
+        k = int(self._slot[row])
         self._units[k] += units
         self._usd[k] += units * book.spot
         self.prints += 1
@@ -93,7 +92,7 @@ class HedgeTape:
         units = np.asarray(contracts, dtype=np.float64) * book.multiplier * book.c.delta[idx]
         ok = np.isfinite(units)
         self.no_delta += int((~ok).sum())
-        slots = self._slot_arr[idx[ok]]
+        slots = self._slot[idx[ok]]
         by_slot = np.bincount(slots, weights=units[ok], minlength=6)
         for k in np.flatnonzero(by_slot):
             self._units[k] += float(by_slot[k])
@@ -109,8 +108,7 @@ class HedgeTape:
         self._until_ns = int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=NY).timestamp()
                              * 1e9)
         bucket = self.buckets(book.group_expiry, day)[book.c.group]
-        self._slot_arr = bucket.astype(np.int64) * 2 + (~book.c.is_call).astype(np.int64)
-        self._slot = self._slot_arr.tolist()
+        self._slot = bucket.astype(np.int64) * 2 + (~book.c.is_call).astype(np.int64)
         if self.session != day.isoformat():
             self.session = day.isoformat()
             self._usd, self._units = [0.0] * 6, [0.0] * 6

@@ -457,8 +457,8 @@ class Metrics:
         """Serve :meth:`pages` (:class:`monitor.sinks.http_server.HttpServer`: asyncio, one
         thread, ``max_connections`` at a time, ``/metrics`` behind ``token`` when given);
         ``pages`` and ``handlers`` add routes (the wall page and ``/stream``), the
-        ``protected`` ones behind the token too; returns the port (``port=0`` picks a free one, readable as
-        :attr:`port`)."""
+        ``protected`` ones behind the token too; returns the port (``port=0`` picks a free
+        one, readable as :attr:`port`)."""
         if self._server is not None:
             raise RuntimeError("metrics server already running")
         routes = {**self.pages(), **(pages or {})}

@@ -68,6 +68,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from monitor.config import RedisSettings
 from monitor.logs import redact
 from monitor.sinks.base import CheckpointStore, PublishCycle, Sink
+from monitor.tape import EXPIRY_BUCKETS
 
 _NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError,
                    TimeoutError)
@@ -146,7 +147,7 @@ def tape_sample(state: Mapping) -> dict[str, str] | None:
     by = hp.get("by_expiry") or {}
     return {"ts_ns": encode_field(state.get("as_of_ns")), "spot": encode_field(state.get("spot")),
             "total": encode_field(hp.get("total")),
-            **{k: encode_field(by.get(k)) for k in ("0dte", "next", "later")}}
+            **{k: encode_field(by.get(k)) for k in EXPIRY_BUCKETS}}
 
 
 class RedisSink(Sink, CheckpointStore):

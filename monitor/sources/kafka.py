@@ -123,7 +123,7 @@ def client_options(settings: KafkaSettings) -> dict:
 def start_failure(err: BaseException, bootstrap: str, opts: dict) -> SourceUnavailable | None:
     """The one-line error for a client that could not start (None: not a connection or
     login failure, let it propagate). A broker that rejects a SCRAM login answers with an
-    ``e=`` server-final message, which aiokafka (0.12/0.13) reads as ``KeyError('v')``;
+    ``e=`` server-final message, which aiokafka (seen with 0.14) reads as ``KeyError('v')``;
     it and aiokafka's own SASL errors become "refused the SASL login", naming the
     mechanism and user, never the password."""
     mechanism = opts.get("sasl_mechanism")

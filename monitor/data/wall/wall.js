@@ -8,7 +8,7 @@ const wanted = (params.get("u") || "").split(",").map(s => s.trim().toUpperCase(
 const token = params.get("token");
 const HISTORY_POINTS = 3600;  // session chart: at most this many states per underlying
 
-const panels = {};      // root -> {el, history: [{t, gex, vex, cex}], last}
+const panels = {};      // root -> {el, history: [{t, gex, vex, cex, tape, spot}], receivedAt}
 let staleAfterMs = 10000;  // replaced by the server's stream.stale_after_s (hello event)
 let lastStateAt = 0;       // browser clock when the newest state arrived
 let connected = false;
@@ -175,14 +175,13 @@ function panelFor(root) {
   const wall = document.getElementById("wall");
   const after = Object.keys(panels).sort().find(r => r > root);
   wall.insertBefore(el, after ? panels[after].el : null);
-  return (panels[root] = {el, history: [], last: null});
+  return (panels[root] = {el, history: [], receivedAt: 0});
 }
 
 function onState(st) {
   const root = st.underlying;
   if (wanted.length && !wanted.includes(root)) return;
   const p = panelFor(root);
-  p.last = st;
   p.receivedAt = Date.now();
   lastStateAt = p.receivedAt;
   const el = p.el;
