@@ -675,7 +675,7 @@ def main(argv=None) -> int:
                                       w, d1, inv_s, x0g, dxg, levels.SCAN_POINTS, 1), 1, r_zg) / 1e3,
                                   numba.set_num_threads(n_threads_all))[1])()))
         zg_diag.append(("_solve: nearest crossing + bisection (_h_direct calls)",
-                        per_call_us(lambda: levels._solve(book, w, d1, inv_s, xsg, h), 1, r_zg) / 1e3))
+                        per_call_us(lambda: levels._solve(book.spot, w, d1, inv_s, xsg, h), 1, r_zg) / 1e3))
         zg_diag.append(("_h_direct, one call (parallel kernel over all contracts)",
                         per_call_us(lambda: levels._h_direct(w, d1, inv_s, 0.0), 20, r_zg) / 1e3))
         zg_diag.append(("_scan_direct (reference scan)",

@@ -12,7 +12,8 @@ from collections import Counter
 
 import numpy as np
 
-from monitor.core import levels, scenarios
+from monitor.chain.clock import horizon_clocks
+from monitor.core import horizons, levels, scenarios
 from monitor.core import status as st
 from monitor.core.book import MIN_T_SECONDS, Book
 from monitor.core.exposures import EXPOSURES, totals_dict
@@ -94,6 +95,20 @@ def _iv_source_fields(book: Book) -> dict:
     }
 
 
+def forward_fields(book: Book) -> dict:
+    """``forward`` (the structure at ``+1h``, ``close``, ``next_open`` and
+    ``after_next_expiry``, spot and IVs held: :mod:`monitor.core.horizons`) and the charm
+    to the close (``charm_to_close_usd``, ``charm_to_close_shares``, + = dealers buy, and
+    the close it counts to, ``charm_to_close_ts``; None where the calendar has no close)."""
+    clocks = horizon_clocks(book.now_ns, book.underlying, book.group_expiry,
+                            book.group_settle_ns)
+    close = dict(clocks).get("close")
+    usd, units = horizons.charm_to(book, close) if close is not None else (None, None)
+    return {"forward": [f.as_dict() for f in horizons.forward_levels(book, clocks)],
+            "charm_to_close_usd": usd, "charm_to_close_shares": units,
+            "charm_to_close_ts": None if close is None else iso_utc(close)}
+
+
 def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
     """Every number of ``monitor snapshot --json`` for ``book`` (see the README)."""
     t0 = time.perf_counter()
@@ -153,6 +168,7 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "by_strike": by_strike,
         "by_expiry": by_expiry,
         "scenarios": [f.as_dict() for f in scenarios.standard_flows(book)],
+        **forward_fields(book),
         "rejected": dict(sorted(rejected.items())),
         "notes": list(book.chain.notes),
         "source": book.chain.source,

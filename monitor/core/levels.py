@@ -37,19 +37,28 @@ REFINE_REL = 1e-4  # bisection stops when the bracket is below 0.01 % of spot
 TAIL = 1e-17
 
 
-def gamma_terms(book):
-    """(w, d1, inv_s) of the contracts whose gamma counts: see the module docstring."""
-    c, g = book.c, book.g
-    ok = book.contributing() & (c.status == 0)
-    j = c.group[ok]
-    T = g.T[j]
-    s = c.iv[ok] * np.sqrt(T)
-    F, df = g.fwd[j], g.df[j]
+def gamma_terms(book, groups=None):
+    """(w, d1, inv_s) of the contracts whose gamma counts: see the module docstring.
+    ``groups``: ``(T, fwd, df)`` per settlement group to use instead of the book's (the
+    book at a later clock, :mod:`monitor.core.horizons`); a group with ``T <= 0`` drops out."""
+    return gamma_rows(book, groups)[1:]
+
+
+def gamma_rows(book, groups=None):
+    """(rows, w, d1, inv_s): :func:`gamma_terms` with the book rows they belong to."""
+    c = book.c
+    T_g, fwd_g, df_g = (book.g.T, book.g.fwd, book.g.df) if groups is None else groups
+    ok = book.contributing() & (c.status == 0) & (T_g[c.group] > 0)
+    rows = np.flatnonzero(ok)
+    j = c.group[rows]
+    T = T_g[j]
+    s = c.iv[rows] * np.sqrt(T)
+    F, df = fwd_g[j], df_g[j]
     a = F * df / book.spot
-    w = c.pos[ok] * book.multiplier * a / s
-    d1 = (np.log(F / c.strike[ok]) + 0.5 * s * s) / s
+    w = c.pos[rows] * book.multiplier * a / s
+    d1 = (np.log(F / c.strike[rows]) + 0.5 * s * s) / s
     keep = np.isfinite(w) & np.isfinite(d1) & (w != 0.0)
-    return w[keep], d1[keep], 1.0 / s[keep]
+    return rows[keep], w[keep], d1[keep], 1.0 / s[keep]
 
 
 @kernel(parallel=True)
@@ -152,12 +161,16 @@ def _refine(w, d1, inv_s, xa: float, xb: float) -> float:
 def zero_gamma(book, n_grid: int = SCAN_POINTS) -> float | None:
     """Zero-gamma spot level (index points) nearest to spot, or None if GEX keeps its sign
     over spot -20 % .. +20 %. Fast scan (recurrence) plus bisection."""
-    w, d1, inv_s = gamma_terms(book)
+    return zero_gamma_of(book.spot, *gamma_terms(book), n_grid)
+
+
+def zero_gamma_of(spot: float, w, d1, inv_s, n_grid: int = SCAN_POINTS) -> float | None:
+    """:func:`zero_gamma` of the terms :func:`gamma_terms` returns (index points)."""
     if len(w) == 0:
         return None
     x0, dx, xs = _grid(n_grid)
     h = _scan_recurrence(w, d1, inv_s, x0, dx, n_grid, max(1, numba.get_num_threads()))
-    return _solve(book, w, d1, inv_s, xs, h)
+    return _solve(spot, w, d1, inv_s, xs, h)
 
 
 def zero_gamma_full_scan(book, n_grid: int = SCAN_POINTS) -> float | None:
@@ -166,14 +179,14 @@ def zero_gamma_full_scan(book, n_grid: int = SCAN_POINTS) -> float | None:
     if len(w) == 0:
         return None
     _, _, xs = _grid(n_grid)
-    return _solve(book, w, d1, inv_s, xs, _scan_direct(w, d1, inv_s, xs))
+    return _solve(book.spot, w, d1, inv_s, xs, _scan_direct(w, d1, inv_s, xs))
 
 
-def _solve(book, w, d1, inv_s, xs, h) -> float | None:
+def _solve(spot, w, d1, inv_s, xs, h) -> float | None:
     br = _nearest_crossing(xs, h)
     if br is None:
         return None
-    return book.spot * math.exp(_refine(w, d1, inv_s, *br))
+    return spot * math.exp(_refine(w, d1, inv_s, *br))
 
 
 def gex_curve(book, spots: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from numba import prange
 
 from monitor.core import status as st
@@ -66,8 +67,11 @@ def _smile_vol(G, j, k):
 
 
 @kernel(parallel=True)
-def _share_delta_change(strike, is_call, group, pos, iv, use, T, fwd, df, G, spot, mult,
-                        spot_mult, dvol, dt_years, moneyness):
+def _share_delta_change(strike, is_call, group, pos, iv, use, T, T1, fwd, df, G, spot, mult,
+                        spot_mult, dvol, moneyness):
+    """``sum n M (delta' - delta)`` with group ``j`` at ``T1[j]`` years (<= 0: settled,
+    exercise delta) after the move; forwards and discount factors keep their carry and
+    rate per year."""
     total = 0.0
     for i in prange(strike.shape[0]):
         if not use[i]:
@@ -76,7 +80,7 @@ def _share_delta_change(strike, is_call, group, pos, iv, use, T, fwd, df, G, spo
         t0 = T[j]
         sig = iv[i]
         d0 = delta_only(spot, fwd[j], strike[i], t0, sig, df[j], is_call[i])
-        t1 = t0 - dt_years
+        t1 = T1[j]
         ratio = t1 / t0 if t1 > 0.0 else 0.0
         f1 = fwd[j] * spot_mult * (fwd[j] / spot) ** (ratio - 1.0)
         df1 = df[j] ** ratio
@@ -96,17 +100,26 @@ def hedge_flow(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 
     ``surface``)."""
     if surface not in SURFACES:
         raise ValueError(f"surface must be one of {', '.join(SURFACES)}, not {surface!r}")
-    c, g = book.c, book.g
-    use = c.status == st.OK
-    dshares = _share_delta_change(c.strike, c.is_call, c.group, c.pos, c.iv, use, g.T, g.fwd,
-                                  g.df, book.G, book.spot, book.multiplier,
-                                  1.0 + spot_pct / 100.0, vol_pts / 100.0, days / DAYS_PER_YEAR,
-                                  surface == "sticky_moneyness")
+    g = book.g
+    dshares = share_delta_change(book, g.T - days / DAYS_PER_YEAR, 1.0 + spot_pct / 100.0,
+                                 vol_pts / 100.0, surface == "sticky_moneyness")
     t = book.agg.totals
     linear = -(t[GEX] * spot_pct + t[VEX] * vol_pts + t[CEX] * days)
     flow_usd = -dshares * book.spot
     return Flow(spot_pct, vol_pts, days, float(flow_usd), float(linear),
                 float(flow_usd / book.spot), surface)
+
+
+def share_delta_change(book, T1, spot_mult: float = 1.0, dvol: float = 0.0,
+                       moneyness: bool = False) -> float:
+    """``sum n M (delta' - delta)`` over the contributing contracts (shares, or index
+    units), each settlement group ``j`` moved to ``T1[j]`` years to settlement (<= 0: it
+    has settled and takes its exercise delta), spot times ``spot_mult``, every IV plus
+    ``dvol`` (decimal)."""
+    c, g = book.c, book.g
+    return _share_delta_change(c.strike, c.is_call, c.group, c.pos, c.iv, c.status == st.OK,
+                               g.T, np.asarray(T1, dtype=np.float64), g.fwd, g.df, book.G,
+                               book.spot, book.multiplier, spot_mult, dvol, moneyness)
 
 
 def standard_flows(book) -> list[Flow]:

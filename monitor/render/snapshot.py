@@ -30,6 +30,26 @@ def iv_source_line(s: dict) -> str:
     return "\n  ".join(textwrap.wrap("; ".join(parts), 96))
 
 
+def forward_lines(s: dict) -> list[str]:
+    """The forward structure table and the charm to the close (spot and IVs held)."""
+    out = ["", "Structure forward in time (spot and every IV held; only the clock moves)",
+           f"  {'horizon':<18} {'at (UTC)':<17} {'zero gamma':>11} {'GEX /1%':>13} "
+           f"{'call wall':>10} {'put wall':>10}"]
+    for r in s.get("forward") or []:
+        zg = f"{r['zero_gamma']:,.2f}" if r["zero_gamma"] is not None else "none"
+        out.append(f"  {r['horizon']:<18} {r['ts'][:16].replace('T', ' '):<17} {zg:>11} "
+                   f"{money(r['gex_usd_per_pct']):>13} {points(r['call_wall']):>10} "
+                   f"{points(r['put_wall']):>10}")
+    if s.get("charm_to_close_usd") is not None:
+        usd = s["charm_to_close_usd"]
+        out.append(f"  charm to the close ({s['charm_to_close_ts'][:16].replace('T', ' ')} UTC): "
+                   f"dealers {flow_words(usd)} {money(abs(usd), signed=False)} "
+                   f"({shares(abs(s['charm_to_close_shares']))} units) from time passing "
+                   "alone, full revaluation; contracts settling before then at their "
+                   "exercise delta")
+    return out
+
+
 def render_snapshot(s: dict) -> str:
     out: list[str] = []
     w = out.append
@@ -96,6 +116,7 @@ def render_snapshot(s: dict) -> str:
     for r in s["scenarios"]:
         w(f"  {scenario_label(r):<18} {flow_words(r['flow_usd']):<5} {money(r['flow_usd']):>13} "
           f"{shares(r['flow_shares']):>10} {money(r['flow_usd_linear']):>13}")
+    out.extend(forward_lines(s))
     if s["rejected"]:
         w("")
         w("Not used: " + ", ".join(f"{k} {v:,}" for k, v in s["rejected"].items()))
