@@ -223,6 +223,9 @@ class RegimeSettings(Section):
     exit_frac: float = Field(0.5, ge=0, le=1, description="hysteresis: exit below this "
                              "fraction of the entry threshold")
     gamma_dead_band_frac: float = Field(0.02, ge=0, description="of gross |GEX|")
+    settled_live_same_frac: float = Field(0.02, ge=0, description="settled vs live books: "
+                                          "'same' while today's prints move GEX by less "
+                                          "than this fraction of the settled gross |GEX|")
     vanna_iv_change_pts: float = Field(1.0, gt=0, description="ATM IV change over the window")
     vanna_min_flow_usd: float = Field(5e8, ge=0, description="vanna hedge flow for that change")
     feedback_spot_pct: float = Field(-1.0, lt=0, description="spot change over the window")

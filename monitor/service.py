@@ -475,7 +475,9 @@ class Monitor:
         for root, s, vol_index, consistent, covered in frozen:
             engine = self.regimes[root]
             und = self.settings.underlying(root)
-            state, profile = build_state(s, engine.current, adv_shares=und.adv_shares)
+            state, profile = build_state(
+                s, engine.current, adv_shares=und.adv_shares,
+                same_below_frac=self.settings.regimes.settled_live_same_frac)
             vix_symbol = und.vol_index
             vix = vol_index.get(vix_symbol) if vix_symbol else None
             state["vol_index"] = None if vix is None else vix[1]

@@ -14,7 +14,7 @@ import numpy as np
 
 from monitor.core import status as st
 from monitor.core.exposures import KEYS as EXPOSURE_KEYS
-from monitor.core.positions import confidence, model_gex
+from monitor.core.positions import confidence, model_gex, settled_vs_live
 from monitor.core.surface import surface_point
 from monitor.pipeline import UnderlyingState
 from monitor.regimes.calendar import next_expiration
@@ -25,13 +25,16 @@ from monitor.snapshot import build_snapshot
 STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns") + EXPOSURE_KEYS + (
     "zero_gamma", "zero_gamma_distance_pct", "call_wall", "put_wall", "next_expiry",
     "expiring_share", "model", "contracts_used", "regime", "regimes", "headline",
-    "dex_otm_usd", "dex_itm_share")
+    "dex_otm_usd", "dex_itm_share", "forward", "charm_to_close_usd", "charm_to_close_shares",
+    "charm_to_close_ts")
 
 
-def build_state(s: UnderlyingState, regimes: list[str],
-                wall_ns: int | None = None, adv_shares: float = 0.0) -> tuple[dict, list]:
+def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = None,
+                adv_shares: float = 0.0, same_below_frac: float = 0.02) -> tuple[dict, list]:
     """(state, profile) for Redis and metrics; see the module docstring. ``adv_shares``:
-    the underlying's configured average daily volume (the tape's ``pct_adv``)."""
+    the underlying's configured average daily volume (the tape's ``pct_adv``);
+    ``same_below_frac``: the settled-vs-live ``same`` threshold
+    (:func:`monitor.core.positions.settled_vs_live`)."""
     book = s.book
     snap = build_snapshot(book)
     wall_ns = time.time_ns() if wall_ns is None else wall_ns
@@ -73,7 +76,16 @@ def build_state(s: UnderlyingState, regimes: list[str],
     state.update(confidence(state["gex_usd_per_pct"], by_model))
     state["opex_share"] = opex_share(book)
     state["scenarios"] = snap["scenarios"]
-    return state, snap["by_strike"]
+    svl = settled_vs_live(book, s.tape.session_contracts(book),
+                          base_model=s.base_model, same_below_frac=same_below_frac)
+    by_settled, by_live = svl.pop("by_strike")
+    state["settled_vs_live"] = svl
+    profile = snap["by_strike"]
+    for row in profile:  # the profile's rows are the strikes with any exposure
+        k = int(np.searchsorted(book.strikes, row["strike"]))
+        row["gex_settled_usd_per_pct"] = float(by_settled[k])
+        row["gex_live_usd_per_pct"] = float(by_live[k])
+    return state, profile
 
 
 def opex_share(book) -> float | None:
@@ -96,7 +108,15 @@ def observation(s: UnderlyingState, state: dict, vol_index: float | None) -> Obs
                        cex_usd_per_day=state["cex_usd_per_day"],
                        atm_iv_pts=state["atm_iv_pts"], skew_pts=state["skew_pts"],
                        vol_index=vol_index, customer_puts_sold=s.customer_puts_sold,
-                       expiration_share=state["opex_share"], zero_gamma=state["zero_gamma"])
+                       expiration_share=state["opex_share"], zero_gamma=state["zero_gamma"],
+                       **_settled_vs_live_fields(state))
+
+
+def _settled_vs_live_fields(state: dict) -> dict:
+    svl = state.get("settled_vs_live") or {}
+    return {"settled_vs_live": svl.get("label"),
+            "settled_gex_usd_per_pct": svl.get("settled_gex_usd_per_pct"),
+            "live_gex_usd_per_pct": svl.get("live_gex_usd_per_pct")}
 
 
 def _oi_time_ns(s: UnderlyingState) -> int:

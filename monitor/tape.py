@@ -48,6 +48,9 @@ class HedgeTape:
     _from_ns: int = 0
     _until_ns: int = 0
     _slot: np.ndarray | None = None  # per book row: its slot this session
+    # per book row: the session's classified customer contracts (+ bought), whether or not
+    # the contract had a delta: today's prints for the settled-vs-live books
+    _contracts: np.ndarray | None = None
 
     @property
     def usd(self) -> np.ndarray:
@@ -66,6 +69,7 @@ class HedgeTape:
         elif ts_ns < self._from_ns:
             self.stale += 1
             return 0.0
+        self._contracts[row] += customer_contracts
         delta = float(book.c.delta[row])
         if not math.isfinite(delta):
             self.no_delta += 1
@@ -89,7 +93,9 @@ class HedgeTape:
                 self.add(book, r, q, t)
             return
         idx = np.asarray(rows, dtype=np.int64)
-        units = np.asarray(contracts, dtype=np.float64) * book.multiplier * book.c.delta[idx]
+        q = np.asarray(contracts, dtype=np.float64)
+        np.add.at(self._contracts, idx, q)
+        units = q * book.multiplier * book.c.delta[idx]
         ok = np.isfinite(units)
         self.no_delta += int((~ok).sum())
         slots = self._slot[idx[ok]]
@@ -109,6 +115,8 @@ class HedgeTape:
                              * 1e9)
         bucket = self.buckets(book.group_expiry, day)[book.c.group]
         self._slot = bucket.astype(np.int64) * 2 + (~book.c.is_call).astype(np.int64)
+        if self.session != day.isoformat() or self._contracts is None:
+            self._contracts = np.zeros(len(book.c.strike))
         if self.session != day.isoformat():
             self.session = day.isoformat()
             self._usd, self._units = [0.0] * 6, [0.0] * 6
@@ -130,7 +138,16 @@ class HedgeTape:
 
     def copy(self) -> HedgeTape:
         """An independent copy (the publish cycle's frozen state)."""
-        return replace(self, _usd=list(self._usd), _units=list(self._units))
+        return replace(self, _usd=list(self._usd), _units=list(self._units),
+                       _contracts=None if self._contracts is None else self._contracts.copy())
+
+    def session_contracts(self, book) -> np.ndarray:
+        """Customer contracts (+ bought) per book row classified in the session of the
+        book's clock (its New York date; zeros before that session's first print)."""
+        day = dt.datetime.fromtimestamp(book.now_ns / 1e9, tz=NY).date().isoformat()
+        if self._contracts is None or self.session != day:
+            return np.zeros(len(book.c.strike))
+        return self._contracts
 
     # -- published ------------------------------------------------------------------------
     def summary(self, adv_shares: float = 0.0) -> dict:
@@ -150,9 +167,11 @@ class HedgeTape:
 
     # -- checkpoint -----------------------------------------------------------------------
     def checkpoint(self) -> dict:
+        rows = [] if self._contracts is None else np.flatnonzero(self._contracts)
         return {"session": self.session, "usd": list(self._usd),
                 "units": list(self._units), "prints": self.prints,
-                "no_delta": self.no_delta, "stale": self.stale}
+                "no_delta": self.no_delta, "stale": self.stale,
+                "contracts": {str(int(r)): float(self._contracts[r]) for r in rows}}
 
     def restore(self, cp: dict | None, book) -> None:
         """Continue the sums of a checkpoint (None: start empty)."""
@@ -167,3 +186,5 @@ class HedgeTape:
             d = dt.date.fromisoformat(self.session)
             noon = dt.datetime(d.year, d.month, d.day, 12, tzinfo=NY)
             self._open(book, int(noon.timestamp() * 1e9))
+            for r, q in (cp.get("contracts") or {}).items():
+                self._contracts[int(r)] = float(q)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from monitor.chain.loaders import load_chain
 from monitor.cli import app
 from monitor.core.book import Book
+from monitor.fmt import money
 from tests.data_paths import DATA_DIR
 
 EOD = DATA_DIR / "cboe_chain_eod_2026"
@@ -66,6 +67,33 @@ def test_json_fields_and_units():
     # linear estimate and the totals agree by definition
     one_up = next(x for x in s["scenarios"] if x["spot_pct"] == 1)
     assert one_up["flow_usd_linear"] == pytest.approx(-s["gex_usd_per_pct"])
+
+
+def test_forward_structure_in_json_and_human_output_agree():
+    """The 2026-08-21 file is evaluated at that Friday's close (16:15 ET): +1h is 17:15,
+    the next close and open are Monday 2026-08-24's, and the next expiration after the
+    Friday is Monday's SPXW (16:00 ET)."""
+    s = snapshot_json(CHAIN)
+    fw = {r["horizon"]: r for r in s["forward"]}
+    assert list(fw) == ["+1h", "close", "next_open", "after_next_expiry"]
+    assert fw["+1h"]["ts"] == "2026-08-21T21:15:00Z"
+    assert fw["close"]["ts"] == "2026-08-24T20:15:00Z"
+    assert fw["next_open"]["ts"] == "2026-08-24T13:30:00Z"
+    assert fw["after_next_expiry"]["ts"] == "2026-08-24T20:00:00Z"
+    assert s["charm_to_close_ts"] == fw["close"]["ts"]
+    assert s["charm_to_close_shares"] * s["spot"] == pytest.approx(s["charm_to_close_usd"])
+    # +1h on a Friday evening: nothing settles, GEX moves by time decay alone
+    assert fw["+1h"]["gex_usd_per_pct"] == pytest.approx(s["gex_usd_per_pct"], rel=0.01)
+    assert fw["close"]["contracts_live"] < fw["+1h"]["contracts_live"]
+    text = runner.invoke(app, ["snapshot", str(CHAIN)]).stdout
+    table = text[text.index("Structure forward in time"):]
+    for r in s["forward"]:
+        line = next(x for x in table.splitlines() if x.strip().startswith(r["horizon"] + " "))
+        zg = "none" if r["zero_gamma"] is None else f"{r['zero_gamma']:,.2f}"
+        assert zg in line and money(r["gex_usd_per_pct"]) in line
+    usd = s["charm_to_close_usd"]
+    words = " ".join(table.split())
+    assert f"dealers {'BUY' if usd > 0 else 'SELL'} {money(abs(usd), signed=False)}" in words
 
 
 def test_vendor_greeks_reproduce_published_gex_example():

@@ -62,3 +62,47 @@ def confidence(active_gex: float, by_model: dict[str, float]) -> dict:
     agree = sum(1 for v in vals if (v >= 0) == (active_gex >= 0))
     return {"confidence": agree / len(vals),
             "disagreement_usd_per_pct": max(vals) - min(vals)}
+
+
+#: settled_vs_live labels (see :func:`settled_vs_live`)
+SETTLED_VS_LIVE = ("amplifying", "dampening", "flip", "same")
+
+
+def settled_vs_live(book, customer_contracts: np.ndarray, base_model: str = "classic",
+                    same_below_frac: float = 0.02) -> dict:
+    """The settled book (``base_model`` on the open interest) and the live book (the same
+    plus today's classified prints: a customer buying ``q`` contracts leaves the dealers
+    ``-q``) on the same Greeks. Returns ``settled_gex_usd_per_pct``,
+    ``live_gex_usd_per_pct``, ``flow_gex_usd_per_pct`` (live - settled: what today's prints
+    added), ``by_strike`` (``settled``, ``live`` per strike index, calls and puts together,
+    USD per 1 %) and ``label``:
+
+    * ``same``: ``|flow| < same_below_frac`` x the settled book's gross ``|GEX|``;
+    * ``flip``: live and settled GEX have opposite signs;
+    * ``amplifying``: today's flow has the settled sign (the book's gamma grows);
+    * ``dampening``: it has the opposite sign (shrinks, without flipping).
+    """
+    c = book.c
+    gamma = np.where(c.status == st.OK, c.gamma, 0.0)
+    unit = BY_KEY["gex_usd_per_pct"].contribution(1.0, gamma, book.multiplier, book.spot)
+    settled_pos = dealer_positions(base_model, c.is_call, book.oi)
+    settled = settled_pos * unit
+    flow = -np.asarray(customer_contracts, dtype=np.float64) * unit
+    s, f = float(settled.sum()), float(flow.sum())
+    live = s + f
+    gross = float(np.abs(settled).sum())
+    if abs(f) < same_below_frac * gross or f == 0.0:
+        label = "same"
+    elif s != 0.0 and live != 0.0 and (live > 0) != (s > 0):
+        label = "flip"
+    elif s == 0.0 or (f > 0) == (s > 0):  # no settled gamma: the flow alone makes it
+        label = "amplifying"
+    else:
+        label = "dampening"
+    n_strikes = len(book.strikes)
+    by_settled = np.bincount(c.strike_idx, weights=settled, minlength=n_strikes)
+    by_live = by_settled + np.bincount(c.strike_idx, weights=flow, minlength=n_strikes)
+    return {"label": label, "base_model": base_model, "settled_gex_usd_per_pct": s,
+            "live_gex_usd_per_pct": live, "flow_gex_usd_per_pct": f,
+            "same_below_usd_per_pct": same_below_frac * gross,
+            "by_strike": (by_settled, by_live)}

@@ -70,6 +70,10 @@ class Observation:
     #: dealers' hedge flow (USD, + = buy) for spot -1 % / +1 %, full revaluation
     flow_down_usd: float | None = None
     flow_up_usd: float | None = None
+    #: the settled-vs-live label and the two books' GEX (monitor.core.positions)
+    settled_vs_live: str | None = None
+    settled_gex_usd_per_pct: float | None = None
+    live_gex_usd_per_pct: float | None = None
 
 
 class RegimeEngine:
@@ -260,7 +264,10 @@ class RegimeEngine:
               "flow_spot_down_1pct_usd": o.flow_down_usd, "flow_spot_up_1pct_usd": o.flow_up_usd,
               "atm_iv_pts": o.atm_iv_pts,
               "spot_change_pct": c["spot_ret_pct"], "iv_change_pts": c["d_iv"],
-              "window_s": self.cfg.window_s, "mechanical": fam == "charm"}
+              "window_s": self.cfg.window_s, "mechanical": fam == "charm",
+              "settled_vs_live": o.settled_vs_live,
+              "settled_gex_usd_per_pct": o.settled_gex_usd_per_pct,
+              "live_gex_usd_per_pct": o.live_gex_usd_per_pct}
         ev["message"] = self._sentence(fam, new, old, c, ev)
         if "exhaustion" in c and fam == "exhaustion":
             ev.update({k: v for k, v in c["exhaustion"].items()})

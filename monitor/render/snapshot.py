@@ -42,11 +42,11 @@ def forward_lines(s: dict) -> list[str]:
                    f"{points(r['put_wall']):>10}")
     if s.get("charm_to_close_usd") is not None:
         usd = s["charm_to_close_usd"]
-        out.append(f"  charm to the close ({s['charm_to_close_ts'][:16].replace('T', ' ')} UTC): "
-                   f"dealers {flow_words(usd)} {money(abs(usd), signed=False)} "
-                   f"({shares(abs(s['charm_to_close_shares']))} units) from time passing "
-                   "alone, full revaluation; contracts settling before then at their "
-                   "exercise delta")
+        text = (f"charm to the close ({s['charm_to_close_ts'][:16].replace('T', ' ')} UTC): "
+                f"dealers {flow_words(usd)} {money(abs(usd), signed=False)} "
+                f"({shares(abs(s['charm_to_close_shares']))} units) from time passing alone, "
+                "full revaluation; contracts settling before then at their exercise delta")
+        out.extend("  " + line for line in textwrap.wrap(text, 96))
     return out
 
 

@@ -36,6 +36,15 @@ Built at scrape time from ``provider() -> {root: state}`` (a snapshot-like dict,
         from state["by_strike"] rows: row["strike"], row["gex_usd_per_pct_calls"] +
         row["gex_usd_per_pct_puts"], bucketed by moneyness vs state["spot"] (see
         :func:`moneyness_bucket`); all 23 buckets are always present (0 when empty)
+    dealerflow_charm_to_close_usd{underlying}       state["charm_to_close_usd"] (+ = dealers buy)
+    dealerflow_charm_to_close_shares{underlying}    state["charm_to_close_shares"]
+    dealerflow_forward_<key>{underlying,horizon}    state["forward"][i][key] for key in
+        zero_gamma, gex_usd_per_pct, call_wall, put_wall; horizon in +1h, close,
+        next_open, after_next_expiry
+    dealerflow_book_gex_usd_per_pct{underlying,book}  state["settled_vs_live"]
+        ["settled_gex_usd_per_pct" | "live_gex_usd_per_pct"], book in settled, live
+    dealerflow_settled_vs_live{underlying,label}    state["settled_vs_live"]["label"], one-hot
+        over amplifying, dampening, flip, same
     dealerflow_oi_age_seconds{underlying}           state["quality"]["oi_age_seconds"]
     dealerflow_iv_failed_ratio{underlying}          state["quality"]["iv_failed_ratio"]
     dealerflow_iv_smile_ratio{underlying}           state["quality"]["iv_smile_ratio"]
@@ -74,7 +83,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from monitor.chain.clock import HORIZONS
 from monitor.core.exposures import EXPOSURES
+from monitor.core.positions import SETTLED_VS_LIVE
 from monitor.fmt import finite, scenario_label
 from monitor.sinks.base import PublishCycle, Sink
 from monitor.sinks.http_server import HttpServer
@@ -111,6 +122,15 @@ QUALITY_GAUGES = (
      "(one-sided, zero-bid or wide quotes)", "ratio"),
     ("quote_staleness_seconds", "Age of the oldest quote still in use", "seconds"),
     ("ticks_per_second", "Ticks applied per second (recent rate)", ""),
+)
+
+#: ``dealerflow_forward_<key>{underlying,horizon}`` from each ``state["forward"]`` entry
+FORWARD_GAUGES = (
+    ("zero_gamma", "Zero gamma at the horizon (spot and IVs held), index points"),
+    ("gex_usd_per_pct", "Dealer gamma exposure at the horizon (spot and IVs held), USD per "
+     "1% move"),
+    ("call_wall", "Call wall at the horizon (spot and IVs held), strike"),
+    ("put_wall", "Put wall at the horizon (spot and IVs held), strike"),
 )
 
 _log = structlog.get_logger("monitor.sinks.metrics")
@@ -194,6 +214,10 @@ class StateCollector(Collector):
             ("zero_gamma", "zero_gamma", "Zero-gamma (gamma flip) spot level, index points"),
             ("call_wall", "call_wall", "Strike with the largest call gamma exposure"),
             ("put_wall", "put_wall", "Strike with the largest put gamma exposure"),
+            ("charm_to_close_usd", "charm_to_close_usd", "Dealers' hedge trade forced by time "
+             "passing alone until the close (full revaluation), USD; + = dealers buy"),
+            ("charm_to_close_shares", "charm_to_close_shares", "The same in units of the "
+             "underlying"),
         ]
         families = {name: GaugeMetricFamily(f"{n}_{name}", doc, labels=["underlying"])
                     for name, _, doc in simple}
@@ -225,6 +249,16 @@ class StateCollector(Collector):
             f"{n}_hedge_pressure_usd", "Dealers' hedge trades implied by today's classified "
             "customer option prints, session running sum, USD; + = dealers buy; expiry: "
             "0dte, next, later, all", labels=["underlying", "expiry"])
+        forward = {key: GaugeMetricFamily(f"{n}_forward_{key}", doc,
+                                          labels=["underlying", "horizon"])
+                   for key, doc in FORWARD_GAUGES}
+        books = GaugeMetricFamily(
+            f"{n}_book_gex_usd_per_pct", "Dealer gamma exposure of the settled book (open "
+            "interest, base model) and the live book (plus today's classified prints), USD "
+            "per 1% move", labels=["underlying", "book"])
+        svl = GaugeMetricFamily(
+            f"{n}_settled_vs_live", "Today's classified prints against the settled book, "
+            "one-hot: " + ", ".join(SETTLED_VS_LIVE), labels=["underlying", "label"])
         now_s = time.time()
         lags: dict[str, float] = {}
         regime_names = self.regimes + (() if UNKNOWN_REGIME in self.regimes
@@ -259,6 +293,21 @@ class StateCollector(Collector):
                         tape.add_metric([root, str(bucket)], finite(v))
                 if finite(hp.get("total")) is not None:
                     tape.add_metric([root, "all"], finite(hp.get("total")))
+            for fw in state.get("forward") or ():
+                if isinstance(fw, Mapping) and fw.get("horizon") in HORIZONS:
+                    for key, _ in FORWARD_GAUGES:
+                        v = finite(fw.get(key))
+                        if v is not None:
+                            forward[key].add_metric([root, fw["horizon"]], v)
+            sl = state.get("settled_vs_live")
+            if isinstance(sl, Mapping):
+                for book, key in (("settled", "settled_gex_usd_per_pct"),
+                                  ("live", "live_gex_usd_per_pct")):
+                    if finite(sl.get(key)) is not None:
+                        books.add_metric([root, book], finite(sl.get(key)))
+                if sl.get("label") in SETTLED_VS_LIVE:
+                    for label in SETTLED_VS_LIVE:
+                        svl.add_metric([root, label], 1.0 if label == sl["label"] else 0.0)
             published = finite(state.get("published_s"))
             if published is not None:
                 age.add_metric([root], max(0.0, now_s - published))
@@ -306,6 +355,9 @@ class StateCollector(Collector):
         yield flow_usd
         yield flow_shares
         yield tape
+        yield from forward.values()
+        yield books
+        yield svl
         yield from quality.values()
         yield lag_family
 

@@ -174,3 +174,57 @@ def test_a_classified_print_without_a_delta_is_counted_not_guessed(book):
     b.c.delta[dead] = np.nan  # (the core's mark of a contract it has no delta for)
     assert s.tape.add(b, dead, +7.0, T14) == 0.0
     assert s.tape.no_delta == 1 and s.tape.prints == 0 and s.tape.units.sum() == 0.0
+
+
+def test_settled_vs_live_from_the_sessions_prints_in_state_metrics_and_checkpoint(book):
+    """The live book is the settled one plus today's classified prints, row by row: the
+    state's flow GEX equals -sum q M gamma S^2 / 100 over the recorded prints; the
+    profile's per-strike live minus settled column sums to it; the gauges and the
+    regime observation carry it; a checkpoint keeps the session's prints."""
+    from monitor.state import observation
+
+    p = fresh(book)
+    s = p.states["SPX"]
+    prints = session_prints(s.book)
+    p.apply([trade(s.book, r, customer_buys=buys, size=size, ts=ts)
+             for r, buys, size, ts in prints])
+    b = s.book
+    want = sum(-(size if buys else -size) * M * float(b.c.gamma[r]) * b.spot**2 * 0.01
+               for r, buys, size, _ in prints)
+    state, profile = build_state(s, [])
+    svl = state["settled_vs_live"]
+    assert svl["flow_gex_usd_per_pct"] == pytest.approx(want, rel=1e-9)
+    assert svl["settled_gex_usd_per_pct"] == pytest.approx(state["gex_usd_per_pct"], rel=1e-9)
+    assert svl["live_gex_usd_per_pct"] == pytest.approx(
+        state["gex_usd_per_pct"] + want, rel=1e-9)
+    diff = sum(r["gex_live_usd_per_pct"] - r["gex_settled_usd_per_pct"] for r in profile)
+    assert diff == pytest.approx(want, rel=1e-6)
+    assert svl["label"] in ("amplifying", "dampening", "flip", "same")
+    o = observation(s, state, None)
+    assert (o.settled_vs_live, o.live_gex_usd_per_pct) == (svl["label"],
+                                                            svl["live_gex_usd_per_pct"])
+    text = Metrics(provider=lambda: {"SPX": state}).render().decode()
+    hot = [x for x in text.splitlines() if x.startswith("dealerflow_settled_vs_live{")]
+    assert len(hot) == 4
+    assert sum(float(x.rsplit(" ", 1)[1]) for x in hot) == 1.0
+    assert any(f'label="{svl["label"]}"' in x and x.endswith(" 1.0") for x in hot)
+    live = next(x for x in text.splitlines()
+                if x.startswith("dealerflow_book_gex_usd_per_pct{") and 'book="live"' in x)
+    assert float(live.rsplit(" ", 1)[1]) == pytest.approx(svl["live_gex_usd_per_pct"])
+    # restart: the session's prints come back with the checkpoint
+    cp = decode_checkpoint(encode_checkpoint(s.checkpoint()))
+    q = fresh(book)
+    q.states["SPX"].restore(cp)
+    state2, _ = build_state(q.states["SPX"], [])
+    assert state2["settled_vs_live"]["flow_gex_usd_per_pct"] == pytest.approx(want, rel=1e-9)
+
+
+def test_yesterdays_prints_are_not_todays_live_book(book):
+    p = fresh(book)
+    s = p.states["SPX"]
+    row = pick(s.book, call=True, bucket="later")
+    s.tape.add(s.book, row, +25.0, T14)
+    assert s.tape.session_contracts(s.book)[row] == 25.0
+    next_day = copy.deepcopy(s.book)
+    next_day.now_ns = T14 + 86400 * 10**9
+    assert not s.tape.session_contracts(next_day).any()

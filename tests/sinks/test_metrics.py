@@ -222,6 +222,29 @@ def test_separate_registries_and_failing_provider():
     a.stop()  # idempotent
 
 
+def test_forward_and_charm_gauges_keep_bounded_horizons():
+    fwd = [{"horizon": h, "zero_gamma": 4900.0 + i, "gex_usd_per_pct": 1e8 * (i + 1),
+            "call_wall": 5100.0, "put_wall": None}
+           for i, h in enumerate(("+1h", "close", "next_open", "after_next_expiry", "+7y"))]
+    state = {"spot": SPOT, "forward": fwd, "charm_to_close_usd": -2.5e9,
+             "charm_to_close_shares": -5e5}
+    m = Metrics(lambda: {"SPX": state})
+    port = m.serve("127.0.0.1", 0)
+    try:
+        s = scrape(port)
+    finally:
+        m.stop()
+    for i, h in enumerate(("+1h", "close", "next_open", "after_next_expiry")):
+        assert value(s, "dealerflow_forward_zero_gamma", underlying="SPX", horizon=h) == 4900 + i
+        assert value(s, "dealerflow_forward_gex_usd_per_pct", underlying="SPX",
+                     horizon=h) == 1e8 * (i + 1)
+    assert {lab["horizon"] for lab, _ in s["dealerflow_forward_zero_gamma"]} == {
+        "+1h", "close", "next_open", "after_next_expiry"}  # "+7y" is not a horizon
+    assert "dealerflow_forward_put_wall" not in s  # None: no sample
+    assert value(s, "dealerflow_charm_to_close_usd", underlying="SPX") == -2.5e9
+    assert value(s, "dealerflow_charm_to_close_shares", underlying="SPX") == -5e5
+
+
 # -- logs -------------------------------------------------------------------------------
 
 @pytest.fixture
