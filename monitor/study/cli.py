@@ -46,6 +46,11 @@ def main(data: Path, out: Path = DEFAULT_OUT, *, own_gex: bool = True,
         line = (f"{k}. {h['title']}: {h['verdict'].upper()} - {h['statistic']} = "
                 f"{_fmt(h['estimate'])} [{_fmt(lo)}, {_fmt(hi)}], {h['n_label']}")
         print("\n".join(textwrap.wrap(line, 100, subsequent_indent="   ")), file=stdout)
+    for r in result.scorecard:
+        e = r.estimate
+        pub = "" if r.published is None else f" (SpotGamma {_fmt(r.published)})"
+        print(f"levels: {r.statement}: {_fmt(e.estimate)} [{_fmt(e.lo)}, {_fmt(e.hi)}], "
+              f"n={e.n}{pub}", file=stdout)
     print(f"report: {result.report_path} ({len(result.charts)} charts, "
           f"{result.elapsed_s:.0f} s)", file=stdout)
     return 0

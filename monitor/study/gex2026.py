@@ -28,7 +28,7 @@ import pandas as pd
 
 from monitor.chain import ChainError, load_chain
 from monitor.core.book import Book
-from monitor.core.levels import zero_gamma
+from monitor.core.levels import walls, zero_gamma
 from monitor.fmt import finite
 from monitor.study.data import find_files
 
@@ -139,8 +139,8 @@ def daily_gex_table(data_dir: Path, closes: pd.Series, vix: pd.Series, *,
                     progress: Callable[[str], None] | None = None) -> dict:
     """Own GEX per session of the 2026 chains. Returns {"rows": [...], "dropped": [...],
     "files": n}; each row: date, label, file, spot, gex_model_usd_per_pct,
-    gex_vendor_usd_per_pct, gex_model_sign, gex_vendor_sign, zero_gamma,
-    expired_vendor_share, vix_close, vix_source, how."""
+    gex_vendor_usd_per_pct, gex_model_sign, gex_vendor_sign, zero_gamma, call_wall,
+    put_wall, expired_vendor_share, vix_close, vix_source, how."""
     paths = find_files(data_dir, "spx_chains")
     kept, dropped = date_chain_files(paths, closes)
     vix_fallback = None
@@ -158,6 +158,7 @@ def daily_gex_table(data_dir: Path, closes: pd.Series, vix: pd.Series, *,
         gm = model.totals["gex_usd_per_pct"]
         gv = vendor.totals["gex_usd_per_pct"]
         zg = zero_gamma(model)
+        call_wall, put_wall = walls(model)
         d = it["date"]
         vc, src = (finite(vix.get(d)) if d in vix.index else None), "VIX close file"
         if vc is None:
@@ -171,7 +172,8 @@ def daily_gex_table(data_dir: Path, closes: pd.Series, vix: pd.Series, *,
             "gex_model_usd_per_pct": float(gm), "gex_vendor_usd_per_pct": float(gv),
             "gex_model_sign": int(math.copysign(1, gm)) if gm else 0,
             "gex_vendor_sign": int(math.copysign(1, gv)) if gv else 0,
-            "zero_gamma": finite(zg), "expired_vendor_share":
+            "zero_gamma": finite(zg), "call_wall": call_wall, "put_wall": put_wall,
+            "expired_vendor_share":
                 finite(model.expired_vendor_gamma_share()),
             "vix_close": vc, "vix_source": src, "how": it["how"],
         })

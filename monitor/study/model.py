@@ -122,6 +122,8 @@ class StudyResult:
     inventory: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dropped_chains: list[dict] = field(default_factory=list)
+    #: the levels scorecard (monitor.study.scorecard.ScoreRow), empty without own GEX
+    scorecard: list = field(default_factory=list)
 
     def __getitem__(self, claim_id: str) -> dict:
         return self.claims[str(claim_id)].as_headline()
@@ -143,4 +145,9 @@ class StudyResult:
                 "daily_2026": [{k: finite(v) if isinstance(v, float) else v
                                 for k, v in r.items()} for r in self.daily_2026],
                 "dropped_chains": self.dropped_chains, "inventory": self.inventory,
-                "notes": self.notes}
+                "notes": self.notes,
+                "scorecard": [{"key": r.key, "statement": r.statement, "unit": r.unit,
+                               "estimate": finite(r.estimate.estimate),
+                               "ci": [finite(r.estimate.lo), finite(r.estimate.hi)],
+                               "n": r.estimate.n, "method": r.estimate.method,
+                               "published": r.published} for r in self.scorecard]}

@@ -11,6 +11,7 @@ from monitor.study.data import StudyError, find_files, load_daily
 from monitor.study.gex2026 import daily_gex_table
 from monitor.study.model import StudyResult
 from monitor.study.report import render_markdown, write_charts
+from monitor.study.scorecard import levels_scorecard
 
 __all__ = ["run_study"]
 
@@ -56,6 +57,7 @@ def run_study(data_dir: Path, out_dir: Path, *, progress: Callable[[str], None] 
     claims["4"] = C.claim4(D, daily.opex, daily.files.get("spx_1min"))
     say(f"[7/{steps}] claim 5: intraday momentum")
     claims["5"] = C.claim5(daily.files, D)
+    score = levels_scorecard(own["rows"], daily.spx) if own["rows"] else []
     say(f"[8/{steps}] writing charts and report to {out_dir}")
     charts = write_charts(claims, out_dir)
     inventory = daily.inventory()
@@ -77,11 +79,12 @@ def run_study(data_dir: Path, out_dir: Path, *, progress: Callable[[str], None] 
     elapsed = time.perf_counter() - t0
     md = render_markdown(claims=claims, daily_rows=own["rows"], dropped=own["dropped"],
                          inventory=inventory, notes=notes, data_dir=data_dir,
-                         elapsed_s=elapsed, own_gex=own_gex)
+                         elapsed_s=elapsed, own_gex=own_gex, scorecard=score)
     report = out_dir / "report.md"
     report.write_text(md, encoding="utf-8")
     elapsed = time.perf_counter() - t0
     say(f"done in {elapsed:.1f} s: {report}")
     return StudyResult(claims=claims, daily_2026=own["rows"], report_path=report,
                        charts=charts, elapsed_s=elapsed, data_dir=data_dir,
-                       inventory=inventory, notes=notes, dropped_chains=own["dropped"])
+                       inventory=inventory, notes=notes, dropped_chains=own["dropped"],
+                       scorecard=score)

@@ -117,3 +117,24 @@ def test_claim2_to_5_sample_sizes_and_ranges(real):
     c5 = res.claims["5"]
     assert c5.headline.n == 33                    # 12 SPX + 21 SPY sessions
     assert c5.headline.verdict == "too thin"      # far too few sessions
+
+
+def test_levels_scorecard_table_with_n_and_intervals(real):
+    res, out, _, _ = real
+    md = (out / "report.md").read_text()
+    section = md[md.index("## Levels scorecard"):md.index("## Data")]
+    assert "| statistic | monitor | 95% CI | n | SpotGamma (published) |" in section
+    score = {r.key: r for r in res.scorecard}
+    # 41 sessions of levels, the last (2026-08-21) has no next session in the OHLC file
+    for key in ("high_at_or_below_call_wall", "close_below_call_wall",
+                "low_at_or_above_put_wall", "close_above_put_wall"):
+        e = score[key].estimate
+        assert e.n == 40 and 0.0 <= e.lo <= e.estimate <= e.hi <= 1.0
+        assert f"{e.extra['k']} of 40" in section
+        assert f"{100 * score[key].published:.0f}%" in section
+    above, below = (score[k].estimate for k in ("rv5_open_above_zero_gamma",
+                                                "rv5_open_below_zero_gamma"))
+    assert above.n + below.n >= 30  # sessions with zero gamma and 5 sessions after them
+    assert 3.0 < above.estimate < 40.0 and 3.0 < below.estimate < 40.0
+    assert "What this can and cannot show" in section and "median" in section
+    assert json.loads(json.dumps(res.to_dict()))["scorecard"][0]["n"] == 40
