@@ -12,8 +12,9 @@ evaluates every query in a real Prometheus.
 One dashboard, "Dealer flow": the wall rows (read across a room: regime banner with its
 sentence, spot against zero gamma and the walls, GEX / VEX / CEX over time, the gamma
 profile by moneyness as bars and as a bucket x time heatmap, the scenario flows) and an
-ingestion-health row; the hedge-pressure tape against spot. ``$underlying`` selects the
-underlying.
+ingestion-health row; the hedge-pressure tape against spot; the structure forward in time
+(zero gamma and GEX per horizon, charm to the close) and the settled-vs-live label with
+both books' GEX. ``$underlying`` selects the underlying.
 """
 
 from __future__ import annotations
@@ -133,6 +134,37 @@ def build() -> dashboard.Dashboard:
                .fill("green"))
         .with_target(q(f"dealerflow_gex_profile_usd_per_pct{{{U}}}", "{{bucket}}")
                      .format("heatmap")))
+    # -- forward in time, settled vs live (issue 15) ---------------------------------------
+    d = d.with_row(dashboard.Row("$underlying: forward in time, settled vs live"))
+    d = d.with_panel(
+        stat.Panel().title("Zero gamma forward (spot and IVs held)").height(6).span(8)
+        .datasource(DS).unit("none").decimals(0).thresholds(thresholds((None, "text")))
+        .text_mode(BigValueTextMode.VALUE_AND_NAME)
+        .with_target(q(f"dealerflow_forward_zero_gamma{{{U}}}", "{{horizon}}", instant=True)))
+    d = d.with_panel(
+        bargauge.Panel().title("GEX forward by horizon, $ per 1 % (spot and IVs held)")
+        .height(6).span(8).datasource(DS).unit("currencyUSD").thresholds(SIGNED)
+        .orientation(VizOrientation.HORIZONTAL)
+        .with_target(q(f"dealerflow_forward_gex_usd_per_pct{{{U}}}", "{{horizon}}",
+                       instant=True)))
+    d = d.with_panel(
+        stat.Panel().title("Charm to the close: dealers' hedge from time alone (+ = buy)")
+        .height(6).span(8).datasource(DS).unit("currencyUSD").thresholds(SIGNED)
+        .color_mode(BigValueColorMode.BACKGROUND)
+        .with_target(q(f"dealerflow_charm_to_close_usd{{{U}}}", "charm to close",
+                       instant=True)))
+    d = d.with_panel(
+        stat.Panel().title("Today's prints against the settled book").height(6).span(8)
+        .datasource(DS).text_mode(BigValueTextMode.NAME)
+        .color_mode(BigValueColorMode.BACKGROUND).thresholds(thresholds((None, "blue")))
+        .description("dealerflow_settled_vs_live: amplifying (today's flow adds to the "
+                     "settled sign), dampening, flip (signs differ), same (below "
+                     "regimes.settled_live_same_frac)")
+        .with_target(q(f"dealerflow_settled_vs_live{{{U}}} == 1", "{{label}}",
+                       instant=True)))
+    d = d.with_panel(ts(
+        "GEX of the settled and the live book, $ per 1 %", "currencyUSD", 6, 16,
+        q(f"dealerflow_book_gex_usd_per_pct{{{U}}}", "{{book}}")))
     # -- ingestion health -----------------------------------------------------------------
     d = d.with_row(dashboard.Row("Ingestion health"))
     d = d.with_panel(ts("Ticks per second by outcome", "ops", 7, 8,

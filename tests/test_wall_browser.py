@@ -96,8 +96,13 @@ def test_wall_shows_the_redis_state_goes_stale_and_recovers(browser, tmp_path):
                 const f = n => el.querySelector(`[data-field="${n}"]`);
                 const out = {as_of_ns: el.dataset.asOfNs};
                 for (const n of ["regime", "spot", "zero_gamma", "gex_usd_per_pct",
-                                 "hedge_pressure_usd"])
+                                 "hedge_pressure_usd", "charm_to_close_usd",
+                                 "settled_vs_live"])
                     out[n] = {value: f(n).dataset.value, text: f(n).textContent};
+                out.forward = [...el.querySelectorAll("table.forward tbody tr")].map(tr => ({
+                    horizon: tr.dataset.horizon, zg: tr.children[1].dataset.value,
+                    gex: tr.children[2].dataset.value}));
+                out.heat_cells = Number(el.querySelector("canvas.heatmap").dataset.cells);
                 return out; }""")
             state = r.hgetall(key)
             if not (dom["as_of_ns"] == before == state["as_of_ns"]):
@@ -116,6 +121,20 @@ def test_wall_shows_the_redis_state_goes_stale_and_recovers(browser, tmp_path):
         assert math.isclose(float(dom["hedge_pressure_usd"]["value"]), tape, rel_tol=1e-12,
                             abs_tol=1e-9)
         assert dom["hedge_pressure_usd"]["text"] == fmt_money(tape)
+        # issue 15: charm to the close, settled vs live, the forward table, the heatmap
+        charm = float(state["charm_to_close_usd"])
+        assert math.isclose(float(dom["charm_to_close_usd"]["value"]), charm, rel_tol=1e-12)
+        assert dom["charm_to_close_usd"]["text"] == fmt_money(charm)
+        svl = json.loads(state["settled_vs_live"])
+        assert dom["settled_vs_live"]["value"] == svl["label"]
+        assert dom["settled_vs_live"]["text"] == svl["label"].upper()
+        forward = json.loads(state["forward"])
+        assert [f["horizon"] for f in dom["forward"]] == [f["horizon"] for f in forward]
+        for shown, stored in zip(dom["forward"], forward):
+            assert math.isclose(float(shown["gex"]), stored["gex_usd_per_pct"], rel_tol=1e-12)
+            if stored["zero_gamma"] is not None:
+                assert math.isclose(float(shown["zg"]), stored["zero_gamma"], rel_tol=1e-12)
+        assert dom["heat_cells"] > 0
         status = page.locator("#status")
         wait_for(lambda: status.get_attribute("data-state") == "live", "LIVE", proc=proc)
         if os.environ.get("WALL_SCREENSHOT"):

@@ -7,8 +7,13 @@ const params = new URLSearchParams(location.search);
 const wanted = (params.get("u") || "").split(",").map(s => s.trim().toUpperCase()).filter(Boolean);
 const token = params.get("token");
 const HISTORY_POINTS = 3600;  // session chart: at most this many states per underlying
+const HEAT_COLUMNS = 240;     // heatmap: at most this many time columns per underlying
+const HEAT_RANGE = 0.04;      // heatmap: strikes within this fraction of spot
+const HORIZON_NAMES = {"+1h": "in 1 hour", "close": "at the close", "next_open": "next open",
+                       "after_next_expiry": "after next expiry"};
 
-const panels = {};      // root -> {el, history: [{t, gex, vex, cex, tape, spot}], receivedAt}
+const panels = {};      // root -> {el, history: [{t, gex, vex, cex, tape, spot}],
+                        //          heat: [{t, spot, gex: Map(strike -> $ per 1 %)}], receivedAt}
 let staleAfterMs = 10000;  // replaced by the server's stream.stale_after_s (hello event)
 let lastStateAt = 0;       // browser clock when the newest state arrived
 let connected = false;
@@ -138,6 +143,66 @@ function drawSession(svg, history, series, height) {
   }
 }
 
+function drawHeatmap(canvas, heat) {
+  // strike (rows) x publish cycle (columns) on a canvas (up to HEAT_COLUMNS x ~120 cells
+  // a second: too many for SVG nodes); green = dealers long gamma at that strike, red =
+  // short, opacity = |GEX| against the largest cell shown; the white line is spot
+  const w = canvas.width = canvas.clientWidth || 900, h = canvas.height = canvas.clientHeight || 170;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, w, h);
+  canvas.dataset.cells = "0";
+  if (!heat.length) return;
+  const spot = heat[heat.length - 1].spot;
+  const strikes = [...new Set(heat.flatMap(c => [...c.gex.keys()]))]
+    .filter(k => Math.abs(k / spot - 1) <= HEAT_RANGE).sort((a, b) => a - b);
+  if (!strikes.length) return;
+  let m = 0;
+  for (const c of heat) for (const k of strikes) m = Math.max(m, Math.abs(c.gex.get(k) || 0));
+  if (!(m > 0)) return;
+  const cw = w / heat.length, rh = h / strikes.length;
+  let cells = 0;
+  heat.forEach((c, x) => {
+    strikes.forEach((k, i) => {
+      const v = c.gex.get(k);
+      if (!v) return;
+      ctx.fillStyle = v > 0 ? "#2ecc71" : "#ff4d4d";
+      ctx.globalAlpha = 0.15 + 0.85 * Math.abs(v) / m;
+      ctx.fillRect(x * cw, h - (i + 1) * rh, Math.ceil(cw), Math.ceil(rh));
+      cells++;
+    });
+  });
+  ctx.globalAlpha = 1;
+  const lo = strikes[0], hi = strikes[strikes.length - 1];
+  const Y = v => hi > lo ? h - rh / 2 - (v - lo) / (hi - lo) * (h - rh) : h / 2;
+  ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 3; ctx.beginPath();
+  heat.forEach((c, x) => { const px = (x + 0.5) * cw, py = Y(c.spot);
+                           if (x) ctx.lineTo(px, py); else ctx.moveTo(px, py); });
+  ctx.stroke();
+  ctx.fillStyle = "#e6e6e6"; ctx.font = "18px DejaVu Sans, sans-serif";
+  ctx.fillText(level(hi), 6, 20);
+  ctx.fillText(level(lo), 6, h - 6);
+  canvas.dataset.cells = String(cells);
+}
+
+function drawForward(tbody, forward) {
+  tbody.replaceChildren();
+  for (const f of forward || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.horizon = f.horizon;
+    tr.innerHTML = "<td></td><td></td><td></td><td></td><td></td>";
+    tr.children[0].textContent = HORIZON_NAMES[f.horizon] || f.horizon;
+    tr.children[0].title = f.ts;
+    tr.children[1].textContent = level(f.zero_gamma);
+    tr.children[1].dataset.value = String(f.zero_gamma);
+    tr.children[2].textContent = money(f.gex_usd_per_pct);
+    tr.children[2].dataset.value = String(f.gex_usd_per_pct);
+    tr.children[2].className = sign(f.gex_usd_per_pct);
+    tr.children[3].textContent = level(f.call_wall);
+    tr.children[4].textContent = level(f.put_wall);
+    tbody.appendChild(tr);
+  }
+}
+
 function drawScenarios(tbody, scenarios) {
   tbody.replaceChildren();
   for (const s of scenarios || []) {
@@ -175,7 +240,7 @@ function panelFor(root) {
   const wall = document.getElementById("wall");
   const after = Object.keys(panels).sort().find(r => r > root);
   wall.insertBefore(el, after ? panels[after].el : null);
-  return (panels[root] = {el, history: [], receivedAt: 0});
+  return (panels[root] = {el, history: [], heat: [], receivedAt: 0});
 }
 
 function onState(st) {
@@ -206,11 +271,26 @@ function onState(st) {
   const by = hp.by_expiry || {};
   setField(el, "hedge_pressure_split", hp.total,
            `0DTE ${money(by["0dte"])} · next ${money(by.next)} · later ${money(by.later)}`);
+  const charm = st.charm_to_close_usd;
+  setField(el, "charm_to_close_usd", charm, money(charm), sign(charm));
+  setField(el, "charm_to_close_note", st.charm_to_close_ts,
+           charm === null || charm === undefined ? "" :
+           `dealers ${charm > 0 ? "buy" : charm < 0 ? "sell" : "trade nothing"} by ` +
+           `${(st.charm_to_close_ts || "").slice(11, 16)} UTC from time alone`);
+  const svl = st.settled_vs_live || {};
+  setField(el, "settled_vs_live", svl.label, (svl.label || "–").toUpperCase(),
+           svl.label === "flip" ? "neg" : svl.label === "amplifying" ? "pos" : "");
+  setField(el, "settled_vs_live_note", svl.live_gex_usd_per_pct,
+           svl.label ? `settled ${money(svl.settled_gex_usd_per_pct)} → live ` +
+                       `${money(svl.live_gex_usd_per_pct)} per 1 %` : "");
   const q = el.querySelector('[data-field="quality"]');
   q.textContent = qualityText(st);
   p.history.push({t: st.as_of_ns / 1e9, gex: st.gex_usd_per_pct, vex: st.vex_usd_per_vol_pt,
                   cex: st.cex_usd_per_day, tape: hp.total, spot: st.spot});
   if (p.history.length > HISTORY_POINTS) p.history.splice(0, p.history.length - HISTORY_POINTS);
+  p.heat.push({t: st.as_of_ns / 1e9, spot: st.spot, gex: new Map((st.profile || []).map(
+    r => [r.strike, r.gex_usd_per_pct_calls + r.gex_usd_per_pct_puts]))});
+  if (p.heat.length > HEAT_COLUMNS) p.heat.splice(0, p.heat.length - HEAT_COLUMNS);
   drawLevels(el.querySelector("svg.levels"), st);
   drawProfile(el.querySelector("svg.profile"), st);
   drawSession(el.querySelector("svg.session"), p.history,
@@ -218,6 +298,8 @@ function onState(st) {
   drawSession(el.querySelector("svg.tape"), p.history,
               [["tape", "#2ecc71"], ["spot", "#ffffff"]], 160);
   drawScenarios(el.querySelector("table.scenarios tbody"), st.scenarios);
+  drawForward(el.querySelector("table.forward tbody"), st.forward);
+  drawHeatmap(el.querySelector("canvas.heatmap"), p.heat);
   refreshStatus();
 }
 
@@ -252,7 +334,7 @@ function connect() {
   es.addEventListener("hello", ev => {
     const h = JSON.parse(ev.data);
     staleAfterMs = 1000 * (h.stale_after_s || 10);
-    if (h.reset) for (const p of Object.values(panels)) p.history = [];
+    if (h.reset) for (const p of Object.values(panels)) { p.history = []; p.heat = []; }
   });
   es.addEventListener("state", ev => onState(JSON.parse(ev.data)));
   es.addEventListener("regime", ev => {
