@@ -16,50 +16,23 @@ import sys
 from enum import Enum
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 import typer
-from pydantic import ValidationError
 
 # typer ships its own copy of click (typer._click); its errors are raised from there
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
-from monitor.analysis.daily import daily_regimes
-from monitor.analysis.live import load_live, read_events, send_test_alert
-from monitor.analysis.size import size_position
-from monitor.analysis.smiles import compare_chain
-from monitor.analysis.smiles import render_rows as render_smile_rows
-from monitor.analysis.whatif import whatif as compute_whatif
-from monitor.books import book_for_chain, book_from_chain, build_books, resolve
-from monitor.chain import ChainError, load_chain
-from monitor.config import Settings, load_settings
+# Only what every command needs is imported here: `monitor --help` and each command load
+# just the modules they use (numba, pandas, aiohttp and the Kafka client cost seconds)
+from monitor.chain.model import ChainError
 from monitor.fmt import clean_json, iso_utc
-from monitor.logs import configure_logging
-from monitor.options import (
-    parse_curve_range,
-    parse_days,
-    parse_spot_pct,
-    parse_surface,
-    parse_usd,
-    parse_vol_pts,
-)
 from monitor.paths import DataNotFound, find_data_dir, packaged_chain
-from monitor.regimes.sizing import state_labels
-from monitor.render.daily import render_table, render_text
-from monitor.render.plot import plot_flow_curve
-from monitor.render.size import render_size
-from monitor.render.snapshot import render_snapshot
-from monitor.render.whatif import render_whatif
-from monitor.service import ServiceError, run_service
-from monitor.sinks.alerts import alert_sender_for
-from monitor.snapshot import build_snapshot
-from monitor.sources.base import SourceUnavailable
-from monitor.sources.kafka import KafkaTickProducer, client_options
-from monitor.sources.simulator import MarketSimulator, SimConfig, interleaved_session
-from monitor.study.cli import main as study_main
-from monitor.wire.codec import decode
 
+if TYPE_CHECKING:
+    from monitor.config import Settings
 
 class OneLineErrors(TyperGroup):
     """The command-line framework's own errors (unknown option, missing argument, a value
@@ -101,6 +74,7 @@ CONFIG_HELP = ("config file (default: $DEALERFLOW_CONFIG, else ./config.yaml, el
 DATA_HELP = "the real-data folder (default: $DEALERFLOW_DATA, data_dir in the config, ../shared/data)"
 JSON_ROWS_HELP = "print the rows as one JSON array"
 MARKDOWN_HELP = "a Markdown table (the README's)"
+COLD_COMPILE = "about 30-60 s on 2 cores"
 
 
 def _version(value: bool) -> None:
@@ -161,6 +135,9 @@ def positive(option: str, value) -> None:
 def _settings(config: Path | None, **overrides) -> Settings:
     """The configuration (:func:`monitor.config.locate_config`) with CLI option overrides
     per section (``None`` = not given), validated like the file's own values."""
+    from pydantic import ValidationError
+
+    from monitor.config import load_settings
     settings = load_settings(config)
     for section, values in overrides.items():
         model = getattr(settings, section)
@@ -180,6 +157,7 @@ def _settings(config: Path | None, **overrides) -> Settings:
 def _chains(settings: Settings, chain: list[Path] | None) -> list[Path]:
     """The chain files of the universe: ``--chain``, else ``chains``, else
     ``embedded.chain`` (relative to the config file), else the packaged chain."""
+    from monitor.books import resolve
     if chain:
         return list(chain)
     if settings.chains:
@@ -190,8 +168,46 @@ def _chains(settings: Settings, chain: list[Path] | None) -> list[Path]:
 
 
 def _data_dir(settings: Settings, explicit: Path | None) -> Path:
+    from monitor.books import resolve
     configured = resolve(settings.data_dir, settings.base) if settings.data_dir else None
     return find_data_dir(explicit, configured)
+
+
+def _note_cold_cache() -> None:
+    """One line on stderr when this version's numba kernels are not cached yet."""
+    from monitor.warmup import cache_is_cold  # (numba's cache directory: monitor.core.jit)
+
+    if cache_is_cold():
+        typer.echo(f"monitor: compiling numerical kernels (once per version, {COLD_COMPILE}; "
+                   "`monitor warmup` does it ahead of time)", err=True)
+
+
+@app.command()
+def warmup(
+    config: Path = typer.Option(None, help=CONFIG_HELP),
+    chain: list[Path] = typer.Option(None, "--chain", help="chain file(s) to warm on "
+                                     "(default: the configured universe, else the packaged "
+                                     "SPX chain)"),
+) -> None:
+    """Compile every numerical kernel the service and the commands call into numba's
+    on-disk cache, once, so later runs start without compiling (the Dockerfile runs it at
+    build time). Safe to repeat: a warm cache is only loaded."""
+    import time
+
+    from monitor.books import build_books
+    from monitor.warmup import cache_is_cold, warm_up
+
+    t0 = time.perf_counter()
+    try:
+        settings = _settings(config)
+        cold = cache_is_cold()
+        if cold:
+            typer.echo(f"monitor: compiling numerical kernels ({COLD_COMPILE})...", err=True)
+        report = warm_up(build_books(settings, _chains(settings, chain), settings.base))
+    except USER_ERRORS as err:
+        fail_on(err)
+    typer.echo(f"kernels ready: {report.kernels} kernels in {time.perf_counter() - t0:.1f} s "
+               f"({'compiled now' if cold else 'already cached'}); cache {report.cache_dir}")
 
 
 @app.command()
@@ -208,6 +224,12 @@ def snapshot(
     underlying: str = typer.Option(None, help=UNDERLYING_HELP),
 ) -> None:
     """Greeks, dealer exposures, levels and hedge-flow scenarios for one chain file."""
+    from monitor.books import book_for_chain
+    from monitor.chain import load_chain
+    from monitor.config import load_settings
+    from monitor.render.snapshot import render_snapshot
+    from monitor.snapshot import build_snapshot
+    _note_cold_cache()
     try:
         settings = load_settings(config)
         chain = load_chain(path, underlying=underlying)
@@ -243,6 +265,10 @@ def run(
 
     Without --kafka it runs on the embedded default: a market simulator started from a
     real chain, fed through the same source interface as Kafka."""
+    from monitor.books import build_books
+    from monitor.logs import configure_logging
+    from monitor.service import ServiceError, run_service
+    _note_cold_cache()
     try:
         positive("--duration", duration)
         positive("--rate", rate)
@@ -285,6 +311,8 @@ def publish(
 ) -> None:
     """Send a recorded file or a simulated session into Kafka at a chosen rate (the demo
     driver and the load generator)."""
+    from monitor.books import build_books
+    from monitor.sources.base import SourceUnavailable
     # publish prints its own progress and errors: the client library's connection chatter
     # (one line per failed attempt) would only repeat the error line
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -309,6 +337,7 @@ def publish(
 async def send_batches(kafka: str, encoding: str, settings: Settings, batches, rate: float,
                        batch: int) -> None:
     """Send ``batches`` (lists of ticks) at ``rate`` ticks/s, progress on stderr."""
+    from monitor.sources.kafka import KafkaTickProducer, client_options
     loop = asyncio.get_running_loop()
     # the same TLS / SASL settings as the consumer's (kafka.security_protocol, ...)
     security = client_options(settings.kafka.model_copy(update={"bootstrap": kafka}))
@@ -337,6 +366,7 @@ def simulated_batches(settings: Settings, books, seconds: float, batch: int, see
     """A simulated session of every book's underlying, interleaved in event time (batches
     of about ``10 * batch`` ticks): one clock from the latest chain's instant, the
     embedded rate shared among them, seed ``seed + i`` for the i-th."""
+    from monitor.sources.simulator import MarketSimulator, SimConfig, interleaved_session
     seed = settings.embedded.seed if seed is None else seed
     start = max(b.now_ns for b in books.values())
     rate = settings.embedded.rate_ticks_per_s / len(books)
@@ -348,6 +378,7 @@ def simulated_batches(settings: Settings, books, seconds: float, batch: int, see
 
 def recorded_batches(path: Path, batch: int):
     """Ticks of a JSON-lines file, ``10 * batch`` at a time; bad lines warned, skipped."""
+    from monitor.wire.codec import decode
     if not path.exists():
         raise FileNotFoundError(f"ticks file not found: {path}")
 
@@ -385,6 +416,9 @@ def daily(
 ) -> None:
     """Run the regime engine over daily chains: per session spot, GEX (model and vendor),
     zero gamma, VIX and the labels in force (the README's real-data table)."""
+    from monitor.analysis.daily import daily_regimes
+    from monitor.render.daily import render_table, render_text
+    _note_cold_cache()
     try:
         settings = _settings(config)
         if chains is None or vix is None:
@@ -418,6 +452,9 @@ def smiles(
 ) -> None:
     """What the per-expiry smiles change, one row per chain: smile IVs against the file's
     own (CBOE) IV column, and CEX and the +1 day flow against every quote at its own mid."""
+    from monitor.analysis.smiles import compare_chain
+    from monitor.analysis.smiles import render_rows as render_smile_rows
+    _note_cold_cache()
     try:
         settings = _settings(config)
         if not chains:
@@ -446,6 +483,8 @@ def smiles(
 def _book_for(path: Path | None, from_redis: str | None, redis: str | None,
               settings: Settings, underlying: str | None = None):
     """(book, source, notes, live state or None) from a chain file or the live service."""
+    from monitor.analysis.live import load_live
+    from monitor.books import book_from_chain
     if (path is None) == (from_redis is None):
         raise ValueError("give a chain file or --from-redis ROOT (one of them)")
     if from_redis is not None:
@@ -480,6 +519,17 @@ def whatif(
 ) -> None:
     """Dealer hedge flow for a spot move, vol change and days passing (full revaluation
     and linear; dollars, shares, ES-equivalents, % of ADV) and the flow curve over spot."""
+    from monitor.analysis.whatif import whatif as compute_whatif
+    from monitor.options import (
+        parse_curve_range,
+        parse_days,
+        parse_spot_pct,
+        parse_surface,
+        parse_vol_pts,
+    )
+    from monitor.render.plot import plot_flow_curve
+    from monitor.render.whatif import render_whatif
+    _note_cold_cache()
     try:
         spot_pct, vol_pts, n_days = parse_spot_pct(spot), parse_vol_pts(vol), parse_days(days)
         curve_range = parse_curve_range(spot_range)
@@ -522,6 +572,11 @@ def size(
 ) -> None:
     """The dealer flow your position would face in the standard scenarios, whether it
     stands with or against that flow, and a suggested size multiplier (README: rule table)."""
+    from monitor.analysis.size import size_position
+    from monitor.options import parse_usd
+    from monitor.regimes.sizing import state_labels
+    from monitor.render.size import render_size
+    _note_cold_cache()
     try:
         if (delta is None) == (positions is None):
             raise ValueError("give --delta or --positions (one of them)")
@@ -559,6 +614,7 @@ def study(
 ) -> None:
     """Test the mechanical dealer-flow claims on real history; write a Markdown report
     with charts (progress on stderr)."""
+    from monitor.study.cli import main as study_main
     try:
         root = _data_dir(_settings(config), data)
     except (DataNotFound, *USER_ERRORS) as err:
@@ -593,6 +649,7 @@ def events(
 
 async def _print_events(settings: Settings, root: str, last: int, follow: bool,
                         duration: float | None, as_json: bool) -> int:
+    from monitor.analysis.live import read_events
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
     entries = await read_events(settings.redis, root)
@@ -625,6 +682,9 @@ app.add_typer(alerts_app, name="alerts")
 def alerts_test(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
     """Send one test message to each configured webhook (DEALERFLOW_ALERTS__SLACK_WEBHOOK_URL,
     ..._TEAMS_WEBHOOK_URL, ..._GENERIC_WEBHOOK_URL) and say whether each arrived."""
+    from monitor.analysis.live import send_test_alert
+    from monitor.logs import configure_logging
+    from monitor.sinks.alerts import alert_sender_for
     try:
         settings = _settings(config)
         configure_logging(settings.log_format)  # the sender's log lines go to stderr

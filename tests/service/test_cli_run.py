@@ -45,6 +45,9 @@ def test_run_embedded_default_prints_summary_and_exits_cleanly():
     # logs are JSON lines when stderr is not a terminal
     events = [json.loads(x)["event"] for x in proc.stderr.splitlines() if x.startswith("{")]
     assert "monitor_started" in events and "monitor_stopped" in events
+    # issue 16: every kernel is warm before the service says ready, none compiles after
+    assert events.index("kernels_ready") < events.index("monitor_started")
+    assert "compiled_after_ready" not in events
 
 
 def test_publish_then_run_against_kafka(kafka_bootstrap):

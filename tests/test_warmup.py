@@ -1,0 +1,101 @@
+"""Start-up (issue 16): the warm-up reaches every kernel the service's paths call, so none
+compiles after ``/readyz`` says ready; ``monitor warmup``; the cold-cache note."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests.data_paths import DATA_DIR
+
+VIX = DATA_DIR / "cboe_chain_eod_2026" / "VIX" / "VIX_2026-08-21.csv.gz"
+
+# run in a fresh interpreter: numba's dispatchers start empty there, so the signature
+# counts say exactly what the warm-up loaded and what the workload after it needed
+WORKLOAD = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from monitor.books import build_books
+    from monitor.config import Settings
+    from monitor.core.levels import gex_curve
+    from monitor.core.scenarios import hedge_flow
+    from monitor.paths import packaged_chain
+    from monitor.pipeline import Pipeline
+    from monitor.sources.simulator import MarketSimulator, SimConfig, interleaved_session
+    from monitor.state import build_state
+    from monitor.warmup import compiled_signatures, warm_up
+    from monitor.wire.codec import decode, encode
+    from monitor.wire.schema import OptionQuote
+
+    books = build_books(Settings(), [packaged_chain(), sys.argv[1]])
+    warm_up(books)
+    before = compiled_signatures()
+    # a different session: two underlyings, other seeds, every encoding, background
+    # refreshes, the published state, what-if curves, checkpoints
+    p = Pipeline(books, reeval_ms=0.0)
+    start = max(s.clock_ns for s in p.states.values()) + 1
+    sims = [MarketSimulator(b, SimConfig(seed=90 + i, trade_ratio=0.1, start_ns=start,
+                                         rate_ticks_per_s=5000.0))
+            for i, b in enumerate(books.values())]
+    for k, batch in enumerate(interleaved_session(sims, 2.0, batch=700)):
+        enc = ("json", "binary", "records")[k % 3]
+        if enc == "records":
+            batch = [t for t in batch if isinstance(t, OptionQuote)]
+        p.apply(decode(encode(batch, enc), enc).ticks)
+        for job in [p.start_refresh(s) for s in p.states.values() if s.refreshing is None]:
+            p.take_refreshes()
+            job.run()
+            p.finish_refresh(job)
+    for s in p.states.values():
+        build_state(s.frozen_copy(), [])
+        hedge_flow(s.book, spot_pct=3.0, vol_pts=-2.0, days=1.0, surface="sticky_moneyness")
+        gex_curve(s.book, s.book.spot * np.linspace(0.9, 1.1, 9))
+        q = Pipeline({s.root: s.book.copy()})
+        q.states[s.root].restore(s.checkpoint())
+    after = compiled_signatures()
+    print(json.dumps({"before": before, "after": after}))
+""")
+
+
+def test_nothing_compiles_after_the_warm_up():
+    out = subprocess.run([sys.executable, "-c", WORKLOAD, str(VIX)], capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    before, after = res["before"], res["after"]
+    late = {k: (before.get(k, 0), n) for k, n in after.items() if n > before.get(k, 0)}
+    assert not late, f"compiled after the warm-up: {late}"
+    # the warm-up did reach the hot paths (loaded or compiled a signature for each)
+    for k in ("monitor.core.kernels.apply_quotes", "monitor.core.kernels.whole_chain",
+              "monitor.core.levels._scan_recurrence", "monitor.core.scenarios._share_delta_change"):
+        assert before.get(k, 0) >= 1, k
+
+
+def run_monitor(*args, **env):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("DEALERFLOW_")}
+    e.update(env)
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True,
+                          text=True, timeout=900, env=e)
+
+
+def test_monitor_warmup_then_already_cached():
+    first = run_monitor("warmup")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "kernels ready:" in first.stdout
+    again = run_monitor("warmup")
+    assert again.returncode == 0 and "already cached" in again.stdout
+    assert "compiling" not in again.stderr
+
+
+def test_cold_cache_note_is_one_line_and_only_when_cold(tmp_path):
+    cold = run_monitor("snapshot", str(tmp_path / "missing.csv"),
+                       NUMBA_CACHE_DIR=str(tmp_path / "empty-cache"))
+    assert cold.returncode == 2
+    notes = [x for x in cold.stderr.splitlines() if "compiling numerical kernels" in x]
+    assert len(notes) == 1 and "monitor warmup" in notes[0]
+    assert cold.stderr.splitlines()[-1].startswith("monitor: error:")
+    warm = run_monitor("snapshot", str(tmp_path / "missing.csv"))  # the suite's warm cache
+    assert warm.returncode == 2 and "compiling" not in warm.stderr
