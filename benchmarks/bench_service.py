@@ -299,18 +299,18 @@ def instrument(mon: Monitor, keep: bool) -> Probe:
         p.reeval_n += 1
         p.reeval_iv.append((a, b))
 
-    def reevaluate(s):  # inline (the final one at shutdown)
+    def reevaluate(s, refit=False):  # inline (the final one at shutdown)
         a = time.time_ns()
-        orig_reeval(s)
+        orig_reeval(s, refit=refit)
         refreshed(a, time.time_ns())
 
     def finish_refresh(job):  # in the background: the refresh thread's run() interval
         orig_finish(job)
         refreshed(job.started_ns, job.ended_ns)
 
-    def collect():
+    def collect(*args):
         a = time.time_ns()
-        r = orig_collect()
+        r = orig_collect(*args)
         b = time.time_ns()
         p.collect_s += (b - a) / 1e9
         p.collect_n += 1
@@ -611,11 +611,18 @@ async def _latency_run(bootstrap: str, encoding: str, chain: Path, session: byte
     # when one ran on the core thread between their send and their apply.
     parts = {"lat": [], "fetch": [], "queue": [], "apply": [], "service": [], "ts": [],
              "end": []}
+    missed = 0
     for applied, started, ticks in probe.records:
+        # when the source received this batch: looked up by the batch's own tick list
+        # (before the name is re-used below; the lookup used to run after it, always missed
+        # and fell back to the start of apply, hiding decode and the hand-off)
+        recv = src.received.get(id(ticks))
+        if recv is None:
+            missed += 1
+            recv = started
         ts = np.concatenate([t.records["ts_ns"] if type(t) is QuoteBlock
                              else np.array([t.ts_ns], dtype=np.int64) for t in ticks]) - offset
         ticks = ts  # one entry per tick from here on
-        recv = src.received.get(id(ticks), started)
         parts["lat"].append(applied - ts)
         parts["fetch"].append(recv - ts)
         parts["queue"].append(np.full(len(ticks), started - recv))
@@ -623,6 +630,8 @@ async def _latency_run(bootstrap: str, encoding: str, chain: Path, session: byte
         parts["service"].append(np.full(len(ticks), applied - recv))
         parts["ts"].append(ts)
         parts["end"].append(np.full(len(ticks), applied))
+    if missed:  # a measurement that silently starts at apply is the defect this replaced
+        raise RuntimeError(f"{missed} of {len(probe.records)} batches have no received stamp")
     arr = {k: np.concatenate(v) for k, v in parts.items()}
     lat = arr["lat"] / 1e6
     p99 = float(np.percentile(lat, 99))
