@@ -249,6 +249,114 @@ def make_vectorized_peer(book):
     return run
 
 
+def make_halley_peer(book):
+    """Peer C, the strongest numpy peer: the core's own method, vectorised. Out-of-the-money
+    side (parity on the forward), Corrado-Miller / deep-OTM start, bracketed Halley steps
+    on ``ln price`` in total vol, only the rows not yet converged iterate (``active``
+    shrinks every step), ``scipy.special.ndtr`` for the normal CDF; then the Greeks and
+    exposures as in :func:`make_vectorized_peer`. Same tolerance as the core
+    (``|ln(model / mid)| <= 1e-13``)."""
+    from scipy.special import ndtr
+
+    c, g = book.c, book.g
+    strike, is_call, group, strike_idx = c.strike, c.is_call, c.group, c.strike_idx
+    pos = c.pos
+    spot, mult = book.spot, book.multiplier
+    n_groups, n_strikes = len(g.T), len(book.strikes)
+    inv_sqrt_2pi = 1.0 / np.sqrt(2.0 * np.pi)
+
+    def solve(k, ek, target, otm_call):
+        log_target = np.log(target)
+        call = np.where(otm_call, target, target + 1.0 - ek)
+        half = call - 0.5 * (1.0 - ek)
+        disc = half * half - (1.0 - ek) ** 2 / np.pi
+        s_cm = np.where(disc > 0, np.sqrt(2 * np.pi) / (1.0 + ek)
+                        * (half + np.sqrt(np.maximum(disc, 0.0))), 0.0)
+        s_otm = np.abs(k) / np.sqrt(np.maximum(-2.0 * log_target, 1e-12))
+        s = np.maximum(np.maximum(s_cm, s_otm), 1e-8)
+        s = np.where((s > 0) & (s < 20.0), s, 1.0)
+        lo, hi = np.zeros_like(s), np.full_like(s, 20.0)
+        out = np.full_like(s, np.nan)
+        act = np.arange(len(s))
+        for _ in range(64):
+            if not len(act):
+                break
+            ka, eka, sa, oc = k[act], ek[act], s[act], otm_call[act]
+            d1 = -ka / sa + 0.5 * sa
+            d2 = d1 - sa
+            p = np.where(oc, ndtr(d1) - eka * ndtr(d2), eka * ndtr(-d2) - ndtr(-d1))
+            under = p <= 0.0
+            gval = np.log(np.where(under, 1.0, p)) - log_target[act]
+            done = ~under & (np.abs(gval) <= 1e-13)
+            out[act[done]] = sa[done]
+            up = ~under & (gval > 0)
+            hi[act[up]] = sa[up]
+            low = under | (~under & (gval <= 0))
+            lo[act[low]] = sa[low]
+            v = np.exp(-0.5 * d1 * d1) * inv_sqrt_2pi
+            g1 = v / np.where(under, 1.0, p)
+            g2 = g1 * (d1 * d2 / sa - g1)
+            den = 2.0 * g1 * g1 - gval * g2
+            step = np.where(den > 0, -2.0 * gval * g1 / np.where(den > 0, den, 1.0),
+                            -gval / g1)
+            s_new = sa + step
+            la, ha = lo[act], hi[act]
+            bad = under | ~((s_new > la) & (s_new < ha))
+            s_new = np.where(bad, 0.5 * (la + ha), s_new)
+            cubic = ~bad & (np.abs(gval) <= 1e-6) & ~done
+            out[act[cubic]] = s_new[cubic]
+            tight = ~done & ~cubic & (ha - la <= 1e-14 * ha)
+            out[act[tight]] = s_new[tight]
+            s[act] = s_new
+            act = act[~(done | cubic | tight)]
+        return out
+
+    def run(bid, ask):
+        T = g.T[group]
+        F = g.fwd[group]
+        df = g.df[group]
+        mid = 0.5 * (bid + ask)
+        with np.errstate(all="ignore"):
+            valid = (T > 0) & np.isfinite(mid) & (ask > 0) & (bid >= 0) & (bid <= ask)
+            v = np.flatnonzero(valid)
+            Fv, Kv, Tv, dfv, cv = F[v], strike[v], T[v], df[v], is_call[v]
+            k = np.log(Kv / Fv)
+            ek = np.exp(k)
+            cpx = mid[v] / (dfv * Fv)
+            intrinsic = np.where(cv, np.maximum(1.0 - ek, 0.0), np.maximum(ek - 1.0, 0.0))
+            upper = np.where(cv, 1.0, ek)
+            target = cpx - intrinsic
+            ok = (target > 0) & (cpx < upper)
+            sig = np.full(len(v), np.nan)
+            sig[ok] = solve(k[ok], ek[ok], target[ok], (k >= 0)[ok]) / np.sqrt(Tv[ok])
+            iv = np.full(len(strike), np.nan)
+            iv[v] = sig
+            sqt = np.sqrt(Tv)
+            s = sig * sqt
+            d1 = (np.log(Fv / Kv) + 0.5 * s * s) / s
+            d2 = d1 - s
+            a = Fv * dfv / spot
+            pdf1 = np.exp(-0.5 * d1 * d1) * inv_sqrt_2pi
+            cdf1 = ndtr(d1)
+            delta = np.where(cv, a * cdf1, a * (cdf1 - 1.0))
+            gamma = a * pdf1 / (spot * s)
+            vanna = -a * pdf1 * d2 / sig
+            log_fs = np.log(Fv / spot)
+            q = (-np.log(dfv) - log_fs) / Tv
+            common = a * pdf1 * (2.0 * log_fs - d2 * s) / (2.0 * Tv * s)
+            charm = np.where(cv, q * a * cdf1 - common, -q * a * (1.0 - cdf1) - common)
+            nm = pos[v] * mult
+            ex = np.nan_to_num(np.stack([nm * delta * spot, nm * gamma * spot * spot * 0.01,
+                                         nm * vanna * spot * 0.01, nm * charm * spot / 365.0]))
+        totals = ex.sum(axis=1)
+        gv, kv = group[v], strike_idx[v]
+        by_group = np.stack([np.bincount(gv, weights=e, minlength=n_groups) for e in ex], axis=1)
+        by_strike = np.stack([np.bincount(kv, weights=e, minlength=n_strikes) for e in ex], axis=1)
+        return iv, totals, by_group, by_strike
+
+    return run
+
+
 def make_single_update_peer(book, ivfn):
     """Peer for incremental updates: per update, vollib IV of the new mid, numpy Greeks,
     exposures; the contract's old contribution removed from and the new added to totals."""
@@ -386,6 +494,7 @@ def main(argv=None) -> int:
     ivfn = vollib_iv_fn()
     ivfn(0.05 * book.spot, float(g.fwd[c.group[ok[0]]]), book.spot, book.rate, 0.1, "c")
     peer_vec = make_vectorized_peer(book)
+    peer_halley = make_halley_peer(book)
     peer_vec(c.bid, c.ask)
     t_warm = time.perf_counter() - t0
     threading_layer = numba.threading_layer()
@@ -429,7 +538,7 @@ def main(argv=None) -> int:
     # background load on the shared cores hits the core and its peers alike.
     k_core = 5
     n_rounds = 4 if quick else 30
-    res = {"1t": [], "all": [], "warm_all": [], "vollib": [], "vec": []}
+    res = {"1t": [], "all": [], "warm_all": [], "vollib": [], "vec": [], "halley": []}
 
     def timed(key, fn):
         t0 = time.perf_counter()
@@ -448,6 +557,7 @@ def main(argv=None) -> int:
         book.evaluate(warm=False)  # leave the book as the cold solve left it
         timed("vollib", lambda: vollib_loop(ivfn, s_mid, s_F, s_K, book.rate, s_T, s_flag))
         timed("vec", lambda: peer_vec(c.bid, c.ask))
+        timed("halley", lambda: peer_halley(c.bid, c.ask))
     numba.set_num_threads(n_threads_all)
     t_1t, t_all, t_warm_all = med(res["1t"]), med(res["all"]), med(res["warm_all"])
     rate_1t, rate_all, rate_warm = n / t_1t, n / t_all, n / t_warm_all
@@ -463,6 +573,11 @@ def main(argv=None) -> int:
     both = np.isfinite(iv_vec[ok]) & np.isfinite(c.iv[ok])
     vec_close = float(np.mean(np.abs(iv_vec[ok][both] - c.iv[ok][both]) < 1e-6)) if both.any() else 0.0
     vec_missing = int((~np.isfinite(iv_vec[ok])).sum())
+    t_halley = med(res["halley"])
+    rate_halley = n / t_halley
+    iv_h, _, _, _ = peer_halley(c.bid, c.ask)
+    own = ok[c.iv_source[ok] == 0]  # IV solved from the contract's own mid (not the smile)
+    halley_agree = float(np.nanmax(np.abs(iv_h[own] - c.iv[own])))
 
     rows.append(("1", f"Whole chain, IV + 5 Greeks + exposures, 1 thread ({reps_whole} reps)",
                  fmt_rate(rate_1t), "vollib IV loop (Python, per contract)", fmt_rate(rate_vollib),
@@ -476,6 +591,13 @@ def main(argv=None) -> int:
     rows.append(("1", f"Whole chain, IV + 5 Greeks + exposures, {n_threads_all} threads",
                  fmt_rate(rate_all), "numpy/scipy vectorized (newton + norm), IV + Greeks + exposures",
                  fmt_rate(rate_vec), fmt_ratio(rate_all / rate_vec)))
+    halley_name = "numpy/scipy vectorized, the core's method (OTM side, Halley on ln price, active rows only, ndtr)"
+    rows.append(("1", "Whole chain, IV + 5 Greeks + exposures, 1 thread",
+                 fmt_rate(rate_1t), halley_name, fmt_rate(rate_halley),
+                 fmt_ratio(rate_1t / rate_halley)))
+    rows.append(("1", f"Whole chain, IV + 5 Greeks + exposures, {n_threads_all} threads",
+                 fmt_rate(rate_all), halley_name, fmt_rate(rate_halley),
+                 fmt_ratio(rate_all / rate_halley)))
     rows.append(("1", "(info) 1 thread vs all threads: parallel speed-up", fmt_rate(rate_all),
                  "same kernel, 1 thread", fmt_rate(rate_1t), fmt_ratio(rate_all / rate_1t)))
     rows.append(("1", f"(info) Whole chain warm-started IV (evaluate(warm=True)), {n_threads_all} threads",
@@ -495,6 +617,14 @@ def main(argv=None) -> int:
     notes.append(f"1: numpy/scipy peer: median {t_vec * 1e3:.1f} ms for the whole chain "
                  f"({len(res['vec'])} reps); on the core's OK rows its IV is within 1e-6 of the core's "
                  f"for {vec_close * 100:.2f} % and missing (no convergence) for {vec_missing}.")
+    notes.append(f"1: the strongest numpy peer (the core's method, vectorised): median "
+                 f"{t_halley * 1e3:.1f} ms; max |IV - core| on rows solved from their own mid "
+                 f"{halley_agree:.1e}. The newton + norm peer re-evaluates every row until the "
+                 f"slowest converges: its ratio flatters the core.")
+    targets.append(("whole chain, 1 thread / the core's method vectorised in numpy >= 3x",
+                    fmt_ratio(rate_1t / rate_halley), rate_1t / rate_halley >= 3.0))
+    targets.append(("whole chain, all threads >= 1 thread",
+                    fmt_ratio(rate_all / rate_1t), rate_all >= rate_1t))
     targets.append((f"whole chain, {n_threads_all} threads >= {TARGET_WHOLE_ALL / 1e6:.0f} M contracts/s",
                     fmt_rate(rate_all), rate_all >= TARGET_WHOLE_ALL))
     targets.append((f"whole chain ({n_threads_all} threads) / vollib >= {TARGET_VS_VOLLIB:.0f}x",
