@@ -66,6 +66,7 @@ from monitor.sources.memory import MemorySource
 from monitor.sources.scenarios import DEMO_REGIMES, SCENARIOS
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.state import build_state, observation
+from monitor.threads import ThreadChooser
 from monitor.warmup import compiled_signatures, warm_up
 from monitor.wire.codec import WRONG_ENCODING
 from monitor.wire.records import QuoteBlock
@@ -125,6 +126,7 @@ class Monitor:
         self.max_ticks = max_ticks
         self.out = out
         self.core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
+        self.threads = ThreadChooser(numba.config.NUMBA_NUM_THREADS)
         # publish cycles compute on frozen copies here; numba's threadsafe layer (see
         # monitor.core.jit) lets its parallel kernels run beside the core thread's
         self.levels = ThreadPoolExecutor(max_workers=1, thread_name_prefix="levels",
@@ -164,9 +166,17 @@ class Monitor:
         self._last_publish = (time.monotonic(), 0)
         self.tps = 0.0
 
+    def _on_core(self, fn, *args):
+        # the core thread's parallel kernels (quote blocks, inline refreshes) use all cores
+        # only while other processes leave them idle (monitor.threads: on a shared core,
+        # two threads ran slower than one)
+        self.threads.apply()
+        return fn(*args)
+
     async def _core(self, fn, *args):
         """``fn(*args)`` on the core thread; then launch the refreshes it started."""
-        out = await asyncio.get_running_loop().run_in_executor(self.core, fn, *args)
+        out = await asyncio.get_running_loop().run_in_executor(self.core, self._on_core, fn,
+                                                               *args)
         for job in self.pipeline.take_refreshes():
             task = asyncio.create_task(self._refresh(job), name=f"refresh-{job.state.root}")
             self._refreshes.add(task)
