@@ -172,6 +172,39 @@ def vollib_loop(ivfn, mid, F, K, r, T, flag) -> np.ndarray:
     return out
 
 
+def peer_exposures(book, v, sig, cdf, pdf):
+    """The numpy peers' Greeks (as :func:`monitor.core.black76.greeks`), exposures and
+    per-group / per-strike sums for book rows ``v`` with IVs ``sig``; ``cdf`` / ``pdf``
+    the normal functions each peer uses. Returns (totals, by_group, by_strike)."""
+    c, g = book.c, book.g
+    spot, mult = book.spot, book.multiplier
+    j = c.group[v]
+    Fv, Kv, Tv, dfv, cv = g.fwd[j], c.strike[v], g.T[j], g.df[j], c.is_call[v]
+    with np.errstate(all="ignore"):
+        sqt = np.sqrt(Tv)
+        s = sig * sqt
+        d1 = (np.log(Fv / Kv) + 0.5 * s * s) / s
+        d2 = d1 - s
+        a = Fv * dfv / spot
+        pdf1 = pdf(d1)
+        cdf1 = cdf(d1)
+        delta = np.where(cv, a * cdf1, a * (cdf1 - 1.0))
+        gamma = a * pdf1 / (spot * s)
+        vanna = -a * pdf1 * d2 / sig
+        log_fs = np.log(Fv / spot)
+        q = (-np.log(dfv) - log_fs) / Tv
+        common = a * pdf1 * (2.0 * log_fs - d2 * s) / (2.0 * Tv * s)
+        charm = np.where(cv, q * a * cdf1 - common, -q * a * (1.0 - cdf1) - common)
+        nm = c.pos[v] * mult
+        ex = np.nan_to_num(np.stack([nm * delta * spot, nm * gamma * spot * spot * 0.01,
+                                     nm * vanna * spot * 0.01, nm * charm * spot / 365.0]))
+    gv, kv = j, c.strike_idx[v]
+    by_group = np.stack([np.bincount(gv, weights=e, minlength=len(g.T)) for e in ex], axis=1)
+    by_strike = np.stack([np.bincount(kv, weights=e, minlength=len(book.strikes)) for e in ex],
+                         axis=1)
+    return ex.sum(axis=1), by_group, by_strike
+
+
 def make_vectorized_peer(book):
     """Peer B: the whole chain with numpy/scipy, the way the open-source GEX scripts do it:
     validity masks, IV by vectorized ``scipy.optimize.newton`` on Black-76 prices
@@ -181,10 +214,7 @@ def make_vectorized_peer(book):
     from scipy.stats import norm
 
     c, g = book.c, book.g
-    strike, is_call, group, strike_idx = c.strike, c.is_call, c.group, c.strike_idx
-    pos = c.pos
-    spot, mult = book.spot, book.multiplier
-    n_groups, n_strikes = len(g.T), len(book.strikes)
+    strike, is_call, group = c.strike, c.is_call, c.group
 
     def price(sig, F, K, T, df, cp, mid):
         s = sig * np.sqrt(T)
@@ -220,31 +250,7 @@ def make_vectorized_peer(book):
         sig = np.where(res.converged & (res.root > 0), res.root, np.nan)
         iv = np.full(len(strike), np.nan)
         iv[v] = sig
-        # Greeks (same definitions as monitor.core.black76.greeks)
-        with np.errstate(all="ignore"):
-            sqt = np.sqrt(Tv)
-            s = sig * sqt
-            d1 = (np.log(Fv / Kv) + 0.5 * s * s) / s
-            d2 = d1 - s
-            a = Fv * dfv / spot
-            pdf1 = norm.pdf(d1)
-            cdf1 = norm.cdf(d1)
-            delta = np.where(cv, a * cdf1, a * (cdf1 - 1.0))
-            gamma = a * pdf1 / (spot * s)
-            vega_ = spot * a * pdf1 * sqt  # noqa: F841 (computed like the core does)
-            vanna = -a * pdf1 * d2 / sig
-            log_fs = np.log(Fv / spot)
-            q = (-np.log(dfv) - log_fs) / Tv
-            common = a * pdf1 * (2.0 * log_fs - d2 * s) / (2.0 * Tv * s)
-            charm = np.where(cv, q * a * cdf1 - common, -q * a * (1.0 - cdf1) - common)
-            nm = pos[v] * mult
-            ex = np.stack([nm * delta * spot, nm * gamma * spot * spot * 0.01,
-                           nm * vanna * spot * 0.01, nm * charm * spot / 365.0])
-            ex = np.nan_to_num(ex)
-        totals = ex.sum(axis=1)
-        gv, kv = group[v], strike_idx[v]
-        by_group = np.stack([np.bincount(gv, weights=e, minlength=n_groups) for e in ex], axis=1)
-        by_strike = np.stack([np.bincount(kv, weights=e, minlength=n_strikes) for e in ex], axis=1)
+        totals, by_group, by_strike = peer_exposures(book, v, sig, norm.cdf, norm.pdf)
         return iv, totals, by_group, by_strike
 
     return run
@@ -260,10 +266,7 @@ def make_halley_peer(book):
     from scipy.special import ndtr
 
     c, g = book.c, book.g
-    strike, is_call, group, strike_idx = c.strike, c.is_call, c.group, c.strike_idx
-    pos = c.pos
-    spot, mult = book.spot, book.multiplier
-    n_groups, n_strikes = len(g.T), len(book.strikes)
+    strike, is_call, group = c.strike, c.is_call, c.group
     inv_sqrt_2pi = 1.0 / np.sqrt(2.0 * np.pi)
 
     def solve(k, ek, target, otm_call):
@@ -332,27 +335,8 @@ def make_halley_peer(book):
             sig[ok] = solve(k[ok], ek[ok], target[ok], (k >= 0)[ok]) / np.sqrt(Tv[ok])
             iv = np.full(len(strike), np.nan)
             iv[v] = sig
-            sqt = np.sqrt(Tv)
-            s = sig * sqt
-            d1 = (np.log(Fv / Kv) + 0.5 * s * s) / s
-            d2 = d1 - s
-            a = Fv * dfv / spot
-            pdf1 = np.exp(-0.5 * d1 * d1) * inv_sqrt_2pi
-            cdf1 = ndtr(d1)
-            delta = np.where(cv, a * cdf1, a * (cdf1 - 1.0))
-            gamma = a * pdf1 / (spot * s)
-            vanna = -a * pdf1 * d2 / sig
-            log_fs = np.log(Fv / spot)
-            q = (-np.log(dfv) - log_fs) / Tv
-            common = a * pdf1 * (2.0 * log_fs - d2 * s) / (2.0 * Tv * s)
-            charm = np.where(cv, q * a * cdf1 - common, -q * a * (1.0 - cdf1) - common)
-            nm = pos[v] * mult
-            ex = np.nan_to_num(np.stack([nm * delta * spot, nm * gamma * spot * spot * 0.01,
-                                         nm * vanna * spot * 0.01, nm * charm * spot / 365.0]))
-        totals = ex.sum(axis=1)
-        gv, kv = group[v], strike_idx[v]
-        by_group = np.stack([np.bincount(gv, weights=e, minlength=n_groups) for e in ex], axis=1)
-        by_strike = np.stack([np.bincount(kv, weights=e, minlength=n_strikes) for e in ex], axis=1)
+        totals, by_group, by_strike = peer_exposures(
+            book, v, sig, ndtr, lambda x: np.exp(-0.5 * x * x) * inv_sqrt_2pi)
         return iv, totals, by_group, by_strike
 
     return run
