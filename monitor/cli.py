@@ -268,7 +268,8 @@ def run(
     from monitor.books import build_books
     from monitor.logs import configure_logging
     from monitor.service import ServiceError, run_service
-    _note_cold_cache()
+    from monitor.warmup import cache_is_cold
+
     try:
         positive("--duration", duration)
         positive("--rate", rate)
@@ -278,8 +279,11 @@ def run(
                              metrics={"port": metrics_port},
                              embedded={"rate_ticks_per_s": rate})
         configure_logging(log_format or settings.log_format)
-        structlog.get_logger("monitor").info(
-            "config_loaded", file=str(settings.config_file), origin=settings.config_origin)
+        log = structlog.get_logger("monitor")
+        log.info("config_loaded", file=str(settings.config_file), origin=settings.config_origin)
+        if cache_is_cold():  # a log event here: the service's stderr is its log stream
+            log.warning("kernels_compiling", note=f"once per version, {COLD_COMPILE}; "
+                        "`monitor warmup` does it ahead of time; /readyz waits for it")
         books = build_books(settings, _chains(settings, chain), settings.base)
     except USER_ERRORS as err:
         fail_on(err)
