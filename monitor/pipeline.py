@@ -85,11 +85,11 @@ class UnderlyingState:
     jump_votes: list = field(default_factory=list)  # ts_ns of ticks beyond the clock skew
     spot_votes: list = field(default_factory=list)  # unconfirmed spots far from the last
     tape: HedgeTape = field(default_factory=HedgeTape)  # dealers' hedges of classified prints
-    # classified prints of the batch in hand not yet in the tape (row, customer contracts,
-    # ts_ns): added in one pass before anything changes the book (Pipeline._drain_tapes)
+    # classified prints of the batch in hand not yet in the tape (row, customer contracts),
+    # all inside the tape's current session: added in one pass before anything changes the
+    # book (Pipeline._drain_tapes); a print outside it goes to the tape at once
     tape_rows: list = field(default_factory=list)
     tape_q: list = field(default_factory=list)
-    tape_ts: list = field(default_factory=list)
 
     def vote_clock_jump(self, ts: int) -> int | None:
         """A tick dated beyond the clock skew votes for a jump of the event clock (a session
@@ -418,8 +418,8 @@ class Pipeline:
         for r in ([root] if root is not None else list(self._taped)):
             s = self._taped.pop(r, None)
             if s is not None and s.tape_rows:
-                s.tape.add_many(s.book, s.tape_rows, s.tape_q, s.tape_ts)
-                s.tape_rows, s.tape_q, s.tape_ts = [], [], []
+                s.tape.add_many(s.book, s.tape_rows, s.tape_q)
+                s.tape_rows, s.tape_q = [], []
 
     def _flush(self, pending: dict, root: str) -> None:
         if root in self._taped:
@@ -612,12 +612,16 @@ class Pipeline:
             s.unclassified += 1
             return 1
         s.classified += 1
-        if self.tape:  # (three appends: a tuple per print costs more to unpack later)
-            if not s.tape_rows:
-                self._taped[s.root] = s
-            s.tape_rows.append(row)
-            s.tape_q.append(side * t.size)
-            s.tape_ts.append(t.ts_ns)
+        if self.tape:  # (two appends: a tuple per print costs more to unpack later)
+            tape = s.tape
+            if tape.from_ns <= t.ts_ns < tape.until_ns:  # the session in hand: batched
+                if not s.tape_rows:
+                    self._taped[s.root] = s
+                s.tape_rows.append(row)
+                s.tape_q.append(side * t.size)
+            else:  # a new session (or the first print, or a stale one): at once, in order
+                self._drain_tapes(s.root)
+                tape.add(s.book, row, side * t.size, t.ts_ns)
         dealer = -side * t.size
         s.flow_pos[row] = s.flow_pos.get(row, 0.0) + dealer
         if not s.book.c.is_call[row]:

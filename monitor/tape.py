@@ -45,8 +45,8 @@ class HedgeTape:
     # the trade path arrive in batches (add_many), one numpy pass each
     _usd: list = field(default_factory=lambda: [0.0] * 6)
     _units: list = field(default_factory=lambda: [0.0] * 6)
-    _from_ns: int = 0
-    _until_ns: int = 0
+    from_ns: int = 0  # the session summed: [from_ns, until_ns), UTC ns (New York midnights)
+    until_ns: int = 0
     _slot: np.ndarray | None = None  # per book row: its slot this session
     # per book row: the session's classified customer contracts (+ bought), whether or not
     # the contract had a delta: today's prints for the settled-vs-live books
@@ -64,9 +64,9 @@ class HedgeTape:
         """Add one classified print of ``customer_contracts`` (+ bought, - sold by the
         customer) on ``book`` row ``row`` at ``ts_ns``; returns the dealers' hedge in
         units of the underlying (0.0 when not added)."""
-        if ts_ns >= self._until_ns or self._slot is None:
+        if ts_ns >= self.until_ns or self._slot is None:
             self._open(book, ts_ns)
-        elif ts_ns < self._from_ns:
+        elif ts_ns < self.from_ns:
             self.stale += 1
             return 0.0
         self._contracts[row] += customer_contracts
@@ -81,16 +81,12 @@ class HedgeTape:
         self.prints += 1
         return units
 
-    def add_many(self, book, rows: list, contracts: list, ts_ns: list) -> None:
-        """:meth:`add` for prints recorded on the trade path, in their order, with the
-        book as it was when they arrived (the caller drains them before anything changes
-        the book's deltas or spot). One numpy pass when all lie in the current session;
-        print by print otherwise (a new session, a stale print)."""
+    def add_many(self, book, rows: list, contracts: list) -> None:
+        """:meth:`add` for prints of the current session recorded on the trade path
+        (the caller checked each one's time against :attr:`from_ns` / :attr:`until_ns`),
+        in one numpy pass, with the book as it was when they arrived (the caller drains
+        them before anything changes the book's deltas or spot)."""
         if not rows:
-            return
-        if self._slot is None or not (self._from_ns <= min(ts_ns) and max(ts_ns) < self._until_ns):
-            for r, q, t in zip(rows, contracts, ts_ns):
-                self.add(book, r, q, t)
             return
         idx = np.asarray(rows, dtype=np.int64)
         q = np.asarray(contracts, dtype=np.float64)
@@ -109,9 +105,9 @@ class HedgeTape:
         """Start the session of ``ts_ns``'s New York date: zero sums, bucket the expiries."""
         day = dt.datetime.fromtimestamp(ts_ns / 1e9, tz=NY).date()
         start = dt.datetime(day.year, day.month, day.day, tzinfo=NY)
-        self._from_ns = int(start.timestamp() * 1e9)
+        self.from_ns = int(start.timestamp() * 1e9)
         nxt = start.date() + dt.timedelta(days=1)
-        self._until_ns = int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=NY).timestamp()
+        self.until_ns = int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=NY).timestamp()
                              * 1e9)
         bucket = self.buckets(book.group_expiry, day)[book.c.group]
         self._slot = bucket.astype(np.int64) * 2 + (~book.c.is_call).astype(np.int64)
