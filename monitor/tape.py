@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from monitor.chain.occ import first_expiry_after
+
 __all__ = ["HedgeTape", "EXPIRY_BUCKETS"]
 
 NY = ZoneInfo("America/New_York")
@@ -124,8 +126,7 @@ class HedgeTape:
         2 = later (or already expired: such contracts have no delta)."""
         exp = np.asarray(group_expiry).astype("datetime64[D]")
         today = np.datetime64(day, "D")
-        after = exp[exp > today]
-        nxt = after.min() if after.size else None
+        nxt = first_expiry_after(exp, today)
         out = np.full(exp.shape, 2, dtype=np.int8)
         if nxt is not None:
             out[exp == nxt] = 1

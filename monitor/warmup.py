@@ -18,6 +18,7 @@ container starts warm); ``monitor run`` runs it on its own books before it says 
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,8 +59,6 @@ def cache_is_cold() -> bool:
 def compiled_signatures() -> dict[str, int]:
     """``{module.kernel: compiled signatures}`` of every numba kernel of
     :data:`KERNEL_MODULES` imported so far (what a test compares before and after)."""
-    import sys
-
     out = {}
     for name, mod in list(sys.modules.items()):
         if mod is None or not name.startswith(KERNEL_MODULES):

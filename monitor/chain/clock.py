@@ -17,7 +17,7 @@ import exchange_calendars as xc
 import numpy as np
 import pandas as pd
 
-from monitor.chain.occ import NY, underlying_of_root
+from monitor.chain.occ import NY, first_expiry_after, underlying_of_root
 
 #: underlyings whose options trade until 15 minutes after the stock market's close
 INDEX_UNDERLYINGS = frozenset({"SPX", "VIX", "NDX", "RUT", "XSP", "DJX", "OEX", "XEO", "MXEF",
@@ -95,9 +95,9 @@ def horizon_clocks(now_ns: int, underlying: str, group_expiry, group_settle_ns
     exp = np.asarray(group_expiry).astype("datetime64[D]")
     today = np.datetime64(pd.Timestamp(now_ns, unit="ns", tz="UTC").tz_convert(NY).date(), "D")
     ahead = settle > now_ns
-    later = ahead & (exp > today)
-    pick = later if later.any() else ahead
-    if pick.any():
-        nxt = exp[pick].min()
+    nxt = first_expiry_after(exp[ahead], today)
+    if nxt is None and ahead.any():  # nothing after today: the first settlement ahead
+        nxt = exp[ahead].min()
+    if nxt is not None:
         out.append(("after_next_expiry", int(settle[ahead & (exp == nxt)].max())))
     return out

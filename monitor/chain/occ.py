@@ -293,3 +293,11 @@ def format_occ_padded(root: str, expiry, is_call: bool, strike: float) -> str:
     compact = format_occ(root, expiry, is_call, strike)
     r = compact[:-15]
     return f"{r:<6}{compact[-15:]}"
+
+
+def first_expiry_after(expiries, day) -> np.datetime64 | None:
+    """The earliest of ``expiries`` (dates) strictly after ``day``: the "next" expiration
+    of the tape's buckets and of the ``after_next_expiry`` horizon; None if there is none."""
+    exp = np.asarray(expiries).astype("datetime64[D]")
+    after = exp[exp > np.datetime64(day, "D")]
+    return after.min() if after.size else None

@@ -66,6 +66,13 @@ VENDOR_IV_RANGE = (0.01, 2.0)  # same filter as the reference VEX computation (S
 GREEKS_SOURCES = ("model", "vendor")
 
 
+def years_left(settle_ns: np.ndarray, now_ns: int) -> np.ndarray:
+    """Years from ``now_ns`` to each settlement (UTC ns): at least the 0DTE floor
+    :data:`MIN_T_YEARS` while it is ahead, 0 once it has passed (settled)."""
+    left = (np.asarray(settle_ns) - int(now_ns)).astype(np.float64)
+    return np.where(left > 0, np.maximum(left / NS_PER_YEAR, MIN_T_YEARS), 0.0)
+
+
 class Book:
     """Exposure state of one underlying. See the module docstring for the two update paths.
 
@@ -162,8 +169,7 @@ class Book:
     def set_clock(self, now_ns: int) -> None:
         """Years to settlement per group from ``now_ns`` (UTC ns); 0 = expired."""
         self.now_ns = int(now_ns)
-        left = (self.group_settle_ns - self.now_ns).astype(np.float64)
-        T = np.where(left > 0, np.maximum(left / NS_PER_YEAR, MIN_T_YEARS), 0.0)
+        T = years_left(self.group_settle_ns, self.now_ns)
         self.g.T[:] = T
         self.g.df[:] = np.exp(-self.group_rate * T)
 

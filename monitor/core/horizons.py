@@ -32,10 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.core.book import MIN_T_YEARS, NS_PER_YEAR
+from monitor.core.book import years_left
 from monitor.core.exposures import BY_KEY
 from monitor.core.layout import CALLS, PUTS
-from monitor.core.levels import gamma_rows, zero_gamma_of
+from monitor.core.levels import gamma_rows, walls_of, zero_gamma_of
 from monitor.core.scenarios import share_delta_change
 from monitor.fmt import iso_utc
 
@@ -67,8 +67,7 @@ class Forward:
 def groups_at(book, ts_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(T', F', df') per settlement group at clock ``ts_ns`` (see the module docstring;
     ``ts_ns`` before the book's clock counts as now)."""
-    left = (book.group_settle_ns - max(int(ts_ns), book.now_ns)).astype(np.float64)
-    T1 = np.where(left > 0, np.maximum(left / NS_PER_YEAR, MIN_T_YEARS), 0.0)
+    T1 = years_left(book.group_settle_ns, max(int(ts_ns), book.now_ns))
     T0 = book.g.T
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(T0 > 0, T1 / T0, 0.0)
@@ -86,12 +85,9 @@ def forward_at(book, horizon: str, ts_ns: int) -> Forward:
     c = book.c
     slot = c.strike_idx[rows].astype(np.int64) * 2 + np.where(c.is_call[rows], CALLS, PUTS)
     by_strike = np.bincount(slot, weights=gex, minlength=2 * len(book.strikes)).reshape(-1, 2)
-    wall = []
-    for side in (CALLS, PUTS):
-        g = np.abs(by_strike[:, side])
-        wall.append(float(book.strikes[int(np.argmax(g))]) if len(g) and g.max() > 0 else None)
+    call_wall, put_wall = walls_of(by_strike, book.strikes)
     return Forward(horizon, int(ts_ns), zero_gamma_of(book.spot, w, d1, inv_s),
-                   float(gex.sum()), wall[0], wall[1], int(len(rows)), by_strike)
+                   float(gex.sum()), call_wall, put_wall, int(len(rows)), by_strike)
 
 
 def forward_levels(book, clocks: list[tuple[str, int]]) -> list[Forward]:
@@ -102,8 +98,7 @@ def forward_levels(book, clocks: list[tuple[str, int]]) -> list[Forward]:
 def charm_to(book, ts_ns: int) -> tuple[float, float]:
     """(USD, shares): the dealers' hedge trade from time passing alone until ``ts_ns``
     (see the module docstring; + = dealers buy)."""
-    T1 = (book.group_settle_ns - max(int(ts_ns), book.now_ns)) / NS_PER_YEAR
     # a group still alive keeps at least the 0DTE floor, as the book's own clock does
-    T1 = np.where(T1 > 0, np.maximum(T1, MIN_T_YEARS), 0.0)
+    T1 = years_left(book.group_settle_ns, max(int(ts_ns), book.now_ns))
     shares = -share_delta_change(book, T1)
     return float(shares * book.spot), float(shares)

@@ -200,10 +200,15 @@ def gex_curve(book, spots: np.ndarray) -> np.ndarray:
 
 def walls(book) -> tuple[float | None, float | None]:
     """(call wall, put wall): strikes with the largest |GEX| from calls alone, puts alone."""
+    return walls_of(book.agg.by_strike[:, :, GEX], book.strikes)
+
+
+def walls_of(gex_by_side: np.ndarray, strikes: np.ndarray) -> tuple[float | None, float | None]:
+    """:func:`walls` of a per-strike GEX array ``[n_strikes, CALLS|PUTS]``."""
     out = []
     for side in (CALLS, PUTS):
-        g = np.abs(book.agg.by_strike[:, side, GEX])
-        out.append(float(book.strikes[int(np.argmax(g))]) if len(g) and g.max() > 0 else None)
+        g = np.abs(gex_by_side[:, side])
+        out.append(float(strikes[int(np.argmax(g))]) if len(g) and g.max() > 0 else None)
     return out[0], out[1]
 
 

@@ -33,14 +33,20 @@ def dealer_positions(model: str, is_call: np.ndarray, oi: np.ndarray) -> np.ndar
 
 
 
+def gex_per_contract(book) -> np.ndarray:
+    """GEX (USD per 1 %) of one contract long, per book row, on the book's Greeks (0 for a
+    row whose Greeks do not count): what each model's positions weight."""
+    gamma = np.where(book.c.status == st.OK, book.c.gamma, 0.0)
+    return BY_KEY["gex_usd_per_pct"].contribution(1.0, gamma, book.multiplier, book.spot)
+
+
 def model_gex(book, flow_pos: dict | None = None, user: np.ndarray | None = None,
               base_model: str = "classic") -> dict[str, float]:
     """GEX (USD per 1 %) of ``book`` under each available position model: ``classic``,
     ``short_all``, ``flow`` (``base_model`` plus the classified prints ``flow_pos``,
     ``{row: dealer contracts}``) and ``positions`` (``user``, dealer contracts per row)."""
     c = book.c
-    gamma = np.where(c.status == st.OK, c.gamma, 0.0)
-    unit = BY_KEY["gex_usd_per_pct"].contribution(1.0, gamma, book.multiplier, book.spot)
+    unit = gex_per_contract(book)
     out = {}
     for m in MODELS:
         out[m] = float(dealer_positions(m, c.is_call, book.oi) @ unit)
@@ -83,8 +89,7 @@ def settled_vs_live(book, customer_contracts: np.ndarray, base_model: str = "cla
     * ``dampening``: it has the opposite sign (shrinks, without flipping).
     """
     c = book.c
-    gamma = np.where(c.status == st.OK, c.gamma, 0.0)
-    unit = BY_KEY["gex_usd_per_pct"].contribution(1.0, gamma, book.multiplier, book.spot)
+    unit = gex_per_contract(book)
     settled_pos = dealer_positions(base_model, c.is_call, book.oi)
     settled = settled_pos * unit
     flow = -np.asarray(customer_contracts, dtype=np.float64) * unit
