@@ -95,6 +95,7 @@ from monitor.sources.kafka import (  # noqa: E402
 from monitor.sources.memory import MemorySource  # noqa: E402
 from monitor.sources.simulator import MarketSimulator, SimConfig  # noqa: E402
 from monitor.wire.codec import decode, encode, kafka_key  # noqa: E402
+from monitor.wire.columns import TickColumns, count  # noqa: E402
 from monitor.wire.records import QuoteBlock  # noqa: E402
 from monitor.wire.schema import BINARY_TYPES, WIRE_VERSION, Tick  # noqa: E402
 from tests.broker import create_topics, start_broker  # noqa: E402
@@ -200,9 +201,6 @@ def kafka_settings(bootstrap: str, topics: KafkaTopics, encoding: str) -> Settin
     return s
 
 
-def count_ticks(ticks) -> int:
-    """Ticks in a batch's list (a block of fixed-width quote records counts its quotes)."""
-    return sum(len(t) if type(t) is QuoteBlock else 1 for t in ticks)
 
 
 def messages_of(ticks: list, encoding: str, topics: KafkaTopics, batch: int) -> list[bytes]:
@@ -288,7 +286,7 @@ def instrument(mon: Monitor, keep: bool) -> Probe:
         now = time.time_ns()
         p.apply_s += time.perf_counter() - t0
         p.n_apply += 1
-        p.applied += count_ticks(ticks)
+        p.applied += count(ticks)
         p.last_ns = now
         if keep:
             p.records.append((now, start_ns, ticks))
@@ -416,7 +414,7 @@ async def raw_consume(bootstrap: str, topics: KafkaTopics, encoding: str, n_tick
                 msgs += len(recs)
                 if do_decode:
                     for r in recs:
-                        ticks += count_ticks(decode(r.value, encoding).ticks)
+                        ticks += count(decode(r.value, encoding).ticks)
         dt = time.perf_counter() - t0
         if msgs < n_msgs or (do_decode and ticks != n_ticks):
             raise RuntimeError(f"raw consume {encoding}: {msgs}/{n_msgs} messages, {ticks} ticks")
@@ -563,7 +561,7 @@ async def _latency_run(bootstrap: str, encoding: str, chain: Path, session: byte
                 async for b in src.batches():
                     now = time.time_ns()
                     probe.records.append((now, now, b.ticks))
-                    probe.applied += count_ticks(b.ticks)
+                    probe.applied += count(b.ticks)
                     probe.last_ns = now
                     probe.n_apply += 1
                     if probe.applied >= n:
@@ -620,7 +618,8 @@ async def _latency_run(bootstrap: str, encoding: str, chain: Path, session: byte
         if recv is None:
             missed += 1
             recv = started
-        ts = np.concatenate([t.records["ts_ns"] if type(t) is QuoteBlock
+        ts = np.concatenate([t.records["ts_ns"] if type(t) is QuoteBlock else t.ts_ns
+                             if type(t) is TickColumns
                              else np.array([t.ts_ns], dtype=np.int64) for t in ticks]) - offset
         ticks = ts  # one entry per tick from here on
         parts["lat"].append(applied - ts)

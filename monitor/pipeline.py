@@ -40,9 +40,18 @@ import numpy as np
 from monitor.chain.occ import underlying_of_root
 from monitor.core.book import Book
 from monitor.core.positions import dealer_positions
-from monitor.core.quotes import APPLY, FUTURE, REASONS, STALE, screen_records
+from monitor.core.quotes import (
+    APPLY,
+    FUTURE,
+    REASONS,
+    STALE,
+    lookup_symbols,
+    scan_ticks,
+    screen_records,
+)
 from monitor.core.symbol_index import WIDTH, SymbolIndex
 from monitor.tape import HedgeTape
+from monitor.wire.columns import QUOTE, TRADE, TickColumns, concat, from_ticks
 from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
@@ -68,7 +77,9 @@ class UnderlyingState:
     position_model: str = "classic"  # classic | short_all | flow | positions
     base_model: str = "classic"  # flow: the model at the open
     flow_pos: dict = field(default_factory=dict)  # row -> dealer contracts from trade prints
-    last_trade_px: dict = field(default_factory=dict)  # row -> last print (tick rule)
+    # per book row: the last print's price (tick rule), NaN: none yet; a slice of the
+    # pipeline's array, as last_ts
+    last_trade_px: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pending_quote: dict = field(default_factory=dict)  # row -> (bid, ask) not yet applied
     customer_puts_sold: float = 0.0  # contracts, cumulative (sold - bought)
     classified: int = 0
@@ -90,6 +101,7 @@ class UnderlyingState:
     # book (Pipeline._drain_tapes); a print outside it goes to the tape at once
     tape_rows: list = field(default_factory=list)
     tape_q: list = field(default_factory=list)
+    offset: int = 0  # of its first row in the pipeline's per-contract arrays
 
     def vote_clock_jump(self, ts: int) -> int | None:
         """A tick dated beyond the clock skew votes for a jump of the event clock (a session
@@ -126,7 +138,7 @@ class UnderlyingState:
         """A copy whose book and arrays will not change (the publish cycle reads it while
         ticks keep coming)."""
         return replace(self, book=self.book.copy(), last_ts=self.last_ts.copy(),
-                       flow_pos=dict(self.flow_pos), last_trade_px=dict(self.last_trade_px),
+                       flow_pos=dict(self.flow_pos), last_trade_px=self.last_trade_px.copy(),
                        pending_quote={}, tape=self.tape.copy(),
                        refreshing=None, touched=[], spare=None)
 
@@ -140,7 +152,8 @@ class UnderlyingState:
                 "spot_ts_ns": self.spot_ts_ns, "clock_ns": self.clock_ns, "bid": b.c.bid,
                 "ask": b.c.ask, "oi": b.oi, "last_ts": self.last_ts, "oi_date": self.oi_date,
                 "flow_pos": {str(k): v for k, v in self.flow_pos.items()},
-                "last_trade_px": {str(k): v for k, v in self.last_trade_px.items()},
+                "last_trade_px": {str(k): float(self.last_trade_px[k])
+                                  for k in np.flatnonzero(self.last_trade_px == self.last_trade_px)},
                 "customer_puts_sold": self.customer_puts_sold, "trades": self.trades,
                 "classified": self.classified, "unclassified": self.unclassified,
                 "last_trade_ts_ns": self.last_trade_ts_ns, "tape": self.tape.checkpoint()}
@@ -160,7 +173,9 @@ class UnderlyingState:
         self.pending_spot, self.oi_date = cp["pending_spot"], cp["oi_date"]
         self.flow_pos = {int(k): float(v) for k, v in cp.get("flow_pos", {}).items()}
         self.customer_puts_sold = float(cp.get("customer_puts_sold", 0.0))
-        self.last_trade_px = {int(k): float(v) for k, v in cp.get("last_trade_px", {}).items()}
+        self.last_trade_px[:] = np.nan
+        for k, v in cp.get("last_trade_px", {}).items():
+            self.last_trade_px[int(k)] = float(v)
         self.trades = int(cp.get("trades", 0))
         self.classified = int(cp.get("classified", 0))
         self.unclassified = int(cp.get("unclassified", 0))
@@ -253,7 +268,8 @@ class Pipeline:
                  reeval_bps: float = 5.0, clock=time.monotonic,
                  models: dict[str, tuple[str, str]] | None = None,
                  background_refresh: bool = False, max_future_s: float | None = None,
-                 wall_clock=time.time_ns, bounds: dict | None = None, tape: bool = True):
+                 wall_clock=time.time_ns, bounds: dict | None = None, tape: bool = True,
+                 columns: bool = True):
         """``models``: per root ``(position_model, flow_base_model)``; default the book's
         own model. For ``positions`` the books already hold the user's positions.
         ``background_refresh``: due whole-chain refreshes are started as :class:`Refresh`
@@ -261,13 +277,17 @@ class Pipeline:
         ``max_future_s``: ticks dated more than this after ``wall_clock()`` (UTC ns) are
         rejected as ``future_ts`` (None or 0: no limit). ``bounds``: per root a
         :class:`monitor.config.BoundsSettings` (default: its defaults). ``tape``: keep the
-        hedge-pressure tape (off only to measure what it costs: benchmarks/bench_tape.py)."""
+        hedge-pressure tape (off only to measure what it costs: benchmarks/bench_tape.py).
+        ``columns``: a batch of tick objects is turned into columns and its quotes and
+        trades screened and applied in one kernel pass (:meth:`_columns`); off, each tick
+        takes the per-tick path (the reference the kernel is tested against)."""
         from monitor.config import BoundsSettings  # (a plain settings model)
         self.max_future_ns = int(max_future_s * 1e9) if max_future_s else None
         self.wall_clock = wall_clock
         self.ts_limit = np.iinfo(np.int64).max  # set per batch
         self._taped: dict[str, UnderlyingState] = {}  # underlyings with prints to add
         self.tape = tape
+        self.columns = columns
         self.reeval_s = reeval_ms / 1000.0
         self.reeval_frac = reeval_bps / 1e4
         self.clock = clock
@@ -281,12 +301,14 @@ class Pipeline:
         # states' own last_ts
         sizes = [len(book.c.strike) for book in books.values()]
         self.last_ts = np.full(sum(sizes), -1, dtype=np.int64)
+        self.last_px = np.full(sum(sizes), np.nan)  # per contract: last print (tick rule)
         self.state_list: list[UnderlyingState] = []
         names: list[str] = []
         start = 0
         for (root, book), n in zip(books.items(), sizes):
             s = UnderlyingState(root=root, book=book, last_ts=self.last_ts[start:start + n],
-                                spot_ts_ns=book.now_ns, clock_ns=book.now_ns)
+                                spot_ts_ns=book.now_ns, clock_ns=book.now_ns,
+                                last_trade_px=self.last_px[start:start + n], offset=start)
             s.position_model, s.base_model = (models or {}).get(root, (book.model, book.model))
             s.bounds = (bounds or {}).get(root) or BoundsSettings()
             s.max_px = s.bounds.max_price_x * np.maximum(book.c.strike, book.spot)
@@ -311,22 +333,49 @@ class Pipeline:
                        else np.zeros(0))
         self.ts_lo = np.zeros(len(sizes), dtype=np.int64)
         self.ts_hi = np.zeros(len(sizes), dtype=np.int64)
+        # the columns path (scan_ticks): per underlying, its bounds and (synced around each
+        # scan) its event clock, its tape's session and whether its trades re-weight the
+        # book; per contract, the quote in force of the batch being scanned
+        self.skew_a = np.array([s.skew_ns for s in self.state_list], dtype=np.int64)
+        self.past_a = np.array([s.past_ns for s in self.state_list], dtype=np.int64)
+        self.max_size = np.array([s.bounds.max_trade_contracts for s in self.state_list],
+                                 dtype=np.float64)
+        self.clock_a = np.zeros(len(sizes), dtype=np.int64)
+        self.tape_lo = np.zeros(len(sizes), dtype=np.int64)
+        self.tape_hi = np.zeros(len(sizes), dtype=np.int64)
+        self.py_trades = np.zeros(len(sizes), dtype=np.bool_)
+        self.pend_bid = np.zeros(len(self.last_ts))
+        self.pend_ask = np.zeros(len(self.last_ts))
+        self.pend_mark = np.zeros(len(self.last_ts), dtype=np.int64)
+        self.serial = 1  # of the columns batch being scanned (marks its quotes in force)
 
     # -- the hot path -------------------------------------------------------------------
     def apply(self, ticks) -> int:
         """Apply a batch in order; returns the number of ticks applied."""
         self.ts_limit = (np.iinfo(np.int64).max if self.max_future_ns is None
                           else self.wall_clock() + self.max_future_ns)
-        pending: dict[str, tuple[UnderlyingState, list, list, list]] = {}
+        if (self.columns and len(ticks) > 1 and type(ticks[0]) is not QuoteBlock
+                and type(ticks[0]) is not TickColumns):
+            cols = from_ticks(ticks)
+            if cols is not None:  # (None: blocks among the objects; they go as they are)
+                ticks = [cols]
+        return self._apply_list(ticks)
+
+    def _apply_list(self, ticks) -> int:
+        """The per-tick path (a run of quote records, or a columns batch, as one)."""
+        pending: dict[str, list] = {}  # root -> [state, rows, bids, asks, chunks]: _flush
         counts = self.counts
         applied = 0
-        symbols = self.symbols
         blocks: list[QuoteBlock] = []  # a run of adjacent quote blocks, applied as one
+        cols: list[TickColumns] = []  # a run of adjacent columns batches, scanned as one
         for t in ticks:
             counts.current = t
             try:
                 cls = type(t)
                 if cls is QuoteBlock:
+                    if cols:
+                        run, cols = cols, []
+                        applied += self._columns(concat(run), pending)
                     if not blocks:
                         for root in list(pending):  # what came before the run goes first
                             self._flush(pending, root)
@@ -336,63 +385,25 @@ class Pipeline:
                     run, blocks = blocks, []
                     applied += self._quote_blocks(run)
                     counts.current = t  # (the block's rejections named their own quotes)
-                if cls is OptionQuote:
-                    # inlined self._lookup: this line runs once per quote
-                    hit = symbols.get(t.symbol) or symbols.get(t.symbol.replace(" ", ""))
-                    if hit is None:
-                        counts.reject(self._und_of_symbol(t.symbol), "quote", "unknown_symbol",
-                                      t.symbol)
-                        continue
-                    s, row = hit
-                    bid, ask = t.bid, t.ask
-                    if not (math.isfinite(bid) and math.isfinite(ask)):
-                        counts.reject(s.root, "quote", "nan", f"{t.symbol} bid={bid} ask={ask}")
-                        continue
-                    if bid < 0.0 or ask < 0.0:
-                        counts.reject(s.root, "quote", "negative_price",
-                                      f"{t.symbol} bid={bid} ask={ask}")
-                        continue
-                    if bid > ask:
-                        counts.reject(s.root, "quote", "crossed", f"{t.symbol} bid={bid} ask={ask}")
-                        continue
-                    if ask > s.max_px[row]:
-                        counts.reject(s.root, "quote", "absurd_price",
-                                      f"{t.symbol} bid={bid} ask={ask}")
-                        continue
-                    if not self._ts_ok(s, t.ts_ns, "quote", t.symbol):
-                        continue
-                    if t.ts_ns < s.last_ts[row]:
-                        counts.ticks[(s.root, "quote", "stale")] += 1
-                        continue
-                    s.last_ts[row] = t.ts_ns
-                    if t.ts_ns > s.clock_ns:
-                        s.clock_ns = t.ts_ns
-                    p = pending.get(s.root)
-                    if p is None:
-                        p = pending[s.root] = (s, [], [], [])
-                    p[1].append(row)
-                    p[2].append(bid)
-                    p[3].append(ask)
-                    s.pending_quote[row] = (bid, ask)
-                    applied += 1
-                elif cls is UnderlyingTick:
-                    applied += self._underlying(t, pending)
-                elif cls is OpenInterest:
-                    applied += self._open_interest(t, pending)
-                elif cls is OptionTrade:
-                    applied += self._trade(t, pending)
-                elif cls is VolIndex:
-                    applied += self._vol_index(t)
-                else:
-                    counts.reject(OTHER, "unknown", "malformed", repr(t)[:100])
+                if cls is TickColumns:  # adjacent ones (messages of a batch) scanned as one
+                    cols.append(t)
+                    continue
+                if cols:
+                    run, cols = cols, []
+                    applied += self._columns(concat(run), pending)
+                    counts.current = t
+                applied += self._one(t, pending)
             except Exception as err:  # noqa: BLE001 - one bad tick must not stop the rest
                 self._apply_error(t, err)
         counts.current = None  # (a block or a flush's quotes are not one tick)
-        if blocks:
+        if blocks or cols:
             try:
-                applied += self._quote_blocks(blocks)
+                if blocks:
+                    applied += self._quote_blocks(blocks)
+                else:
+                    applied += self._columns(concat(cols), pending)
             except Exception as err:  # noqa: BLE001
-                self._apply_error(blocks[0], err)
+                self._apply_error((blocks or cols)[0], err)
             counts.current = None
         if self._taped:
             self._drain_tapes()
@@ -400,8 +411,61 @@ class Pipeline:
             try:
                 self._flush(pending, root)
             except Exception as err:  # noqa: BLE001
-                self._apply_error(f"{root}: {len(pending[root][1])} quotes", err)
+                self._apply_error(f"{root}: pending quotes", err)
         return applied
+
+    def _one(self, t, pending: dict) -> int:
+        """One tick object (1 if applied); good quotes wait in ``pending`` for _flush."""
+        cls = type(t)
+        if cls is OptionQuote:
+            return self._quote(t, pending)
+        if cls is UnderlyingTick:
+            return self._underlying(t, pending)
+        if cls is OpenInterest:
+            return self._open_interest(t, pending)
+        if cls is OptionTrade:
+            return self._trade(t, pending)
+        if cls is VolIndex:
+            return self._vol_index(t)
+        self.counts.reject(OTHER, "unknown", "malformed", repr(t)[:100])
+        return 0
+
+    def _quote(self, t: OptionQuote, pending: dict) -> int:
+        counts = self.counts
+        hit = self._lookup(t.symbol)
+        if hit is None:
+            counts.reject(self._und_of_symbol(t.symbol), "quote", "unknown_symbol", t.symbol)
+            return 0
+        s, row = hit
+        bid, ask = t.bid, t.ask
+        if not (math.isfinite(bid) and math.isfinite(ask)):
+            counts.reject(s.root, "quote", "nan", f"{t.symbol} bid={bid} ask={ask}")
+            return 0
+        if bid < 0.0 or ask < 0.0:
+            counts.reject(s.root, "quote", "negative_price", f"{t.symbol} bid={bid} ask={ask}")
+            return 0
+        if bid > ask:
+            counts.reject(s.root, "quote", "crossed", f"{t.symbol} bid={bid} ask={ask}")
+            return 0
+        if ask > s.max_px[row]:
+            counts.reject(s.root, "quote", "absurd_price", f"{t.symbol} bid={bid} ask={ask}")
+            return 0
+        if not self._ts_ok(s, t.ts_ns, "quote", t.symbol):
+            return 0
+        if t.ts_ns < s.last_ts[row]:
+            counts.ticks[(s.root, "quote", "stale")] += 1
+            return 0
+        s.last_ts[row] = t.ts_ns
+        if t.ts_ns > s.clock_ns:
+            s.clock_ns = t.ts_ns
+        p = pending.get(s.root)
+        if p is None:
+            p = pending[s.root] = [s, [], [], [], []]
+        p[1].append(row)
+        p[2].append(bid)
+        p[3].append(ask)
+        s.pending_quote[row] = (bid, ask)
+        return 1
 
     def _apply_error(self, what, err: Exception) -> None:
         """A tick (or a block, or an underlying's pending quotes) whose application raised:
@@ -422,21 +486,30 @@ class Pipeline:
                 s.tape_rows, s.tape_q = [], []
 
     def _flush(self, pending: dict, root: str) -> None:
+        """Apply ``root``'s waiting quotes, in arrival order, after its waiting prints went
+        to its tape (the prints met the book as it was before these quotes)."""
         if root in self._taped:
             self._drain_tapes(root)
         p = pending.get(root)
-        if p is None or not p[1]:
+        if p is None or not (p[1] or p[4]):
             return
-        s, rows, bids, asks = p
-        idx = np.array(rows, dtype=np.int64)
-        s.book.update_quotes(idx, np.array(bids), np.array(asks))
-        s.touch(idx)
+        s, rows, bids, asks, chunks = p
+        if chunks:  # a columns batch's quotes, maybe with per-tick ones between them
+            _chunk(p)
+            idx = np.concatenate([c[0] for c in chunks])
+            bid = np.concatenate([c[1] for c in chunks])
+            ask = np.concatenate([c[2] for c in chunks])
+            chunks.clear()
+        else:
+            idx, bid, ask = np.array(rows, dtype=np.int64), np.array(bids), np.array(asks)
+            rows.clear()
+            bids.clear()
+            asks.clear()
         s.pending_quote.clear()
+        s.book.update_quotes(idx, bid, ask)
+        s.touch(idx)
         self.counts.ticks[(root, "quote", "applied")] += len(idx)
         s.dirty = s.stale_eval = True
-        rows.clear()
-        bids.clear()
-        asks.clear()
 
     def _quote_blocks(self, blocks: list[QuoteBlock]) -> int:
         """Quotes as fixed-width records (adjacent blocks as one): looked up and screened
@@ -482,6 +555,176 @@ class Pipeline:
             self._count_refused(rec, g, codes)
             self._clock_votes(ts, g, codes)
         return int(accepted)
+
+    def _columns(self, tc: TickColumns, pending: dict) -> int:
+        """A batch as columns: its quotes and trades screened, classified and recorded in
+        one kernel pass (:func:`monitor.core.quotes.scan_ticks`), exactly as the per-tick
+        path would. The scan stops at each tick that path must take (another kind, a vote
+        for a clock jump, a trade that re-weights the book or opens a tape session): what
+        came before it is recorded (quotes waiting in ``pending``, prints waiting for
+        their tape, as the per-tick path leaves them), the tick goes to :meth:`_one`, and
+        the scan goes on after it."""
+        n = len(tc)
+        if n == 0:
+            return 0
+        g = np.empty(n, dtype=np.int64)
+        lookup_symbols(tc.symbol, tc.kind, self.index.keys, self.index.table, g)
+        # the quote in force at each trade where no quote of this batch replaced it: the
+        # book's (a book changes during the batch only by the batch's own quotes, which
+        # the scan marks as in force)
+        book_bid = np.full(n, np.nan)
+        book_ask = np.full(n, np.nan)
+        tk = np.flatnonzero((tc.kind == TRADE) & (g >= 0))
+        if len(tk):
+            for s_id, m in self._by_state(g[tk]):
+                b = self.state_list[s_id].book
+                rows = self.g_row[g[tk[m]]]
+                book_bid[tk[m]] = b.c.bid[rows]
+                book_ask[tk[m]] = b.c.ask[rows]
+        self._moved_pending()
+        codes = np.zeros(n, dtype=np.int8)
+        side = np.zeros(n, dtype=np.int8)
+        applied = start = 0
+        try:
+            while True:
+                self._sync_in()
+                stop = scan_ticks(tc.kind, tc.ts_ns, tc.x0, tc.x1, g, start, self.serial,
+                                  self.ts_limit, self.last_ts, self.max_px, self.g_state,
+                                  self.clock_a, self.skew_a, self.past_a, self.max_size,
+                                  self.tape_lo, self.tape_hi, self.py_trades, self.pend_bid,
+                                  self.pend_ask, self.pend_mark, book_bid, book_ask,
+                                  self.last_px, codes, side)
+                for u, st in enumerate(self.state_list):
+                    st.clock_ns = int(self.clock_a[u])
+                applied += self._record(tc, g, codes, side, start, stop, pending)
+                if stop >= n:
+                    return applied
+                t = tc.tick(stop)
+                self.counts.current = t
+                try:
+                    applied += self._one(t, pending)
+                except Exception as err:  # noqa: BLE001 - as the per-tick loop
+                    self._apply_error(t, err)
+                self._moved_pending()
+                start = stop + 1
+        finally:
+            self.serial += 1  # this batch's quotes in force are no longer marked
+
+    def _moved_pending(self) -> None:
+        """Quotes the per-tick path left in force (``pending_quote``) as the scan's quotes
+        in force, so a later trade of the batch meets them."""
+        for st in self.state_list:
+            if st.pending_quote:
+                for row, (bid, ask) in st.pending_quote.items():
+                    k = st.offset + row
+                    self.pend_bid[k], self.pend_ask[k] = bid, ask
+                    self.pend_mark[k] = self.serial
+                st.pending_quote.clear()
+
+    def _sync_in(self) -> None:
+        """The per-underlying inputs of :func:`scan_ticks` from the states."""
+        big = np.iinfo(np.int64).max
+        for u, st in enumerate(self.state_list):
+            self.clock_a[u] = st.clock_ns
+            self.py_trades[u] = st.position_model == "flow"
+            if self.tape:
+                self.tape_lo[u], self.tape_hi[u] = st.tape.from_ns, st.tape.until_ns
+            else:
+                self.tape_lo[u], self.tape_hi[u] = -big - 1, big
+
+    def _by_state(self, g: np.ndarray):
+        """``(state id, mask)`` for each underlying among global contract indices ``g``."""
+        sid = self.g_state[g]
+        if len(self.state_list) == 1 or sid[0] == sid[-1] and (sid == sid[0]).all():
+            yield int(sid[0]), slice(None)
+            return
+        for s_id in np.unique(sid):
+            yield int(s_id), sid == s_id
+
+    def _record(self, tc: TickColumns, g, codes, side, a: int, b: int, pending) -> int:
+        """Rows ``[a, b)`` of a scanned columns batch, recorded as the per-tick path
+        records them: accepted quotes wait in ``pending`` (in order with the per-tick
+        ones), classified prints wait for their tape, flow counts are updated, rejections
+        counted."""
+        if b <= a:
+            return 0
+        kind, seg = tc.kind[a:b], codes[a:b]
+        ok = seg == APPLY
+        tk = a + np.flatnonzero(ok & (kind == TRADE))
+        qk = a + np.flatnonzero(ok & (kind == QUOTE))
+        if len(tk):
+            self._record_trades(tc, g, side, tk)
+        if len(qk):
+            for s_id, m in self._by_state(g[qk]):
+                s = self.state_list[s_id]
+                k = qk[m]
+                p = pending.get(s.root)
+                if p is None:
+                    p = pending[s.root] = [s, [], [], [], []]
+                _chunk(p)
+                p[4].append((self.g_row[g[k]], tc.x0[k], tc.x1[k]))
+        if not ok.all():
+            self._count_rejected(tc, g, codes, a + np.flatnonzero(~ok))
+        return len(tk) + len(qk)
+
+    def _record_trades(self, tc: TickColumns, g, side, tk: np.ndarray) -> None:
+        for s_id, m in self._by_state(g[tk]):
+            s = self.state_list[s_id]
+            k = tk[m]
+            rows = self.g_row[g[k]]
+            sd = side[k].astype(np.float64)
+            s.trades += len(k)
+            s.last_trade_ts_ns = max(s.last_trade_ts_ns, int(tc.ts_ns[k].max()))
+            s.dirty = True
+            self.counts.ticks[(s.root, "trade", "applied")] += len(k)
+            hit = sd != 0.0
+            n_hit = int(hit.sum())
+            s.unclassified += len(k) - n_hit
+            s.classified += n_hit
+            if not n_hit:
+                continue
+            rows, q = rows[hit], sd[hit] * tc.x1[k][hit]  # customer contracts
+            if self.tape:  # the scan kept every one inside the tape's session
+                if not s.tape_rows:
+                    self._taped[s.root] = s
+                s.tape_rows.extend(rows.tolist())
+                s.tape_q.extend(q.tolist())
+            flow = s.flow_pos
+            for r, d in zip(rows.tolist(), (-q).tolist()):
+                flow[r] = flow.get(r, 0.0) + d
+            puts = ~s.book.c.is_call[rows]
+            if puts.any():
+                s.customer_puts_sold -= float(q[puts].sum())
+
+    def _count_rejected(self, tc: TickColumns, g, codes, rk: np.ndarray) -> None:
+        """Rejected rows of a columns batch, counted as the per-tick path counts them
+        (stale quotes by underlying, vectorized; the rest one by one, with context)."""
+        stale = rk[codes[rk] == STALE]
+        if len(stale):
+            per_state = np.bincount(self.g_state[g[stale]], minlength=len(self.state_list))
+            for s_id in np.flatnonzero(per_state):
+                self.counts.ticks[(self.state_list[s_id].root, "quote", "stale")] += int(
+                    per_state[s_id])
+        for k in rk[codes[rk] != STALE].tolist():
+            t = tc.tick(k)
+            self.counts.current = t
+            name = t.symbol
+            is_quote = tc.kind[k] == QUOTE
+            what = "quote" if is_quote else "trade"
+            code = int(codes[k])
+            if g[k] < 0:
+                self.counts.reject(self._und_of_symbol(name), what, "unknown_symbol", name)
+                continue
+            s = self.state_list[int(self.g_state[g[k]])]
+            reason = REASONS[code]
+            if reason in ("future_ts", "past_ts"):
+                context = f"{name} ts_ns={t.ts_ns}"
+            elif is_quote:
+                context = f"{name} bid={t.bid} ask={t.ask}"
+            else:
+                context = f"{name} {t.price}x{t.size}"
+            self.counts.reject(s.root, what, reason, context)
+        self.counts.current = None
 
     def _clock_votes(self, ts: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
         """Quotes of a block beyond their underlying's clock skew (not the wall clock)
@@ -603,8 +846,11 @@ class Pipeline:
         s.trades += 1
         s.last_trade_ts_ns = max(s.last_trade_ts_ns, t.ts_ns)
         q = s.pending_quote.get(row)
+        if q is None and self.pend_mark[s.offset + row] == self.serial:  # a columns batch's
+            q = (self.pend_bid[s.offset + row], self.pend_ask[s.offset + row])
         bid, ask = q if q is not None else (s.book.c.bid[row], s.book.c.ask[row])
-        side = classify_print(t.price, bid, ask, s.last_trade_px.get(row))
+        last = s.last_trade_px[row]
+        side = classify_print(t.price, bid, ask, last if last == last else None)
         s.last_trade_px[row] = t.price
         s.dirty = True  # the flow counts are part of the published state and checkpoint
         self.counts.ticks[(s.root, "trade", "applied")] += 1
@@ -777,6 +1023,16 @@ class Pipeline:
                 continue
             if now - s.last_reeval_wall >= self.reeval_s:
                 self._refresh_due(s)
+
+
+def _chunk(p: list) -> None:
+    """Move a pending entry's per-tick quotes into its chunks (keeping arrival order)."""
+    s, rows, bids, asks, chunks = p
+    if rows:
+        chunks.append((np.array(rows, dtype=np.int64), np.array(bids), np.array(asks)))
+        rows.clear()
+        bids.clear()
+        asks.clear()
 
 
 def classify_print(price: float, bid: float, ask: float, last_price: float | None) -> int:

@@ -69,7 +69,7 @@ from monitor.state import build_state, observation
 from monitor.threads import ThreadChooser
 from monitor.warmup import compiled_signatures, warm_up
 from monitor.wire.codec import WRONG_ENCODING
-from monitor.wire.records import QuoteBlock
+from monitor.wire.columns import count
 
 log = structlog.get_logger("monitor.service")
 
@@ -428,8 +428,7 @@ class Monitor:
                     lat = (time.time_ns() - batch.received_ns) / 1e9
                     for sink in self.sinks:
                         sink.observe_batch(self.pipeline.states, lat)
-                self.ticks_received += sum(len(t) if type(t) is QuoteBlock else 1
-                                           for t in batch.ticks)
+                self.ticks_received += count(batch.ticks)
                 if self.max_ticks is not None and self.ticks_received >= self.max_ticks:
                     self._stop.set()
                 if self._stop.is_set():

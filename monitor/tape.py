@@ -88,7 +88,7 @@ class HedgeTape:
         (the caller checked each one's time against :attr:`from_ns` / :attr:`until_ns`),
         in one numpy pass, with the book as it was when they arrived (the caller drains
         them before anything changes the book's deltas or spot)."""
-        if not rows:
+        if len(rows) == 0:
             return
         idx = np.asarray(rows, dtype=np.int64)
         q = np.asarray(contracts, dtype=np.float64)

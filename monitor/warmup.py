@@ -113,13 +113,16 @@ def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
     s = p.states[root]
     sim = MarketSimulator(book, SimConfig(seed=11, trade_ratio=0.2,
                                           start_ns=max(book.now_ns, s.clock_ns) + 1))
-    p.apply(sim.ticks(50))  # one by one: quotes, trades, spot moves
+    for t in sim.ticks(50):  # one by one (the per-tick path): quotes, trades, spot moves
+        p.apply([t])
     block = sim.ticks(2000)
     quotes = [t for t in block if isinstance(t, OptionQuote)]
-    p.apply(block)  # a block past the parallel threshold
-    for enc in ("json", "binary", "records"):
-        payload = encode(quotes[:600] if enc == "records" else sim.ticks(300), enc)
-        p.apply(decode(payload, enc).ticks)
+    p.apply(block)  # a batch as columns, past the parallel threshold
+    for enc, columns in (("json", False), ("binary", False), ("binary", True),
+                         ("records", False)):
+        payload = encode(sim.ticks(300), enc)  # (records: tick records)
+        p.apply(decode(payload, enc, columns=columns).ticks * 2)  # (two: joined)
+    p.apply(decode(encode(quotes[:600], "records"), "records").ticks)  # quote records
     sym = book.chain.symbols()[book.order[0]]
     ts = sim.ts_ns
     p.apply([OpenInterest(symbol=sym, oi=12.0, date="2026-01-02"),

@@ -1,4 +1,4 @@
-"""Screening a block of option quotes before they reach the book (pure, numba): the
+"""Screening option quotes and trades before they reach the book (pure, numba): the
 vectorized twin of the per-tick checks in ``monitor.pipeline`` for quotes that arrive as
 fixed-width records (``monitor.wire.records``).
 
@@ -64,3 +64,125 @@ def screen_records(symbols, ts, bid, ask, keys, table, last_ts, rows, out, max_p
         out[k] = _screen(r, ts[k], bid[k], ask[k], last_ts, max_px, state_of, ts_lo, ts_hi)
         accepted += out[k] == APPLY
     return accepted
+
+
+# -- a mixed batch of quotes and trades in arrival order (monitor.wire.columns) ----------
+
+QUOTE, TRADE = 0, 1  # monitor.wire.columns kinds (any other kind stops the scan)
+ABSURD_SIZE = 9
+REASONS[ABSURD_SIZE] = "absurd_size"
+
+
+@kernel
+def lookup_symbols(symbols, kind, keys, table, rows):
+    """``rows[k]``: index of ``symbols[k]`` in the :class:`SymbolIndex` for the quote and
+    trade rows of a :mod:`monitor.wire.columns` batch (-1: unknown, or another kind)."""
+    buf = np.empty(WIDTH, dtype=np.uint8)
+    for k in range(symbols.shape[0]):
+        rows[k] = find(symbols[k], keys, table, buf) if kind[k] <= TRADE else -1
+
+
+@kernel(inline="always")
+def classify(price, bid, ask, last_price):
+    """+1 customer buy, -1 customer sell, 0 unclassified (``monitor.pipeline.classify_print``
+    with ``last_price`` NaN for no earlier print)."""
+    if not (bid == bid and ask == ask) or ask <= 0.0 or bid > ask:
+        return 0
+    if price >= ask:
+        return 1
+    if price <= bid:
+        return -1
+    mid = 0.5 * (bid + ask)
+    if price > mid:
+        return 1
+    if price < mid:
+        return -1
+    if not (last_price == last_price) or price == last_price:
+        return 0
+    return 1 if price > last_price else -1
+
+
+@kernel
+def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px, state_of,
+               clock, skew, past, max_size, tape_lo, tape_hi, py_trades, pend_bid,
+               pend_ask, pend_mark, book_bid, book_ask, last_px, out, side):
+    """Screen and apply, in order from ``start``, the quotes and trades of a columns batch
+    (``rows`` from :func:`lookup_symbols`) as the pipeline's per-tick path does, and stop
+    at the first row that path must take (returned; ``len(kind)`` when none is left): a
+    row of another kind, a tick beyond its underlying's clock skew (a vote for a clock
+    jump), a trade of an underlying whose prints re-weight the book (``py_trades[u]``) or
+    outside its tape's session ``[tape_lo[u], tape_hi[u])``. A stopping row is left
+    untouched.
+
+    Per underlying ``u`` (``state_of[row]``): ``clock`` its event clock (advanced by
+    accepted quotes), ``skew`` / ``past`` the allowed distance after / before it in ns (0:
+    none), ``max_size`` the largest believable trade; ``ts_limit`` the wall-clock limit.
+    ``out[k]``: the code (``APPLY`` or a reason). An accepted quote advances ``last_ts``
+    and becomes the quote in force of its row (``pend_*``, marked with this batch's
+    ``serial``); an accepted trade is classified against the quote in force (else the
+    book's, ``book_bid[k]`` / ``book_ask[k]``) and the row's previous print (``last_px``,
+    NaN: none): ``side[k]`` = +1 customer buy / -1 sell / 0 unclassified."""
+    n = kind.shape[0]
+    for k in range(start, n):
+        kd = kind[k]
+        if kd > TRADE:
+            return k
+        r = rows[k]
+        if r < 0:
+            out[k] = UNKNOWN
+            continue
+        a, b = x0[k], x1[k]  # bid, ask / price, size
+        if not (a - a == 0.0) or not (b - b == 0.0):
+            out[k] = NAN
+            continue
+        u = state_of[r]
+        if kd == QUOTE:
+            if a < 0.0 or b < 0.0:
+                out[k] = NEGATIVE
+                continue
+            if a > b:
+                out[k] = CROSSED
+                continue
+            if b > max_px[r]:
+                out[k] = ABSURD
+                continue
+        else:
+            if a < 0.0 or b <= 0.0:
+                out[k] = NEGATIVE
+                continue
+            if b > max_size[u]:
+                out[k] = ABSURD_SIZE
+                continue
+            if a > max_px[r]:
+                out[k] = ABSURD
+                continue
+        t = ts[k]
+        if t > ts_limit:
+            out[k] = FUTURE
+            continue
+        if skew[u] > 0 and t > clock[u] + skew[u]:
+            return k
+        if past[u] > 0 and t < clock[u] - past[u]:
+            out[k] = PAST
+            continue
+        if kd == QUOTE:
+            if t < last_ts[r]:
+                out[k] = STALE
+                continue
+            last_ts[r] = t
+            if t > clock[u]:
+                clock[u] = t
+            pend_bid[r] = a
+            pend_ask[r] = b
+            pend_mark[r] = serial
+            out[k] = APPLY
+            continue
+        if py_trades[u] or t < tape_lo[u] or t >= tape_hi[u]:
+            return k
+        if pend_mark[r] == serial:
+            side[k] = classify(a, pend_bid[r], pend_ask[r], last_px[r])
+        else:
+            side[k] = classify(a, book_bid[k], book_ask[k], last_px[r])
+        last_px[r] = a
+        out[k] = APPLY
+    return n

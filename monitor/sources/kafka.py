@@ -447,7 +447,7 @@ class KafkaSource(Source):
                                               f"(this consumer reads 1 and {WIRE_VERSION})")]
                     rejected = [rec.value or b""]
                 else:
-                    res = decode(rec.value, encoding)
+                    res = decode(rec.value, encoding, columns=True)
                     if res.ticks:
                         ticks.extend(res.ticks)
                     res_errors, rejected = res.errors, res.rejected

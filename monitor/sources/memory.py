@@ -85,7 +85,7 @@ class MemorySource(Source):
             return Batch(list(item.ticks), list(item.errors), seq,
                          item.received_ns or now, dict(item.partition_info))
         if isinstance(item, (bytes, bytearray, memoryview)):
-            res = decode(bytes(item), self._encoding)
+            res = decode(bytes(item), self._encoding, columns=True)
             return Batch(res.ticks, res.errors, seq, now, {})
         return Batch(list(item), [], seq, now, {})
 

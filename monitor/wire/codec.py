@@ -31,10 +31,13 @@ from functools import lru_cache
 from typing import Iterable, Union
 
 import msgspec
+import numpy as np
 from msgspec.structs import astuple
 
 from monitor.chain.occ import underlying_of_root
-from monitor.wire import records
+from monitor.wire import json_columns, records
+from monitor.wire.columns import OTHER, TRADE, TickColumns, from_ticks
+from monitor.wire.msgpack_columns import decode_columns
 from monitor.wire.schema import (
     BINARY_TYPES,
     FIELDS,
@@ -124,11 +127,51 @@ def encode(ticks: Iterable[Tick], encoding: str) -> bytes:
             raise TypeError(f"not a wire tick: {type(t).__name__}")
     if enc == "json":
         return _JSON_ENC.encode(ticks)
-    if enc == "records":  # quotes as fixed-width records; anything else as a msgpack body
+    if enc == "records":  # quotes and trades as fixed-width records, in order
         if ticks and all(type(t) is OptionQuote for t in ticks):
             return records.encode_quotes(ticks)
-        return records.header(records.KIND_MSGPACK) + encode(ticks, "binary")
+        return _encode_tick_records(ticks)
     return _BIN_ENC.encode([(tag_of[type(t)], *astuple(t)) for t in ticks])
+
+
+def _encode_tick_records(ticks: list) -> bytes:
+    """A ``KIND_TICKS`` records message (:mod:`monitor.wire.records`)."""
+    cols = from_ticks(ticks)
+    for k in np.flatnonzero(cols.kind == TRADE):  # sale conditions travel with the object
+        if ticks[k].conditions:
+            cols.kind[k] = OTHER
+    other = np.flatnonzero(cols.kind == OTHER)
+    cols.x0[other] = np.arange(len(other))
+    body = encode([ticks[k] for k in other], "binary") if len(other) else b""
+    return records.encode_ticks(cols, body)
+
+
+def _decode_tick_records(body) -> DecodeResult:
+    """A ``KIND_TICKS`` body as one :class:`TickColumns`; a body that does not hold what
+    its records say is malformed as a whole."""
+    rec, rest = records.split_ticks(body)
+    n = len(rec)
+    kind = rec["kind"].astype(np.int8)
+    if n and int(rec["kind"].max()) > OTHER:
+        raise ValueError(f"tick record kind {int(rec['kind'].max())} (known: 0, 1, 2)")
+    other = np.flatnonzero(kind == OTHER)
+    others: list = []
+    if len(rest):
+        res = decode(bytes(rest), "binary")
+        if res.errors:
+            raise ValueError(f"the other ticks: {res.errors[0][1]}")
+        others = res.ticks
+    x0 = np.ascontiguousarray(rec["bid"], dtype=np.float64)
+    if len(others) != len(other) or (len(other) and not np.array_equal(
+            x0[other], np.arange(len(other)))):
+        raise ValueError(f"{len(other)} records of other ticks, {len(others)} ticks after "
+                         f"them")
+    sym = np.ascontiguousarray(rec["symbol"]).view(np.uint8).reshape(n, records.WIDTH)
+    cols = TickColumns(kind, np.ascontiguousarray(rec["ts_ns"], dtype=np.int64), sym, x0,
+                       np.ascontiguousarray(rec["ask"], dtype=np.float64),
+                       rec["bid_size"].astype(np.float64), rec["ask_size"].astype(np.float64),
+                       None, others)
+    return DecodeResult([cols] if n else [])
 
 
 # --------------------------------------------------------------------------------------
@@ -266,12 +309,25 @@ def sniff_encoding(payload) -> str | None:
     return "binary" if ok else None
 
 
-def decode(payload: bytes | bytearray | memoryview | None, encoding: str) -> DecodeResult:
+def _binary_one(raw: bytes) -> Tick:
+    return _from_binary(_BIN_ONE.decode(raw))
+
+
+def decode(payload: bytes | bytearray | memoryview | None, encoding: str,
+           columns: bool = False) -> DecodeResult:
     """The ticks in one message, and an error per rejected unit; never raises on bad input
-    (only on an unknown ``encoding``)."""
+    (only on an unknown ``encoding``). ``columns``: a ``json`` or ``binary`` message whose
+    every tick reads exactly is returned as one :class:`TickColumns`
+    (:mod:`monitor.wire.json_columns`, :mod:`monitor.wire.msgpack_columns`: the consumer's
+    hot path), the same ticks as the objects it would otherwise give."""
     enc = _norm_encoding(encoding)
     if payload is None or len(payload) == 0:
         return DecodeResult([], [(MALFORMED, "empty message")], [b""])
+    if columns and enc != "records":
+        cols = (decode_columns(payload, _binary_one) if enc == "binary" else
+                json_columns.decode_columns(payload, _JSON_ONE.decode))
+        if cols is not None:
+            return DecodeResult([cols] if len(cols) else [])
     if enc == "records":
         try:
             kind, body = records.parse(bytes(payload))
@@ -285,6 +341,11 @@ def decode(payload: bytes | bytearray | memoryview | None, encoding: str) -> Dec
             return DecodeResult([], [(MALFORMED, _clip(str(e)))], [bytes(payload)])
         if kind == records.KIND_QUOTES:
             return DecodeResult([records.decode_quotes(body)] if len(body) else [])
+        if kind == records.KIND_TICKS:
+            try:
+                return _decode_tick_records(body)
+            except ValueError as e:
+                return DecodeResult([], [(MALFORMED, _clip(str(e)))], [bytes(payload)])
         return decode(bytes(body), "binary")
     try:
         if enc == "json":

@@ -16,10 +16,12 @@ import msgspec
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import astuple
 
 from monitor.core.book import Book
 from monitor.pipeline import Pipeline
-from monitor.wire.codec import decode
+from monitor.wire.codec import decode, encode
+from monitor.wire.columns import TickColumns
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 from tests.service.test_quote_records import as_records
 from tests.synth import make_chain
@@ -164,3 +166,115 @@ def test_book_update_quotes_keeps_exposures_finite(updates):
     book.update_quotes(idx, bid, ask)
     for k, v in book.totals.items():
         assert math.isfinite(v), (k, v)
+
+
+def _rows(res):
+    """The ticks of a decode result, columns batches read back row by row."""
+    return [c.tick(k) for c in res.ticks for k in range(len(c))] \
+        if res.ticks and isinstance(res.ticks[0], TickColumns) else res.ticks
+
+
+def _same_ticks(a, b):
+    return len(a) == len(b) and all(
+        type(x) is type(y) and _same(astuple(x), astuple(y)) for x, y in zip(a, b))
+
+
+@FUZZ
+@given(st.lists(TICKS, min_size=0, max_size=30), st.sampled_from(["binary", "json"]))
+def test_columns_readers_read_what_msgspec_reads(ticks, encoding):
+    """The numba msgpack and JSON readers give the ticks msgspec gives, on every tick
+    kind, NaN, infinities, huge and negative numbers, odd symbols and sale conditions."""
+    payload = encode(ticks, encoding)
+    ref = decode(payload, encoding)
+    res = decode(payload, encoding, columns=True)
+    _accounted(res)
+    assert not res.errors and _same_ticks(_rows(res), ref.ticks)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=400), JSONISH.map(
+    lambda d: msgspec.msgpack.encode(d) if _packable(d) else b""),
+    JSONISH.map(lambda d: msgspec.json.encode(d) if _packable(d) else b"")))
+def test_columns_readers_never_raise_and_agree(payload):
+    """On random bytes and wrong types, the columns readers either give up (msgspec then
+    decodes) or give exactly msgspec's ticks, never an error msgspec would not give."""
+    if not payload:
+        return
+    for encoding in ("binary", "json"):
+        ref = decode(payload, encoding)
+        res = decode(payload, encoding, columns=True)
+        _accounted(res)
+        assert res.errors == ref.errors
+        assert _same_ticks(_rows(res), ref.ticks)
+
+
+FIELD_TEXT = st.one_of(  # ways a producer may write a number
+    st.sampled_from(["0", "-0", "0.0", "1e2", "1E+2", "2.5e-3", "123456789012345678901",
+                     "0.1000000000000000055511151231257827", "9007199254740993", "1e-22",
+                     "1e23", "-1.5", "null", "07", "1.", ".5", "true", '"1"']),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(-1e6, 1e6).map(lambda x: f"{x:.6f}"),
+    st.floats(-1e6, 1e6).map(lambda x: f"{x:.17e}"),
+    st.integers(-10**20, 10**20).map(str))
+WS = st.sampled_from(["", "", " ", "\n  ", "\t"])
+
+
+@st.composite
+def json_texts(draw):
+    """A JSON array of quote/trade objects as producers write them: any key order, spaces,
+    numbers in any form, now and then an unknown or repeated key or a bad value."""
+    items = []
+    for _ in range(draw(st.integers(0, 6))):
+        tag = draw(st.sampled_from(["quote", "trade", "underlying", "QUOTE"]))
+        keys = (["ts_ns", "symbol", "bid", "ask", "bid_size", "ask_size"] if tag != "trade"
+                else ["ts_ns", "symbol", "price", "size", "conditions"])
+        keys = draw(st.permutations(keys + ["type"] + draw(st.sampled_from(
+            [[], [], [], ["zz"], ["bid"], ["root"]]))))
+        keys = keys[:len(keys) - draw(st.integers(0, 1))]  # now and then one missing
+        parts = []
+        for k in keys:
+            if k == "type":
+                v = f'"{tag}"'
+            elif k == "symbol":
+                v = '"' + draw(st.sampled_from(SYMBOLS[:3] + ["SPX\\u0057", "", "X" * 30])) + '"'
+            elif k == "conditions":
+                v = draw(st.sampled_from(['""', '"I"', "null"]))
+            elif k == "ts_ns":
+                v = draw(st.one_of(st.integers(-5, 2**64).map(str), st.just("1.0")))
+            else:
+                v = draw(FIELD_TEXT)
+            parts.append(f'{draw(WS)}"{k}"{draw(WS)}:{draw(WS)}{v}{draw(WS)}')
+        items.append("{" + ",".join(parts) + "}")
+    return (draw(WS) + "[" + ",".join(items) + "]" + draw(WS)).encode()
+
+
+@FUZZ
+@given(json_texts())
+def test_json_columns_reader_agrees_on_producer_texts(payload):
+    ref = decode(payload, "json")
+    res = decode(payload, "json", columns=True)
+    _accounted(res)
+    assert res.errors == ref.errors
+    assert _same_ticks(_rows(res), ref.ticks)
+
+
+def _packable(doc) -> bool:
+    try:
+        msgspec.msgpack.encode(doc)
+        return True
+    except (OverflowError, TypeError, ValueError, msgspec.EncodeError):
+        return False
+
+
+@FUZZ
+@given(st.lists(TICKS, min_size=1, max_size=40))
+def test_columns_and_per_tick_paths_judge_random_ticks_alike(ticks):
+    a = pipe()
+    b = Pipeline({"SPX": copy.deepcopy(BASE)}, max_future_s=300.0,
+                 wall_clock=lambda: TS + 10**12, columns=False)
+    assert a.apply(ticks) == b.apply(ticks)
+    assert a.counts.ticks == b.counts.ticks and a.counts.rejected == b.counts.rejected
+    assert _same(_state(a), _state(b))
+    sa, sb = a.states["SPX"], b.states["SPX"]
+    assert sa.flow_pos == sb.flow_pos and sa.tape.checkpoint() == sb.tape.checkpoint()
+    assert np.array_equal(sa.last_trade_px, sb.last_trade_px, equal_nan=True)
