@@ -28,6 +28,9 @@ from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OptionQuote, OptionTrade
 
 QUOTE, TRADE, OTHER = 0, 1, 2
+#: a message read into columns holds at most one ``OTHER`` row in this many (else it is
+#: read as objects: each ``OTHER`` row is decoded, and applied, on its own)
+OTHER_SHARE_MAX = 8
 WIDTH = 21  # bytes of a padded OCC symbol, the longest accepted
 
 

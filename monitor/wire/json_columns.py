@@ -5,11 +5,9 @@ for the consumer's hot path.
 It reads only what it can read exactly as msgspec would (:mod:`monitor.wire.codec`): an
 array of objects where each quote or trade has its ``type`` tag, an integer ``ts_ns`` in
 ``[0, 2**63)``, a plain string ``symbol`` (no escapes) and numbers or ``null`` (NaN) in
-the float fields, each key once and no other keys. Numbers are read exactly: a float field
-with at most 19 significant digits and a decimal exponent within +-22 whose digits fit in
-2**53 is one correctly rounded multiplication or division of two exact doubles (Clinger's
-fast path), which is what msgspec's correctly rounded reader gives; any other number gives
-up. A quote or trade whose symbol is not an OCC-sized ASCII string, a trade with sale
+the float fields, each key once and no other keys. Numbers are read exactly, as msgspec's correctly
+rounded reader reads them (:func:`monitor.wire.numbers.decimal_to_double`), up to 19
+significant digits; a longer one, or a subnormal or overflowing one, gives up. A quote or trade whose symbol is not an OCC-sized ASCII string, a trade with sale
 conditions, and every other tick kind are rows of kind ``OTHER``, their bytes decoded one
 by one with msgspec. Anything else (a single object, escapes, unknown or repeated keys, a
 bad value, trailing bytes) makes :func:`decode_columns` return None, and the caller
@@ -21,10 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from monitor.core.jit import kernel
-from monitor.wire.columns import OTHER, QUOTE, TRADE, WIDTH, TickColumns
-
-_POW10 = np.array([10.0 ** k for k in range(23)])
-_TWO53 = 2 ** 53
+from monitor.wire.columns import OTHER, OTHER_SHARE_MAX, QUOTE, TRADE, WIDTH, TickColumns
+from monitor.wire.numbers import decimal_to_double
 
 # keys, as bytes: bit of each in the "seen" mask
 _KEYS = ("type", "ts_ns", "symbol", "bid", "ask", "bid_size", "ask_size", "price", "size",
@@ -62,7 +58,7 @@ def _string(buf, pos):
 
 
 @kernel
-def _number(buf, pos, pow10, integer):
+def _number(buf, pos, integer):
     """(value, next position, ok, int value) of a JSON number at ``pos`` read exactly (see
     the module docstring), or of ``null`` (NaN, when not ``integer``); ``integer``: an
     integer literal in ``[0, 2**63)`` only."""
@@ -124,10 +120,9 @@ def _number(buf, pos, pow10, integer):
         if neg or frac or has_exp or m >= np.uint64(9223372036854775808):
             return 0.0, pos, False, 0
         return 0.0, j, True, np.int64(m)
-    if m > np.uint64(_TWO53) or exp10 > 22 or exp10 < -22:
+    good, v = decimal_to_double(m, exp10)
+    if not good:
         return 0.0, pos, False, 0
-    v = np.float64(m)
-    v = v * pow10[exp10] if exp10 >= 0 else v / pow10[-exp10]
     return (-v if neg else v), j, True, 0
 
 
@@ -166,20 +161,34 @@ def _skip(buf, pos):
 
 @kernel
 def _key(buf, s, ls, key_bytes, key_len):
-    for k in range(key_bytes.shape[0]):
-        if key_len[k] == ls:
-            same = True
-            for j in range(ls):
-                if buf[s + j] != key_bytes[k, j]:
-                    same = False
-                    break
-            if same:
-                return k
-    return -1
+    """Index in :data:`_KEYS` of the key ``buf[s:s + ls]``, or -1."""
+    if ls < 3 or ls > 10:
+        return -1
+    c = buf[s]  # the candidates of this length and first letter, then one comparison
+    if ls == 3:
+        k = K_BID if c == 98 else K_ASK if c == 97 else -1
+    elif ls == 4:
+        k = K_TYPE if c == 116 else K_SIZE if c == 115 else -1
+    elif ls == 5:
+        k = K_TS if c == 116 else K_PRICE if c == 112 else -1
+    elif ls == 6:
+        k = K_SYMBOL
+    elif ls == 8:
+        k = K_BID_SIZE if c == 98 else K_ASK_SIZE if c == 97 else -1
+    elif ls == 10:
+        k = K_COND
+    else:
+        k = -1
+    if k < 0:
+        return -1
+    for j in range(1, ls):
+        if buf[s + j] != key_bytes[k, j]:
+            return -1
+    return k
 
 
 @kernel
-def parse_ticks(buf, pow10, key_bytes, key_len):
+def parse_ticks(buf, key_bytes, key_len):
     """Columns of a ``json`` message (module docstring): ``(ok, kind, ts_ns, symbol, x0,
     x1, x2, x3, start, end)``, ``start``/``end`` the bytes of each ``OTHER`` row."""
     nbuf = len(buf)
@@ -208,13 +217,9 @@ def parse_ticks(buf, pow10, key_bytes, key_len):
     while True:
         if pos >= nbuf or k >= cap:
             return False, k, kind, ts, sym, x0, x1, x2, x3, start, end
-        nxt = _skip(buf, pos)
-        if nxt < 0:
-            return False, k, kind, ts, sym, x0, x1, x2, x3, start, end
-        start[k], end[k] = pos, nxt
         row_ok = False
         if buf[pos] == 123:  # an object: read it if it is a plain quote or trade
-            row_ok, t, s0, ls = _read_object(buf, pos, nxt, pow10, key_bytes, key_len, vals)
+            row_ok, t, s0, ls, nxt = _read_object(buf, pos, key_bytes, key_len, vals)
             if row_ok:
                 kind[k] = QUOTE if vals[K_TYPE] == 1.0 else TRADE
                 ts[k] = t
@@ -225,6 +230,11 @@ def parse_ticks(buf, pow10, key_bytes, key_len):
                         vals[K_ASK_SIZE]
                 else:
                     x0[k], x1[k] = vals[K_PRICE], vals[K_SIZE]
+        if not row_ok:  # its bytes, for msgspec
+            nxt = _skip(buf, pos)
+            if nxt < 0:
+                return False, k, kind, ts, sym, x0, x1, x2, x3, start, end
+            start[k], end[k] = pos, nxt
         k += 1
         pos = _ws(buf, nxt)
         if pos < nbuf and buf[pos] == 44:
@@ -236,10 +246,12 @@ def parse_ticks(buf, pow10, key_bytes, key_len):
 
 
 @kernel
-def _read_object(buf, pos, end, pow10, key_bytes, key_len, vals):
-    """(plain, ts_ns, symbol start, symbol length) of the object at ``pos``: plain when it
-    is a quote or trade this reader takes as a row of its own; ``vals`` gets its floats
-    and ``vals[K_TYPE]`` 1 (quote) or 2 (trade)."""
+def _read_object(buf, pos, key_bytes, key_len, vals):
+    """(plain, ts_ns, symbol start, symbol length, end) of the object at ``pos``: plain
+    when it is a quote or trade this reader takes as a row of its own (``end``: the
+    position after it); ``vals`` gets its floats and ``vals[K_TYPE]`` 1 (quote) or 2
+    (trade)."""
+    end = len(buf)
     seen = 0
     t = np.int64(0)
     s0 = 0
@@ -249,23 +261,23 @@ def _read_object(buf, pos, end, pow10, key_bytes, key_len, vals):
         vals[j] = 0.0
     p = _ws(buf, pos + 1)
     if p < end and buf[p] == 125:
-        return False, t, s0, ls
+        return False, t, s0, ls, 0
     while p < end:
         ks, kl = _string(buf, p)
         if kl < 0:
-            return False, t, s0, ls
+            return False, t, s0, ls, 0
         key = _key(buf, ks, kl, key_bytes, key_len)
         if key < 0 or (seen >> key) & 1:
-            return False, t, s0, ls  # an unknown or repeated key: msgspec decides
+            return False, t, s0, ls, 0  # an unknown or repeated key: msgspec decides
         seen |= 1 << key
         p = _ws(buf, ks + kl + 1)
         if p >= end or buf[p] != 58:
-            return False, t, s0, ls
+            return False, t, s0, ls, 0
         p = _ws(buf, p + 1)
         if key == K_TYPE:
             vs, vl = _string(buf, p)
             if vl != 5:
-                return False, t, s0, ls
+                return False, t, s0, ls, 0
             if buf[vs] == 113 and buf[vs + 1] == 117 and buf[vs + 2] == 111 \
                     and buf[vs + 3] == 116 and buf[vs + 4] == 101:
                 vals[K_TYPE] = 1.0
@@ -273,12 +285,12 @@ def _read_object(buf, pos, end, pow10, key_bytes, key_len, vals):
                     and buf[vs + 3] == 100 and buf[vs + 4] == 101:
                 vals[K_TYPE] = 2.0
             else:
-                return False, t, s0, ls
+                return False, t, s0, ls, 0
             p = vs + vl + 1
         elif key == K_SYMBOL:
             s0, ls = _string(buf, p)
             if ls < 0:
-                return False, t, s0, ls
+                return False, t, s0, ls, 0
             if ls > WIDTH:
                 plain = False
             for j in range(ls):
@@ -288,29 +300,29 @@ def _read_object(buf, pos, end, pow10, key_bytes, key_len, vals):
         elif key == K_COND:
             cs, cl = _string(buf, p)
             if cl < 0:
-                return False, t, s0, ls
+                return False, t, s0, ls, 0
             if cl > 0:
                 plain = False  # sale conditions: the object keeps them
             p = cs + cl + 1
         elif key == K_TS:
-            v, p2, good, iv = _number(buf, p, pow10, True)
+            v, p2, good, iv = _number(buf, p, True)
             if not good:
-                return False, t, s0, ls
+                return False, t, s0, ls, 0
             t = iv
             p = p2
         else:
-            v, p2, good, iv = _number(buf, p, pow10, False)
+            v, p2, good, iv = _number(buf, p, False)
             if not good:
-                return False, t, s0, ls
+                return False, t, s0, ls, 0
             vals[key] = v
             p = p2
         p = _ws(buf, p)
         if p < end and buf[p] == 44:
             p = _ws(buf, p + 1)
             continue
-        if p < end and buf[p] == 125 and p + 1 == end:
+        if p < end and buf[p] == 125:
             break
-        return False, t, s0, ls
+        return False, t, s0, ls, 0
     if vals[K_TYPE] == 1.0:
         need = (1 << K_TYPE) | (1 << K_TS) | (1 << K_SYMBOL) | (1 << K_BID) | (1 << K_ASK)
         allowed = need | (1 << K_BID_SIZE) | (1 << K_ASK_SIZE)
@@ -318,20 +330,22 @@ def _read_object(buf, pos, end, pow10, key_bytes, key_len, vals):
         need = (1 << K_TYPE) | (1 << K_TS) | (1 << K_SYMBOL) | (1 << K_PRICE) | (1 << K_SIZE)
         allowed = need | (1 << K_COND)
     else:
-        return False, t, s0, ls
+        return False, t, s0, ls, 0
     if (seen & need) != need or (seen & ~allowed) != 0:
-        return False, t, s0, ls
-    return plain, t, s0, ls
+        return False, t, s0, ls, 0
+    return plain, t, s0, ls, p + 1
 
 
 def decode_columns(payload, decode_one) -> TickColumns | None:
     """A ``json`` message as columns, or None when only msgspec can say what it holds.
     ``decode_one(raw)``: an ``OTHER`` row's bytes to its tick (raises when malformed)."""
     buf = np.frombuffer(payload, dtype=np.uint8)
-    ok, n, kind, ts, sym, x0, x1, x2, x3, start, end = parse_ticks(buf, _POW10, _KEY_BYTES,
-                                                                    _KEY_LEN)
+    ok, n, kind, ts, sym, x0, x1, x2, x3, start, end = parse_ticks(buf, _KEY_BYTES, _KEY_LEN)
     if not ok:
         return None
+    n_other = int(np.count_nonzero(kind[:n] == OTHER)) if n else 0
+    if n_other * OTHER_SHARE_MAX > n:
+        return None  # mostly objects: msgspec reads them faster one message at a time
     kind, ts, sym, x0, x1, x2, x3 = (a[:n] for a in (kind, ts, sym, x0, x1, x2, x3))
     others = []
     raw = bytes(payload)

@@ -15,30 +15,13 @@ message with msgspec, which says exactly what is wrong.
 from __future__ import annotations
 
 import numpy as np
-from numba.core import types
-from numba.extending import intrinsic
 
 from monitor.core.jit import kernel
-from monitor.wire.columns import OTHER, QUOTE, TRADE, WIDTH, TickColumns
+from monitor.wire.columns import OTHER, OTHER_SHARE_MAX, QUOTE, TRADE, WIDTH, TickColumns
+from monitor.wire.numbers import f32_of_bits, f64_of_bits
 
 
-@intrinsic
-def _f64_of_bits(typingctx, bits):
-    """The float64 whose IEEE bits are the uint64 ``bits`` (an LLVM bitcast)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-    return types.float64(types.uint64), codegen
-
-
-@intrinsic
-def _f32_of_bits(typingctx, bits):
-    """The float32 whose IEEE bits are the uint32 ``bits``."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-    return types.float32(types.uint32), codegen
-
-
-@kernel
+@kernel(inline="always")
 def _be(buf, pos, n):
     """Big-endian unsigned integer of ``n`` bytes at ``pos``."""
     v = np.uint64(0)
@@ -107,9 +90,9 @@ def _number(buf, pos):
     """(value, next position, ok) of a float field: float64/32, an integer, nil = NaN."""
     b = buf[pos]
     if b == 0xCB and pos + 9 <= len(buf):
-        return _f64_of_bits(_be(buf, pos + 1, 8)), pos + 9, True
+        return f64_of_bits(_be(buf, pos + 1, 8)), pos + 9, True
     if b == 0xCA and pos + 5 <= len(buf):
-        return np.float64(_f32_of_bits(np.uint32(_be(buf, pos + 1, 4)))), pos + 5, True
+        return np.float64(f32_of_bits(np.uint32(_be(buf, pos + 1, 4)))), pos + 5, True
     if b == 0xC0:
         return np.nan, pos + 1, True
     if b <= 0x7F:
@@ -312,6 +295,8 @@ def decode_columns(payload, decode_one) -> TickColumns | None:
     ok, kind, ts, sym, x0, x1, x2, x3, start, end = parse_ticks(buf)
     if not ok:
         return None
+    if np.count_nonzero(kind == OTHER) * OTHER_SHARE_MAX > len(kind):
+        return None  # mostly objects: msgspec reads them faster one message at a time
     others = []
     raw = bytes(payload)
     for i, k in enumerate(np.flatnonzero(kind == OTHER).tolist()):
