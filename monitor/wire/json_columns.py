@@ -5,13 +5,14 @@ for the consumer's hot path.
 It reads only what it can read exactly as msgspec would (:mod:`monitor.wire.codec`): an
 array of objects where each quote or trade has its ``type`` tag, an integer ``ts_ns`` in
 ``[0, 2**63)``, a plain string ``symbol`` (no escapes) and numbers or ``null`` (NaN) in
-the float fields, each key once and no other keys. Numbers are read exactly, as msgspec's correctly
-rounded reader reads them (:func:`monitor.wire.numbers.decimal_to_double`), up to 19
-significant digits; a longer one, or a subnormal or overflowing one, gives up. A quote or trade whose symbol is not an OCC-sized ASCII string, a trade with sale
-conditions, and every other tick kind are rows of kind ``OTHER``, their bytes decoded one
-by one with msgspec. Anything else (a single object, escapes, unknown or repeated keys, a
-bad value, trailing bytes) makes :func:`decode_columns` return None, and the caller
-decodes the message with msgspec, which says exactly what is wrong.
+the float fields, each key once and no other keys. Numbers are read exactly, as msgspec's
+correctly rounded reader reads them (:func:`monitor.wire.numbers.decimal_to_double`), up
+to 19 significant digits; a longer one, or a subnormal or overflowing one, gives up. A
+quote or trade whose symbol is not an OCC-sized ASCII string, a trade with sale
+conditions, an object this reader gives up on, and every other tick kind are rows of
+kind ``OTHER``, their bytes decoded one by one with msgspec. Anything else (a single
+object, a bad value, trailing bytes) makes :func:`decode_columns` return None, and the
+caller decodes the message with msgspec, which says exactly what is wrong.
 """
 
 from __future__ import annotations
