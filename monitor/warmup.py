@@ -118,8 +118,8 @@ def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
     block = sim.ticks(2000)
     quotes = [t for t in block if isinstance(t, OptionQuote)]
     p.apply(block)  # a batch as columns, past the parallel threshold
-    for enc, columns in (("json", False), ("binary", False), ("binary", True),
-                         ("records", False)):
+    for enc, columns in (("json", False), ("json", True), ("binary", False),
+                         ("binary", True), ("records", False)):
         payload = encode(sim.ticks(300), enc)  # (records: tick records)
         p.apply(decode(payload, enc, columns=columns).ticks * 2)  # (two: joined)
     p.apply(decode(encode(quotes[:600], "records"), "records").ticks)  # quote records

@@ -41,10 +41,13 @@ WORKLOAD = textwrap.dedent("""
                                          rate_ticks_per_s=5000.0))
             for i, b in enumerate(books.values())]
     for k, batch in enumerate(interleaved_session(sims, 2.0, batch=700)):
-        enc = ("json", "binary", "records")[k % 3]
-        if enc == "records":
+        # the consumer's decode (straight into columns), the per-object one, both records
+        # bodies (quotes only, every kind)
+        enc, columns = (("json", True), ("binary", True), ("records", True), ("json", False),
+                        ("binary", False), ("records", False))[k % 6]
+        if enc == "records" and not columns:
             batch = [t for t in batch if isinstance(t, OptionQuote)]
-        p.apply(decode(encode(batch, enc), enc).ticks)
+        p.apply(decode(encode(batch, enc), enc, columns=columns).ticks)
         for job in [p.start_refresh(s) for s in p.states.values() if s.refreshing is None]:
             p.take_refreshes()
             job.run()
@@ -70,7 +73,9 @@ def test_nothing_compiles_after_the_warm_up():
     assert not late, f"compiled after the warm-up: {late}"
     # the warm-up did reach the hot paths (loaded or compiled a signature for each)
     for k in ("monitor.core.kernels.apply_quotes", "monitor.core.kernels.whole_chain",
-              "monitor.core.levels._scan_recurrence", "monitor.core.scenarios._share_delta_change"):
+              "monitor.core.levels._scan_recurrence", "monitor.core.scenarios._share_delta_change",
+              "monitor.core.quotes.scan_ticks", "monitor.wire.json_columns.parse_ticks",
+              "monitor.wire.msgpack_columns.parse_ticks"):
         assert before.get(k, 0) >= 1, k
 
 
