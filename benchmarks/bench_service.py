@@ -95,8 +95,8 @@ from monitor.sources.kafka import (  # noqa: E402
 )
 from monitor.sources.memory import MemorySource  # noqa: E402
 from monitor.sources.simulator import MarketSimulator, SimConfig  # noqa: E402
-from monitor.wire.codec import decode, encode, kafka_key  # noqa: E402
 from monitor.warmup import warm_up as warm_kernels  # noqa: E402
+from monitor.wire.codec import decode, encode, kafka_key  # noqa: E402
 from monitor.wire.columns import TickColumns, count  # noqa: E402
 from monitor.wire.records import QuoteBlock  # noqa: E402
 from monitor.wire.schema import BINARY_TYPES, WIRE_VERSION, Tick  # noqa: E402
