@@ -101,6 +101,9 @@ class UnderlyingState:
     # book (Pipeline._drain_tapes); a print outside it goes to the tape at once
     tape_rows: list = field(default_factory=list)
     tape_q: list = field(default_factory=list)
+    # a columns batch's prints, as (rows, contracts) arrays, in order with the ones above
+    # (which go into a chunk of their own before the next chunk is added)
+    tape_chunks: list = field(default_factory=list)
     offset: int = 0  # of its first row in the pipeline's per-contract arrays
 
     def vote_clock_jump(self, ts: int) -> int | None:
@@ -481,7 +484,15 @@ class Pipeline:
         in force when it arrived, as one call per print would (at a tenth of the cost)."""
         for r in ([root] if root is not None else list(self._taped)):
             s = self._taped.pop(r, None)
-            if s is not None and s.tape_rows:
+            if s is None:
+                continue
+            if s.tape_chunks:
+                _tape_chunk(s)
+                rows = np.concatenate([c[0] for c in s.tape_chunks])
+                q = np.concatenate([c[1] for c in s.tape_chunks])
+                s.tape_chunks.clear()
+                s.tape.add_many(s.book, rows, q)
+            elif s.tape_rows:
                 s.tape.add_many(s.book, s.tape_rows, s.tape_q)
                 s.tape_rows, s.tape_q = [], []
 
@@ -685,10 +696,9 @@ class Pipeline:
                 continue
             rows, q = rows[hit], sd[hit] * tc.x1[k][hit]  # customer contracts
             if self.tape:  # the scan kept every one inside the tape's session
-                if not s.tape_rows:
-                    self._taped[s.root] = s
-                s.tape_rows.extend(rows.tolist())
-                s.tape_q.extend(q.tolist())
+                self._taped[s.root] = s
+                _tape_chunk(s)
+                s.tape_chunks.append((rows, q))
             flow = s.flow_pos
             for r, d in zip(rows.tolist(), (-q).tolist()):
                 flow[r] = flow.get(r, 0.0) + d
@@ -863,7 +873,7 @@ class Pipeline:
             if tape.from_ns <= t.ts_ns < tape.until_ns:  # the session in hand: batched
                 if not s.tape_rows:
                     self._taped[s.root] = s
-                s.tape_rows.append(row)
+                s.tape_rows.append(row)  # (no chunk yet: a columns batch makes it)
                 s.tape_q.append(side * t.size)
             else:  # a new session (or the first print, or a stale one): at once, in order
                 self._drain_tapes(s.root)
@@ -1023,6 +1033,13 @@ class Pipeline:
                 continue
             if now - s.last_reeval_wall >= self.reeval_s:
                 self._refresh_due(s)
+
+
+def _tape_chunk(s: UnderlyingState) -> None:
+    """Move a state's per-tick prints into its tape chunks (keeping arrival order)."""
+    if s.tape_rows:
+        s.tape_chunks.append((np.array(s.tape_rows, dtype=np.int64), np.array(s.tape_q)))
+        s.tape_rows, s.tape_q = [], []
 
 
 def _chunk(p: list) -> None:

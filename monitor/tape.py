@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from monitor.chain.occ import first_expiry_after
+from monitor.core.hedges import add_prints
 
 __all__ = ["HedgeTape", "EXPIRY_BUCKETS"]
 
@@ -90,18 +91,14 @@ class HedgeTape:
         them before anything changes the book's deltas or spot)."""
         if len(rows) == 0:
             return
-        idx = np.asarray(rows, dtype=np.int64)
-        q = np.asarray(contracts, dtype=np.float64)
-        np.add.at(self._contracts, idx, q)
-        units = q * book.multiplier * book.c.delta[idx]
-        ok = np.isfinite(units)
-        self.no_delta += int((~ok).sum())
-        slots = self._slot[idx[ok]]
-        by_slot = np.bincount(slots, weights=units[ok], minlength=6)
+        by_slot, hedged, no_delta = add_prints(
+            np.asarray(rows, dtype=np.int64), np.asarray(contracts, dtype=np.float64),
+            self._contracts, book.c.delta, self._slot, float(book.multiplier))
         for k in np.flatnonzero(by_slot):
             self._units[k] += float(by_slot[k])
             self._usd[k] += float(by_slot[k]) * book.spot
-        self.prints += int(ok.sum())
+        self.prints += hedged
+        self.no_delta += no_delta
 
     def _open(self, book, ts_ns: int) -> None:
         """Start the session of ``ts_ns``'s New York date: zero sums, bucket the expiries."""
