@@ -45,6 +45,7 @@ from monitor.core.quotes import (
     FUTURE,
     REASONS,
     STALE,
+    classify,
     lookup_symbols,
     scan_ticks,
     screen_records,
@@ -1055,18 +1056,7 @@ def _chunk(p: list) -> None:
 def classify_print(price: float, bid: float, ask: float, last_price: float | None) -> int:
     """+1 customer buy, -1 customer sell, 0 unclassified (REFERENCE.md, ``flow`` model):
     at/above the ask buy, at/below the bid sell, inside by the midpoint, at the midpoint
-    by the tick rule against the contract's previous print."""
-    if not (bid == bid and ask == ask) or ask <= 0.0 or bid > ask:
-        return 0
-    if price >= ask:
-        return 1
-    if price <= bid:
-        return -1
-    mid = 0.5 * (bid + ask)
-    if price > mid:
-        return 1
-    if price < mid:
-        return -1
-    if last_price is None or price == last_price:
-        return 0
-    return 1 if price > last_price else -1
+    by the tick rule against the contract's previous print (None: no print yet). The one
+    rule is the scan's kernel, :func:`monitor.core.quotes.classify`."""
+    return int(classify(float(price), float(bid), float(ask),
+                        math.nan if last_price is None else float(last_price)))

@@ -114,6 +114,28 @@ def from_ticks(ticks: list) -> TickColumns | None:
     return TickColumns(kind, ts, sym, x0, x1, x2, x3, list(ticks))
 
 
+def read(payload, parsed, decode_one) -> TickColumns | None:
+    """The columns a numba reader parsed from ``payload`` (``parsed``: ``(kind, ts_ns,
+    symbol, x0, x1, x2, x3, start, end)``, ``start``/``end`` the bytes of each ``OTHER``
+    row), its ``OTHER`` rows decoded one by one with ``decode_one`` (raises when
+    malformed); None when msgspec should read the message (an ``OTHER`` row it cannot
+    decode, or more of them than one row in :data:`OTHER_SHARE_MAX`)."""
+    kind, ts, sym, x0, x1, x2, x3, start, end = parsed
+    other = np.flatnonzero(kind == OTHER)
+    if len(other) * OTHER_SHARE_MAX > len(kind):
+        return None  # mostly objects: msgspec reads them faster one message at a time
+    others = []
+    raw = bytes(payload)
+    for i, k in enumerate(other.tolist()):
+        try:
+            others.append(decode_one(raw[start[k]:end[k]]))
+        except Exception:  # noqa: BLE001 - a malformed element: msgspec says why
+            return None
+        ts[k] = getattr(others[-1], "ts_ns", 0)
+        x0[k] = i
+    return TickColumns(kind, ts, sym, x0, x1, x2, x3, None, others)
+
+
 def concat(parts: list[TickColumns]) -> TickColumns:
     """One batch of several, in order (adjacent messages are scanned as one)."""
     if len(parts) == 1:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from monitor.core.jit import kernel
-from monitor.wire.columns import OTHER, OTHER_SHARE_MAX, QUOTE, TRADE, WIDTH, TickColumns
+from monitor.wire.columns import OTHER, QUOTE, TRADE, WIDTH, TickColumns, read
 from monitor.wire.numbers import decimal_to_double
 
 # keys, as bytes: bit of each in the "seen" mask
@@ -340,21 +340,5 @@ def _read_object(buf, pos, key_bytes, key_len, vals):
 def decode_columns(payload, decode_one) -> TickColumns | None:
     """A ``json`` message as columns, or None when only msgspec can say what it holds.
     ``decode_one(raw)``: an ``OTHER`` row's bytes to its tick (raises when malformed)."""
-    buf = np.frombuffer(payload, dtype=np.uint8)
-    ok, n, kind, ts, sym, x0, x1, x2, x3, start, end = parse_ticks(buf, _KEY_BYTES, _KEY_LEN)
-    if not ok:
-        return None
-    n_other = int(np.count_nonzero(kind[:n] == OTHER)) if n else 0
-    if n_other * OTHER_SHARE_MAX > n:
-        return None  # mostly objects: msgspec reads them faster one message at a time
-    kind, ts, sym, x0, x1, x2, x3 = (a[:n] for a in (kind, ts, sym, x0, x1, x2, x3))
-    others = []
-    raw = bytes(payload)
-    for i, k in enumerate(np.flatnonzero(kind == OTHER).tolist()):
-        try:
-            others.append(decode_one(raw[start[k]:end[k]]))
-        except Exception:  # noqa: BLE001 - a malformed element: msgspec says why
-            return None
-        ts[k] = getattr(others[-1], "ts_ns", 0)
-        x0[k] = i
-    return TickColumns(kind, ts, sym, x0, x1, x2, x3, None, others)
+    ok, n, *parsed = parse_ticks(np.frombuffer(payload, dtype=np.uint8), _KEY_BYTES, _KEY_LEN)
+    return read(payload, [a[:n] for a in parsed], decode_one) if ok else None

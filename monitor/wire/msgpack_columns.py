@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from monitor.core.jit import kernel
-from monitor.wire.columns import OTHER, OTHER_SHARE_MAX, QUOTE, TRADE, WIDTH, TickColumns
+from monitor.wire.columns import OTHER, QUOTE, TRADE, WIDTH, TickColumns, read
 from monitor.wire.numbers import f32_of_bits, f64_of_bits
 
 
@@ -291,19 +291,5 @@ def parse_ticks(buf):
 def decode_columns(payload, decode_one) -> TickColumns | None:
     """A ``binary`` message as columns, or None when only msgspec can say what it holds.
     ``decode_one(raw)``: an ``OTHER`` row's bytes to its tick (raises when malformed)."""
-    buf = np.frombuffer(payload, dtype=np.uint8)
-    ok, kind, ts, sym, x0, x1, x2, x3, start, end = parse_ticks(buf)
-    if not ok:
-        return None
-    if np.count_nonzero(kind == OTHER) * OTHER_SHARE_MAX > len(kind):
-        return None  # mostly objects: msgspec reads them faster one message at a time
-    others = []
-    raw = bytes(payload)
-    for i, k in enumerate(np.flatnonzero(kind == OTHER).tolist()):
-        try:
-            others.append(decode_one(raw[start[k]:end[k]]))
-        except Exception:  # noqa: BLE001 - a malformed element: msgspec says why
-            return None
-        ts[k] = getattr(others[-1], "ts_ns", 0)
-        x0[k] = i
-    return TickColumns(kind, ts, sym, x0, x1, x2, x3, None, others)
+    ok, *parsed = parse_ticks(np.frombuffer(payload, dtype=np.uint8))
+    return read(payload, parsed, decode_one) if ok else None

@@ -13,8 +13,7 @@ import pytest
 
 from monitor.chain.loaders import load_chain
 from monitor.core.book import Book
-from monitor.core.quotes import classify
-from monitor.pipeline import Pipeline, classify_print
+from monitor.pipeline import Pipeline
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.wire.codec import decode, encode
 from monitor.wire.columns import OTHER, QUOTE, TRADE, TickColumns, from_ticks
@@ -188,16 +187,6 @@ def test_from_ticks_columns_by_hand():
     assert (c.x0[0], c.x1[0], c.x2[0], c.x3[0]) == (1.5, 1.75, 3.0, 4.0)
     assert (c.x0[1], c.x1[1]) == (1.7, 2.0)
     assert c.name(0) == SYM and c.tick(2) is u and len(c) == 4
-
-
-@pytest.mark.parametrize("price,bid,ask,last", [
-    (2.10, 2.00, 2.10, None), (2.00, 2.00, 2.10, None), (2.05, 2.00, 2.10, 2.00),
-    (2.05, 2.00, 2.10, 2.10), (2.05, 2.00, 2.10, 2.05), (2.05, 2.00, 2.10, None),
-    (2.05, math.nan, 2.10, None), (2.05, 2.20, 2.10, None), (0.05, 0.0, 0.0, None),
-    (1.20, 1.20, 1.20, None), (2.08, 2.00, 2.10, None), (2.02, 2.00, 2.10, None)])
-def test_kernel_classification_is_the_per_tick_rule(price, bid, ask, last):
-    assert classify(price, bid, ask, math.nan if last is None else last) == \
-        classify_print(price, bid, ask, last)
 
 
 @pytest.mark.parametrize("encoding", ["records", "binary", "json"])
