@@ -106,6 +106,7 @@ class UnderlyingState:
     # (which go into a chunk of their own before the next chunk is added)
     tape_chunks: list = field(default_factory=list)
     offset: int = 0  # of its first row in the pipeline's per-contract arrays
+    frozen: "UnderlyingState | None" = None  # the last frozen_copy(reuse=True)
 
     def vote_clock_jump(self, ts: int) -> int | None:
         """A tick dated beyond the clock skew votes for a jump of the event clock (a session
@@ -138,13 +139,29 @@ class UnderlyingState:
         self.book.update_positions(rows, self.positions_for(rows))
         self.touch(rows)
 
-    def frozen_copy(self) -> "UnderlyingState":
+    def frozen_copy(self, reuse: bool = False) -> "UnderlyingState":
         """A copy whose book and arrays will not change (the publish cycle reads it while
-        ticks keep coming)."""
-        return replace(self, book=self.book.copy(), last_ts=self.last_ts.copy(),
-                       flow_pos=dict(self.flow_pos), last_trade_px=self.last_trade_px.copy(),
-                       pending_quote={}, tape=self.tape.copy(),
-                       refreshing=None, touched=[], spare=None)
+        ticks keep coming). ``reuse``: written into the arrays of the previous reused copy
+        (the service's publish cycles: one at a time, each done with its copy before the
+        next is taken), so the tick thread copies into memory already mapped instead of
+        allocating and page-faulting in a new book per cycle (several times slower for a
+        large book); the previous reused copy must no longer be read."""
+        old = self.frozen if reuse else None
+        same = old is not None and len(old.last_ts) == len(self.last_ts)
+        book = self.book.copy(into=old.book if same else None)
+        if same:
+            np.copyto(old.last_ts, self.last_ts)
+            np.copyto(old.last_trade_px, self.last_trade_px)
+            last_ts, last_px = old.last_ts, old.last_trade_px
+        else:
+            last_ts, last_px = self.last_ts.copy(), self.last_trade_px.copy()
+        out = replace(self, book=book, last_ts=last_ts, flow_pos=dict(self.flow_pos),
+                      last_trade_px=last_px, pending_quote={}, tape=self.tape.copy(),
+                      refreshing=None, touched=[], spare=None, frozen=None, tape_rows=[],
+                      tape_q=[], tape_chunks=[])
+        if reuse:
+            self.frozen = out
+        return out
 
     def checkpoint(self) -> dict:
         """The mutable inputs of the book (with the universe's size) and the flow model's

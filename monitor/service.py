@@ -486,7 +486,8 @@ class Monitor:
             if not s.dirty and root in self.states and root not in force:
                 continue
             s.dirty = False
-            frozen.append((root, s.frozen_copy(), vol_index, self.pipeline.consistent(s),
+            frozen.append((root, s.frozen_copy(reuse=True), vol_index,
+                           self.pipeline.consistent(s),
                            self.source.covered_by(root, self._position)))
         return token, frozen
 

@@ -224,3 +224,27 @@ def test_a_frozen_copy_does_not_change_while_ticks_keep_coming():
                          for k in np.flatnonzero(~np.isnan(st.last_trade_px))}
     assert prints(f) == {i: ask} and prints(s) == {i: bid + 0.5}
     assert f.book is not s.book and f.root == "SPX"
+
+
+def test_a_reused_frozen_copy_is_rewritten_whole():
+    """The service's frozen copies reuse one set of arrays (``frozen_copy(reuse=True)``):
+    the next one equals a fresh copy of the live state, whatever the previous one's reader
+    did to it, and the live state is never shared."""
+    i = _put_row()
+    sym = BASE.chain.symbols()[BASE.order[i]]
+    bid, ask = float(BASE.c.bid[i]), float(BASE.c.ask[i])
+    p = Pipeline({"SPX": copy.deepcopy(BASE)})
+    s = p.states["SPX"]
+    p.apply([OptionQuote(ts_ns=TS + 1, symbol=sym, bid=bid, ask=ask),
+             OptionTrade(ts_ns=TS + 2, symbol=sym, price=ask, size=5.0)])
+    first = s.frozen_copy(reuse=True)
+    first.book.F[:] = -1.0  # a reader that scribbled on its copy
+    first.last_ts[:] = 0
+    p.apply([OptionQuote(ts_ns=TS + 3, symbol=sym, bid=bid + 0.5, ask=ask + 0.5)])
+    second = s.frozen_copy(reuse=True)
+    fresh = s.frozen_copy()
+    assert second.book is first.book  # the same arrays, rewritten
+    assert np.array_equal(second.book.F, fresh.book.F, equal_nan=True)
+    assert np.array_equal(second.last_ts, s.last_ts)
+    assert second.book.totals == fresh.book.totals == s.book.totals
+    assert second.book.F is not s.book.F and second.last_ts is not s.last_ts
