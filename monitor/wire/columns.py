@@ -164,3 +164,15 @@ def count(ticks) -> int:
     """Ticks in a batch's list (a block of quote records or a columns batch counts its
     rows)."""
     return sum(len(t) if type(t) is TickColumns or type(t) is QuoteBlock else 1 for t in ticks)
+
+
+def objects(ticks) -> list:
+    """A batch's list with each columns batch as its rows' tick objects (for tools and
+    tests that look at ticks one by one)."""
+    out = []
+    for t in ticks:
+        if type(t) is TickColumns:
+            out.extend(t.tick(k) for k in range(len(t)))
+        else:
+            out.append(t)
+    return out

@@ -27,6 +27,7 @@ from monitor.wire import (
     encode,
     underlying_of_tick,
 )
+from monitor.wire.columns import count, objects
 from tests.broker import create_topics, unique
 
 # Tansu holds a joining member for about half the session timeout (at least ~1 s):
@@ -72,7 +73,7 @@ async def _take(source: KafkaSource, *, ticks: int | None = None, errors: int | 
     got: list[Batch] = []
 
     def done():
-        return ((ticks is None or sum(len(b.ticks) for b in got) >= ticks)
+        return ((ticks is None or sum(count(b.ticks) for b in got) >= ticks)
                 and (errors is None or sum(len(b.errors) for b in got) >= errors))
 
     async def run():
@@ -120,7 +121,9 @@ async def _partitions_of(bootstrap: str, topic: str) -> set[TopicPartition]:
 
 
 def _ticks(batches: list[Batch]) -> list:
-    return [t for b in batches for t in b.ticks]
+    """Every tick received, as objects (the source hands quotes and trades over as
+    columns)."""
+    return [t for b in batches for t in objects(b.ticks)]
 
 
 def _merge_tokens(batches: list[Batch]) -> dict:
