@@ -26,6 +26,14 @@ thread (only :meth:`Refresh.run` may run elsewhere, on its own copy). Per tick:
 
 Rejected ticks are counted by ``(underlying, reason)`` and never touch the state; the
 first few of each reason are kept with context for one log line each.
+
+A batch (of objects, or decoded straight into columns: :mod:`monitor.wire.columns`) takes
+the columns path: one numba scan (:func:`monitor.core.quotes.scan_ticks`) makes the checks
+above for its quotes and trades in order and records them as the per-tick path would; it
+stops for each tick that path must take (any other kind, a vote for a clock jump, a trade
+that re-weights a ``flow`` book or opens a tape session), which :meth:`Pipeline._one`
+handles before the scan goes on. Both paths end in the same state with the same counts
+(``Pipeline(columns=False)`` is the reference the tests hold the scan to).
 """
 
 from __future__ import annotations
