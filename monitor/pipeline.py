@@ -370,9 +370,11 @@ class Pipeline:
         self.max_size = np.array([s.bounds.max_trade_contracts for s in self.state_list],
                                  dtype=np.float64)
         self.clock_a = np.zeros(len(sizes), dtype=np.int64)
-        self.tape_lo = np.zeros(len(sizes), dtype=np.int64)
-        self.tape_hi = np.zeros(len(sizes), dtype=np.int64)
-        self.py_trades = np.zeros(len(sizes), dtype=np.bool_)
+        # without a tape every print is inside "its session" (synced per scan otherwise)
+        self.tape_lo = np.full(len(sizes), np.iinfo(np.int64).min, dtype=np.int64)
+        self.tape_hi = np.full(len(sizes), np.iinfo(np.int64).max, dtype=np.int64)
+        self.py_trades = np.array([s.position_model == "flow" for s in self.state_list],
+                                  dtype=np.bool_)
         self.pend_bid = np.zeros(len(self.last_ts))
         self.pend_ask = np.zeros(len(self.last_ts))
         self.pend_mark = np.zeros(len(self.last_ts), dtype=np.int64)
@@ -487,9 +489,7 @@ class Pipeline:
         s.last_ts[row] = t.ts_ns
         if t.ts_ns > s.clock_ns:
             s.clock_ns = t.ts_ns
-        p = pending.get(s.root)
-        if p is None:
-            p = pending[s.root] = [s, [], [], [], []]
+        p = _pending_of(pending, s)
         p[1].append(row)
         p[2].append(bid)
         p[3].append(ask)
@@ -576,12 +576,9 @@ class Pipeline:
                                   self.g_state, self.ts_lo, self.ts_hi)
         if accepted:
             acc = np.flatnonzero(codes == APPLY)
-            ga = g[acc]
-            sid = self.g_state[ga]
-            one = len(self.state_list) == 1 or sid[0] == sid[-1] and (sid == sid[0]).all()
-            for s_id in (sid[:1] if one else np.unique(sid)):
-                s = self.state_list[int(s_id)]
-                m = acc if one else acc[sid == s_id]
+            for s_id, part in self._by_state(g[acc]):
+                s = self.state_list[s_id]
+                m = acc[part]
                 rows = self.g_row[g[m]]
                 s.book.update_quotes(rows, bid[m], ask[m])
                 s.touch(rows)
@@ -659,15 +656,12 @@ class Pipeline:
                 st.pending_quote.clear()
 
     def _sync_in(self) -> None:
-        """The per-underlying inputs of :func:`scan_ticks` from the states."""
-        big = np.iinfo(np.int64).max
+        """The per-underlying inputs of :func:`scan_ticks` that change from the states:
+        event clocks and tape sessions."""
         for u, st in enumerate(self.state_list):
             self.clock_a[u] = st.clock_ns
-            self.py_trades[u] = st.position_model == "flow"
             if self.tape:
                 self.tape_lo[u], self.tape_hi[u] = st.tape.from_ns, st.tape.until_ns
-            else:
-                self.tape_lo[u], self.tape_hi[u] = -big - 1, big
 
     def _by_state(self, g: np.ndarray):
         """``(state id, mask)`` for each underlying among global contract indices ``g``."""
@@ -695,9 +689,7 @@ class Pipeline:
             for s_id, m in self._by_state(g[qk]):
                 s = self.state_list[s_id]
                 k = qk[m]
-                p = pending.get(s.root)
-                if p is None:
-                    p = pending[s.root] = [s, [], [], [], []]
+                p = _pending_of(pending, s)
                 _chunk(p)
                 p[4].append((self.g_row[g[k]], tc.x0[k], tc.x1[k]))
         if not ok.all():
@@ -734,13 +726,8 @@ class Pipeline:
 
     def _count_rejected(self, tc: TickColumns, g, codes, rk: np.ndarray) -> None:
         """Rejected rows of a columns batch, counted as the per-tick path counts them
-        (stale quotes by underlying, vectorized; the rest one by one, with context)."""
-        stale = rk[codes[rk] == STALE]
-        if len(stale):
-            per_state = np.bincount(self.g_state[g[stale]], minlength=len(self.state_list))
-            for s_id in np.flatnonzero(per_state):
-                self.counts.ticks[(self.state_list[s_id].root, "quote", "stale")] += int(
-                    per_state[s_id])
+        (stale quotes by underlying; the rest one by one, with context)."""
+        self._count_stale(g[rk[codes[rk] == STALE]])
         for k in rk[codes[rk] != STALE].tolist():
             t = tc.tick(k)
             self.counts.current = t
@@ -773,15 +760,18 @@ class Pipeline:
             if jump is not None:
                 st.clock_ns = max(st.clock_ns, jump)
 
-    def _count_refused(self, rec: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
-        """Stale and rejected quotes of a block, counted by underlying and reason (stale
-        ones vectorized: a redelivered batch after a restart is all stale)."""
-        stale = g[codes == STALE]
-        if len(stale):
-            per_state = np.bincount(self.g_state[stale], minlength=len(self.state_list))
+    def _count_stale(self, g: np.ndarray) -> None:
+        """Stale quotes (global contract indices ``g``) counted by underlying, vectorized:
+        a redelivered batch after a restart is all stale."""
+        if len(g):
+            per_state = np.bincount(self.g_state[g], minlength=len(self.state_list))
             for s_id in np.flatnonzero(per_state):
                 self.counts.ticks[(self.state_list[s_id].root, "quote", "stale")] += int(
                     per_state[s_id])
+
+    def _count_refused(self, rec: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
+        """Stale and rejected quotes of a block, counted by underlying and reason."""
+        self._count_stale(g[codes == STALE])
         for k in np.flatnonzero((codes != APPLY) & (codes != STALE)):
             name = rec["symbol"][k].decode("ascii", "replace")
             self.counts.current = OptionQuote(ts_ns=int(rec["ts_ns"][k]), symbol=name,
@@ -1066,6 +1056,15 @@ def _tape_chunk(s: UnderlyingState) -> None:
     if s.tape_rows:
         s.tape_chunks.append((np.array(s.tape_rows, dtype=np.int64), np.array(s.tape_q)))
         s.tape_rows, s.tape_q = [], []
+
+
+def _pending_of(pending: dict, s: UnderlyingState) -> list:
+    """``s``'s entry of a batch's waiting quotes: ``[state, rows, bids, asks, chunks]``
+    (per-tick quotes in the lists, a columns batch's as array chunks; :meth:`_flush`)."""
+    p = pending.get(s.root)
+    if p is None:
+        p = pending[s.root] = [s, [], [], [], []]
+    return p
 
 
 def _chunk(p: list) -> None:

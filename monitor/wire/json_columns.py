@@ -27,7 +27,6 @@ from monitor.wire.numbers import decimal_to_double
 _KEYS = ("type", "ts_ns", "symbol", "bid", "ask", "bid_size", "ask_size", "price", "size",
          "conditions")
 _KEY_BYTES = np.zeros((len(_KEYS), 10), dtype=np.uint8)
-_KEY_LEN = np.array([len(k) for k in _KEYS], dtype=np.int64)
 for _i, _k in enumerate(_KEYS):
     _KEY_BYTES[_i, :len(_k)] = np.frombuffer(_k.encode(), dtype=np.uint8)
 K_TYPE, K_TS, K_SYMBOL, K_BID, K_ASK, K_BID_SIZE, K_ASK_SIZE, K_PRICE, K_SIZE, K_COND = range(10)
@@ -59,6 +58,24 @@ def _string(buf, pos):
 
 
 @kernel
+def _digits(buf, j, m, digits):
+    """Read the decimal digits at ``j`` into the mantissa ``m`` (uint64): ``(position
+    after them, m, significant digits so far, digits read)``; stops after a 20th
+    significant digit (more than :func:`decimal_to_double` takes)."""
+    n = len(buf)
+    read = 0
+    while j < n and 48 <= buf[j] <= 57:
+        if digits > 0 or buf[j] != 48:
+            digits += 1
+        if digits > 19:
+            break
+        m = m * np.uint64(10) + np.uint64(buf[j] - 48)
+        j += 1
+        read += 1
+    return j, m, digits, read
+
+
+@kernel
 def _number(buf, pos, integer):
     """(value, next position, ok, int value) of a JSON number at ``pos`` read exactly (see
     the module docstring), or of ``null`` (NaN, when not ``integer``); ``integer``: an
@@ -76,30 +93,20 @@ def _number(buf, pos, integer):
         return 0.0, pos, False, 0
     if buf[j] == 48 and j + 1 < n and 48 <= buf[j + 1] <= 57:
         return 0.0, pos, False, 0  # a leading zero is not JSON
-    m = np.uint64(0)
-    digits = 0
+    j, m, digits, _ = _digits(buf, j, np.uint64(0), 0)
+    if digits > 19:
+        return 0.0, pos, False, 0
     exp10 = 0
-    while j < n and 48 <= buf[j] <= 57:
-        if digits > 0 or buf[j] != 48:
-            digits += 1
-        if digits > 19:
-            return 0.0, pos, False, 0
-        m = m * np.uint64(10) + np.uint64(buf[j] - 48)
-        j += 1
     frac = False
     if j < n and buf[j] == 46:
         frac = True
         j += 1
         if j >= n or not (48 <= buf[j] <= 57):
             return 0.0, pos, False, 0
-        while j < n and 48 <= buf[j] <= 57:
-            if digits > 0 or buf[j] != 48:
-                digits += 1
-            if digits > 19:
-                return 0.0, pos, False, 0
-            m = m * np.uint64(10) + np.uint64(buf[j] - 48)
-            exp10 -= 1
-            j += 1
+        j, m, digits, read = _digits(buf, j, m, digits)
+        if digits > 19:
+            return 0.0, pos, False, 0
+        exp10 = -read
     has_exp = False
     if j < n and (buf[j] == 101 or buf[j] == 69):
         has_exp = True
@@ -161,7 +168,7 @@ def _skip(buf, pos):
 
 
 @kernel
-def _key(buf, s, ls, key_bytes, key_len):
+def _key(buf, s, ls, key_bytes):
     """Index in :data:`_KEYS` of the key ``buf[s:s + ls]``, or -1."""
     if ls < 3 or ls > 10:
         return -1
@@ -189,7 +196,7 @@ def _key(buf, s, ls, key_bytes, key_len):
 
 
 @kernel
-def parse_ticks(buf, key_bytes, key_len):
+def parse_ticks(buf, key_bytes):
     """Columns of a ``json`` message (module docstring): ``(ok, kind, ts_ns, symbol, x0,
     x1, x2, x3, start, end)``, ``start``/``end`` the bytes of each ``OTHER`` row."""
     nbuf = len(buf)
@@ -220,7 +227,7 @@ def parse_ticks(buf, key_bytes, key_len):
             return False, k, kind, ts, sym, x0, x1, x2, x3, start, end
         row_ok = False
         if buf[pos] == 123:  # an object: read it if it is a plain quote or trade
-            row_ok, t, s0, ls, nxt = _read_object(buf, pos, key_bytes, key_len, vals)
+            row_ok, t, s0, ls, nxt = _read_object(buf, pos, key_bytes, vals)
             if row_ok:
                 kind[k] = QUOTE if vals[K_TYPE] == 1.0 else TRADE
                 ts[k] = t
@@ -247,7 +254,7 @@ def parse_ticks(buf, key_bytes, key_len):
 
 
 @kernel
-def _read_object(buf, pos, key_bytes, key_len, vals):
+def _read_object(buf, pos, key_bytes, vals):
     """(plain, ts_ns, symbol start, symbol length, end) of the object at ``pos``: plain
     when it is a quote or trade this reader takes as a row of its own (``end``: the
     position after it); ``vals`` gets its floats and ``vals[K_TYPE]`` 1 (quote) or 2
@@ -267,7 +274,7 @@ def _read_object(buf, pos, key_bytes, key_len, vals):
         ks, kl = _string(buf, p)
         if kl < 0:
             return False, t, s0, ls, 0
-        key = _key(buf, ks, kl, key_bytes, key_len)
+        key = _key(buf, ks, kl, key_bytes)
         if key < 0 or (seen >> key) & 1:
             return False, t, s0, ls, 0  # an unknown or repeated key: msgspec decides
         seen |= 1 << key
@@ -340,5 +347,5 @@ def _read_object(buf, pos, key_bytes, key_len, vals):
 def decode_columns(payload, decode_one) -> TickColumns | None:
     """A ``json`` message as columns, or None when only msgspec can say what it holds.
     ``decode_one(raw)``: an ``OTHER`` row's bytes to its tick (raises when malformed)."""
-    ok, n, *parsed = parse_ticks(np.frombuffer(payload, dtype=np.uint8), _KEY_BYTES, _KEY_LEN)
+    ok, n, *parsed = parse_ticks(np.frombuffer(payload, dtype=np.uint8), _KEY_BYTES)
     return read(payload, [a[:n] for a in parsed], decode_one) if ok else None
