@@ -98,7 +98,6 @@ from monitor.sources.simulator import MarketSimulator, SimConfig  # noqa: E402
 from monitor.warmup import warm_up as warm_kernels  # noqa: E402
 from monitor.wire.codec import decode, encode, kafka_key  # noqa: E402
 from monitor.wire.columns import TickColumns, count  # noqa: E402
-from monitor.wire.records import QuoteBlock  # noqa: E402
 from monitor.wire.schema import BINARY_TYPES, WIRE_VERSION, Tick  # noqa: E402
 from tests.broker import create_topics, start_broker  # noqa: E402
 
@@ -626,8 +625,7 @@ async def _latency_run(bootstrap: str, encoding: str, chain: Path, session: byte
         if recv is None:
             missed += 1
             recv = started
-        ts = np.concatenate([t.records["ts_ns"] if type(t) is QuoteBlock else t.ts_ns
-                             if type(t) is TickColumns
+        ts = np.concatenate([t.ts_ns if type(t) is TickColumns
                              else np.array([t.ts_ns], dtype=np.int64) for t in ticks]) - offset
         ticks = ts  # one entry per tick from here on
         parts["lat"].append(applied - ts)

@@ -50,18 +50,15 @@ from monitor.core.book import Book
 from monitor.core.positions import dealer_positions
 from monitor.core.quotes import (
     APPLY,
-    FUTURE,
     REASONS,
     STALE,
     classify,
     lookup_symbols,
     scan_ticks,
-    screen_records,
 )
-from monitor.core.symbol_index import WIDTH, SymbolIndex
+from monitor.core.symbol_index import SymbolIndex
 from monitor.tape import HedgeTape
 from monitor.wire.columns import QUOTE, TRADE, TickColumns, concat, from_ticks
-from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
 OTHER = "other"  # label for ticks whose underlying the monitor does not track
@@ -325,8 +322,8 @@ class Pipeline:
         self.states: dict[str, UnderlyingState] = {}
         self.symbols: dict[str, tuple[UnderlyingState, int]] = {}
         # every contract of every book has a global index g = offset of its book + row:
-        # quotes arriving as fixed-width records are looked up in a numba hash table over
-        # these (SymbolIndex) and screened against one last_ts array whose slices are the
+        # a columns batch's symbols are looked up in a numba hash table over these
+        # (SymbolIndex) and screened against one last_ts array whose slices are the
         # states' own last_ts
         sizes = [len(book.c.strike) for book in books.values()]
         self.last_ts = np.full(sum(sizes), -1, dtype=np.int64)
@@ -360,8 +357,6 @@ class Pipeline:
                                  default=BoundsSettings().max_vol_index)
         self.max_px = (np.concatenate([s.max_px for s in self.state_list]) if sizes
                        else np.zeros(0))
-        self.ts_lo = np.zeros(len(sizes), dtype=np.int64)
-        self.ts_hi = np.zeros(len(sizes), dtype=np.int64)
         # the columns path (scan_ticks): per underlying, its bounds and (synced around each
         # scan) its event clock, its tape's session and whether its trades re-weight the
         # book; per contract, the quote in force of the batch being scanned
@@ -385,38 +380,22 @@ class Pipeline:
         """Apply a batch in order; returns the number of ticks applied."""
         self.ts_limit = (np.iinfo(np.int64).max if self.max_future_ns is None
                           else self.wall_clock() + self.max_future_ns)
-        if (self.columns and len(ticks) > 1 and type(ticks[0]) is not QuoteBlock
-                and type(ticks[0]) is not TickColumns):
+        if self.columns and len(ticks) > 1 and type(ticks[0]) is not TickColumns:
             cols = from_ticks(ticks)
-            if cols is not None:  # (None: blocks among the objects; they go as they are)
+            if cols is not None:  # (None: batches among the objects; they go as they are)
                 ticks = [cols]
         return self._apply_list(ticks)
 
     def _apply_list(self, ticks) -> int:
-        """The per-tick path (a run of quote records, or a columns batch, as one)."""
+        """The per-tick path (a run of adjacent columns batches scanned as one)."""
         pending: dict[str, list] = {}  # root -> [state, rows, bids, asks, chunks]: _flush
         counts = self.counts
         applied = 0
-        blocks: list[QuoteBlock] = []  # a run of adjacent quote blocks, applied as one
         cols: list[TickColumns] = []  # a run of adjacent columns batches, scanned as one
         for t in ticks:
             counts.current = t
             try:
-                cls = type(t)
-                if cls is QuoteBlock:
-                    if cols:
-                        run, cols = cols, []
-                        applied += self._columns(concat(run), pending)
-                    if not blocks:
-                        for root in list(pending):  # what came before the run goes first
-                            self._flush(pending, root)
-                    blocks.append(t)
-                    continue
-                if blocks:
-                    run, blocks = blocks, []
-                    applied += self._quote_blocks(run)
-                    counts.current = t  # (the block's rejections named their own quotes)
-                if cls is TickColumns:  # adjacent ones (messages of a batch) scanned as one
+                if type(t) is TickColumns:  # adjacent ones (messages of a batch) as one
                     cols.append(t)
                     continue
                 if cols:
@@ -426,15 +405,12 @@ class Pipeline:
                 applied += self._one(t, pending)
             except Exception as err:  # noqa: BLE001 - one bad tick must not stop the rest
                 self._apply_error(t, err)
-        counts.current = None  # (a block or a flush's quotes are not one tick)
-        if blocks or cols:
+        counts.current = None  # (a flush's quotes are not one tick)
+        if cols:
             try:
-                if blocks:
-                    applied += self._quote_blocks(blocks)
-                else:
-                    applied += self._columns(concat(cols), pending)
+                applied += self._columns(concat(cols), pending)
             except Exception as err:  # noqa: BLE001
-                self._apply_error((blocks or cols)[0], err)
+                self._apply_error(cols[0], err)
             counts.current = None
         if self._taped:
             self._drain_tapes()
@@ -497,7 +473,7 @@ class Pipeline:
         return 1
 
     def _apply_error(self, what, err: Exception) -> None:
-        """A tick (or a block, or an underlying's pending quotes) whose application raised:
+        """A tick (or a batch, or an underlying's pending quotes) whose application raised:
         counted as ``apply_error`` with the exception, the rest of the batch goes on.
         (Each check above exists so that this never happens; this is the backstop.)"""
         self.counts.reject(OTHER, type(what).__name__, "apply_error",
@@ -547,48 +523,6 @@ class Pipeline:
         s.touch(idx)
         self.counts.ticks[(root, "quote", "applied")] += len(idx)
         s.dirty = s.stale_eval = True
-
-    def _quote_blocks(self, blocks: list[QuoteBlock]) -> int:
-        """Quotes as fixed-width records (adjacent blocks as one): looked up and screened
-        in one kernel pass, then applied per underlying in one kernel call each; no Python
-        object per quote."""
-        if self._taped:
-            self._drain_tapes()
-        rec = blocks[0].records if len(blocks) == 1 else np.concatenate(
-            [b.records for b in blocks])
-        n = len(rec)
-        if n == 0:
-            return 0
-        raw = rec.view(np.uint8).reshape(n, rec.dtype.itemsize)
-        raw.flags.writeable = False  # one kernel signature for decoded and merged blocks
-        off = rec.dtype.fields["symbol"][1]
-        ts = np.ascontiguousarray(rec["ts_ns"])
-        bid = np.ascontiguousarray(rec["bid"])
-        ask = np.ascontiguousarray(rec["ask"])
-        g = np.empty(n, dtype=np.int64)
-        codes = np.empty(n, dtype=np.int8)
-        for u, st in enumerate(self.state_list):  # each underlying's range, as _ts_ok's
-            self.ts_hi[u] = (min(self.ts_limit, st.clock_ns + st.skew_ns) if st.skew_ns
-                             else self.ts_limit)
-            self.ts_lo[u] = st.clock_ns - st.past_ns if st.past_ns else 0
-        accepted = screen_records(raw[:, off:off + WIDTH], ts, bid, ask, self.index.keys,
-                                  self.index.table, self.last_ts, g, codes, self.max_px,
-                                  self.g_state, self.ts_lo, self.ts_hi)
-        if accepted:
-            acc = np.flatnonzero(codes == APPLY)
-            for s_id, part in self._by_state(g[acc]):
-                s = self.state_list[s_id]
-                m = acc[part]
-                rows = self.g_row[g[m]]
-                s.book.update_quotes(rows, bid[m], ask[m])
-                s.touch(rows)
-                s.clock_ns = max(s.clock_ns, int(ts[m].max()))
-                s.dirty = s.stale_eval = True
-                self.counts.ticks[(s.root, "quote", "applied")] += len(m)
-        if accepted < n:
-            self._count_refused(rec, g, codes)
-            self._clock_votes(ts, g, codes)
-        return int(accepted)
 
     def _columns(self, tc: TickColumns, pending: dict) -> int:
         """A batch as columns: its quotes and trades screened, classified and recorded in
@@ -749,17 +683,6 @@ class Pipeline:
             self.counts.reject(s.root, what, reason, context)
         self.counts.current = None
 
-    def _clock_votes(self, ts: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
-        """Quotes of a block beyond their underlying's clock skew (not the wall clock)
-        vote for a jump of its event clock, as in :meth:`_ts_ok` (believed: the clock
-        moves to the earliest of the agreeing votes; the voters stay rejected)."""
-        far = np.flatnonzero((codes == FUTURE) & (ts <= self.ts_limit))
-        for k in far:
-            st = self.state_list[int(self.g_state[g[k]])]
-            jump = st.vote_clock_jump(int(ts[k]))
-            if jump is not None:
-                st.clock_ns = max(st.clock_ns, jump)
-
     def _count_stale(self, g: np.ndarray) -> None:
         """Stale quotes (global contract indices ``g``) counted by underlying, vectorized:
         a redelivered batch after a restart is all stale."""
@@ -768,22 +691,6 @@ class Pipeline:
             for s_id in np.flatnonzero(per_state):
                 self.counts.ticks[(self.state_list[s_id].root, "quote", "stale")] += int(
                     per_state[s_id])
-
-    def _count_refused(self, rec: np.ndarray, g: np.ndarray, codes: np.ndarray) -> None:
-        """Stale and rejected quotes of a block, counted by underlying and reason."""
-        self._count_stale(g[codes == STALE])
-        for k in np.flatnonzero((codes != APPLY) & (codes != STALE)):
-            name = rec["symbol"][k].decode("ascii", "replace")
-            self.counts.current = OptionQuote(ts_ns=int(rec["ts_ns"][k]), symbol=name,
-                                              bid=float(rec["bid"][k]), ask=float(rec["ask"][k]),
-                                              bid_size=float(rec["bid_size"][k]),
-                                              ask_size=float(rec["ask_size"][k]))
-            if g[k] < 0:
-                self.counts.reject(self._und_of_symbol(name), "quote", "unknown_symbol", name)
-                continue
-            self.counts.reject(self.state_list[int(self.g_state[g[k]])].root, "quote",
-                               REASONS[int(codes[k])],
-                               f"{name} bid={rec['bid'][k]} ask={rec['ask'][k]}")
 
     def _underlying(self, t: UnderlyingTick, pending: dict) -> int:
         s = self.states.get(t.root) or self.states.get(underlying_of_root(t.root))

@@ -167,7 +167,7 @@ class Monitor:
         self.tps = 0.0
 
     def _on_core(self, fn, *args):
-        # the core thread's parallel kernels (quote blocks, inline refreshes) use all cores
+        # the core thread's parallel kernels (batch scans, inline refreshes) use all cores
         # only while other processes leave them idle (monitor.threads: on a shared core,
         # two threads ran slower than one)
         self.threads.apply()

@@ -36,7 +36,7 @@ from msgspec.structs import astuple
 
 from monitor.chain.occ import underlying_of_root
 from monitor.wire import json_columns, records
-from monitor.wire.columns import OTHER, TRADE, TickColumns, from_ticks
+from monitor.wire.columns import OTHER, QUOTE, TRADE, TickColumns, from_ticks
 from monitor.wire.msgpack_columns import decode_columns
 from monitor.wire.schema import (
     BINARY_TYPES,
@@ -146,6 +146,27 @@ def _encode_tick_records(ticks: list) -> bytes:
     return records.encode_ticks(cols, body)
 
 
+def _decode_quote_records(body) -> DecodeResult:
+    """A ``KIND_QUOTES`` body as one :class:`TickColumns` of quotes."""
+    rec = records.split_quotes(body)
+    n = len(rec)
+    if not n:
+        return DecodeResult([])
+    return DecodeResult([_record_columns(rec, np.full(n, QUOTE, dtype=np.int8),
+                                         np.ascontiguousarray(rec["bid"], dtype=np.float64),
+                                         ())])
+
+
+def _record_columns(rec, kind, x0, others) -> TickColumns:
+    """Columns of quote or tick records (their shared fields)."""
+    n = len(rec)
+    sym = np.ascontiguousarray(rec["symbol"]).view(np.uint8).reshape(n, records.WIDTH)
+    return TickColumns(kind, np.ascontiguousarray(rec["ts_ns"], dtype=np.int64), sym, x0,
+                       np.ascontiguousarray(rec["ask"], dtype=np.float64),
+                       rec["bid_size"].astype(np.float64), rec["ask_size"].astype(np.float64),
+                       None, others)
+
+
 def _decode_tick_records(body) -> DecodeResult:
     """A ``KIND_TICKS`` body as one :class:`TickColumns`; a body that does not hold what
     its records say is malformed as a whole."""
@@ -166,12 +187,7 @@ def _decode_tick_records(body) -> DecodeResult:
             x0[other], np.arange(len(other)))):
         raise ValueError(f"{len(other)} records of other ticks, {len(others)} ticks after "
                          f"them")
-    sym = np.ascontiguousarray(rec["symbol"]).view(np.uint8).reshape(n, records.WIDTH)
-    cols = TickColumns(kind, np.ascontiguousarray(rec["ts_ns"], dtype=np.int64), sym, x0,
-                       np.ascontiguousarray(rec["ask"], dtype=np.float64),
-                       rec["bid_size"].astype(np.float64), rec["ask_size"].astype(np.float64),
-                       None, others)
-    return DecodeResult([cols] if n else [])
+    return DecodeResult([_record_columns(rec, kind, x0, others)] if n else [])
 
 
 # --------------------------------------------------------------------------------------
@@ -340,7 +356,7 @@ def decode(payload: bytes | bytearray | memoryview | None, encoding: str,
                                     [bytes(payload)])
             return DecodeResult([], [(MALFORMED, _clip(str(e)))], [bytes(payload)])
         if kind == records.KIND_QUOTES:
-            return DecodeResult([records.decode_quotes(body)] if len(body) else [])
+            return _decode_quote_records(body)
         if kind == records.KIND_TICKS:
             try:
                 return _decode_tick_records(body)

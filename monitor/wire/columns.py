@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OptionQuote, OptionTrade
 
 QUOTE, TRADE, OTHER = 0, 1, 2
@@ -74,7 +73,7 @@ class TickColumns:
 
 def from_ticks(ticks: list) -> TickColumns | None:
     """Columns of a list of wire tick objects (one Python pass; the objects are kept);
-    None when the list holds batches (quote blocks, columns) among them."""
+    None when the list holds columns batches among them."""
     n = len(ticks)
     kind = np.full(n, OTHER, dtype=np.int8)
     ts = np.zeros(n, dtype=np.int64)
@@ -106,7 +105,7 @@ def from_ticks(ticks: list) -> TickColumns | None:
             names[k] = s
             x0[k] = t.price
             x1[k] = t.size
-        elif cls is QuoteBlock or cls is TickColumns:
+        elif cls is TickColumns:
             return None
         else:  # (an open-interest tick has no ts_ns: 0)
             ts[k] = getattr(t, "ts_ns", 0)
@@ -161,9 +160,8 @@ def concat(parts: list[TickColumns]) -> TickColumns:
 
 
 def count(ticks) -> int:
-    """Ticks in a batch's list (a block of quote records or a columns batch counts its
-    rows)."""
-    return sum(len(t) if type(t) is TickColumns or type(t) is QuoteBlock else 1 for t in ticks)
+    """Ticks in a batch's list (a columns batch counts its rows)."""
+    return sum(len(t) if type(t) is TickColumns else 1 for t in ticks)
 
 
 def objects(ticks) -> list:

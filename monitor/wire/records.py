@@ -9,7 +9,8 @@ A message is an 8-byte header then a body:
   in arrival order (below);
 * quote records, little-endian, packed (53 bytes each, :data:`QUOTE_DTYPE`):
   ``ts_ns`` int64, ``symbol`` 21 ASCII bytes (OCC, compact or padded; NUL-filled),
-  ``bid`` float64, ``ask`` float64, ``bid_size`` float32, ``ask_size`` float32;
+  ``bid`` float64, ``ask`` float64, ``bid_size`` float32, ``ask_size`` float32; decoded
+  into a :class:`monitor.wire.columns.TickColumns` of quotes;
 * a ``KIND_TICKS`` body: ``n`` (uint32, little-endian), ``n`` tick records (54 bytes each,
   :data:`TICK_DTYPE`: ``kind`` uint8 (0 quote, 1 trade, 2 other) then the quote record's
   fields; a trade's ``price`` and ``size`` in ``bid`` and ``ask``), then the ``binary``
@@ -39,33 +40,12 @@ TICK_DTYPE = np.dtype([("kind", "u1"), ("ts_ns", "<i8"), ("symbol", "S21"), ("bi
                        ("ask", "<f8"), ("bid_size", "<f4"), ("ask_size", "<f4")])
 
 
-class QuoteBlock:
-    """A run of option quotes as a structured array (:data:`QUOTE_DTYPE`); travels in a
-    batch's tick list like a tick and counts as ``len(block)`` ticks."""
-
-    __slots__ = ("records",)
-
-    def __init__(self, records: np.ndarray):
-        self.records = records
-
-    def __len__(self) -> int:
-        return int(self.records.shape[0])
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, QuoteBlock) and self.records.tobytes() == other.records.tobytes()
-
-    def __repr__(self) -> str:
-        return f"QuoteBlock({len(self)} quotes)"
-
-
 def header(kind: int) -> bytes:
     return MAGIC + bytes([LAYOUT_VERSION, kind, 0, 0, 0])
 
 
 def encode_quotes(quotes) -> bytes:
-    """One ``records`` message with ``quotes`` (OptionQuote objects or a QuoteBlock)."""
-    if isinstance(quotes, QuoteBlock):
-        return header(KIND_QUOTES) + quotes.records.tobytes()
+    """One ``records`` message with ``quotes`` (OptionQuote objects)."""
     arr = np.empty(len(quotes), dtype=QUOTE_DTYPE)
     for k, q in enumerate(quotes):
         sym = q.symbol.encode("ascii")
@@ -99,8 +79,9 @@ def parse(payload: bytes) -> tuple[int, memoryview]:
     return kind, body
 
 
-def decode_quotes(body: memoryview) -> QuoteBlock:
-    return QuoteBlock(np.frombuffer(body, dtype=QUOTE_DTYPE))
+def split_quotes(body: memoryview) -> np.ndarray:
+    """A ``KIND_QUOTES`` body (checked by :func:`parse`) as its records."""
+    return np.frombuffer(body, dtype=QUOTE_DTYPE)
 
 
 def encode_ticks(columns, others: bytes) -> bytes:

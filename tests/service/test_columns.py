@@ -17,7 +17,6 @@ from monitor.pipeline import Pipeline
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.wire.codec import decode, encode
 from monitor.wire.columns import OTHER, QUOTE, TRADE, TickColumns, from_ticks
-from monitor.wire.records import QuoteBlock
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 from tests.data_paths import DATA_DIR
 from tests.service.test_pipeline import BASE, ROW, SYM, TS
@@ -203,7 +202,7 @@ def test_decoded_messages_end_where_the_per_tick_path_ends(encoding):
         ref.apply(ticks[k * 500:(k + 7) * 500])  # its prints meet the book before its quotes)
         batch = [t for m in msgs[k:k + 7] for t in decode(m, encoding).ticks]
         if encoding == "records":
-            assert all(isinstance(t, (TickColumns, QuoteBlock)) for t in batch)
+            assert all(isinstance(t, TickColumns) for t in batch)
         p.apply(batch)
     assert_same(ref, p)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from monitor.pipeline import Pipeline
 from monitor.wire.codec import decode, encode
-from monitor.wire.records import QuoteBlock
+from monitor.wire.columns import QUOTE, TickColumns
 from monitor.wire.schema import OptionQuote, UnderlyingTick
 from tests.service.helpers import session_ticks
 from tests.service.test_pipeline import BASE, ROW, SYM, TS
@@ -50,7 +50,7 @@ def test_record_blocks_end_where_ticks_end():
     b = Pipeline({"SPX": copy.deepcopy(BASE)})
     a.apply(ticks)
     blocks = as_records(ticks)
-    assert any(isinstance(t, QuoteBlock) for t in blocks)
+    assert any(isinstance(t, TickColumns) for t in blocks)
     b.apply(blocks)
     a.maintenance(force=True)
     b.maintenance(force=True)
@@ -69,9 +69,26 @@ def test_records_message_round_trip_and_malformed_body():
     q = [OptionQuote(ts_ns=1, symbol="SPXW260821C07600000", bid=1.0, ask=1.25, bid_size=3,
                      ask_size=4)]
     (block,) = decode(encode(q, "records"), "records").ticks
-    r = block.records[0]
-    assert (r["ts_ns"], r["symbol"], r["bid"], r["ask"]) == (1, b"SPXW260821C07600000", 1.0, 1.25)
+    assert block.kind.tolist() == [QUOTE] and [block.tick(0)] == q
     res = decode(encode(q, "records")[:-3], "records")
     assert res.ticks == [] and res.errors[0][0] == "malformed"
     res = decode(b"{not records}", "records")
     assert res.errors[0][0] == "malformed"
+
+
+def test_records_quotes_move_the_time_window_as_objects_do():
+    """A quote accepted from a records message advances its underlying's event clock for
+    the next one, as it does when it comes as an object: with a 300 s skew, quotes at the
+    clock + 200 s and then + 450 s (250 s after the first) are both inside the window."""
+    ref, p = (Pipeline({"SPX": copy.deepcopy(BASE)}, columns=c) for c in (False, True))
+    assert ref.states["SPX"].skew_ns == 300 * 10**9  # the default the case is built on
+    c0, s = ref.states["SPX"].clock_ns, 10**9
+    assert c0 == p.states["SPX"].clock_ns > 0
+    b, a = BASE.c.bid[ROW], BASE.c.ask[ROW]
+    qs = [OptionQuote(ts_ns=c0 + 200 * s, symbol=SYM, bid=b, ask=a),
+          OptionQuote(ts_ns=c0 + 450 * s, symbol=SYM, bid=b * 1.01, ask=a * 1.01)]
+    assert ref.apply(qs) == 2
+    assert p.apply(decode(encode(qs, "records"), "records").ticks) == 2
+    assert p.states["SPX"].clock_ns == ref.states["SPX"].clock_ns == c0 + 450 * s
+    assert p.states["SPX"].book.c.bid[ROW] == ref.states["SPX"].book.c.bid[ROW] == b * 1.01
+    assert not p.counts.rejected
