@@ -598,13 +598,18 @@ class Pipeline:
                 self.tape_lo[u], self.tape_hi[u] = st.tape.from_ns, st.tape.until_ns
 
     def _by_state(self, g: np.ndarray):
-        """``(state id, mask)`` for each underlying among global contract indices ``g``."""
+        """``(state id, positions)`` for each underlying among global contract indices
+        ``g`` (positions in arrival order; a slice when they are all of one)."""
         sid = self.g_state[g]
         if len(self.state_list) == 1 or sid[0] == sid[-1] and (sid == sid[0]).all():
             yield int(sid[0]), slice(None)
             return
-        for s_id in np.unique(sid):
-            yield int(s_id), sid == s_id
+        # one stable sort instead of a comparison of every position per underlying
+        order = np.argsort(sid, kind="stable")
+        ranked = sid[order]
+        cuts = (np.flatnonzero(ranked[1:] != ranked[:-1]) + 1).tolist()
+        for a, b in zip([0, *cuts], [*cuts, len(sid)]):
+            yield int(ranked[a]), order[a:b]
 
     def _record(self, tc: TickColumns, g, codes, side, a: int, b: int, pending) -> int:
         """Rows ``[a, b)`` of a scanned columns batch, recorded as the per-tick path

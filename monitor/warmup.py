@@ -69,7 +69,8 @@ def compiled_signatures() -> dict[str, int]:
     return out
 
 
-def small_book(book: Book, expiries: int = 4, greeks: str | None = None) -> Book:
+def small_book(book: Book, expiries: int = 4, greeks: str | None = None,
+               smile: bool = True) -> Book:
     """A book of the first ``expiries`` live expiries of ``book``'s chain (and the first
     a week or more out), same settings:
     the kernels specialise on argument types, not sizes, so a few hundred contracts warm
@@ -82,7 +83,8 @@ def small_book(book: Book, expiries: int = 4, greeks: str | None = None) -> Book
         rows = np.arange(len(book.c.strike))
     return Book(book.chain.take(np.sort(book.order[rows])), model=book.model,
                 multiplier=book.multiplier, rate=book.rate, div_yield=book.div_yield,
-                greeks=greeks or book.greeks, now_ns=book.now_ns, smile=book.smile)
+                greeks=greeks or book.greeks, now_ns=book.now_ns,
+                smile=book.smile and smile)
 
 
 def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
@@ -127,7 +129,7 @@ def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
     ts = sim.ts_ns
     p.apply([OpenInterest(symbol=sym, oi=12.0, date="2026-01-02"),
              VolIndex(ts_ns=ts, symbol="VIX", value=17.5)])
-    p.reevaluate(s, refit=True)
+    p.reevaluate(s)  # (the smile fitted with the book: once is enough to compile it)
     job = p.start_refresh(s)  # the service's background refresh
     p.take_refreshes()
     job.run()
@@ -139,9 +141,9 @@ def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
     hedge_flow(s.book, spot_pct=-2.0, surface="sticky_moneyness")
     zero_gamma(s.book)
     gex_curve(s.book, s.book.spot * np.linspace(0.95, 1.05, 5))  # monitor whatif
-    restored = Pipeline({root: small_book(full)})
+    restored = Pipeline({root: small_book(full, smile=False)})
     restored.states[root].restore(s.checkpoint())
-    small_book(full, greeks="vendor")  # monitor snapshot --greeks vendor
+    small_book(full, greeks="vendor", smile=False)  # monitor snapshot --greeks vendor
     counts = compiled_signatures()
     return WarmupReport(seconds=time.perf_counter() - t0,
                         kernels=sum(1 for n in counts.values() if n),

@@ -9,13 +9,10 @@ import math
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from monitor.chain.build import (
     CANONICAL_COLUMNS,
     CANONICAL_MAGIC,
     _Builder,
-    _date_from_days,
     _days,
     _ns_to_iso,
     _num,
@@ -24,7 +21,6 @@ from monitor.chain.build import (
 )
 from monitor.chain.model import Chain, ChainError
 from monitor.chain.occ import (
-    format_occ,
     parse_occ,
     underlying_of_root,
 )
@@ -80,23 +76,6 @@ def _canonical_from_text(text: str, source: Path, underlying: str | None) -> Cha
                    source=source, notes=[])
 
 
-def _symbols(chain: Chain) -> list[str]:
-    """Same as ``chain.symbols()`` (compact OCC), with the root+date prefix cached."""
-    prefix: dict[tuple[str, int], str] = {}
-    out = []
-    days = chain.expiry.astype("datetime64[D]").astype(np.int64).tolist()
-    for r, d, c, k in zip(chain.root.tolist(), days, chain.is_call.tolist(), chain.strike.tolist()):
-        pre = prefix.get((r, d))
-        if pre is None:
-            pre = format_occ(r, _date_from_days(d), True, 0.0)[:-9]
-            prefix[(r, d)] = pre
-        m = int(round(k * 1000.0))
-        if not 0 <= m <= 99_999_999:
-            raise ValueError(f"strike {k!r} outside the OCC range")
-        out.append(f"{pre}{'C' if c else 'P'}{m:08d}")
-    return out
-
-
 def _fmt(x: float) -> str:
     return "" if x != x else repr(x)
 
@@ -117,7 +96,7 @@ def write_canonical(chain: Chain, path) -> Path:
            f"as_of={_ns_to_iso(int(chain.as_of_ns))}",
            ",".join(CANONICAL_COLUMNS)]
     for sym, bid, ask, oi, iv, de, g in zip(
-        _symbols(chain), chain.bid.tolist(), chain.ask.tolist(), chain.oi.tolist(),
+        chain.symbols(), chain.bid.tolist(), chain.ask.tolist(), chain.oi.tolist(),
         chain.vendor_iv.tolist(), chain.vendor_delta.tolist(), chain.vendor_gamma.tolist(),
     ):
         oi_s = str(int(oi)) if oi == oi and float(oi).is_integer() and abs(oi) < 2**53 else _fmt(oi)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monitor.chain.occ import format_occ
+from monitor.chain.occ import format_occ_many
 
 
 @dataclass
@@ -54,6 +54,8 @@ class Chain:
     rejected: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
     clock_ns: int | None = None
+    # the rows' symbols, made once (the contract fields they come from never change)
+    _symbols: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def eval_ns(self) -> int:
@@ -71,11 +73,11 @@ class Chain:
                 raise ValueError(f"Chain.{name} has {len(getattr(self, name))} rows, strike has {n}")
 
     def symbols(self) -> list[str]:
-        """OCC symbols in compact form (``SPXW251219P05800000``), one per row."""
-        return [
-            format_occ(r, e, c, k)
-            for r, e, c, k in zip(self.root, self.expiry, self.is_call, self.strike)
-        ]
+        """OCC symbols in compact form (``SPXW251219P05800000``), one per row (one list
+        made on the first call and shared: do not change it)."""
+        if self._symbols is None:
+            self._symbols = format_occ_many(self.root, self.expiry, self.is_call, self.strike)
+        return self._symbols
 
     def take(self, idx: np.ndarray) -> "Chain":
         """A new chain with only the rows ``idx`` (a boolean mask or integer index)."""

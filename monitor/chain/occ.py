@@ -288,6 +288,24 @@ def format_occ(root: str, expiry, is_call: bool, strike: float) -> str:
     return f"{r}{d.year % 100:02d}{d.month:02d}{d.day:02d}{'C' if is_call else 'P'}{k:08d}"
 
 
+def format_occ_many(root, expiry, is_call, strike) -> list[str]:
+    """:func:`format_occ` of each row of the arrays (a chain's symbols): the checks and
+    text of the root and date are made once per (root, expiry), not per contract."""
+    prefix: dict[tuple[str, int], str] = {}
+    out = []
+    days = np.asarray(expiry).astype("datetime64[D]").astype(np.int64).tolist()
+    for r, d, c, k in zip(np.asarray(root).tolist(), days, np.asarray(is_call).tolist(),
+                          np.asarray(strike, dtype=np.float64).tolist()):
+        pre = prefix.get((r, d))
+        if pre is None:
+            pre = prefix[(r, d)] = format_occ(r, np.datetime64(d, "D"), True, 0.0)[:-9]
+        m = int(round(k * 1000.0))
+        if not 0 <= m <= 99_999_999:
+            raise ValueError(f"strike {k!r} outside the OCC range")
+        out.append(f"{pre}{'C' if c else 'P'}{m:08d}")
+    return out
+
+
 def format_occ_padded(root: str, expiry, is_call: bool, strike: float) -> str:
     """The 21-character padded OCC form (``SPXW  251219P05800000``)."""
     compact = format_occ(root, expiry, is_call, strike)

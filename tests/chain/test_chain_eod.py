@@ -4,7 +4,7 @@ golden values, and the SPX/SPXW (AM/PM) root rule."""
 from __future__ import annotations
 
 import csv
-import time
+import gzip
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -195,18 +195,83 @@ def test_underlying_argument_and_name(tmp_path):
     assert timedelta(days=7) == days_to_date(c.expiry[0]) - date(2026, 8, 14)
 
 
-def test_loads_are_fast():
-    """24k-row files load well under 0.5 s (typically ~0.15 s)."""
-    from monitor.chain.loaders import load_long
+def _both_paths(path, monkeypatch):
+    """(the chain as loaded, the chain read row by row: the table reader turned off)."""
+    import monitor.chain.eod as eod
 
-    for fn, p, n in [
-        (load_eod_snapshot, EOD_DIR / "SPX/SPX_2026-06-12.csv.gz", 23671),  # largest eod file
-        (load_long, DATA_DIR / "cboe_long/SPX_long_2025-01-22.csv.gz", 25048),
-    ]:
-        best = float("inf")
-        for _ in range(2):
-            t0 = time.perf_counter()
-            c = fn(p)
-            best = min(best, time.perf_counter() - t0)
-        assert len(c) == n
-        assert best < 0.5, (p.name, best)
+    fast = load_eod_snapshot(path)
+    with monkeypatch.context() as m:
+        m.setattr(eod, "_clean_table", lambda *a: None)
+        slow = load_eod_snapshot(path)
+    return fast, slow
+
+
+def _assert_same_chain(a, b):
+    from monitor.chain.model import ARRAY_FIELDS
+
+    for name in ARRAY_FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
+    assert (a.spot, a.as_of_ns, a.clock_ns, a.notes, dict(a.rejected)) == \
+        (b.spot, b.as_of_ns, b.clock_ns, b.notes, dict(b.rejected))
+
+
+@pytest.mark.parametrize("row", SPX[::7] + VIX[::9], ids=_id)
+def test_table_reader_reads_what_the_row_reader_reads(row, monkeypatch):
+    """Clean real files go through pandas' C reader in one pass; every array must be
+    what the row-by-row reader (float() per field) makes of the same file, bit for bit."""
+    import monitor.chain.eod as eod
+
+    text = gzip.open(DATA_DIR / row["file"], "rt").read()
+    lines = text.splitlines()
+    head = next(k for k, line in enumerate(lines) if line.startswith("strike"))
+    taken = eod._clean_table(lines[head:], {h: j for j, h in enumerate(
+        lines[head].split(","))}, 0, eod._Builder())
+    assert taken is not None  # a clean file: the fast reader is the one that ran
+    _assert_same_chain(*_both_paths(DATA_DIR / row["file"], monkeypatch))
+
+
+DIRTY_ROWS = [
+    ("500,7,C,10,0.01,0.5,0.2,,1.2", {}),  # no bid: NaN, kept
+    ("500,7,C,10,0.01,0.5,nan,1.0,1.2", {}),  # NaN written as text: kept as NaN
+    ("500,7,X,10,0.01,0.5,0.2,1.0,1.2", {"bad_type": 1}),
+    ("500,7.5,C,10,0.01,0.5,0.2,1.0,1.2", {"bad_expiry": 1}),
+    ("500,7,C,-1,0.01,0.5,0.2,1.0,1.2", {"negative_oi": 1}),
+    ("500,7,C,10,0.01,0.5,0.2,-1.0,1.2", {"negative_price": 1}),
+    ("500,7,C,10,0.01,0.5,0.2,1.0abc,1.2", {"bad_number": 1}),
+    ("500,7,C,10,0.01,0.5,0.2", {"missing_field": 1}),
+    ("0,7,C,10,0.01,0.5,0.2,1.0,1.2", {"bad_number": 1}),
+    ("500,7,C,10,0.01,0.5,inf,1.0,1.2", {"bad_number": 1}),
+    ("# a comment between rows", {}),
+    ("", {}),
+    ("500,7,C,10,0.01,0.5,0.2,1.0,1.2,extra", {}),  # a longer row: its known fields read
+]
+
+
+@pytest.mark.parametrize("dirty,refused", DIRTY_ROWS, ids=[d or "blank" for d, _ in DIRTY_ROWS])
+def test_a_dirty_row_is_read_row_by_row(tmp_path, monkeypatch, dirty, refused):
+    """One row the table reader cannot take as it is sends the whole file to the row
+    reader, which says what it refuses (hand-made file: the counts are the cases')."""
+    body = ("# spot,500.5,ts,2026-08-14 20:30:00\nstrike,dte,cp,oi,gamma,delta,iv,bid,ask\n"
+            "500,7,C,10,0.01,0.5,0.2,1.0,1.2\n" + dirty + "\n500,7,P,11,0.01,-0.5,0,1.0,1.2\n")
+    p = tmp_path / "SPY_2026-08-14.csv"
+    p.write_text(body)
+    fast, slow = _both_paths(p, monkeypatch)
+    _assert_same_chain(fast, slow)
+    assert dict(fast.rejected) == refused
+    assert len(fast) == 3 - sum(refused.values()) - (dirty.startswith("#") or dirty == "")
+
+
+def test_clean_hand_table_zero_iv_is_none(tmp_path, monkeypatch):
+    """The table reader keeps the row reader's conventions: a zero IV (or -0) is none."""
+    p = tmp_path / "SPY_2026-08-14.csv"
+    p.write_text("# spot,500.5,ts,2026-08-14 20:30:00\nstrike,dte,cp,oi,gamma,delta,iv,bid,ask\n"
+                 "500,7,c,10,0.01,0.5,0.2,1.0,1.2\n500,7,PUT,11,0.01,-0.5,0,1.0,1.2\n"
+                 "505,14, P ,12,0.01,-0.5,-0.0,2.0,2.5\n\n")
+    fast, slow = _both_paths(p, monkeypatch)
+    _assert_same_chain(fast, slow)
+    assert fast.is_call.tolist() == [True, False, False]
+    assert fast.vendor_iv[0] == 0.2 and np.isnan(fast.vendor_iv[1:]).all()
+    assert fast.expiry.tolist() == [np.datetime64("2026-08-21"), np.datetime64("2026-08-21"),
+                                    np.datetime64("2026-08-28")]
