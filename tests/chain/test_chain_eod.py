@@ -246,6 +246,8 @@ DIRTY_ROWS = [
     ("# a comment between rows", {}),
     ("", {}),
     ("500,7,C,10,0.01,0.5,0.2,1.0,1.2,extra", {}),  # a longer row: its known fields read
+    ('500,7,"C",10,0.01,0.5,0.2,1.0,1.2', {"bad_type": 1}),  # quotes kept, as the row reader
+    ('"500",7,C,10,0.01,0.5,0.2,1.0,1.2', {}),  # ... which strips them from numbers
 ]
 
 
