@@ -74,7 +74,7 @@ CONFIG_HELP = ("config file (default: $DEALERFLOW_CONFIG, else ./config.yaml, el
 DATA_HELP = "the real-data folder (default: $DEALERFLOW_DATA, data_dir in the config, ../shared/data)"
 JSON_ROWS_HELP = "print the rows as one JSON array"
 MARKDOWN_HELP = "a Markdown table (the README's)"
-COLD_COMPILE = "about 30-60 s on 2 cores"
+COLD_COMPILE = "about 30-100 s on 2 cores"
 
 
 def _version(value: bool) -> None:
