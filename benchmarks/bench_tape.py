@@ -66,7 +66,7 @@ def rate(book, trades, tape: bool) -> float:
 
 
 def session_open_ms(book, trade, reps: int = 9) -> float:
-    """Median ms of the first print of a session (the tape opens it) against a later one."""
+    """Median ms of a session's first print (the tape opens its session on it)."""
     out = []
     for _ in range(reps):
         p = Pipeline({"SPX": copy.deepcopy(book)})

@@ -102,7 +102,7 @@ def _eod_from_text(text: str, source: Path, underlying: str | None) -> Chain:
     label_days = _days(label)
 
     b = _Builder()
-    days = _clean_table(lines[i:], col, label_days, b)
+    days = _clean_table(lines[i + 1:], ncol, col, label_days, b)
     if days is None:
         days = _rows(lines[i + 1:], ncol, col, label_days, b)
 
@@ -177,25 +177,23 @@ def _rows(lines: list[str], ncol: int, col: dict[str, int], label_days: int,
     return days
 
 
-def _clean_table(lines: list[str], col: dict[str, int], label_days: int,
+def _clean_table(lines: list[str], ncol: int, col: dict[str, int], label_days: int,
                  b: _Builder) -> list[int] | None:
-    """The table (``lines[0]`` its header) into ``b`` in one pass of pandas' C reader when
-    every row is clean (its fields all there, numbers finite, ``cp`` a call or put, no
-    negative price or open interest, whole ``dte``, positive strike; quote characters are
-    kept as they are, as the row reader keeps them): what :func:`_rows` gives such a
-    table (pandas reads decimals to the same doubles as ``float``), some twenty times
-    faster. None (nothing added) for anything else: :func:`_rows` then says
-    row by row what it refuses."""
-    body = lines[1:]
+    """The table's rows into ``b`` in one pass of pandas' C reader when every row is clean
+    (its fields all there, numbers finite, ``cp`` a call or put, no negative price or open
+    interest, whole ``dte``, positive strike; quote characters are kept as they are, as
+    the row reader keeps them): what :func:`_rows` gives such a table (pandas reads
+    decimals to the same doubles as ``float``), some twenty times faster. None (nothing
+    added) for anything else: :func:`_rows` then says row by row what it refuses."""
+    body = lines
     while body and not body[-1].strip(" ,\t"):
         body = body[:-1]
-    commas = len(lines[0].split(",")) - 1
-    if not body or any(line.count(",") != commas for line in body):
+    if not body or any(line.count(",") != ncol - 1 for line in body):
         return None  # blank, comment, short or long rows: one by one
     numeric = {name: j for name, j in col.items() if name in ("strike", "dte", "oi") + _OPTIONAL}
     try:  # (a field that is empty or not a number fails the whole read)
-        df = pd.read_csv(io.StringIO("\n".join(lines[:1] + body)), header=0,
-                         names=list(range(commas + 1)), usecols=[*numeric.values(), col["cp"]],
+        df = pd.read_csv(io.StringIO("\n".join(body)), header=None,
+                         names=list(range(ncol)), usecols=[*numeric.values(), col["cp"]],
                          dtype={j: (np.float64 if j in numeric.values() else str)
                                 for j in [*numeric.values(), col["cp"]]},
                          na_filter=False, skip_blank_lines=False, engine="c",
