@@ -29,10 +29,17 @@ first few of each reason are kept with context for one log line each.
 
 A batch (of objects, or decoded straight into columns: :mod:`monitor.wire.columns`) takes
 the columns path: one numba scan (:func:`monitor.core.quotes.scan_ticks`) makes the checks
-above for its quotes and trades in order and records them as the per-tick path would; it
-stops for each tick that path must take (any other kind, a vote for a clock jump, a trade
-that re-weights a ``flow`` book or opens a tape session), which :meth:`Pipeline._one`
-handles before the scan goes on. Both paths end in the same state with the same counts
+above for its quotes and trades in order and records them as the per-tick path would, and
+applies the underlying ticks that path would apply without a word (in bounds, no refresh
+to start); it stops for each tick that path must take (any other kind or outcome, a vote
+for a clock jump, a trade that re-weights a ``flow`` book or opens a tape session), which
+:meth:`Pipeline._one` handles before the scan goes on.
+
+A batch's good quotes wait (per underlying, in order) and go to the book in one
+``Book.update_quotes`` call at its end, or before anything that must see them: a
+whole-chain refresh starting (its copy of the book holds the quotes before the spot tick
+that started it), open interest, a ``flow`` re-weighting. The book's spot moves only with
+a refresh, so a spot tick that starts none leaves them waiting. Both paths end in the same state with the same counts
 (``Pipeline(columns=False)`` is the reference the tests hold the scan to).
 """
 
@@ -370,6 +377,16 @@ class Pipeline:
         self.tape_hi = np.full(len(sizes), np.iinfo(np.int64).max, dtype=np.int64)
         self.py_trades = np.array([s.position_model == "flow" for s in self.state_list],
                                   dtype=np.bool_)
+        # underlying ticks in the scan: per underlying, its last spot's ts_ns, the spot the
+        # band is judged from (pending, else the book's), the book's spot, the band (%),
+        # whether a due refresh would start now, and the ticks the scan applied
+        self.spot_ts_a = np.zeros(len(sizes), dtype=np.int64)
+        self.spot_ref_a = np.ones(len(sizes))
+        self.book_spot_a = np.ones(len(sizes))
+        self.band_a = np.array([s.bounds.spot_band_pct for s in self.state_list],
+                               dtype=np.float64)
+        self.refresh_ok_a = np.zeros(len(sizes), dtype=np.bool_)
+        self.spot_n_a = np.zeros(len(sizes), dtype=np.int64)
         self.pend_bid = np.zeros(len(self.last_ts))
         self.pend_ask = np.zeros(len(self.last_ts))
         self.pend_mark = np.zeros(len(self.last_ts), dtype=np.int64)
@@ -527,8 +544,9 @@ class Pipeline:
     def _columns(self, tc: TickColumns, pending: dict) -> int:
         """A batch as columns: its quotes and trades screened, classified and recorded in
         one kernel pass (:func:`monitor.core.quotes.scan_ticks`), exactly as the per-tick
-        path would. The scan stops at each tick that path must take (another kind, a vote
-        for a clock jump, a trade that re-weights the book or opens a tape session): what
+        path would, and its plain underlying ticks applied (:meth:`_spots`). The scan stops
+        at each tick that path must take (another kind or outcome, a vote for a clock
+        jump, a trade that re-weights the book or opens a tape session): what
         came before it is recorded (quotes waiting in ``pending``, prints waiting for
         their tape, as the per-tick path leaves them), the tick goes to :meth:`_one`, and
         the scan goes on after it."""
@@ -549,6 +567,7 @@ class Pipeline:
                 rows = self.g_row[g[tk[m]]]
                 book_bid[tk[m]] = b.c.bid[rows]
                 book_ask[tk[m]] = b.c.ask[rows]
+        spot_of, spot_px = self._spots(tc)
         self._moved_pending()
         codes = np.zeros(n, dtype=np.int8)
         side = np.zeros(n, dtype=np.int8)
@@ -561,9 +580,11 @@ class Pipeline:
                                   self.clock_a, self.skew_a, self.past_a, self.max_size,
                                   self.tape_lo, self.tape_hi, self.py_trades, self.pend_bid,
                                   self.pend_ask, self.pend_mark, book_bid, book_ask,
-                                  self.last_px, codes, side)
-                for u, st in enumerate(self.state_list):
-                    st.clock_ns = int(self.clock_a[u])
+                                  self.last_px, codes, side, spot_of, spot_px,
+                                  self.spot_ts_a, self.spot_ref_a, self.book_spot_a,
+                                  self.band_a, self.reeval_frac, self.refresh_ok_a,
+                                  self.spot_n_a)
+                applied += self._sync_out()
                 applied += self._record(tc, g, codes, side, start, stop, pending)
                 if stop >= n:
                     return applied
@@ -591,11 +612,51 @@ class Pipeline:
 
     def _sync_in(self) -> None:
         """The per-underlying inputs of :func:`scan_ticks` that change from the states:
-        event clocks and tape sessions."""
+        event clocks, tape sessions and what an underlying tick is judged by."""
         for u, st in enumerate(self.state_list):
             self.clock_a[u] = st.clock_ns
             if self.tape:
                 self.tape_lo[u], self.tape_hi[u] = st.tape.from_ns, st.tape.until_ns
+            self.spot_ts_a[u] = st.spot_ts_ns
+            self.spot_ref_a[u] = st.pending_spot or st.book.spot
+            self.book_spot_a[u] = st.book.spot
+            self.refresh_ok_a[u] = not self.background_refresh or st.refreshing is None
+        self.spot_n_a[:] = 0
+
+    def _sync_out(self) -> int:
+        """The states after a scan: event clocks, and what the underlying ticks the scan
+        applied changed, as :meth:`_underlying` changes it; returns how many it applied."""
+        for u, st in enumerate(self.state_list):
+            st.clock_ns = int(self.clock_a[u])
+        applied = int(self.spot_n_a.sum())
+        if applied:
+            for u in np.flatnonzero(self.spot_n_a).tolist():
+                st = self.state_list[u]
+                st.spot_votes.clear()  # (an accepted spot inside the band clears them)
+                st.spot_ts_ns = int(self.spot_ts_a[u])
+                st.pending_spot = float(self.spot_ref_a[u])
+                self.counts.ticks[(st.root, "underlying", "applied")] += int(
+                    self.spot_n_a[u])
+        return applied
+
+    def _spots(self, tc: TickColumns) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of a columns batch: the underlying (state id) of an underlying tick,
+        else -1, and the price :meth:`_underlying` takes from it (last, else the
+        midpoint), for the scan to apply the plain ones."""
+        n = len(tc)
+        spot_of = np.full(n, -1, dtype=np.int64)
+        spot_px = np.zeros(n)
+        ids = {st.root: u for u, st in enumerate(self.state_list)}
+        for k in np.flatnonzero(tc.kind > TRADE).tolist():
+            t = tc.tick(k)
+            if type(t) is not UnderlyingTick:
+                continue
+            u = ids.get(t.root, ids.get(underlying_of_root(t.root), -1))
+            if u >= 0:
+                spot_of[k] = u
+                spot_px[k] = (t.last if math.isfinite(t.last) and t.last > 0
+                              else 0.5 * (t.bid + t.ask))
+        return spot_of, spot_px
 
     def _by_state(self, g: np.ndarray):
         """``(state id, positions)`` for each underlying among global contract indices
@@ -727,12 +788,16 @@ class Pipeline:
                                    f"{t.root} {price} (last {last})")
                 return 0
         s.spot_votes.clear()
-        self._flush(pending, s.root)  # quotes before this tick were priced at the old spot
         s.spot_ts_ns = t.ts_ns
         s.clock_ns = max(s.clock_ns, t.ts_ns)
         s.pending_spot = price
         self.counts.ticks[(s.root, "underlying", "applied")] += 1
-        if abs(price / s.book.spot - 1.0) >= self.reeval_frac:
+        if abs(price / s.book.spot - 1.0) >= self.reeval_frac and (
+                not self.background_refresh or s.refreshing is None):
+            # the refresh starts from the book as it is now: the quotes before this tick
+            # go in first (otherwise they wait for the end of the batch, as the book's
+            # spot moves only with a refresh)
+            self._flush(pending, s.root)
             self._refresh_due(s)
         return 1
 

@@ -65,7 +65,9 @@ def classify(price, bid, ask, last_price):
 @kernel
 def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px, state_of,
                clock, skew, past, max_size, tape_lo, tape_hi, py_trades, pend_bid,
-               pend_ask, pend_mark, book_bid, book_ask, last_px, out, side):
+               pend_ask, pend_mark, book_bid, book_ask, last_px, out, side, spot_of,
+               spot_px, spot_ts, spot_ref, book_spot, band_pct, reeval_frac, refresh_ok,
+               spot_n):
     """Screen and apply, in order from ``start``, the quotes and trades of a columns batch
     (``rows`` from :func:`lookup_symbols`) as the pipeline's per-tick path does, and stop
     at the first row that path must take (returned; ``len(kind)`` when none is left): a
@@ -81,12 +83,44 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
     and becomes the quote in force of its row (``pend_*``, marked with this batch's
     ``serial``); an accepted trade is classified against the quote in force (else the
     book's, ``book_bid[k]`` / ``book_ask[k]``) and the row's previous print (``last_px``,
-    NaN: none): ``side[k]`` = +1 customer buy / -1 sell / 0 unclassified."""
+    NaN: none): ``side[k]`` = +1 customer buy / -1 sell / 0 unclassified.
+
+    Underlying ticks (rows of another kind with ``spot_of[k]`` >= 0, the underlying, and
+    ``spot_px[k]`` the price the per-tick path takes: last, else the midpoint) are applied
+    here only when that path would apply them without a word: the price finite and
+    positive, the time inside the limits and not before the underlying's last spot
+    (``spot_ts[u]``), the move from the last spot (``spot_ref[u]``) inside the band
+    (``band_pct[u]``, in %), and no whole-chain refresh to start (a move from the book's
+    spot ``book_spot[u]`` of ``reeval_frac`` or more where ``refresh_ok[u]``). Such a
+    tick advances ``spot_ts``, the event clock and ``spot_ref`` (the pending spot) and
+    is counted in ``spot_n[u]``; any other stops the scan. Any other row of another kind
+    (``spot_of[k]`` -1) stops it."""
     n = kind.shape[0]
     for k in range(start, n):
         kd = kind[k]
         if kd > TRADE:
-            return k
+            u = spot_of[k]
+            if u < 0:
+                return k
+            px, t = spot_px[k], ts[k]
+            if not (px - px == 0.0) or px <= 0.0 or t > ts_limit or t < spot_ts[u]:
+                return k
+            if skew[u] > 0 and t > clock[u] + skew[u]:
+                return k
+            if past[u] > 0 and t < clock[u] - past[u]:
+                return k
+            # (the same arithmetic as the per-tick path, so both decide alike)
+            if abs(px / spot_ref[u] - 1.0) * 100.0 > band_pct[u]:
+                return k
+            if refresh_ok[u] and abs(px / book_spot[u] - 1.0) >= reeval_frac:
+                return k
+            spot_ts[u] = t
+            if t > clock[u]:
+                clock[u] = t
+            spot_ref[u] = px
+            spot_n[u] += 1
+            out[k] = APPLY
+            continue
         r = rows[k]
         if r < 0:
             out[k] = UNKNOWN

@@ -140,20 +140,28 @@ def test_columns_end_where_the_per_tick_path_ends(seed, model, tape):
         assert spx.tape.session != ref.states["SPX"].tape.session or spx.tape.prints > 0
 
 
-def test_columns_apply_fewer_steps_than_ticks():
-    """A batch of 3,000 simulated ticks is scanned in as many kernel passes as it has
-    ticks the per-tick path must take (underlying ticks here), not one per tick."""
-    ticks = _sim(BASE, 3000, 9)
-    p = Pipeline({"SPX": copy.deepcopy(BASE)})
-    calls = []
-    orig = p._apply_list
-    p._apply_list = lambda ts: calls.append(len(ts)) or orig(ts)
-    p.apply(ticks[:1])  # the first print opens the tape's session (a stop of its own)
-    p.apply(ticks)
+def test_the_scan_stops_only_for_what_the_per_tick_path_must_take():
+    """A batch of 3,000 simulated ticks (quotes, trades, underlying ticks) is scanned in
+    one kernel pass with no tick handed to the per-tick path: underlying ticks that move
+    the spot by less than the refresh threshold are applied by the scan itself. With a
+    threshold every spot tick crosses, each one stops the scan (a refresh starts)."""
+    ticks = _sim(BASE, 3000, 9)[:3000]
     n_under = sum(isinstance(t, UnderlyingTick) for t in ticks)
-    stops = sum(1 for n in calls[2:] if n == 1)
-    assert stops <= n_under + 1, (stops, n_under)
-    assert p.counts.ticks[("SPX", "quote", "applied")] > 2000
+    assert n_under >= 5
+    for bps in (1e9, 0.0):
+        p = Pipeline({"SPX": copy.deepcopy(BASE)}, reeval_bps=bps)
+        first = next(k for k, t in enumerate(ticks) if isinstance(t, OptionTrade))
+        p.apply(ticks[:first + 1])  # the first print opens the tape's session: a stop
+        rest = ticks[first + 1:]
+        want = 0 if bps else sum(isinstance(t, UnderlyingTick) for t in rest)
+        taken = []
+        orig = p._one
+        p._one = lambda t, pending: taken.append(t) or orig(t, pending)
+        assert p.apply(rest) == len(rest)  # (all good ticks)
+        assert sum(isinstance(t, UnderlyingTick) for t in taken) == want
+        assert len(taken) == want
+        assert p.counts.ticks[("SPX", "underlying", "applied")] == n_under
+        assert p.counts.ticks[("SPX", "quote", "applied")] > 2000
 
 
 def test_a_trade_is_classified_against_a_quote_earlier_in_the_same_batch():

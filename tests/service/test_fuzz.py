@@ -279,3 +279,46 @@ def test_columns_and_per_tick_paths_judge_random_ticks_alike(ticks):
     sa, sb = a.states["SPX"], b.states["SPX"]
     assert sa.flow_pos == sb.flow_pos and sa.tape.checkpoint() == sb.tape.checkpoint()
     assert np.array_equal(sa.last_trade_px, sb.last_trade_px, equal_nan=True)
+
+
+# spots around the book's (100): inside and outside the 20 % band and the 5 bp refresh
+# threshold, at times in and out of order and beyond the clock's skew
+SPOTS = st.builds(UnderlyingTick, ts_ns=st.integers(TS - 2 * 10**9, TS + 400 * 10**9),
+                  root=st.sampled_from(["SPX", "SPXW"]),
+                  bid=st.sampled_from([99.0, math.nan]), ask=st.sampled_from([101.0, math.nan]),
+                  last=st.one_of(st.floats(70.0, 130.0), st.sampled_from(
+                      [100.0, 100.04, 100.06, 120.0, 120.01, 79.99, 0.0, math.nan])))
+NEAR_QUOTES = st.builds(OptionQuote, ts_ns=st.integers(TS - 2 * 10**9, TS + 400 * 10**9),
+                        symbol=st.sampled_from(SYMBOLS), bid=st.floats(0.0, 5.0),
+                        ask=st.floats(5.0, 10.0))
+
+
+@FUZZ
+@given(st.lists(st.one_of(SPOTS, NEAR_QUOTES), min_size=2, max_size=40), st.booleans(),
+       st.booleans())
+def test_spot_ticks_in_the_scan_are_judged_as_the_per_tick_path_judges_them(
+        ticks, background, in_flight):
+    """Underlying ticks among a batch's quotes: the scan applies the plain ones itself and
+    stops for the rest (rejections, votes, a refresh to start); both paths must end alike,
+    down to the refreshes started and the book each one starts from."""
+    a, b = (Pipeline({"SPX": copy.deepcopy(BASE)}, max_future_s=300.0,
+                     wall_clock=lambda: TS + 10**12, columns=c, background_refresh=background)
+            for c in (False, True))
+    jobs = []
+    if background and in_flight:  # a refresh in flight: a big move waits for it
+        jobs = [p.start_refresh(p.states["SPX"]) for p in (a, b)]
+        for p in (a, b):
+            p.take_refreshes()
+    assert a.apply(ticks) == b.apply(ticks)
+    assert a.counts.ticks == b.counts.ticks and a.counts.rejected == b.counts.rejected
+    assert _same(_state(a), _state(b))
+    sa, sb = a.states["SPX"], b.states["SPX"]
+    assert sa.spot_votes == sb.spot_votes and sa.jump_votes == sb.jump_votes
+    assert (sa.refreshing is None) == (sb.refreshing is None)
+    started_a, started_b = a.take_refreshes(), b.take_refreshes()
+    assert len(started_a) == len(started_b)
+    for ja, jb in zip(started_a, started_b):  # each started from the same book and spot
+        assert ja.spot == jb.spot and ja.now_ns == jb.now_ns
+        assert np.array_equal(ja.book.c.bid, jb.book.c.bid, equal_nan=True)
+    if jobs:
+        assert [len(x) for x in sa.touched] == [len(x) for x in sb.touched]

@@ -203,6 +203,32 @@ def test_background_refresh_equals_inline_refresh_then_the_ticks_that_came_meanw
         assert not np.shares_memory(s.spare.F, got.F)
 
 
+@pytest.mark.parametrize("columns", [False, True])
+def test_a_refresh_starts_from_the_quotes_before_the_move_in_one_batch(columns):
+    """Hand case, one batch: quote A, a 1 bp spot tick (no refresh: it waits), quote B, a
+    10 bp spot tick (a refresh starts), quote C. The refresh's copy holds A and B and not
+    C; the live book ends with all three; C's row is the one replayed onto the copy."""
+    p, _ = pipeline(background_refresh=True, columns=columns)
+    s = p.states["SPX"]
+    spot0 = s.book.spot
+    syms = BASE.chain.symbols()
+    ok = np.flatnonzero(BASE.c.status == 0)
+    ra, rb, rc = int(ok[10]), int(ok[200]), int(ok[400])
+    q = [OptionQuote(ts_ns=TS + k, symbol=syms[BASE.order[r]], bid=BASE.c.bid[r] * 1.1,
+                     ask=BASE.c.ask[r] * 1.1) for k, r in enumerate((ra, rb, rc))]
+    small = UnderlyingTick(ts_ns=TS + 10, root="SPX", bid=0, ask=0, last=spot0 * 1.0001)
+    big = UnderlyingTick(ts_ns=TS + 20, root="SPX", bid=0, ask=0, last=spot0 * 1.001)
+    assert p.apply([q[0], small, q[1], big, q[2]]) == 5
+    (job,) = p.take_refreshes()
+    assert job.spot == spot0 * 1.001 and job.now_ns == TS + 20
+    assert job.book.c.bid[ra] == q[0].bid and job.book.c.bid[rb] == q[1].bid
+    assert job.book.c.bid[rc] == BASE.c.bid[rc]  # C came after the copy
+    assert [s.book.c.bid[r] for r in (ra, rb, rc)] == [t.bid for t in q]
+    assert np.concatenate(s.touched).tolist() == [rc]
+    assert s.pending_spot is None and s.spot_ts_ns == TS + 20
+    assert p.counts.ticks[("SPX", "underlying", "applied")] == 2
+
+
 def test_failed_background_refresh_keeps_the_pending_spot_and_is_due_again():
     p, clock = pipeline(background_refresh=True)
     s = p.states["SPX"]
