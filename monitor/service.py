@@ -39,6 +39,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -410,42 +411,68 @@ class Monitor:
 
     # -- tasks --------------------------------------------------------------------------
     async def _ingest(self) -> None:
+        """Hand each batch to the core thread as it comes. The next batch is fetched and
+        decoded here while the core thread applies the one before (decoding and applying
+        overlap on two cores instead of taking turns); at most two batches wait on the
+        core thread, which applies them in arrival order, and each one's outcome is
+        settled in that order (:meth:`_settle`)."""
+        settling: deque[asyncio.Task] = deque()
         try:
             async for batch in self.source.batches():
                 if batch.errors:
                     self.decode_errors += len(batch.errors)
                     for reason, context in batch.errors:
-                        self.pipeline.counts.reject(OTHER, "message", reason, context)
                         if reason == WRONG_ENCODING and not self._told_encoding:
                             self._told_encoding = True  # one line, not one per message
                             log.error("encoding_mismatch", detail=context)
                 if batch.ticks:
                     self._last_batch = time.monotonic()
-                dead = await self._core(self._apply, batch.ticks, batch.token)
-                if dead:  # poison the checks rejected: kept before the offsets are committed
-                    await self.source.dead_letter_ticks(dead, _where(batch.token))
-                if batch.ticks:
-                    lat = (time.time_ns() - batch.received_ns) / 1e9
-                    for sink in self.sinks:
-                        sink.observe_batch(self.pipeline.states, lat)
-                self.ticks_received += count(batch.ticks)
-                if self.max_ticks is not None and self.ticks_received >= self.max_ticks:
-                    self._stop.set()
+                applied = asyncio.ensure_future(
+                    self._core(self._apply, batch.ticks, batch.token, batch.errors))
+                settling.append(asyncio.create_task(
+                    self._settle(applied, batch, settling[-1] if settling else None)))
+                while len(settling) > 1:  # the one before is done: fetch the next one
+                    await settling.popleft()
                 if self._stop.is_set():
                     break
+            while settling:
+                await settling.popleft()
         finally:
+            for task in settling:  # (an error above: the rest are not waited for)
+                task.cancel()
             self._ingest_done.set()
 
-    def _apply(self, ticks, token) -> list:
+    async def _settle(self, applied: asyncio.Future, batch, before: asyncio.Task | None
+                      ) -> None:
+        """After a batch is applied (and the one before it settled): its poison to the
+        dead-letter topic, its tick-to-state latency to the sinks, the count of ticks."""
+        if before is not None:
+            await before
+        dead = await applied
+        if dead:  # poison the checks rejected: kept before the offsets are committed
+            await self.source.dead_letter_ticks(dead, _where(batch.token))
+        if batch.ticks:
+            lat = (time.time_ns() - batch.received_ns) / 1e9
+            for sink in self.sinks:
+                sink.observe_batch(self.pipeline.states, lat)
+        self.ticks_received += count(batch.ticks)
+        if self.max_ticks is not None and self.ticks_received >= self.max_ticks:
+            self._stop.set()
+
+    def _apply(self, ticks, token, errors=()) -> list:
         """Core thread: apply a batch and, in the same step, note the offsets it covers,
         so a frozen copy's checkpoint always says exactly which ticks are in it; returns
-        the poison it rejected, for the dead-letter topic."""
+        the poison it rejected, for the dead-letter topic. ``errors``: the batch's decode
+        errors, counted here (the counters belong to the core thread)."""
+        counts = self.pipeline.counts
+        for reason, context in errors:
+            counts.reject(OTHER, "message", reason, context)
         if ticks:
             self.pipeline.apply(ticks)
         self._token = self.source.merge_tokens(self._token, token)
         if isinstance(token, dict):
             self._position.update(token)
-        return self.pipeline.counts.take_dead()
+        return counts.take_dead()
 
     async def _timers(self) -> None:
         pub_s = self.settings.intervals.publish_ms / 1000.0

@@ -98,8 +98,15 @@ class Lockstep:
             for st in mon.pipeline.states.values())
 
     async def __aiter__(self):
+        from monitor.wire.columns import count
+
+        sent = 0
         for batch in self.batches:
             yield batch
+            # (the monitor asks for the next batch while it applies this one)
+            sent += count(batch.ticks if hasattr(batch, "ticks") else batch)
+            while self.monitor.ticks_received < sent and not self.monitor._stop.is_set():
+                await asyncio.sleep(0.002)
             while not self._settled() and not self.monitor._stop.is_set():
                 await asyncio.sleep(0.002)
             target = self.monitor.cycles + self.cycles
