@@ -973,8 +973,9 @@ def report(args, out: dict, t_total: float) -> None:
            f"| {L['over_target']:,} ({100 * L['over_target'] / L['n']:.1f} %) "
            f"| {100 * L['slow_publish'] / sl:.0f} % | {100 * L['slow_refresh'] / sl:.0f} % "
            f"| {L['mean_batch']:.0f} |")
-    pr("\n\"send -> batch handed out\" holds the producer, the broker, the fetch and any time "
-       "the ingest loop spent awaiting the previous apply before asking aiokafka again.")
+    pr("\n\"send -> batch handed out\" holds the producer, the broker, the fetch and the "
+       "decode; \"-> apply starts\" the wait for the core thread (the ingest loop decodes the "
+       "next batch while the core thread applies the one before).")
     for k in ("json", "binary", "records"):
         L = lat[k]
         pr(f"- producer ({k}): {L['sent_rate'] / 1e3:.1f}k ticks/s sent "

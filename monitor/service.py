@@ -147,6 +147,7 @@ class Monitor:
         self._publishing = asyncio.Lock()  # one publish cycle at a time (timer, rebalance)
         self._last_checkpoint_all = time.monotonic()
         self._ingest_task: asyncio.Task | None = None
+        self._settling: deque[asyncio.Task] = deque()  # batches applied or being applied
         self._lag_total = 0  # consumer lag at the last publish cycle
         self._failing_since: float | None = None  # publish cycles failing / not stored
         self._store_down_since: float | None = None
@@ -416,7 +417,7 @@ class Monitor:
         overlap on two cores instead of taking turns); at most two batches wait on the
         core thread, which applies them in arrival order, and each one's outcome is
         settled in that order (:meth:`_settle`)."""
-        settling: deque[asyncio.Task] = deque()
+        settling = self._settling
         try:
             async for batch in self.source.batches():
                 if batch.errors:
@@ -432,14 +433,17 @@ class Monitor:
                 settling.append(asyncio.create_task(
                     self._settle(applied, batch, settling[-1] if settling else None)))
                 while len(settling) > 1:  # the one before is done: fetch the next one
-                    await settling.popleft()
+                    await settling[0]  # (left in the deque until done: a publish cycle
+                    settling.popleft()  # waits for it before it commits)
                 if self._stop.is_set():
                     break
             while settling:
-                await settling.popleft()
+                await settling[0]
+                settling.popleft()
         finally:
             for task in settling:  # (an error above: the rest are not waited for)
                 task.cancel()
+            settling.clear()
             self._ingest_done.set()
 
     async def _settle(self, applied: asyncio.Future, batch, before: asyncio.Task | None
@@ -563,6 +567,9 @@ class Monitor:
             self._last_checkpoint_all = now
             force = set(force) | self.owned
         token, frozen = await self._core(self._freeze, force)
+        # the batches in the token are applied; their dead letters go out (in _settle)
+        # before their offsets are committed below
+        settling = list(self._settling)
         items = await asyncio.get_running_loop().run_in_executor(self.levels, self._collect,
                                                                  frozen)
         now = time.monotonic()
@@ -588,6 +595,8 @@ class Monitor:
         self._failing_since = (None if stored or not up else (self._failing_since or now))
         if token is None:
             return stored
+        if settling:
+            await asyncio.gather(*settling, return_exceptions=True)
         if not self.checkpoints or stored:
             await self.source.commit(token)
         else:  # keep the offsets for the next cycle: nothing past the checkpoint is committed
