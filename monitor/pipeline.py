@@ -39,8 +39,9 @@ A batch's good quotes wait (per underlying, in order) and go to the book in one
 ``Book.update_quotes`` call at its end, or before anything that must see them: a
 whole-chain refresh starting (its copy of the book holds the quotes before the spot tick
 that started it), open interest, a ``flow`` re-weighting. The book's spot moves only with
-a refresh, so a spot tick that starts none leaves them waiting. Both paths end in the same state with the same counts
-(``Pipeline(columns=False)`` is the reference the tests hold the scan to).
+a refresh, so a spot tick that starts none leaves them waiting. Both paths end in the same
+state with the same counts (``Pipeline(columns=False)`` is the reference the tests hold
+the scan to).
 """
 
 from __future__ import annotations
