@@ -336,7 +336,7 @@ class Pipeline:
         sizes = [len(book.c.strike) for book in books.values()]
         self.last_ts = np.full(sum(sizes), -1, dtype=np.int64)
         self.last_px = np.full(sum(sizes), np.nan)  # per contract: last print (tick rule)
-        self.state_list: list[UnderlyingState] = []
+        self.state_list: list[UnderlyingState] = []  # (state id = position here)
         names: list[str] = []
         start = 0
         for (root, book), n in zip(books.items(), sizes):
@@ -355,6 +355,7 @@ class Pipeline:
                 self.symbols.setdefault(sym, (s, row))
             names.extend(book_symbols)
             start += n
+        self.state_ids = {s.root: u for u, s in enumerate(self.state_list)}
         self.index = SymbolIndex(names)
         self.g_state = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
         self.g_row = np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]
@@ -621,7 +622,7 @@ class Pipeline:
             self.spot_ts_a[u] = st.spot_ts_ns
             self.spot_ref_a[u] = st.pending_spot or st.book.spot
             self.book_spot_a[u] = st.book.spot
-            self.refresh_ok_a[u] = not self.background_refresh or st.refreshing is None
+            self.refresh_ok_a[u] = self._refresh_can_start(st)
         self.spot_n_a[:] = 0
 
     def _sync_out(self) -> int:
@@ -647,16 +648,14 @@ class Pipeline:
         n = len(tc)
         spot_of = np.full(n, -1, dtype=np.int64)
         spot_px = np.zeros(n)
-        ids = {st.root: u for u, st in enumerate(self.state_list)}
         for k in np.flatnonzero(tc.kind > TRADE).tolist():
             t = tc.tick(k)
             if type(t) is not UnderlyingTick:
                 continue
-            u = ids.get(t.root, ids.get(underlying_of_root(t.root), -1))
-            if u >= 0:
-                spot_of[k] = u
-                spot_px[k] = (t.last if math.isfinite(t.last) and t.last > 0
-                              else 0.5 * (t.bid + t.ask))
+            s = self._state_of_root(t.root)
+            if s is not None:
+                spot_of[k] = self.state_ids[s.root]
+                spot_px[k] = spot_price(t)
         return spot_of, spot_px
 
     def _by_state(self, g: np.ndarray):
@@ -760,11 +759,11 @@ class Pipeline:
                     per_state[s_id])
 
     def _underlying(self, t: UnderlyingTick, pending: dict) -> int:
-        s = self.states.get(t.root) or self.states.get(underlying_of_root(t.root))
+        s = self._state_of_root(t.root)
         if s is None:
             self.counts.reject(OTHER, "underlying", "unknown_symbol", t.root)
             return 0
-        price = t.last if math.isfinite(t.last) and t.last > 0 else 0.5 * (t.bid + t.ask)
+        price = spot_price(t)
         if not math.isfinite(price):
             self.counts.reject(s.root, "underlying", "nan", f"{t.root} last={t.last}")
             return 0
@@ -793,8 +792,7 @@ class Pipeline:
         s.clock_ns = max(s.clock_ns, t.ts_ns)
         s.pending_spot = price
         self.counts.ticks[(s.root, "underlying", "applied")] += 1
-        if abs(price / s.book.spot - 1.0) >= self.reeval_frac and (
-                not self.background_refresh or s.refreshing is None):
+        if abs(price / s.book.spot - 1.0) >= self.reeval_frac and self._refresh_can_start(s):
             # the refresh starts from the book as it is now: the quotes before this tick
             # go in first (otherwise they wait for the end of the batch, as the book's
             # spot moves only with a refresh)
@@ -925,6 +923,10 @@ class Pipeline:
             return False
         return True
 
+    def _state_of_root(self, root: str) -> UnderlyingState | None:
+        """The state an underlying tick's root belongs to (``SPXW`` is SPX's)."""
+        return self.states.get(root) or self.states.get(underlying_of_root(root))
+
     def _lookup(self, symbol: str) -> tuple[UnderlyingState, int] | None:
         """(state, book row) of an OCC symbol, compact or 21-character padded."""
         return self.symbols.get(symbol) or self.symbols.get(symbol.replace(" ", ""))
@@ -955,6 +957,10 @@ class Pipeline:
         s.stale_eval = False
         s.last_reeval_wall = self.clock()
         return job
+
+    def _refresh_can_start(self, s: UnderlyingState) -> bool:
+        """A due refresh would start now (inline, or no background one in flight)."""
+        return not self.background_refresh or s.refreshing is None
 
     def _refresh_due(self, s: UnderlyingState) -> None:
         if not self.background_refresh:
@@ -1053,6 +1059,11 @@ def _chunk(p: list) -> None:
         rows.clear()
         bids.clear()
         asks.clear()
+
+
+def spot_price(t: UnderlyingTick) -> float:
+    """The spot an underlying tick gives: its last trade, else its bid/ask midpoint."""
+    return t.last if math.isfinite(t.last) and t.last > 0 else 0.5 * (t.bid + t.ask)
 
 
 def classify_print(price: float, bid: float, ask: float, last_price: float | None) -> int:

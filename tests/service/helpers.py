@@ -104,7 +104,7 @@ class Lockstep:
         for batch in self.batches:
             yield batch
             # (the monitor asks for the next batch while it applies this one)
-            sent += count(batch.ticks if hasattr(batch, "ticks") else batch)
+            sent += count(batch)
             while self.monitor.ticks_received < sent and not self.monitor._stop.is_set():
                 await asyncio.sleep(0.002)
             while not self._settled() and not self.monitor._stop.is_set():
