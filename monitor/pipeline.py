@@ -360,6 +360,8 @@ class Pipeline:
         self.g_state = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
         self.g_row = np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]
                                     ) if sizes else np.zeros(0, dtype=np.int64)
+        self.g_is_call = np.concatenate([b.c.is_call for b in books.values()]
+                                        ) if sizes else np.zeros(0, dtype=np.bool_)
         self.vol_index: dict[str, tuple[int, float]] = {}
         self.counts = Counts()
         self.max_vol_index = max((s.bounds.max_vol_index for s in self.state_list),
@@ -556,7 +558,7 @@ class Pipeline:
         if n == 0:
             return 0
         g = np.empty(n, dtype=np.int64)
-        lookup_symbols(tc.symbol, tc.kind, self.index.keys, self.index.table, g)
+        lookup_symbols(tc.symbol, tc.kind, self.index.table, g)
         # the quote in force at each trade where no quote of this batch replaced it: the
         # book's (a book changes during the batch only by the batch's own quotes, which
         # the scan marks as in force)
@@ -686,43 +688,56 @@ class Pipeline:
         if len(tk):
             self._record_trades(tc, g, side, tk)
         if len(qk):
-            for s_id, m in self._by_state(g[qk]):
-                s = self.state_list[s_id]
-                k = qk[m]
-                p = _pending_of(pending, s)
+            # gathered once for every underlying, then handed out as slices of one order
+            gq = g[qk]
+            rows, bid, ask = self.g_row[gq], tc.x0[qk], tc.x1[qk]
+            for s_id, m in self._by_state(gq):
+                p = _pending_of(pending, self.state_list[s_id])
                 _chunk(p)
-                p[4].append((self.g_row[g[k]], tc.x0[k], tc.x1[k]))
+                p[4].append((rows[m], bid[m], ask[m]))
         if not ok.all():
             self._count_rejected(tc, g, codes, a + np.flatnonzero(~ok))
         return len(tk) + len(qk)
 
     def _record_trades(self, tc: TickColumns, g, side, tk: np.ndarray) -> None:
-        for s_id, m in self._by_state(g[tk]):
-            s = self.state_list[s_id]
-            k = tk[m]
-            rows = self.g_row[g[k]]
-            sd = side[k].astype(np.float64)
-            s.trades += len(k)
-            s.last_trade_ts_ns = max(s.last_trade_ts_ns, int(tc.ts_ns[k].max()))
+        """Accepted prints ``tk`` of a columns batch: counts per underlying (one pass over
+        all of them, not one per underlying), flow positions, puts sold, tape chunks."""
+        gk = g[tk]
+        sid = self.g_state[gk]
+        sd = side[tk].astype(np.float64)
+        hit = sd != 0.0
+        n_states = len(self.state_list)
+        per = np.bincount(sid, minlength=n_states)
+        hits = np.bincount(sid[hit], minlength=n_states)
+        last_ts = np.full(n_states, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(last_ts, sid, tc.ts_ns[tk])
+        sid_h, gh = sid[hit], gk[hit]
+        q = sd[hit] * tc.x1[tk[hit]]  # customer contracts (+ bought, - sold)
+        puts_sold = np.bincount(sid_h, weights=np.where(self.g_is_call[gh], 0.0, q),
+                                minlength=n_states)
+        for u in np.flatnonzero(per).tolist():
+            s = self.state_list[u]
+            n, n_hit = int(per[u]), int(hits[u])
+            s.trades += n
+            s.last_trade_ts_ns = max(s.last_trade_ts_ns, int(last_ts[u]))
             s.dirty = True
-            self.counts.ticks[(s.root, "trade", "applied")] += len(k)
-            hit = sd != 0.0
-            n_hit = int(hit.sum())
-            s.unclassified += len(k) - n_hit
+            self.counts.ticks[(s.root, "trade", "applied")] += n
+            s.unclassified += n - n_hit
             s.classified += n_hit
-            if not n_hit:
-                continue
-            rows, q = rows[hit], sd[hit] * tc.x1[k][hit]  # customer contracts
-            if self.tape:  # the scan kept every one inside the tape's session
+            s.customer_puts_sold -= float(puts_sold[u])
+        if not len(gh):
+            return
+        rows = self.g_row[gh]
+        if self.tape:  # the scan kept every one inside the tape's session
+            for u, m in self._by_state(gh):
+                s = self.state_list[u]
                 self._taped[s.root] = s
                 _tape_chunk(s)
-                s.tape_chunks.append((rows, q))
-            flow = s.flow_pos
-            for r, d in zip(rows.tolist(), (-q).tolist()):
-                flow[r] = flow.get(r, 0.0) + d
-            puts = ~s.book.c.is_call[rows]
-            if puts.any():
-                s.customer_puts_sold -= float(q[puts].sum())
+                s.tape_chunks.append((rows[m], q[m]))
+        flows = [s.flow_pos for s in self.state_list]
+        for u, r, d in zip(sid_h.tolist(), rows.tolist(), (-q).tolist()):
+            flow = flows[u]
+            flow[r] = flow.get(r, 0.0) + d
 
     def _count_rejected(self, tc: TickColumns, g, codes, rk: np.ndarray) -> None:
         """Rejected rows of a columns batch, counted as the per-tick path counts them

@@ -18,7 +18,7 @@ tick of the batch is checked against them.
 import numpy as np
 
 from monitor.core.jit import kernel
-from monitor.core.symbol_index import WIDTH, find
+from monitor.core.symbol_index import find
 
 APPLY, UNKNOWN, NAN, NEGATIVE, CROSSED, STALE, FUTURE, ABSURD, PAST = 0, 1, 2, 3, 4, 5, 6, 7, 8
 REASONS = {UNKNOWN: "unknown_symbol", NAN: "nan", NEGATIVE: "negative_price",
@@ -34,12 +34,11 @@ REASONS[ABSURD_SIZE] = "absurd_size"
 
 
 @kernel
-def lookup_symbols(symbols, kind, keys, table, rows):
+def lookup_symbols(symbols, kind, table, rows):
     """``rows[k]``: index of ``symbols[k]`` in the :class:`SymbolIndex` for the quote and
     trade rows of a :mod:`monitor.wire.columns` batch (-1: unknown, or another kind)."""
-    buf = np.empty(WIDTH, dtype=np.uint8)
     for k in range(symbols.shape[0]):
-        rows[k] = find(symbols[k], keys, table, buf) if kind[k] <= TRADE else -1
+        rows[k] = find(symbols[k], table) if kind[k] <= TRADE else -1
 
 
 @kernel(inline="always")

@@ -42,3 +42,29 @@ def test_duplicate_symbols_keep_the_first_index_and_empty_index_finds_nothing():
     assert list(index.lookup(np.array(["A260821C00001000", "B260821C00001000"],
                                       dtype="S21"))) == [0, 1]
     assert list(SymbolIndex([]).lookup(np.array(["A260821C00001000"], dtype="S21"))) == [-1]
+
+
+def test_lookup_agrees_with_a_python_dict_of_canonical_symbols():
+    """Spaces and NULs anywhere in a probe (not only the padded form's), probes one byte
+    away from a key and symbols that differ only in their last word: the table answers
+    what a dict keyed on ``symbol.replace(" ", "")`` answers."""
+    rng = np.random.default_rng(7)
+    keys = [f"R{r:02d}{d:06d}{cp}{k:08d}"[:21] for r in range(3) for d in (260821, 261218)
+            for cp in "CP" for k in range(0, 4_000_000, 25_000)]
+    keys += [k[:-1] + "9" for k in keys[:50]]  # differ only in the last byte (third word)
+    keys = list(dict.fromkeys(keys))
+    expected = {k: i for i, k in enumerate(keys)}
+    index = SymbolIndex(keys)
+    probes = []
+    for _ in range(3000):
+        s = list(keys[rng.integers(len(keys))])
+        if rng.random() < 0.3:  # a byte changed: usually unknown
+            j = rng.integers(len(s))
+            s[j] = chr(48 + rng.integers(10))
+        while len(s) < 21 and rng.random() < 0.5:  # spaces or NULs inserted anywhere
+            s.insert(rng.integers(len(s) + 1), " " if rng.random() < 0.5 else "\0")
+        probes.append("".join(s))
+    got = index.lookup(np.array([p.encode() for p in probes], dtype="S21"))
+    want = [expected.get(p.replace(" ", "").replace("\0", ""), -1) for p in probes]
+    assert list(got) == want
+    assert 0 < sum(w >= 0 for w in want) < len(want)  # both outcomes were probed
