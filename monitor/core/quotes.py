@@ -15,8 +15,6 @@ jump). Accepted quotes advance ``last_ts[row]`` and the event clock in order, so
 tick of the batch is checked against them.
 """
 
-import numpy as np
-
 from monitor.core.jit import kernel
 from monitor.core.symbol_index import find
 

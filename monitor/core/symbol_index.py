@@ -11,8 +11,8 @@ slot of the table holds the three words and the row + 1 (0: empty), 32 bytes, so
 reads one cache line and compares three words (not 21 bytes behind a second pointer).
 The table holds ``2**k >= 2 n`` slots (load <= 0.5, linear probing); the slot is the low
 ``k`` bits of a hash of the three words (three independent multiplications and a
-finaliser: a byte-at-a-time hash such as FNV-1a chains 21 multiplications, one per byte). A hit compares every word, so a collision can never return
-a wrong row.
+finaliser: a byte-at-a-time hash such as FNV-1a chains 21 multiplications, one per
+byte). A hit compares every word, so a collision can never return a wrong row.
 """
 
 from __future__ import annotations
