@@ -16,6 +16,10 @@ Sections:
 2. Incremental quote updates: ``Book.update_quotes`` batched, ``Book.update_quote`` one by
    one; peer: vollib IV + numpy Greeks per single update.
 3. Zero gamma: ``levels.zero_gamma`` vs ``levels.zero_gamma_full_scan``.
+4. Threads beside a busy core (``monitor.threads.ThreadChooser``).
+5. Symbol lookup, the columns path's first step: the numba table
+   (``monitor.core.symbol_index``) over wire bytes; peers: a Python dict of str and
+   pandas' ``Index.get_indexer``.
 
 Every kernel is called (JIT compiled or loaded from numba's cache) before anything is
 timed. Timings of alternatives are interleaved rep by rep, so background load on the
@@ -841,6 +845,47 @@ def main(argv=None) -> int:
                     f"{diff_pct:.5f} %", diff_pct <= TARGET_ZG_DIFF_PCT))
 
     other["3"] = probe.cores()
+    # ---- 5. symbol lookup (the columns path's first step) -------------------------------
+    # random OCC symbols of the chain as the wire brings them (fixed-width bytes) through
+    # the numba table, beside the two ways Python code finds a row by symbol: a dict of
+    # str (fresh str objects each round, so their hashes are computed, as for decoded
+    # ones) and pandas' hash table (Index.get_indexer)
+    probe = OtherLoad()
+    import pandas as pd
+
+    from monitor.core.symbol_index import SymbolIndex, lookup_all
+
+    syms = [str(x) for x in book.chain.symbols()]
+    index = SymbolIndex(syms)
+    n_look = 20_000 if quick else 200_000
+    pick = rng.integers(0, len(syms), n_look)
+    wire = np.array([syms[i] for i in pick], dtype="S21").view(np.uint8).reshape(n_look, 21)
+    rows_out = np.empty(n_look, dtype=np.int64)
+    by_name = {x: i for i, x in enumerate(syms)}
+    pd_index = pd.Index(np.array(syms, dtype=object))
+    fresh: list = []
+
+    def new_strs():
+        fresh[:] = [bytes(r).rstrip(b"\0").decode() for r in wire]
+
+    res_sym = interleaved({
+        "numba": (None, lambda: lookup_all(wire, index.table, rows_out)),
+        "dict": (new_strs, lambda: [by_name.get(x, -1) for x in fresh]),
+        "pandas": (new_strs, lambda: pd_index.get_indexer(fresh)),
+    }, min_reps=3 if quick else 9, min_seconds=0.5 if quick else 3.0)
+    new_strs()
+    same = (np.array([by_name.get(x, -1) for x in fresh]) == rows_out).all()
+    ns_sym = {k: med(v) / n_look * 1e9 for k, v in res_sym.items()}
+    for peer, label in (("dict", "Python dict of str (hash computed: fresh str objects)"),
+                        ("pandas", "pandas Index.get_indexer (C hash table)")):
+        rows.append(("5", f"Symbol lookup, numba table over wire bytes ({n_look:,} random "
+                     f"symbols, {len(syms):,} keys)", f"{ns_sym['numba']:.0f} ns",
+                     label, f"{ns_sym[peer]:.0f} ns", fmt_ratio(ns_sym[peer] / ns_sym["numba"])))
+    notes.append(f"5: medians of {len(res_sym['numba'])} interleaved rounds per lookup; min "
+                 f"numba {min(res_sym['numba']) / n_look * 1e9:.0f} ns; the rows found agree "
+                 f"with the dict's: {'yes' if same else 'NO'}. The peers start from str "
+                 f"objects; the service's columns hold bytes, so they would pay a decode more.")
+    other["5"] = probe.cores()
     # ---- 4. threads beside a busy core ----------------------------------------------------
     # another process spinning on one core (what a shared CI machine does): all threads,
     # one thread and monitor.threads.ThreadChooser, interleaved, whole chain + zero gamma
@@ -854,7 +899,7 @@ def main(argv=None) -> int:
     print("|---|---|---:|---|---:|---:|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    print("\nRatios: rate / rate for throughputs; for zero gamma, reference time / fast time.\n")
+    print("\nRatios: rate / rate for throughputs; for zero gamma and symbol lookup, peer time / core time.\n")
     for s in notes:
         print(f"- {s}")
 

@@ -511,8 +511,11 @@ class Pipeline:
                 continue
             if s.tape_chunks:
                 _tape_chunk(s)
-                rows = np.concatenate([c[0] for c in s.tape_chunks])
-                q = np.concatenate([c[1] for c in s.tape_chunks])
+                if len(s.tape_chunks) == 1:
+                    rows, q = s.tape_chunks[0]
+                else:
+                    rows = np.concatenate([c[0] for c in s.tape_chunks])
+                    q = np.concatenate([c[1] for c in s.tape_chunks])
                 s.tape_chunks.clear()
                 s.tape.add_many(s.book, rows, q)
             elif s.tape_rows:
@@ -530,9 +533,12 @@ class Pipeline:
         s, rows, bids, asks, chunks = p
         if chunks:  # a columns batch's quotes, maybe with per-tick ones between them
             _chunk(p)
-            idx = np.concatenate([c[0] for c in chunks])
-            bid = np.concatenate([c[1] for c in chunks])
-            ask = np.concatenate([c[2] for c in chunks])
+            if len(chunks) == 1:  # (the usual case: no copy)
+                idx, bid, ask = chunks[0]
+            else:
+                idx = np.concatenate([c[0] for c in chunks])
+                bid = np.concatenate([c[1] for c in chunks])
+                ask = np.concatenate([c[2] for c in chunks])
             chunks.clear()
         else:
             idx, bid, ask = np.array(rows, dtype=np.int64), np.array(bids), np.array(asks)

@@ -94,9 +94,11 @@ class HedgeTape:
         by_slot, hedged, no_delta = add_prints(
             np.asarray(rows, dtype=np.int64), np.asarray(contracts, dtype=np.float64),
             self._contracts, book.c.delta, self._slot, float(book.multiplier))
-        for k in np.flatnonzero(by_slot):
-            self._units[k] += float(by_slot[k])
-            self._usd[k] += float(by_slot[k]) * book.spot
+        spot = book.spot
+        for k, u in enumerate(by_slot.tolist()):
+            if u:
+                self._units[k] += u
+                self._usd[k] += u * spot
         self.prints += hedged
         self.no_delta += no_delta
 

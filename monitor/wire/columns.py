@@ -75,12 +75,14 @@ def from_ticks(ticks: list) -> TickColumns | None:
     """Columns of a list of wire tick objects (one Python pass; the objects are kept);
     None when the list holds columns batches among them."""
     n = len(ticks)
-    kind = np.full(n, OTHER, dtype=np.int8)
-    ts = np.zeros(n, dtype=np.int64)
-    x0 = np.zeros(n)
-    x1 = np.zeros(n)
-    x2 = np.zeros(n)
-    x3 = np.zeros(n)
+    # filled as Python lists and converted once: a list store costs a fraction of a
+    # numpy scalar store, and this loop is the object path's main cost
+    kind = [OTHER] * n
+    ts = [0] * n
+    x0 = [0.0] * n
+    x1 = [0.0] * n
+    x2 = [0.0] * n
+    x3 = [0.0] * n
     names = [""] * n
     quote, trade = OptionQuote, OptionTrade
     for k, t in enumerate(ticks):
@@ -110,7 +112,10 @@ def from_ticks(ticks: list) -> TickColumns | None:
         else:  # (an open-interest tick has no ts_ns: 0)
             ts[k] = getattr(t, "ts_ns", 0)
     sym = np.array(names, dtype=f"S{WIDTH}").view(np.uint8).reshape(n, WIDTH)
-    return TickColumns(kind, ts, sym, x0, x1, x2, x3, list(ticks))
+    f64 = np.float64
+    return TickColumns(np.array(kind, dtype=np.int8), np.array(ts, dtype=np.int64), sym,
+                       np.array(x0, dtype=f64), np.array(x1, dtype=f64),
+                       np.array(x2, dtype=f64), np.array(x3, dtype=f64), list(ticks))
 
 
 def read(payload, parsed, decode_one) -> TickColumns | None:

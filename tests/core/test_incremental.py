@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.core.book import Book
+from monitor.core.kernels import PARALLEL_MIN_UPDATES
 from tests.synth import make_chain
 
 REL = 1e-9
@@ -103,7 +104,7 @@ def test_warm_start_iv_matches_cold_start():
 def random_block(seed, size):
     """(idx, bid, ask) of ``size`` random quote updates (about 1 in 8 with a NaN bid, a bad
     quote): drawn from a seed so that hypothesis can make blocks past the parallel
-    threshold (256 updates) without exceeding its entropy budget."""
+    threshold (``PARALLEL_MIN_UPDATES``) without exceeding its entropy budget."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, N, size).astype(np.int64)
     mid = BASE.c.bid[idx] * rng.uniform(0.5, 1.5, size) + 0.01
@@ -113,7 +114,7 @@ def random_block(seed, size):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**32 - 1), st.integers(256, 700), st.integers(1, 400))
+@given(st.integers(0, 2**32 - 1), st.integers(PARALLEL_MIN_UPDATES, 700), st.integers(1, 400))
 def test_block_of_updates_equals_one_by_one(seed, first, second):
     """A block (the parallel path: one update per contract, the last, counts; contracts
     repeat here since the book has ~100) leaves the book as the same quotes applied one by
