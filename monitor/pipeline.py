@@ -63,6 +63,7 @@ from monitor.core.quotes import (
     classify,
     lookup_symbols,
     scan_ticks,
+    trade_sums,
 )
 from monitor.core.symbol_index import SymbolIndex
 from monitor.tape import HedgeTape
@@ -708,19 +709,9 @@ class Pipeline:
     def _record_trades(self, tc: TickColumns, g, side, tk: np.ndarray) -> None:
         """Accepted prints ``tk`` of a columns batch: counts per underlying (one pass over
         all of them, not one per underlying), flow positions, puts sold, tape chunks."""
-        gk = g[tk]
-        sid = self.g_state[gk]
-        sd = side[tk].astype(np.float64)
-        hit = sd != 0.0
         n_states = len(self.state_list)
-        per = np.bincount(sid, minlength=n_states)
-        hits = np.bincount(sid[hit], minlength=n_states)
-        last_ts = np.full(n_states, np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(last_ts, sid, tc.ts_ns[tk])
-        sid_h, gh = sid[hit], gk[hit]
-        q = sd[hit] * tc.x1[tk[hit]]  # customer contracts (+ bought, - sold)
-        puts_sold = np.bincount(sid_h, weights=np.where(self.g_is_call[gh], 0.0, q),
-                                minlength=n_states)
+        per, hits, last_ts, puts_bought = trade_sums(
+            tk, g, self.g_state, self.g_is_call, side, tc.ts_ns, tc.x1, n_states)
         for u in np.flatnonzero(per).tolist():
             s = self.state_list[u]
             n, n_hit = int(per[u]), int(hits[u])
@@ -730,7 +721,11 @@ class Pipeline:
             self.counts.ticks[(s.root, "trade", "applied")] += n
             s.unclassified += n - n_hit
             s.classified += n_hit
-            s.customer_puts_sold -= float(puts_sold[u])
+            s.customer_puts_sold -= float(puts_bought[u])
+        th = tk[side[tk] != 0]  # the classified prints
+        gh = g[th]
+        sid_h = self.g_state[gh]
+        q = side[th] * tc.x1[th]  # customer contracts (+ bought, - sold)
         if not len(gh):
             return
         rows = self.g_row[gh]
