@@ -321,7 +321,7 @@ class Monitor:
         warm = await self._core(warm_up, books)
         self._compiled_at_ready = compiled_signatures()
         log.info("kernels_ready", seconds=round(warm.seconds, 3), kernels=warm.kernels,
-                 compiled=warm.was_cold, cache_dir=warm.cache_dir)
+                 compiled_signatures=warm.compiled, cache_dir=warm.cache_dir)
         gc.collect()
         gc.freeze()
         switch_s = sys.getswitchinterval()  # put back on the way out (tests share a process)

@@ -30,7 +30,7 @@ from numba.core.registry import CPUDispatcher
 from monitor.core.book import Book
 from monitor.core.kernels import PARALLEL_MIN_UPDATES
 
-__all__ = ["WarmupReport", "warm_up", "cache_is_cold", "compiled_signatures"]
+__all__ = ["WarmupReport", "warm_up", "cache_is_cold", "compiled_signatures", "compiled_here"]
 
 #: the modules whose kernels count (monitor.core and the wire records decoder)
 KERNEL_MODULES = ("monitor.core", "monitor.wire")
@@ -42,7 +42,7 @@ class WarmupReport:
     kernels: int  # kernels with at least one compiled signature
     signatures: int  # compiled (or cache-loaded) signatures in all
     cache_dir: str
-    was_cold: bool
+    compiled: int  # signatures this process compiled (not loaded from the cache), so far
 
 
 def cache_dir() -> Path:
@@ -56,17 +56,27 @@ def cache_is_cold() -> bool:
     return not d.is_dir() or not any(d.rglob("*.nbi"))
 
 
-def compiled_signatures() -> dict[str, int]:
-    """``{module.kernel: compiled signatures}`` of every numba kernel of
-    :data:`KERNEL_MODULES` imported so far (what a test compares before and after)."""
-    out = {}
+def _kernels():
+    """``(module.kernel, dispatcher)`` of every numba kernel of :data:`KERNEL_MODULES`
+    imported so far."""
     for name, mod in list(sys.modules.items()):
         if mod is None or not name.startswith(KERNEL_MODULES):
             continue
         for attr, obj in vars(mod).items():
             if isinstance(obj, CPUDispatcher) and obj.__module__ == name:
-                out[f"{name}.{attr}"] = len(obj.signatures)
-    return out
+                yield f"{name}.{attr}", obj
+
+
+def compiled_signatures() -> dict[str, int]:
+    """``{module.kernel: compiled signatures}`` of every numba kernel of
+    :data:`KERNEL_MODULES` imported so far (what a test compares before and after)."""
+    return {name: len(obj.signatures) for name, obj in _kernels()}
+
+
+def compiled_here() -> int:
+    """Signatures this process compiled because numba's cache did not hold them (its
+    dispatchers count cache misses; a signature loaded from the cache is a hit)."""
+    return sum(sum(obj.stats.cache_misses.values()) for _, obj in _kernels())
 
 
 def small_book(book: Book, expiries: int = 4, greeks: str | None = None,
@@ -104,7 +114,6 @@ def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
     from monitor.wire.codec import decode, encode
     from monitor.wire.schema import OpenInterest, OptionQuote, VolIndex
 
-    was_cold = cache_is_cold()
     t0 = time.perf_counter()
     settings = Settings()
     if not books:
@@ -148,4 +157,4 @@ def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
     return WarmupReport(seconds=time.perf_counter() - t0,
                         kernels=sum(1 for n in counts.values() if n),
                         signatures=sum(counts.values()), cache_dir=str(cache_dir()),
-                        was_cold=was_cold)
+                        compiled=compiled_here())

@@ -104,3 +104,25 @@ def test_cold_cache_note_is_one_line_and_only_when_cold(tmp_path):
     assert cold.stderr.splitlines()[-1].startswith("monitor: error:")
     warm = run_monitor("snapshot", str(tmp_path / "missing.csv"))  # the suite's warm cache
     assert warm.returncode == 2 and "compiling" not in warm.stderr
+
+
+COUNT_COMPILES = textwrap.dedent("""
+    import numpy as np
+    from monitor.core.symbol_index import SymbolIndex
+    from monitor.warmup import compiled_here
+    SymbolIndex(["SPXW260821C07600000"]).lookup(np.array([b"SPXW260821C07600000"]))
+    print(compiled_here())
+""")
+
+
+def test_compiled_here_counts_what_the_cache_did_not_hold(tmp_path):
+    """``kernels_ready`` reports the signatures compiled in this process: on an empty
+    cache the symbol table's two kernels compile; in a second process they load."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    counts = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", COUNT_COMPILES], capture_output=True,
+                             text=True, timeout=600, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        counts.append(int(out.stdout.strip().splitlines()[-1]))
+    assert counts == [2, 0]
