@@ -512,11 +512,7 @@ class Pipeline:
                 continue
             if s.tape_chunks:
                 _tape_chunk(s)
-                if len(s.tape_chunks) == 1:
-                    rows, q = s.tape_chunks[0]
-                else:
-                    rows = np.concatenate([c[0] for c in s.tape_chunks])
-                    q = np.concatenate([c[1] for c in s.tape_chunks])
+                rows, q = _joined(s.tape_chunks)
                 s.tape_chunks.clear()
                 s.tape.add_many(s.book, rows, q)
             elif s.tape_rows:
@@ -534,12 +530,7 @@ class Pipeline:
         s, rows, bids, asks, chunks = p
         if chunks:  # a columns batch's quotes, maybe with per-tick ones between them
             _chunk(p)
-            if len(chunks) == 1:  # (the usual case: no copy)
-                idx, bid, ask = chunks[0]
-            else:
-                idx = np.concatenate([c[0] for c in chunks])
-                bid = np.concatenate([c[1] for c in chunks])
-                ask = np.concatenate([c[2] for c in chunks])
+            idx, bid, ask = _joined(chunks)
             chunks.clear()
         else:
             idx, bid, ask = np.array(rows, dtype=np.int64), np.array(bids), np.array(asks)
@@ -723,11 +714,11 @@ class Pipeline:
             s.classified += n_hit
             s.customer_puts_sold -= float(puts_bought[u])
         th = tk[side[tk] != 0]  # the classified prints
+        if not len(th):
+            return
         gh = g[th]
         sid_h = self.g_state[gh]
         q = side[th] * tc.x1[th]  # customer contracts (+ bought, - sold)
-        if not len(gh):
-            return
         rows = self.g_row[gh]
         if self.tape:  # the scan kept every one inside the tape's session
             for u, m in self._by_state(gh):
@@ -1075,6 +1066,14 @@ def _chunk(p: list) -> None:
         rows.clear()
         bids.clear()
         asks.clear()
+
+
+def _joined(chunks: list) -> tuple:
+    """The columns of ``chunks`` (tuples of arrays, in arrival order) joined; a single
+    chunk as it is (the usual case: no copy; its arrays are the batch's own gathers)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    return tuple(np.concatenate(col) for col in zip(*chunks))
 
 
 def spot_price(t: UnderlyingTick) -> float:

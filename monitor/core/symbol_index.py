@@ -62,6 +62,12 @@ def _slot(w0, w1, w2, mask):
 
 
 @kernel(inline="always")
+def _holds(table, slot, w0, w1, w2):
+    """Whether table slot ``slot`` holds the key of words ``w0, w1, w2``."""
+    return table[slot, 0] == w0 and table[slot, 1] == w1 and table[slot, 2] == w2
+
+
+@kernel(inline="always")
 def find(symbol, table):
     """Row of one symbol (``uint8[WIDTH]``), or -1."""
     w0, w1, w2, n = _words(symbol)
@@ -73,7 +79,7 @@ def find(symbol, table):
         row = table[slot, 3]
         if row == _EMPTY:
             return -1
-        if table[slot, 0] == w0 and table[slot, 1] == w1 and table[slot, 2] == w2:
+        if _holds(table, slot, w0, w1, w2):
             return np.int64(row) - 1
         slot = (slot + np.uint64(1)) & mask
 
@@ -87,7 +93,7 @@ def _fill(symbols, table):
             continue
         slot = _slot(w0, w1, w2, mask)
         while table[slot, 3] != _EMPTY:
-            if table[slot, 0] == w0 and table[slot, 1] == w1 and table[slot, 2] == w2:
+            if _holds(table, slot, w0, w1, w2):
                 break  # a duplicate symbol keeps its first index
             slot = (slot + np.uint64(1)) & mask
         if table[slot, 3] == _EMPTY:
