@@ -82,7 +82,7 @@ def _iv_source_fields(book: Book) -> dict:
     ``smiles_fitted`` of ``smiles_tried`` (live expiries)."""
     c = book.c
     ok = c.status == st.OK
-    on_smile = ok & (c.iv_source == st.IV_SMILE)
+    on_smile = ok & np.isin(c.iv_source, st.IV_SMILE_SOURCES)
     gross = float(np.abs(c.cex[ok]).sum())
     live = [f for f in book.smile_fits if f.status != "expired"]
     return {

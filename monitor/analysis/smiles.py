@@ -45,7 +45,7 @@ def compare_chain(path: str | Path, settings, underlying: str | None = None) -> 
     c, v = on.c, on.vendor_iv
     ok = c.status == st.OK
     two = ok & (c.iv_source == st.IV_QUOTE)
-    smile = ok & (c.iv_source == st.IV_SMILE)
+    smile = ok & np.isin(c.iv_source, st.IV_SMILE_SOURCES)
     off_ok = off.c.status == st.OK
     f_on = hedge_flow(on, days=1.0).flow_usd
     f_off = hedge_flow(off, days=1.0).flow_usd

@@ -26,7 +26,7 @@ import numpy as np
 from numba import prange
 
 from monitor.core import status as st
-from monitor.core.black76 import greeks
+from monitor.core.black76 import greeks, price
 from monitor.core.exposures import GREEKS, N_EXPOSURES
 from monitor.core.iv import implied_vol
 from monitor.core.jit import kernel
@@ -76,7 +76,8 @@ def _eval_contract(i, is_call, group, F, status, G, spot, mult, warm):
     ``warm``: 1 = warm-start the IV solve from ``F[IV, i]``, 0 = cold start, -1 = do not
     solve: take ``F[IV, i]`` as given (``--greeks vendor``). A one-sided, zero-bid or wide
     quote takes its expiry's smile IV at the group's forward when the group has a smile
-    (:mod:`monitor.core.smile`), else its own mid's.
+    (:mod:`monitor.core.smile`), clamped to its own bid and ask
+    (:func:`_smile_iv_in_quote`), else its own mid's.
     """
     j = group[i]
     T = G[T_ROW, j]
@@ -98,18 +99,21 @@ def _eval_contract(i, is_call, group, F, status, G, spot, mult, warm):
         code = st.NEGATIVE_PRICE
     elif b > a:
         code = st.CROSSED
-    elif not two_sided(b, a) and has_smile(G, j):
-        src = st.IV_SMILE
-        v = smile_var(G, j, math.log(F[STRIKE, i] / G[FWD_ROW, j]))
-        sigma = math.sqrt(v) if v > 0.0 else np.nan
-        if not (sigma > 0.0):  # w > 0 holds on the fitted range, not always far beyond it
-            code = st.IV_NO_CONVERGE
     else:
-        if not two_sided(b, a):
-            src = st.IV_WIDE_QUOTE
-        guess = F[IV, i] if warm > 0 else -1.0
-        sigma, code = implied_vol(0.5 * (b + a), G[FWD_ROW, j], F[STRIKE, i], T, G[DF_ROW, j],
-                                  is_call[i], guess)
+        # the fit keeps each smile's variance positive at every strike (smile_fit); a
+        # smile without (one stored by hand) leaves the contract to its own mid
+        v = np.nan
+        if not two_sided(b, a) and has_smile(G, j):
+            v = smile_var(G, j, math.log(F[STRIKE, i] / G[FWD_ROW, j]))
+        if v > 0.0:
+            sigma, src, code = _smile_iv_in_quote(F[STRIKE, i], G[FWD_ROW, j], T, G[DF_ROW, j],
+                                                  is_call[i], b, a, v)
+        else:
+            if not two_sided(b, a):
+                src = st.IV_WIDE_QUOTE
+            guess = F[IV, i] if warm > 0 else -1.0
+            sigma, code = implied_vol(0.5 * (b + a), G[FWD_ROW, j], F[STRIKE, i], T,
+                                      G[DF_ROW, j], is_call[i], guess)
     status[i] = code
     if code != st.OK:
         F[IV, i] = np.nan
@@ -123,6 +127,26 @@ def _eval_contract(i, is_call, group, F, status, G, spot, mult, warm):
     for k in range(N_GREEKS):  # black76.greeks returns them in GREEKS order
         F[GREEK0 + k, i] = g[k]
     _set_exposures(i, F, spot, mult)
+
+
+@kernel(inline="always")
+def _smile_iv_in_quote(K, fwd, T, df, is_call, b, a, v):
+    """``(sigma, iv_source, status)`` of a contract priced off its expiry's smile (implied
+    variance ``v`` > 0 at its strike), kept inside its own quote: when the smile's price
+    lies above the ask, or below a bid above zero, the IV is the one that prices the
+    contract at that bound (``IV_SMILE_AT_BOUND``); a zero bid bounds it above only. The
+    smile exists to repair quotes that say little, and a price outside the market would
+    make them worse (an eve-of-expiry 0.05-ask wing priced at several points)."""
+    sigma = math.sqrt(v)
+    p = price(fwd, K, T, sigma, df, is_call)
+    if p > a:
+        bound = a
+    elif b > 0.0 and p < b:
+        bound = b
+    else:
+        return sigma, st.IV_SMILE, st.OK
+    sigma, code = implied_vol(bound, fwd, K, T, df, is_call, sigma)
+    return sigma, st.IV_SMILE_AT_BOUND, code
 
 
 @kernel(inline="always")

@@ -13,9 +13,10 @@ a soft-L1 loss keeps one bad quote from bending the smile.
 Fit: Zeliade's quasi-explicit method (:func:`_quasi_explicit`: for fixed ``m, s`` the
 rest is a bounded linear least squares that also enforces Lee's wing bound; a bounded
 Nelder-Mead, compiled with the loss, searches ``m, s``). If the result breaks an
-arbitrage condition on the expiry's grid (:func:`grid`): when the calendar condition is
-the only one broken
-(``w(k) < w_i(k)`` against an earlier accepted expiry ``i``, :func:`calendar_floor`), the
+arbitrage condition on the expiry's grid (:func:`grid`) or falls below :data:`MIN_VOL`
+anywhere (so every listed strike, however far out, has a positive variance): when only
+the calendar condition (``w(k) < w_i(k)`` against an earlier accepted expiry ``i``,
+:func:`calendar_floor`) or that floor is broken, the
 level ``a`` is lifted just enough; otherwise, or when that costs too much, an SLSQP pass
 imposes ``g(k) >= 0`` on the grid, Lee's bound and the calendar floor (lifting the level
 if SLSQP stops just short of the floor). A result that still breaks one, or that costs
@@ -42,6 +43,8 @@ LOSS_SCALE = 2.0  # soft-L1 turns linear beyond two half-spreads
 G_MARGIN = 1e-6  # the constrained pass asks for a little more than g >= 0 ...
 W_MARGIN = 1e-9  # ... and the calendar lift for a little more than w_j >= w_i (relative)
 MAX_FIX_VOL_PTS = 1.0  # an imposed condition may cost at most this much fit RMSE
+MIN_VOL = 0.01  # the smile's lowest implied vol anywhere (1 vol pt): its variance stays
+#                 positive at every strike the chain lists, however far beyond the quotes
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,22 @@ def calendar_floor(fit: ExpiryFit, earlier: list[ExpiryFit]):
     return k[covered], floor[covered]
 
 
+def min_total_var(p) -> float:
+    """The lowest total variance raw SVI ``p`` reaches at any ``k``:
+    ``a + b s sqrt(1 - rho**2)`` (at ``k = m - rho s / sqrt(1 - rho**2)``)."""
+    a, b, rho, _, s = p
+    return a + b * s * math.sqrt(max(1.0 - rho * rho, 0.0))
+
+
 def violations(fit: ExpiryFit, earlier: list[ExpiryFit]) -> list[str]:
-    """The arbitrage conditions ``fit`` breaks on its grid: ``butterfly`` (``g < 0`` or
-    ``w <= 0``), ``lee`` and ``calendar`` (below an earlier smile: :func:`calendar_floor`)."""
+    """The conditions ``fit`` breaks: on its grid ``butterfly`` (``g < 0`` or ``w <= 0``),
+    ``lee`` and ``calendar`` (below an earlier smile: :func:`calendar_floor`); anywhere,
+    ``positive`` (implied vol below :data:`MIN_VOL` at some ``k``: beyond the quoted range
+    raw SVI can fall to zero and below, where a listed wing strike would get no IV)."""
     p = fit.params
     out = []
+    if min_total_var(p) < MIN_VOL * MIN_VOL * fit.T:
+        out.append("positive")
     if not lee_ok(p):
         out.append("lee")
     if not np.all(butterfly_g(p, grid(fit)) >= 0.0):
@@ -137,13 +151,15 @@ def fit_expiry(j: int, T: float, k, iv, weight, earlier: list[ExpiryFit]) -> Exp
     kc, floor = calendar_floor(free, earlier)
     acceptable = lambda f: (f.rmse_vol_pts <= free.rmse_vol_pts + MAX_FIX_VOL_PTS  # noqa: E731
                             and arbitrage_free(f, earlier))
-    if violations(free, earlier) == ["calendar"]:
-        # the common case, and cheap: below an earlier smile somewhere, so lift the level
+    liftable = lambda f: set(violations(f, earlier)) <= {"calendar", "positive"}  # noqa: E731
+    if liftable(free):
+        # the common case, and cheap: below an earlier smile somewhere, or too low far
+        # out, so lift the level
         fit = _lifted(free, kc, floor, summary, "lifted")
         if acceptable(fit):
             return fit
     fit = summary(_constrained(free, k, iv, weight, kc, floor), fixed="constrained")
-    if violations(fit, earlier) == ["calendar"]:  # SLSQP stopped just short
+    if violations(fit, earlier) and liftable(fit):  # SLSQP stopped just short
         fit = _lifted(fit, kc, floor, summary, "constrained+lifted")
     if acceptable(fit):
         return fit
@@ -152,8 +168,11 @@ def fit_expiry(j: int, T: float, k, iv, weight, earlier: list[ExpiryFit]) -> Exp
 
 
 def _lifted(fit, kc, floor, summary, label):
-    """``fit`` with ``a`` raised just enough that ``w >= floor`` at every ``kc``."""
-    short = float(np.max(floor - total_var(fit.params, kc)))
+    """``fit`` with ``a`` raised just enough that ``w >= floor`` at every ``kc`` and the
+    lowest implied vol is :data:`MIN_VOL` (:func:`min_total_var`)."""
+    short = MIN_VOL * MIN_VOL * fit.T - min_total_var(fit.params)
+    if len(kc):
+        short = max(short, float(np.max(floor - total_var(fit.params, kc))))
     a, b, rho, m, s = fit.params
     return summary((a + max(short, 0.0) + W_MARGIN * (1.0 + abs(a)), b, rho, m, s), fixed=label)
 
@@ -312,7 +331,8 @@ def _nelder_mead(k, iv, weight, w_obs, wv, T, x0, step, lower, upper):
 
 def _constrained(fit, k, iv, weight, kc, floor):
     """SLSQP from ``fit`` with the arbitrage conditions as constraints: ``g >= G_MARGIN``
-    on its grid, Lee's bound, and total variance above ``floor`` at ``kc`` (the earlier
+    on its grid, Lee's bound, the lowest variance at :data:`MIN_VOL` or above
+    (:func:`min_total_var`), and total variance above ``floor`` at ``kc`` (the earlier
     smiles: :func:`calendar_floor`); in parameters scaled to order one (SLSQP's steps are
     not scale-free)."""
     from scipy.optimize import minimize
@@ -323,15 +343,17 @@ def _constrained(fit, k, iv, weight, kc, floor):
     span = max(fit.k_hi - fit.k_lo, 1e-3)
     scale = np.array([max(abs(p0[0]), 1e-3 * T), max(p0[1], 1e-3), 1.0, span, span])
     wmax = float(np.max(iv * iv * T))
+    w_scale = 1.0 / max(wmax, 1e-12)  # constraints of order one too
+    w_min = (1.0 + G_MARGIN) * MIN_VOL * MIN_VOL * T
     lower = np.array([-2.0 * wmax, 0.0, -0.999, fit.k_lo - 0.5 * span, 1e-3 * span]) / scale
     upper = np.array([2.0 * wmax, 2.0, 0.999, fit.k_hi + 0.5 * span, 2.0 * span]) / scale
     # g is -inf where w <= 0: a large finite value keeps SLSQP's finite differences finite
     cons = [{"type": "ineq",
              "fun": lambda x: np.maximum(butterfly_g(x * scale, kg), -1e6) - G_MARGIN},
             {"type": "ineq", "fun": lambda x: np.array([2.0 - x[1] * scale[1] * (1.0 + x[2]),
-                                                        2.0 - x[1] * scale[1] * (1.0 - x[2])])}]
+                                                        2.0 - x[1] * scale[1] * (1.0 - x[2])])},
+            {"type": "ineq", "fun": lambda x: (min_total_var(x * scale) - w_min) * w_scale}]
     if len(kc):
-        w_scale = 1.0 / max(wmax, 1e-12)  # constraints of order one too
         cons.append({"type": "ineq",
                      "fun": lambda x: (total_var(x * scale, kc) - floor) * w_scale - W_MARGIN,
                      "jac": lambda x: _dw_dp(x * scale, kc) * scale * w_scale})

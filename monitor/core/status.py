@@ -31,10 +31,15 @@ IV_QUOTE = 0  # the mid of a sane two-sided quote (monitor.core.smile.two_sided)
 IV_SMILE = 1  # one-sided, zero-bid or wide quote: its expiry's fitted smile
 IV_WIDE_QUOTE = 2  # one-sided or wide quote whose expiry has no smile: its own mid, as is
 IV_VENDOR = 3  # --greeks vendor: the file's IV
+IV_SMILE_AT_BOUND = 4  # the smile priced it outside its own quote: the IV at the bid or ask
+
+#: the sources that mean "priced off the expiry's smile" (inside the quote or at its bound)
+IV_SMILE_SOURCES = (IV_SMILE, IV_SMILE_AT_BOUND)
 
 IV_SOURCE_NAMES = {
     IV_QUOTE: "quote_mid",
     IV_SMILE: "smile",
     IV_WIDE_QUOTE: "wide_quote_mid",
     IV_VENDOR: "vendor",
+    IV_SMILE_AT_BOUND: "smile_at_bound",
 }

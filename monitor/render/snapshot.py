@@ -18,10 +18,13 @@ def iv_source_line(s: dict) -> str:
     src = s["iv_source"]
     parts = [f"IVs: {src.get('quote_mid', 0):,} from two-sided mids"]
     if s.get("smiles_tried"):
-        n = src.get("smile", 0)
+        n = src.get("smile", 0) + src.get("smile_at_bound", 0)
         cex = s.get("iv_smile_cex_share")
         parts.append(f"{n:,} ({s['iv_smile_share']:.1%}) from the expiry smiles"
                      + (f" ({cex:.1%} of gross |CEX|)" if cex is not None else ""))
+        if src.get("smile_at_bound"):
+            parts.append(f"{src['smile_at_bound']:,} of them held at their own bid or ask "
+                         f"(the smile priced them outside it)")
         if src.get("wide_quote_mid"):
             parts.append(f"{src['wide_quote_mid']:,} one-sided/wide at their own mids (no smile)")
         parts.append(f"smiles fitted for {s['smiles_fitted']} of {s['smiles_tried']} expiries")
