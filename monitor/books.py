@@ -45,7 +45,8 @@ def resolve(path: str | Path, base: Path | None) -> Path:
 def book_for_chain(chain: Chain, settings: Settings, *, model: str | None = None,
                    greeks: str = "model", rate: float | None = None) -> Book:
     """The book of ``chain`` with its underlying's settings (multiplier, dividend yield,
-    rate, parity pairs). ``model``: the position model the book's open interest is read
+    exercise style, rates, parity pairs; ``rate``: one flat rate instead of
+    ``pricing.rate``/``pricing.rates``). ``model``: the position model the book's open interest is read
     with (default: the underlying's ``position_model``; ``flow`` starts from its
     ``flow_base_model`` and ``positions`` from ``classic``, see :func:`build_books`)."""
     und = settings.underlying(chain.underlying)
@@ -55,7 +56,9 @@ def book_for_chain(chain: Chain, settings: Settings, *, model: str | None = None
     return Book(chain, model=model, multiplier=und.multiplier, div_yield=und.div_yield,
                 rate=settings.pricing.rate if rate is None else rate, greeks=greeks,
                 parity_pairs=settings.pricing.parity_pairs, smile=settings.pricing.smile,
-                smile_refit_s=settings.pricing.smile_refit_s)
+                smile_refit_s=settings.pricing.smile_refit_s,
+                european=und.exercise == "european",
+                rates=None if rate is not None else tuple(settings.pricing.rates.items()))
 
 
 def build_books(settings: Settings, chains: list[str | Path],

@@ -56,6 +56,10 @@ class UnderlyingSettings(Section):
     multiplier: float = Field(100.0, gt=0, description="shares (index units) per contract")
     settlement: Literal["pm", "am_monthly"] = Field(
         "pm", description="am_monthly: the bare root's third-Friday contracts settle at 09:30 ET")
+    exercise: Literal["european", "american"] = Field(
+        "american", description="european (cash-settled indexes: SPX, NDX, RUT, VIX, XSP): "
+        "rates from put-call parity; american (equities, ETFs): early exercise breaks "
+        "parity, so the configured pricing.rates")
     adv_shares: float = Field(0.0, ge=0, description="average daily volume, shares (0 = unknown)")
     div_yield: float = Field(0.0, description="continuous, decimal; used only without parity")
     position_model: PositionModel = "classic"  # type: ignore[valid-type]
@@ -102,6 +106,9 @@ class BoundsSettings(Section):
 
 class PricingSettings(Section):
     rate: float = Field(0.04, description="continuously compounded risk-free rate, decimal")
+    rates: dict[float, float] = Field(default_factory=dict, description="a term structure "
+                                      "{tenor_days: rate}: linear in days between its points, "
+                                      "flat beyond them; empty = rate at every tenor")
     parity_pairs: int = Field(5, ge=1, description="strikes nearest the money used for forwards")
     smile: bool = Field(True, description="fit a smile per expiry; one-sided, zero-bid and "
                         "wide quotes take its IV")
@@ -303,8 +310,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     pricing: PricingSettings = PricingSettings()
     underlyings: dict[str, UnderlyingSettings] = {
-        "SPX": UnderlyingSettings(settlement="am_monthly", adv_shares=0.0, div_yield=0.013,
-                                  es_multiplier=50.0, vol_index="VIX"),
+        "SPX": UnderlyingSettings(settlement="am_monthly", exercise="european",
+                                  adv_shares=0.0, div_yield=0.013, es_multiplier=50.0,
+                                  vol_index="VIX"),
     }
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()

@@ -115,10 +115,12 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
     zg = levels.zero_gamma(book)
     zg_seconds = time.perf_counter() - t0
     call_wall, put_wall = levels.walls(book)
+    call_any, put_any = levels.walls(book, any_strike=True)
     next_exp, exp_share = levels.expiring_share(book)
     by_strike = strike_rows(book)
     bg = book.agg.by_group
     rates = book.implied_rates()
+    rate_sources = book.rate_sources()
     fits = {f.group: f for f in book.smile_fits}
     by_expiry = [
         {"expiry": str(book.group_expiry[j]),
@@ -126,6 +128,7 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
          "days_to_settlement": float(book.g.T[j] * 365.0),
          **totals_dict(bg[j]),
          "rate": float(rates[j]), "rate_from_parity": bool(book.df_from_parity[j]),
+         "rate_source": rate_sources[j],
          **_smile_fields(fits.get(j))}
         for j in range(len(book.group_settle_ns)) if book.g.T[j] > 0.0
     ]
@@ -146,6 +149,7 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "model": book.model,
         "multiplier": book.multiplier,
         "rate": book.rate,
+        "exercise": "european" if book.european else "american",
         "contracts_total": len(book.c.strike),
         "contracts_used": int(book.contributing().sum()),
         **book.totals,
@@ -155,6 +159,8 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "zero_gamma_seconds": zg_seconds,
         "call_wall": call_wall,
         "put_wall": put_wall,
+        "call_wall_any_strike": call_any,
+        "put_wall_any_strike": put_any,
         "next_expiry": next_exp,
         "expiring_share": exp_share,
         "expired_vendor_gamma_share": book.expired_vendor_gamma_share(),

@@ -84,13 +84,18 @@ class Book:
     the file was saved after it), ``smile`` (fit a smile per expiry, :mod:`monitor.core.smile_fit`,
     and give one-sided, zero-bid and wide quotes its IV; off = every quote its own mid's
     IV), ``smile_refit_s`` (a refresh refits the smiles when this much event time has passed
-    since the last fit; in between they move with the forward).
+    since the last fit; in between they move with the forward), ``european`` (exercise
+    style: only a European-style book estimates its rates from put-call parity; an
+    American-style one keeps the configured rates), ``rates`` (the configured term
+    structure: ``((tenor_days, rate), ...)``, linear in tenor between its points and flat
+    beyond them; None = ``rate`` at every tenor).
     """
 
     def __init__(self, chain: Chain, *, model: str = "classic", multiplier: float = 100.0,
                  rate: float = 0.04, div_yield: float = 0.0, greeks: str = "model",
                  now_ns: int | None = None, parity_pairs: int = 5, smile: bool = True,
-                 smile_refit_s: float = 60.0):
+                 smile_refit_s: float = 60.0, european: bool = True,
+                 rates: tuple[tuple[float, float], ...] | None = None):
         if greeks not in GREEKS_SOURCES:
             raise ValueError(f"greeks must be one of {GREEKS_SOURCES}, not {greeks!r}")
         if not (chain.spot > 0.0 and math.isfinite(chain.spot)):
@@ -101,6 +106,8 @@ class Book:
         self.greeks = greeks
         self.multiplier = float(multiplier)
         self.rate = float(rate)
+        self.european = bool(european)
+        self.rates = tuple(sorted((float(d), float(r)) for d, r in rates)) if rates else None
         self.div_yield = float(div_yield)
         self.parity_pairs = int(parity_pairs)
         self.smile = bool(smile) and greeks == "model"
@@ -147,7 +154,7 @@ class Book:
         # per-group rate: the configured one until parity gives one at the first refresh;
         # rates do not move within a session, so later refreshes keep them (re-estimating
         # from each refresh's mids would make the discount factors, and so the IVs, jitter)
-        self.group_rate = np.full(m, self.rate)
+        self.group_rate = self.configured_rates(years_left(self.group_settle_ns, self.now_ns))
         self._rates_estimated = False
         self._mark = np.full(n, -1, dtype=np.int64)  # apply_quotes' scratch, all -1
         self._symbol_index: dict[str, int] | None = None
@@ -173,17 +180,32 @@ class Book:
         self.g.T[:] = T
         self.g.df[:] = np.exp(-self.group_rate * T)
 
+    def configured_rates(self, T: np.ndarray) -> np.ndarray:
+        """The configured rate at each tenor ``T`` (years): ``rates`` interpolated linearly
+        in days, flat beyond its ends; ``rate`` everywhere when there is no term structure."""
+        T = np.asarray(T, dtype=np.float64)
+        if not self.rates:
+            return np.full(T.shape, self.rate)
+        days, r = zip(*self.rates)
+        return np.interp(T * 365.0, days, r)
+
     def recalibrate_forwards(self) -> None:
-        """Parity discount factors and forwards per group (:mod:`monitor.core.forwards`;
-        fallbacks ``exp(-r T)`` and ``S exp((r-q)T)``)."""
+        """Parity discount factors (European exercise only) and forwards per group
+        (:mod:`monitor.core.forwards`; fallbacks the configured ``exp(-r T)`` and
+        ``S exp((r-q)T)``)."""
         c = self.c
-        estimate = not self._rates_estimated
+        estimate = self.european and not self._rates_estimated
         parity_forwards(c.strike, c.is_call, c.group, c.bid, c.ask, self.g.T, self.g.df,
-                        self.spot, self.rate, self.div_yield, self.parity_pairs,
+                        self.spot, self.group_rate, self.div_yield, self.parity_pairs,
                         self.g.fwd, self.forward_from_parity, self.df_from_parity, estimate)
         if estimate:
             self._rates_estimated = True
-            self.group_rate = np.where(self.df_from_parity, self.implied_rates(), self.rate)
+            self.group_rate = np.where(self.df_from_parity, self.implied_rates(),
+                                       self.group_rate)
+
+    def rate_sources(self) -> list[str]:
+        """Per group, where its rate came from: ``parity`` or ``configured``."""
+        return ["parity" if p else "configured" for p in self.df_from_parity]
 
     def refresh(self, now_ns: int | None = None, spot: float | None = None,
                 warm: bool = False, refit: bool = False) -> None:

@@ -10,9 +10,17 @@ bid-ask spread (the wide, noisy pairs count less). It is kept when the implied r
 ``df`` is within a few 1e-4 of 1 and the slope is noise), ``df = exp(-r T)`` with the
 configured rate. ``out_df_from_parity`` says which.
 
+Exercise style: parity holds for European options only. For American ones (equities,
+ETFs) early exercise breaks it, and the regression gives rates far from the policy rate
+(QQQ: -0.8 % to +2.0 % for expiries of 238 days and more, inside the band), so the book of
+an American-style underlying never estimates ``df`` here (``estimate_df`` False): its
+groups keep the configured rates (``pricing.rates`` by tenor).
+
 Forward: among the pairs, take the ``n_pairs`` strikes where ``|C_mid - P_mid|`` is
-smallest (nearest the money) and use the median of ``K + (C_mid - P_mid) / df``. Groups
-without a usable pair fall back to ``S exp((r - q) T)``.
+smallest (nearest the money) and use the median of ``K + (C_mid - P_mid) / df``; ties in
+``|C_mid - P_mid|`` go to the strike nearer spot, then to the lower strike, so the forward
+does not depend on how a sort happens to order equal keys. Groups without a usable pair
+fall back to ``S exp((r_j - q) T)`` with the group's rate ``r_j``.
 
 The book keeps contracts sorted by (group, strike, call flag), so a put and its call
 sit next to each other: one linear pass finds the pairs.
@@ -31,16 +39,17 @@ DF_RATE_BOUNDS = (-0.01, 0.15)  # implied rates outside this band are not believ
 
 
 @kernel
-def parity_forwards(strike, is_call, group, bid, ask, group_T, group_df, spot, r, q, n_pairs,
-                     out_fwd, out_from_parity, out_df_from_parity, estimate_df):
+def parity_forwards(strike, is_call, group, bid, ask, group_T, group_df, spot, group_r, q,
+                     n_pairs, out_fwd, out_from_parity, out_df_from_parity, estimate_df):
     """Fill ``out_fwd[m]`` (index points), ``out_from_parity[m]`` (bool), ``group_df[m]``
-    (the discount factor, in place: parity or ``exp(-r T)``) and ``out_df_from_parity[m]``
-    for every group. ``estimate_df`` False: keep ``group_df`` as given (the rates
-    estimated earlier) and estimate the forwards only."""
+    (the discount factor, in place: parity or as given) and ``out_df_from_parity[m]``
+    for every group. ``group_r[m]``: each group's rate for the fallback forward.
+    ``estimate_df`` False: keep ``group_df`` as given (the rates estimated earlier, or
+    configured: American exercise) and estimate the forwards only."""
     n = strike.shape[0]
     m = group_T.shape[0]
     for j in range(m):
-        out_fwd[j] = spot * math.exp((r - q) * max(group_T[j], 0.0))
+        out_fwd[j] = spot * math.exp((group_r[j] - q) * max(group_T[j], 0.0))
         out_from_parity[j] = False
         if estimate_df:
             out_df_from_parity[j] = False
@@ -88,7 +97,10 @@ def parity_forwards(strike, is_call, group, bid, ask, group_T, group_df, spot, r
                         out_df_from_parity[j] = True
         df = group_df[j]
         if cnt > 0 and group_T[j] > 0.0:
-            order = np.argsort(diffs[:cnt])
+            # the pairs come in increasing strike; two stable sorts: |C - P|, ties by the
+            # distance to spot, then by strike
+            near = np.argsort(np.abs(ks[:cnt] - spot), kind="mergesort")
+            order = near[np.argsort(diffs[:cnt][near], kind="mergesort")]
             take = min(n_pairs, cnt)
             sel = order[:take]
             out_fwd[j] = np.median(ks[:cnt][sel] + cps[:cnt][sel] / df)

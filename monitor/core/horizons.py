@@ -85,7 +85,7 @@ def forward_at(book, horizon: str, ts_ns: int) -> Forward:
     c = book.c
     slot = c.strike_idx[rows].astype(np.int64) * 2 + np.where(c.is_call[rows], CALLS, PUTS)
     by_strike = np.bincount(slot, weights=gex, minlength=2 * len(book.strikes)).reshape(-1, 2)
-    call_wall, put_wall = walls_of(by_strike, book.strikes)
+    call_wall, put_wall = walls_of(by_strike, book.strikes, book.spot)
     return Forward(horizon, int(ts_ns), zero_gamma_of(book.spot, w, d1, inv_s),
                    float(gex.sum()), call_wall, put_wall, int(len(rows)), by_strike)
 

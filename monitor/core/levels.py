@@ -198,16 +198,26 @@ def gex_curve(book, spots: np.ndarray) -> np.ndarray:
     return BY_KEY["gex_usd_per_pct"].scale * np.asarray(spots) * h / math.sqrt(2.0 * math.pi)
 
 
-def walls(book) -> tuple[float | None, float | None]:
-    """(call wall, put wall): strikes with the largest |GEX| from calls alone, puts alone."""
-    return walls_of(book.agg.by_strike[:, :, GEX], book.strikes)
+def walls(book, any_strike: bool = False) -> tuple[float | None, float | None]:
+    """(call wall, put wall) where a desk looks for them: the call wall is the strike **at
+    or above spot** with the largest |GEX| from calls alone (resistance overhead), the put
+    wall the strike **at or below spot** with the largest |GEX| from puts alone (support
+    underneath). ``any_strike``: the unrestricted maxima instead (REFERENCE.md's bare
+    definition; on the 2026 daily chains the 8000 strike, deep in the money for puts,
+    wins both sides on many sessions). None where the side has no exposure."""
+    return walls_of(book.agg.by_strike[:, :, GEX], book.strikes,
+                    None if any_strike else book.spot)
 
 
-def walls_of(gex_by_side: np.ndarray, strikes: np.ndarray) -> tuple[float | None, float | None]:
-    """:func:`walls` of a per-strike GEX array ``[n_strikes, CALLS|PUTS]``."""
+def walls_of(gex_by_side: np.ndarray, strikes: np.ndarray, spot: float | None
+             ) -> tuple[float | None, float | None]:
+    """:func:`walls` of a per-strike GEX array ``[n_strikes, CALLS|PUTS]`` with the
+    strikes restricted to the side of ``spot`` (None: any strike)."""
     out = []
     for side in (CALLS, PUTS):
         g = np.abs(gex_by_side[:, side])
+        if spot is not None:
+            g = np.where(strikes >= spot if side == CALLS else strikes <= spot, g, 0.0)
         out.append(float(strikes[int(np.argmax(g))]) if len(g) and g.max() > 0 else None)
     return out[0], out[1]
 

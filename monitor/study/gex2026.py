@@ -140,7 +140,8 @@ def daily_gex_table(data_dir: Path, closes: pd.Series, vix: pd.Series, *,
     """Own GEX per session of the 2026 chains. Returns {"rows": [...], "dropped": [...],
     "files": n}; each row: date, label, file, spot, gex_model_usd_per_pct,
     gex_vendor_usd_per_pct, gex_model_sign, gex_vendor_sign, zero_gamma, call_wall,
-    put_wall, expired_vendor_share, vix_close, vix_source, how."""
+    put_wall (on their side of spot), call_wall_any_strike, put_wall_any_strike,
+    expired_vendor_share, vix_close, vix_source, how."""
     paths = find_files(data_dir, "spx_chains")
     kept, dropped = date_chain_files(paths, closes)
     vix_fallback = None
@@ -159,6 +160,7 @@ def daily_gex_table(data_dir: Path, closes: pd.Series, vix: pd.Series, *,
         gv = vendor.totals["gex_usd_per_pct"]
         zg = zero_gamma(model)
         call_wall, put_wall = walls(model)
+        call_any, put_any = walls(model, any_strike=True)
         d = it["date"]
         vc, src = (finite(vix.get(d)) if d in vix.index else None), "VIX close file"
         if vc is None:
@@ -173,6 +175,7 @@ def daily_gex_table(data_dir: Path, closes: pd.Series, vix: pd.Series, *,
             "gex_model_sign": int(math.copysign(1, gm)) if gm else 0,
             "gex_vendor_sign": int(math.copysign(1, gv)) if gv else 0,
             "zero_gamma": finite(zg), "call_wall": call_wall, "put_wall": put_wall,
+            "call_wall_any_strike": call_any, "put_wall_any_strike": put_any,
             "expired_vendor_share":
                 finite(model.expired_vendor_gamma_share()),
             "vix_close": vc, "vix_source": src, "how": it["how"],

@@ -372,6 +372,13 @@ def _median_distance(rows: list[dict], key: str) -> str:
     return f"{100 * float(np.median(d)):.1f}%" if d else "n/a"
 
 
+def _widths(score: list) -> str:
+    """The range of the share rows' interval widths, in percentage points."""
+    w = [100 * (r.estimate.hi - r.estimate.lo) for r in score
+         if r.unit == "share" and math.isfinite(r.estimate.hi - r.estimate.lo)]
+    return f"{min(w):.0f}-{max(w):.0f}" if w else "n/a"
+
+
 def _scorecard_section(score: list, rows: list[dict]) -> str:
     """The levels scorecard (monitor.study.scorecard) beside SpotGamma's statistics."""
     parts = ["## Levels scorecard: the monitor's walls and zero gamma, next session", ""]
@@ -394,10 +401,15 @@ def _scorecard_section(score: list, rows: list[dict]) -> str:
              if r.key.endswith("minus_above") else f"{e.n}")
         trows.append([r.statement, value(e.estimate, r.unit), ci, n,
                       value(r.published, r.unit) if r.published is not None else ""])
+    method = score[0].estimate.method
     parts += [f"The monitor's own levels from each 2026 end-of-day SPX chain ({first} .. "
-              f"{last}; model Greeks, classic positions; walls = the strikes with the largest "
-              "call / put |GEX|), scored on the next session of the SPX daily OHLC. 95% "
-              "intervals: Wilson for shares, t for means, Welch for the difference.", "",
+              f"{last}; model Greeks, classic positions), scored on the next session of the "
+              "SPX daily OHLC, for both wall definitions: the call wall at or above spot and "
+              "the put wall at or below it (the monitor's), and the strikes with the largest "
+              "call / put |GEX| anywhere (\"any strike\"). 95% intervals for every row: "
+              f"{method} over the sessions in date order, which keeps the streaks of "
+              "neighbouring sessions (overlapping 5-day windows, trending weeks) that "
+              "intervals assuming independent sessions would ignore.", "",
               _table(["statistic", "monitor", "95% CI", "n", "SpotGamma (published)"], trows),
               "",
               f"Published figures: {PUBLISHED_SOURCE}.", "",
@@ -408,15 +420,17 @@ def _scorecard_section(score: list, rows: list[dict]) -> str:
               "SpotGamma's are computed alike.",
               "- The periods differ: theirs span five years (2019-2024, ~1,250 sessions); ours "
               f"the {score[0].estimate.n} scored sessions of the 2026 chains, one summer. At that "
-              "n a share's interval is about +-15 points: only larger gaps say anything.",
+              f"n the shares' intervals are {_widths(score)} points wide: only larger gaps "
+              "say anything.",
               "- Distance decides much of a wall's hit rate: a wall far from spot holds by "
               "construction, one near spot is crossed often. The monitor's walls were a "
               f"median {_median_distance(rows, 'call_wall')} (call) and "
-              f"{_median_distance(rows, 'put_wall')} (put) from the session's spot; the "
+              f"{_median_distance(rows, 'put_wall')} (put) from the session's spot "
+              f"({_median_distance(rows, 'call_wall_any_strike')} and "
+              f"{_median_distance(rows, 'put_wall_any_strike')} over any strike); the "
               "published figures come without their distances, so the shares are not "
               "like for like.",
-              "- The 5-day windows of neighbouring sessions overlap, so the volatility "
-              "intervals are too narrow; the zero-gamma split rests on few sessions below it.",
+              "- The zero-gamma split rests on few sessions below it.",
               ""]
     return "\n".join(parts)
 

@@ -11,10 +11,13 @@ For session ``d`` (levels from that session's end-of-day chain) and the next ses
   (``sqrt(252) * stdev`` of the five daily log returns ``d -> d+1 ... d+4 -> d+5``, in
   percent) when ``d+1`` opened above ``Z`` vs below it, and the difference.
 
-Shares come with Wilson 95 % intervals, means with t intervals and the difference with a
-Welch interval; every row says its ``n``. The five-day windows of neighbouring sessions
-overlap, so those intervals are too narrow (the sessions are not independent); the
-report says so.
+Both wall definitions are scored side by side (:data:`DEFINITIONS`): the walls on their
+side of spot (the monitor's, :func:`monitor.core.levels.walls`) and the unrestricted
+maxima. Every interval (shares, means and the difference) is a circular block bootstrap
+over the sessions in date order, blocks of :data:`BLOCK` sessions (seeded): the five-day
+windows of neighbouring sessions overlap and levels and outcomes run in streaks, so an
+interval that assumed independent sessions (Wilson, t, Welch) would be too narrow; every
+row says its ``n`` and its method.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pandas as pd
 from monitor.fmt import finite
 from monitor.study import stats as S
 
-__all__ = ["PUBLISHED", "ScoreRow", "levels_scorecard", "VOL_DAYS"]
+__all__ = ["BLOCK", "DEFINITIONS", "PUBLISHED", "ScoreRow", "levels_scorecard", "VOL_DAYS"]
 
 VOL_DAYS = 5
 
@@ -55,7 +58,8 @@ class ScoreRow:
 
     @property
     def published(self) -> float | None:
-        p = PUBLISHED.get(self.key)
+        """SpotGamma's figure for the statistic (the same for both wall definitions)."""
+        p = PUBLISHED.get(self.key.removesuffix("_any_strike"))
         return None if p is None else p[0]
 
 
@@ -80,51 +84,81 @@ def realised_vol_pct(closes: np.ndarray, start: int, days: int = VOL_DAYS) -> fl
     return float(np.std(r, ddof=1) * math.sqrt(252.0) * 100.0)
 
 
-def _tally(t: list, price: float, hit: bool) -> None:
-    """Count one session (a missing price, NaN in the OHLC file, is not a session)."""
-    if math.isfinite(price):
-        t[0] += bool(hit)
-        t[1] += 1
+#: the two wall definitions scored side by side: key suffix -> words
+DEFINITIONS = {
+    "": "walls on their side of spot (call at or above, put at or below)",
+    "_any_strike": "walls over every strike (the largest call / put |GEX| anywhere)",
+}
+WALL_STATS = {  # key -> (statement, wall field, OHLC column, held)
+    "high_at_or_below_call_wall": ("next session's high at or below the call wall",
+                                   "call_wall", "high", lambda x, w: x <= w),
+    "close_below_call_wall": ("next session's close below the call wall",
+                              "call_wall", "close", lambda x, w: x < w),
+    "low_at_or_above_put_wall": ("next session's low at or above the put wall",
+                                 "put_wall", "low", lambda x, w: x >= w),
+    "close_above_put_wall": ("next session's close above the put wall",
+                             "put_wall", "close", lambda x, w: x > w),
+}
+#: sessions per bootstrap block: the five-day volatility windows of neighbouring sessions
+#: overlap, and levels and outcomes both run in streaks; blocks keep that dependence
+BLOCK = VOL_DAYS
+
+
+def _block_estimate(y: np.ndarray, event: np.ndarray, level: float, versus: str
+                    ) -> S.Estimate:
+    """A mean over the sessions of ``event`` (``versus="none"``; a share when ``y`` is
+    0/1) or its difference to the rest (``versus="rest"``), with a circular block bootstrap
+    interval over the session series (:func:`monitor.study.stats.block_bootstrap_event_diff`);
+    ``n`` = the sessions counted (the smaller group for a difference)."""
+    e = S.block_bootstrap_event_diff(y, event, block=BLOCK, level=level, versus=versus)
+    ok = np.isfinite(y)
+    n_ev, n_rest = int((event & ok).sum()), int((~event & ok).sum())
+    e.n = n_ev if versus == "none" else min(n_ev, n_rest)
+    e.extra.update({"k": int(np.nansum(np.where(event, y, np.nan)))} if versus == "none"
+                   else {})
+    return e
 
 
 def levels_scorecard(rows: list[dict], spx: pd.DataFrame, level: float = 0.95
                      ) -> list[ScoreRow]:
     """The scorecard rows from the per-session levels ``rows`` (``date``, ``call_wall``,
-    ``put_wall``, ``zero_gamma``; ISO dates) and the daily OHLC ``spx`` (columns open,
-    high, low, close; a date index)."""
+    ``put_wall``, ``zero_gamma``, and optionally ``call_wall_any_strike``,
+    ``put_wall_any_strike``; ISO dates) and the daily OHLC ``spx`` (columns open, high,
+    low, close; a date index). Every interval is a circular block bootstrap over the
+    sessions in date order (blocks of :data:`BLOCK`), stated in each estimate's
+    ``method``."""
     spx = spx.sort_index()
-    dates = [pd.Timestamp(r["date"]) for r in rows]
-    nxt = _next_sessions(dates, spx)
-    o, h, lo, c = (spx[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close"))
-    tally = {k: [0, 0] for k in ("high_at_or_below_call_wall", "close_below_call_wall",
-                                "low_at_or_above_put_wall", "close_above_put_wall")}
-    above, below = [], []
-    for r, k in zip(rows, nxt):
-        if k is None:
-            continue
-        cw, pw, zg = (finite(r.get(x)) for x in ("call_wall", "put_wall", "zero_gamma"))
-        if cw is not None:
-            _tally(tally["high_at_or_below_call_wall"], h[k], h[k] <= cw)
-            _tally(tally["close_below_call_wall"], c[k], c[k] < cw)
-        if pw is not None:
-            _tally(tally["low_at_or_above_put_wall"], lo[k], lo[k] >= pw)
-            _tally(tally["close_above_put_wall"], c[k], c[k] > pw)
-        if zg is not None and math.isfinite(o[k]):
-            rv = realised_vol_pct(c, k - 1)
-            if math.isfinite(rv):
-                (above if o[k] > zg else below).append(rv)
-    words = {
-        "high_at_or_below_call_wall": "next session's high at or below the call wall",
-        "close_below_call_wall": "next session's close below the call wall",
-        "low_at_or_above_put_wall": "next session's low at or above the put wall",
-        "close_above_put_wall": "next session's close above the put wall",
-    }
-    out = [ScoreRow(k, words[k], S.wilson(hit, n, level), "share")
-           for k, (hit, n) in tally.items()]
+    rows = sorted(rows, key=lambda r: r["date"])
+    nxt = _next_sessions([pd.Timestamp(r["date"]) for r in rows], spx)
+    col = {k: spx[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close")}
+    n = len(rows)
+    out = []
+    for suffix in DEFINITIONS:
+        for key, (statement, field, price, held) in WALL_STATS.items():
+            y = np.full(n, np.nan)
+            for i, (r, k) in enumerate(zip(rows, nxt)):
+                w = finite(r.get(field + suffix))
+                if k is not None and w is not None and math.isfinite(col[price][k]):
+                    y[i] = float(held(col[price][k], w))
+            if suffix and np.isnan(y).all():
+                continue  # rows without the unrestricted walls (older callers)
+            out.append(ScoreRow(key + suffix, statement + ("" if not suffix else
+                                                           " (any strike)"),
+                                _block_estimate(y, np.isfinite(y), level, "none"), "share"))
+    rv = np.full(n, np.nan)
+    below = np.zeros(n, dtype=bool)
+    for i, (r, k) in enumerate(zip(rows, nxt)):
+        zg = finite(r.get("zero_gamma"))
+        if k is not None and zg is not None and math.isfinite(col["open"][k]):
+            rv[i] = realised_vol_pct(col["close"], k - 1)
+            below[i] = not col["open"][k] > zg
+    has = np.isfinite(rv)
     out.append(ScoreRow("rv5_open_above_zero_gamma", "5-day realised vol, next session opened "
-                        "above zero gamma", S.mean_ci(above, level), "% ann."))
+                        "above zero gamma", _block_estimate(rv, has & ~below, level, "none"),
+                        "% ann."))
     out.append(ScoreRow("rv5_open_below_zero_gamma", "5-day realised vol, next session opened "
-                        "below zero gamma", S.mean_ci(below, level), "% ann."))
+                        "below zero gamma", _block_estimate(rv, has & below, level, "none"),
+                        "% ann."))
     out.append(ScoreRow("rv5_below_minus_above", "difference, below minus above",
-                        S.welch_diff(below, above, level), "% ann."))
+                        _block_estimate(rv, has & below, level, "rest"), "% ann."))
     return out

@@ -81,8 +81,9 @@ def oracle(dt_years, rows=CONTRACTS, S_=S):
 
 
 def oracle_walls(by):
-    cw = max(by, key=lambda k: abs(by[k][0]))
-    pw = max(by, key=lambda k: abs(by[k][1]))
+    """The call wall among the strikes at or above spot, the put wall at or below."""
+    cw = max((k for k in by if k >= S), key=lambda k: abs(by[k][0]))
+    pw = max((k for k in by if k <= S), key=lambda k: abs(by[k][1]))
     return cw, pw
 
 

@@ -63,6 +63,24 @@ def test_walls_pick_largest_call_and_put_gamma():
     assert levels.walls(b) == (105.0, 95.0)
 
 
+def test_walls_sit_on_their_side_of_spot_and_the_any_strike_maxima_are_kept():
+    """Spot 100: the largest call |GEX| is an in-the-money 95 call (20,000 contracts) and
+    the largest put |GEX| an in-the-money 105 put; a desk's call wall is the largest at or
+    above spot (102: 4,000 beat 108: 1,000), its put wall the largest at or below (98)."""
+    b = book_of([(95.0, 0.25, True, 0.2, 20000), (102.0, 0.25, True, 0.2, 4000),
+                 (108.0, 0.25, True, 0.2, 1000), (105.0, 0.25, False, 0.2, 20000),
+                 (98.0, 0.25, False, 0.2, 4000), (90.0, 0.25, False, 0.2, 1000)])
+    assert levels.walls(b) == (102.0, 98.0)
+    assert levels.walls(b, any_strike=True) == (95.0, 105.0)
+    # a strike exactly at spot counts on both sides
+    at = book_of([(100.0, 0.25, True, 0.2, 10), (100.0, 0.25, False, 0.2, 10),
+                  (101.0, 0.25, True, 0.2, 1), (99.0, 0.25, False, 0.2, 1)])
+    assert levels.walls(at) == (100.0, 100.0)
+    # no strike on the call side: no call wall
+    below = book_of([(95.0, 0.25, True, 0.2, 10), (95.0, 0.25, False, 0.2, 10)])
+    assert levels.walls(below) == (None, 95.0)
+
+
 def test_expiring_share():
     b = book_of([(100.0, 2 / 365, True, 0.2, 1000), (100.0, 0.5, True, 0.2, 1000)])
     nxt, share = levels.expiring_share(b)

@@ -183,14 +183,19 @@ def _real_chains():
     return sorted(EOD.glob("SPX_*.csv.gz")) + sorted(q.glob("SPX_quotedata_*.csv.gz"))
 
 
-def test_no_iv_no_converge_from_the_fit_on_any_spx_file():
-    """The 44 daily 2026 files and the SPX quotedata files: no contract rejected as
-    ``iv_no_converge``, every accepted smile's variance positive everywhere (its lowest
-    implied vol at least MIN_VOL), and every smile-priced contract inside its quote."""
+@pytest.fixture(scope="module")
+def spx_books():
+    """Every 2026 daily SPX file and every SPX quotedata file, as books (built once)."""
     files = _real_chains()
     assert len(files) >= 44 + 20
-    for f in files:
-        b = Book(load_chain(f))
+    return [(f, Book(load_chain(f))) for f in files]
+
+
+def test_no_iv_no_converge_from_the_fit_on_any_spx_file(spx_books):
+    """No contract rejected as ``iv_no_converge``, every accepted smile's variance
+    positive everywhere (its lowest implied vol at least MIN_VOL), and every smile-priced
+    contract inside its quote."""
+    for f, b in spx_books:
         assert "iv_no_converge" not in b.status_counts(), f.name
         for fit in b.smile_fits:
             if fit.params is not None:
@@ -200,3 +205,23 @@ def test_no_iv_no_converge_from_the_fit_on_any_spx_file():
         p = _contract_prices(b, on)
         assert np.all(p <= c.ask[on] * (1 + 1e-9)), f.name
         assert np.all((c.bid[on] <= 0) | (p >= c.bid[on] * (1 - 1e-9))), f.name
+
+
+def test_walls_on_their_side_of_spot_on_every_spx_file(spx_books):
+    """The call wall at or above spot and the put wall at or below it, on every file;
+    the unrestricted maxima (kept) sit on the wrong side on many of the 2026 files (the
+    8000 strike), which is why the walls are restricted."""
+    from monitor.core import levels
+
+    wrong_side = 0
+    for f, b in spx_books:
+        cw, pw = levels.walls(b)
+        assert cw is not None and cw >= b.spot, (f.name, cw, b.spot)
+        assert pw is not None and pw <= b.spot, (f.name, pw, b.spot)
+        ca, pa = levels.walls(b, any_strike=True)
+        wrong_side += (ca < b.spot) or (pa > b.spot)
+        # the restricted wall is the any-strike one whenever that one is on its side
+        assert (ca < b.spot) or ca == cw
+        assert (pa > b.spot) or pa == pw
+    print(f"\nany-strike walls on the wrong side of spot: {wrong_side} of {len(spx_books)} files")
+    assert wrong_side >= 20

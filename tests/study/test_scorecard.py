@@ -47,7 +47,8 @@ def test_wall_shares_planted():
     assert e["low_at_or_above_put_wall"].estimate == 0.8
     assert e["close_above_put_wall"].estimate == 0.9
     lo, hi = e["high_at_or_below_call_wall"].ci
-    assert lo < 0.7 < hi and hi - lo > 0.3  # Wilson at n = 10 is wide
+    assert lo <= 0.7 <= hi and "circular block bootstrap (block 5" in e[
+        "high_at_or_below_call_wall"].method
     # a wall exactly at the high counts as held; at the close, the close is not below
     spx2 = ohlc(flat)
     rows2 = [{"date": str(DATES[0].date()), "call_wall": float(spx2["high"].iloc[1]),
@@ -100,3 +101,51 @@ def test_published_figures_are_the_issues():
     assert PUBLISHED["close_above_put_wall"][0] == 0.93
     assert PUBLISHED["rv5_open_above_zero_gamma"][0] == 13.0
     assert PUBLISHED["rv5_open_below_zero_gamma"][0] == 18.0
+
+
+def test_a_planted_serial_dependence_widens_the_intervals():
+    """40 sessions, the call wall crossed on 12 of them (synthetic): spread out (every
+    third or so session) or in one streak of 12 (serial dependence, as in a trending
+    month). The share is 70 % either way; the block bootstrap's interval is wider for the
+    streak than for the spread-out misses and than Wilson's (which assumes independent
+    sessions, and cannot tell the two apart)."""
+    from monitor.study.stats import wilson
+
+    n = 40
+    dates = pd.bdate_range("2026-01-05", periods=n + 1)
+
+    def interval(missed):
+        close = np.full(n + 1, 100.0)
+        high = close + 1
+        for k in missed:
+            high[k + 1] = 111.0  # the next session's high above the wall
+        spx = pd.DataFrame({"open": close, "high": high, "low": close - 1, "close": close},
+                           index=dates)
+        rows = [{"date": str(d.date()), "call_wall": 110.0, "put_wall": 90.0,
+                 "zero_gamma": None} for d in dates[:n]]
+        e = by_key(levels_scorecard(rows, spx))["high_at_or_below_call_wall"]
+        assert (e.estimate, e.n, e.extra["k"]) == (pytest.approx(0.7), 40, 28)
+        return e.hi - e.lo
+
+    spread = interval([round(3.3 * i) for i in range(12)])
+    streak = interval(range(14, 26))
+    w = wilson(28, 40)
+    assert streak > 1.5 * spread
+    assert streak > 1.3 * (w.hi - w.lo)
+
+
+def test_both_wall_definitions_are_scored_beside_the_published_figures():
+    """The walls on their side of spot and over every strike, each row with SpotGamma's
+    figure: a put wall above spot (any strike) fails every low, the one below holds."""
+    flat = np.zeros(N_DAYS - 1)
+    spx = ohlc(flat)  # close 100, high 101, low 99 every session
+    rows = [{"date": str(d.date()), "call_wall": 110.0, "put_wall": 90.0,
+             "call_wall_any_strike": 95.0, "put_wall_any_strike": 105.0,
+             "zero_gamma": None} for d in DATES[:12]]
+    rows_by = {r.key: r for r in levels_scorecard(rows, spx)}
+    assert rows_by["low_at_or_above_put_wall"].estimate.estimate == 1.0
+    assert rows_by["low_at_or_above_put_wall_any_strike"].estimate.estimate == 0.0
+    assert rows_by["high_at_or_below_call_wall_any_strike"].estimate.estimate == 0.0
+    assert rows_by["high_at_or_below_call_wall_any_strike"].published == 0.83
+    assert rows_by["low_at_or_above_put_wall"].published == 0.89
+    assert rows_by["low_at_or_above_put_wall_any_strike"].statement.endswith("(any strike)")
