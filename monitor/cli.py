@@ -69,6 +69,8 @@ app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True,
 USER_ERRORS = (ChainError, FileNotFoundError, ValueError)
 UNDERLYING_HELP = ("the root of a chain file whose layout has none (end-of-day files not "
                    "named ROOT_YYYY-MM-DD.csv[.gz])")
+DEMO_HELP = ("read the embedded demo's Redis keys ({redis.prefix}-demo, where `monitor run` "
+             "without Kafka writes) instead of the live runs'")
 CONFIG_HELP = ("config file (default: $DEALERFLOW_CONFIG, else ./config.yaml, else the "
                "packaged default)")
 DATA_HELP = "the real-data folder (default: $DEALERFLOW_DATA, data_dir in the config, ../shared/data)"
@@ -484,15 +486,27 @@ def smiles(
         typer.echo(render_smile_rows(rows, markdown=markdown))
 
 
+def _demo_keys(settings: Settings, demo: bool) -> Settings:
+    """``settings`` reading the embedded demo's Redis keys (``--demo``:
+    ``{redis.prefix}-demo``, where `monitor run` without Kafka writes), else unchanged."""
+    if not demo:
+        return settings
+    return settings.model_copy(update={"redis": settings.redis.model_copy(
+        update={"prefix": settings.demo_redis_prefix})})
+
+
 def _book_for(path: Path | None, from_redis: str | None, redis: str | None,
-              settings: Settings, underlying: str | None = None):
-    """(book, source, notes, live state or None) from a chain file or the live service."""
+              settings: Settings, underlying: str | None = None, demo: bool = False):
+    """(book, source, notes, live state or None) from a chain file or the live service
+    (``demo``: the embedded demo's keys)."""
     from monitor.analysis.live import load_live
     from monitor.books import book_from_chain
     if (path is None) == (from_redis is None):
         raise ValueError("give a chain file or --from-redis ROOT (one of them)")
+    if demo and from_redis is None:
+        raise ValueError("--demo reads the embedded demo's Redis keys: it needs --from-redis ROOT")
     if from_redis is not None:
-        live = load_live(settings, from_redis, url=redis, base=settings.base)
+        live = load_live(_demo_keys(settings, demo), from_redis, url=redis, base=settings.base)
         return live.book, live.source, live.notes, live.state
     return book_from_chain(path, settings, settings.base, underlying), None, None, None
 
@@ -509,6 +523,7 @@ def whatif(
                                    help="the live book of ROOT (e.g. SPX) from the running "
                                    "service's Redis keys instead of a chain file"),
     redis: str = typer.Option(None, help="Redis URL for --from-redis (default from config)"),
+    demo: bool = typer.Option(False, "--demo", help=DEMO_HELP),
     spot_range: str = typer.Option("-5:5", "--range", help="flow-curve spot range, percent "
                                    "LO:HI"),
     points: int = typer.Option(21, help="flow-curve points over --range"),
@@ -539,7 +554,8 @@ def whatif(
         curve_range = parse_curve_range(spot_range)
         surface_rule = parse_surface(surface)
         settings = _settings(config)
-        book, source, notes, _ = _book_for(path, from_redis, redis, settings, underlying)
+        book, source, notes, _ = _book_for(path, from_redis, redis, settings, underlying,
+                                           demo)
         result = compute_whatif(book, spot_pct, vol_pts, n_days, settings=settings,
                                 curve_range=curve_range, curve_points=points, source=source,
                                 notes=notes, surface=surface_rule)
@@ -570,6 +586,7 @@ def size(
                                    help="the live book and regime labels of ROOT from the "
                                    "running service's Redis keys instead of a chain file"),
     redis: str = typer.Option(None, help="Redis URL for --from-redis (default from config)"),
+    demo: bool = typer.Option(False, "--demo", help=DEMO_HELP),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
     underlying: str = typer.Option(None, help=UNDERLYING_HELP),
@@ -586,7 +603,8 @@ def size(
             raise ValueError("give --delta or --positions (one of them)")
         user_delta = None if delta is None else parse_usd(delta)
         settings = _settings(config)
-        book, source, notes, state = _book_for(path, from_redis, redis, settings, underlying)
+        book, source, notes, state = _book_for(path, from_redis, redis, settings, underlying,
+                                               demo)
         labels, labels_source = (regime or None), None
         if state is not None and labels is None:
             labels, labels_source = state_labels(state), "state"
@@ -636,13 +654,20 @@ def events(
     follow: bool = typer.Option(False, "--follow", "-f", help="keep printing new events"),
     duration: float = typer.Option(None, help="with --follow: stop after this many seconds"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+    demo: bool = typer.Option(False, "--demo", help=DEMO_HELP),
     config: Path = typer.Option(None, help=CONFIG_HELP),
 ) -> None:
     """Regime changes of ROOT from the running service's Redis stream, newest last;
-    --follow keeps printing them as they happen (Ctrl-C stops)."""
+    --follow keeps printing them as they happen (Ctrl-C stops). One Redis prefix is read,
+    named on stderr first: the live (Kafka) runs', or with --demo the embedded demo's."""
     try:
         positive("--duration", duration)
-        settings = _settings(config, redis={"url": redis})
+        settings = _demo_keys(_settings(config, redis={"url": redis}), demo)
+        prefix = settings.redis.prefix
+        other = ("the live runs' are under the configured prefix: omit --demo" if demo else
+                 f"the embedded demo's are under {settings.demo_redis_prefix}: --demo")
+        typer.echo(f"events of {root.strip().upper()} under Redis prefix {prefix} "
+                   f"({'embedded demo' if demo else 'live runs'}; {other})", err=True)
         code = asyncio.run(_print_events(settings, root, last, follow, duration, as_json))
     except USER_ERRORS as err:
         fail_on(err)

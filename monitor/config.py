@@ -347,6 +347,12 @@ class Settings(BaseSettings):
         return self._config_origin
 
     @property
+    def demo_redis_prefix(self) -> str:
+        """The Redis prefix of the embedded simulator's runs: ``{redis.prefix}-demo``, so a
+        demo never writes where a live (Kafka) run reads."""
+        return f"{self.redis.prefix}-demo"
+
+    @property
     def base(self) -> Path | None:
         """Folder that relative paths of the configuration start from."""
         return None if self._config_file is None else self._config_file.resolve().parent

@@ -54,6 +54,7 @@ from monitor.core.book import Book
 from monitor.fmt import money, points
 from monitor.logs import redact
 from monitor.pipeline import OTHER, Pipeline
+from monitor.provenance import mismatch, provenance
 from monitor.regimes.engine import LABELS, RegimeEngine
 from monitor.regimes.sizing import advice_for_state
 from monitor.sinks.alerts import AlertSink, alert_sender_for
@@ -102,15 +103,20 @@ class Monitor:
     regime history and (``checkpoints=True``, Kafka mode) the book checkpoints, and the
     checkpoints are encoded each cycle only when there is one. ``base``: folder of the
     config file (relative paths in it start there). ``max_ticks``: stop after receiving
-    this many ticks (demos, tests).
+    this many ticks (demos, tests). ``warn``: where a console line goes (a checkpoint or
+    regime history set aside at restore, with why); None = the log alone.
     """
 
     def __init__(self, settings: Settings, source: Source, books: dict[str, Book], *,
                  sinks: Sequence[Sink] = (), summary: bool = False, checkpoints: bool = False,
                  tick_s: float = 0.05, max_ticks: int | None = None, base: Path | None = None,
-                 out=sys.stdout):
+                 out=sys.stdout, warn: Callable[[str], None] | None = None):
         self.settings = settings
         self.source = source
+        self.warn = warn
+        # what this run writes beside each checkpoint and regime history, and what a
+        # stored one must match to be restored (monitor.provenance)
+        self.provenance = {root: provenance(source.identity(), b) for root, b in books.items()}
         self._compiled_at_ready: dict[str, int] = {}  # numba signatures when ready
         self.pipeline = Pipeline(books, max_future_s=settings.intervals.max_future_s,
                                  reeval_ms=settings.intervals.reeval_ms,
@@ -217,6 +223,11 @@ class Monitor:
                     continue
                 try:
                     cp = decode_checkpoint(raw)
+                    why = mismatch(cp.get("provenance"), self.provenance[root],
+                                   int(cp["clock_ns"]))
+                    if why is not None:
+                        self._set_aside(root, "checkpoint", why)
+                        continue
                     await self._core(s.restore, cp)
                     covered[root] = dict(cp.get("offsets") or {})
                     log.info("checkpoint_restored", underlying=root, clock_ns=s.clock_ns,
@@ -231,7 +242,11 @@ class Monitor:
             s = self.pipeline.states[root]
             try:
                 d = msgspec.json.decode(raw)
-                gap = history_gap(d, root, chain_id(s.book), s.clock_ns,
+                why = mismatch(d.get("provenance"), self.provenance[root])
+                if why is not None:
+                    self._set_aside(root, "regime history", why)
+                    continue
+                gap = history_gap(d, root, self.provenance[root]["universe"], s.clock_ns,
                                   self.settings.regimes.window_s)
                 if gap is not None:
                     log.info("regime_history_dropped", underlying=root, reason=gap)
@@ -241,6 +256,13 @@ class Monitor:
             except (KeyError, TypeError, ValueError, msgspec.DecodeError) as err:
                 log.warning("regime_history_ignored", underlying=root, error=str(err))
         return covered
+
+    def _set_aside(self, root: str, what: str, why: str) -> None:
+        """A stored checkpoint or regime history that is not this run's: logged, and one
+        console line (``warn``)."""
+        log.warning("restore_set_aside", underlying=root, what=what, reason=why)
+        if self.warn is not None:
+            self.warn(f"{root}: the stored {what} was set aside: {why}")
 
     # -- rebalances (a partitioned source) -------------------------------------------------
     async def _on_revoked(self, partitions) -> None:
@@ -372,8 +394,11 @@ class Monitor:
                 log.warning("compiled_after_ready", kernels=late)
             if self.summary:
                 self._print_summary(final=True)
+            ticks = self.pipeline.counts.ticks
             log.info("monitor_stopped", ticks_received=self.ticks_received,
-                     events=len(self.events))
+                     events=len(self.events),
+                     stale=sum(n for (_, _, outcome), n in ticks.items() if outcome == "stale"),
+                     rejected=sum(self.pipeline.counts.rejected.values()))
         exc = ingest.exception() if ingest.done() and not ingest.cancelled() else None
         if exc is not None:
             log.error("ingest_failed", error=repr(exc))
@@ -545,9 +570,10 @@ class Monitor:
                                                base=self.base)
             # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
             # the live book), so it is kept whenever there is a store
-            cp = (encode_checkpoint({**s.checkpoint(), "offsets": covered})
+            prov = self.provenance[root]
+            cp = (encode_checkpoint({**s.checkpoint(), "offsets": covered, "provenance": prov})
                   if self.store is not None else None)
-            history = {**engine.to_dict(), "chain": chain_id(s.book)}
+            history = {**engine.to_dict(), "chain": prov["universe"], "provenance": prov}
             out.append(UnderlyingCycle(root, state, profile, events,
                                        msgspec.json.encode(history), cp))
         return out
@@ -648,18 +674,13 @@ def _where(token) -> str:
     return str(token)
 
 
-def chain_id(book: Book) -> str:
-    """What a regime history belongs to: the chain file the book was built from."""
-    src = book.chain.source
-    return str(Path(src).resolve()) if src else f"{book.underlying}@{book.chain.as_of_ns}"
-
-
 def history_gap(history: dict, root: str, chain: str, clock_ns: int,
                 window_s: float) -> str | None:
     """Why a stored regime history is not continuous with the data (None: it is): another
-    underlying or chain file, an event clock behind the history's (time went back), or a
-    gap longer than the regime window (the window's changes would compare data hours or
-    days apart, as after a restart on another day's chain)."""
+    underlying or chain (``chain``: the universe fingerprint, :mod:`monitor.provenance`),
+    an event clock behind the history's (time went back), or a gap longer than the regime
+    window (the window's changes would compare data hours or days apart, as after a
+    restart on another day's chain)."""
     if history.get("root") != root:
         return f"the history is {history.get('root')}'s"
     if history.get("chain") != chain:
@@ -714,6 +735,10 @@ def embedded_simulator(settings: Settings, books: dict[str, Book]) -> MarketSimu
                                                seed=emb.seed, **paths))
 
 
+#: what the embedded simulator's checkpoints name as their source (monitor.provenance)
+EMBEDDED_SOURCE = "embedded simulator"
+
+
 def embedded_source(settings: Settings, books: dict[str, Book]) -> MemorySource:
     """The embedded default: :func:`embedded_simulator`'s session, paced to
     ``embedded.rate_ticks_per_s``."""
@@ -725,7 +750,8 @@ def embedded_source(settings: Settings, books: dict[str, Book]) -> MemorySource:
         while True:
             yield sim.ticks(batch)
 
-    return MemorySource(forever(), rate_ticks_per_s=emb.rate_ticks_per_s, record_commits=False)
+    return MemorySource(forever(), rate_ticks_per_s=emb.rate_ticks_per_s, record_commits=False,
+                        identity=EMBEDDED_SOURCE)
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -737,6 +763,16 @@ def demo_settings(settings: Settings) -> Settings:
              regimes="windows compressed to seconds for the demo")
     return settings.model_copy(update={"regimes": settings.regimes.model_copy(
         update=DEMO_REGIMES)})  # (model_copy keeps which file the settings came from)
+
+
+def embedded_prefix(settings: Settings) -> Settings:
+    """Without Kafka (the embedded simulator), the Redis keys under their own prefix,
+    ``{redis.prefix}-demo`` (:attr:`Settings.demo_redis_prefix`): a demo never writes
+    where a live run reads; else unchanged."""
+    if settings.kafka.bootstrap:
+        return settings
+    return settings.model_copy(update={"redis": settings.redis.model_copy(
+        update={"prefix": settings.demo_redis_prefix})})
 
 
 def make_source(settings: Settings, books: dict[str, Book]) -> tuple[Source, bool]:
@@ -775,7 +811,7 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
     """``monitor run``: serve ``/metrics`` ``/healthz`` ``/readyz``, build the source and
     sinks from ``settings``, run until stopped (or ``duration`` seconds); the exit code.
     ``ServiceError`` when the metrics address cannot be served."""
-    settings = demo_settings(settings)
+    settings = embedded_prefix(demo_settings(settings))
     metrics = Metrics(regimes=LABELS)
     ss = settings.stream
     hub = StreamHub(ss.history, retry_ms=ss.retry_ms, write_timeout_s=ss.write_timeout_s,
@@ -795,7 +831,7 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
         source, checkpoints = make_source(settings, books)
         sinks = await make_sinks(settings, metrics, warn, stream=hub)
         mon = Monitor(settings, source, books, sinks=sinks, summary=summary,
-                      checkpoints=checkpoints, base=base)
+                      checkpoints=checkpoints, base=base, warn=warn)
         metrics.health_probe = mon.health
         try:
             return await mon.run(duration)

@@ -49,9 +49,15 @@ def test_events_prints_the_stored_regime_changes():
         assert len(lines) == 2
         assert "gamma: - -> long_gamma  sentence 0" in lines[0]
         assert "gamma: long_gamma -> short_gamma  sentence 1" in lines[1]
+        # one prefix is read, and named: the live runs', with the demo's beside it
+        assert r.stderr.strip() == (f"events of SPX under Redis prefix {prefix} (live runs; the "
+                                    f"embedded demo's are under {prefix}-demo: --demo)")
         r = CliRunner().invoke(app, ["events", "SPX", "--last", "1", "--json"], env=env)
         (line,) = r.stdout.strip().splitlines()
         assert json.loads(line)["to"] == "short_gamma"
+        r = CliRunner().invoke(app, ["events", "SPX", "--demo"], env=env)
+        assert r.exit_code == 0 and r.stdout == ""  # the demo's prefix holds none of these
+        assert f"under Redis prefix {prefix}-demo (embedded demo;" in r.stderr
     finally:
         async def clean():
             sink = RedisSink(settings)

@@ -260,5 +260,5 @@ def test_every_query_names_exported_metrics_and_returns_data_in_prometheus(tmp_p
                 p.wait(60)
         log.close()
         r = redis.Redis()
-        for k in r.scan_iter(f"{prefix}:*"):
+        for k in r.scan_iter(f"{prefix}-demo:*"):  # the embedded run's own prefix
             r.delete(k)

@@ -88,6 +88,6 @@ def test_bare_install_runs_the_main_job_from_an_empty_directory(wheel, tmp_path,
         import redis
 
         r = redis.Redis(host="127.0.0.1", port=6379)
-        keys = r.keys(f"{prefix}:*")
-        assert f"{prefix}:SPX:state".encode() in keys
+        keys = r.keys(f"{prefix}-demo:*")  # the embedded run writes under its own prefix
+        assert f"{prefix}-demo:SPX:state".encode() in keys
         r.delete(*keys)

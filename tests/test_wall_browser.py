@@ -83,7 +83,7 @@ def test_wall_shows_the_redis_state_goes_stale_and_recovers(browser, tmp_path):
     proc = start_monitor(port, prefix, log)
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     try:
-        key = f"{prefix}:SPX:state"
+        key = f"{prefix}-demo:SPX:state"  # the embedded run writes under its own prefix
         wait_for(lambda: r.exists(key), "state in Redis", proc=proc)
         page.goto(f"http://127.0.0.1:{port}/wall?u=SPX")
         panel = page.locator('section.u[data-underlying="SPX"]')
@@ -160,5 +160,5 @@ def test_wall_shows_the_redis_state_goes_stale_and_recovers(browser, tmp_path):
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
         log.close()
-        for k in r.scan_iter(f"{prefix}:*"):
+        for k in r.scan_iter(f"{prefix}-demo:*"):
             r.delete(k)

@@ -51,9 +51,12 @@ async def read_live(redis_settings, root: str) -> tuple[dict, bytes | None]:
     finally:
         await sink.close()
     if not state:
+        hint = ("" if redis_settings.prefix.endswith("-demo") else
+                "; the embedded demo (`monitor run` without Kafka) publishes under "
+                f"{redis_settings.prefix}-demo: add --demo")
         raise ValueError(f"no published state for {root} at {url} (key "
                          f"{sink.state_key(root)}): is `monitor run` publishing there "
-                         f"(same --redis and redis.prefix)?")
+                         f"(same --redis and redis.prefix)?{hint}")
     if raw is None:
         return state, None
     try:

@@ -63,6 +63,12 @@ class Source(ABC):
             return {**older, **newer}
         return newer if newer is not None else older
 
+    def identity(self) -> str:
+        """Where this source's ticks come from, as a checkpoint's provenance names it
+        (:mod:`monitor.provenance`: a checkpoint or regime history is restored only into a
+        run of the same source). Default: the class name."""
+        return type(self).__name__
+
     def lag(self) -> dict[str, int]:
         """Consumer lag per ``"topic:partition"`` (messages not yet received); ``{}`` when
         not applicable."""

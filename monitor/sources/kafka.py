@@ -271,6 +271,12 @@ class KafkaSource(Source):
         options.update(kw.pop("consumer_options", None) or {})
         return cls(settings, consumer_options=options, **kw)
 
+    def identity(self) -> str:
+        """``kafka topic T``: the topics this run reads. Not the bootstrap address: the
+        members of one group may spell the same cluster differently, and a hand-over must
+        restore the leaving member's checkpoint (aiokafka does not expose the cluster id)."""
+        return f"kafka topic {','.join(self.topics)}"
+
     # -- lifecycle ---------------------------------------------------------------------
 
     @property

@@ -37,12 +37,14 @@ class MemorySource(Source):
     ``rate_ticks_per_s``: deliver at most this many ticks per second of wall clock
     (counted from the first batch; ``None`` = as fast as the consumer takes them).
     ``record_commits``: keep every committed token in :attr:`committed` (tests); off, only
-    the latest is kept, so an endless source does not grow.
+    the latest is kept, so an endless source does not grow. ``identity``: what
+    :meth:`identity` says (default the class name; the embedded default names itself).
     """
 
     def __init__(self, batches: Iterable[Item] | AsyncIterable[Item], *,
                  encoding: str = "json", hold_open: bool = False, delay_s: float = 0.0,
-                 rate_ticks_per_s: float | None = None, record_commits: bool = True):
+                 rate_ticks_per_s: float | None = None, record_commits: bool = True,
+                 identity: str | None = None):
         if rate_ticks_per_s is not None and not rate_ticks_per_s > 0:
             raise ValueError(f"rate_ticks_per_s must be > 0, got {rate_ticks_per_s!r}")
         self._items = batches
@@ -51,6 +53,7 @@ class MemorySource(Source):
         self._delay_s = delay_s
         self.rate = rate_ticks_per_s
         self._record = record_commits
+        self._identity = identity
         self._stopped = asyncio.Event()
         self._started = False
         self._iterating = False
@@ -62,6 +65,9 @@ class MemorySource(Source):
 
     async def start(self) -> None:
         self._started = True
+
+    def identity(self) -> str:
+        return self._identity or super().identity()
 
     async def stop(self) -> None:
         self._stopped.set()

@@ -39,7 +39,9 @@ def test_run_embedded_default_prints_summary_and_exits_cleanly():
     assert "Traceback" not in proc.stderr
     lines = [x for x in proc.stdout.splitlines() if x.startswith("SPX spot")]
     assert lines and "GEX" in lines[-1] and "ticks/s" in lines[-1] and "zero-gamma" in lines[-1]
-    state = cleanup(e["DEALERFLOW_REDIS__PREFIX"])
+    # the embedded run writes under its own prefix, nothing under the live one
+    assert cleanup(e["DEALERFLOW_REDIS__PREFIX"]) == {}
+    state = cleanup(e["DEALERFLOW_REDIS__PREFIX"] + "-demo")
     assert float(state["spot"]) > 7000 and state["regime"].strip('"') in ("long_gamma",
                                                                           "short_gamma")
     # logs are JSON lines when stderr is not a terminal
@@ -67,6 +69,11 @@ def test_publish_then_run_against_kafka(kafka_bootstrap):
                          env={**e, "DEALERFLOW_KAFKA__ENCODING": "binary"})
     assert pub.returncode == 0, pub.stderr[-2000:]
     assert "published 10,050 ticks" in pub.stdout
+    # the README's order: the embedded default first, under the same settings ...
+    demo = subprocess.run([sys.executable, "-m", "monitor.cli", "run", "--duration", "3",
+                           "--metrics-port", "0", "--no-summary"], capture_output=True, text=True,
+                          timeout=120, env=e)
+    assert demo.returncode == 0, demo.stderr[-2000:]
     run = subprocess.run([sys.executable, "-m", "monitor.cli", "run", "--kafka", kafka_bootstrap,
                           "--duration", "8", "--metrics-port", "0", "--no-summary"],
                          capture_output=True, text=True, timeout=120,
@@ -75,5 +82,9 @@ def test_publish_then_run_against_kafka(kafka_bootstrap):
     stopped = [json.loads(x) for x in run.stderr.splitlines()
                if x.startswith("{") and '"monitor_stopped"' in x]
     assert stopped and stopped[0]["ticks_received"] == 10050
+    # ... leaves nothing the Kafka run restores, and no quote of it is stale because of it
+    assert '"checkpoint_restored"' not in run.stderr and "set aside" not in run.stderr
+    assert stopped[0]["stale"] == 0
+    assert cleanup(e["DEALERFLOW_REDIS__PREFIX"] + "-demo")["spot"]  # the demo's own keys
     state = cleanup(e["DEALERFLOW_REDIS__PREFIX"])
     assert float(state["spot"]) > 7000
