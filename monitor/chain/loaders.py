@@ -70,6 +70,47 @@ _LAYOUT_ALIASES = {
 }
 
 
+def _is_binary(raw: bytes) -> bool:
+    """Bytes no text chain file holds: a NUL, or more than 5 % control characters other
+    than tab, CR, LF and form feed, in the first 4 KB (a PNG, a zip, a DBN file ...)."""
+    head = raw[:4096]
+    if b"\x00" in head:
+        return True
+    ctrl = sum(1 for c in head if c < 32 and c not in (9, 10, 12, 13))
+    return ctrl > 0.05 * max(len(head), 1)
+
+
+def _cut_unterminated(text: str, p: Path) -> tuple[str, str | None]:
+    """A last line without a line terminator may be cut mid-field (``...,0.15,0.``) and
+    still have every field, so it would pass as a wrong number. When it has as many fields
+    as the line before it, it is dropped, with a note naming ``FILE:LINE`` (returned);
+    otherwise the text is kept whole, so the layout's own check refuses the cut row with
+    its line. A complete download ends with a line terminator."""
+    if not text or text.endswith(("\n", "\r")):
+        return text, None
+    head, sep, last = text.rpartition("\n")
+    if not sep or not last.strip():
+        return text, None
+    before = head.rstrip("\r").rpartition("\n")[2]
+    if last.count(",") != before.count(","):
+        return text, None
+    line = head.count("\n") + 2
+    return head + "\n", (f"{p.name}:{line}: the last line has no line terminator, so it may "
+                         f"be cut mid-field: dropped (unterminated_last_row)")
+
+
+def _load(path, parse, underlying: str | None) -> Chain:
+    """Read ``path`` (:func:`_read_text`), drop an unterminated last row
+    (:func:`_cut_unterminated`, counted and noted), and parse it with ``parse``."""
+    p, text = _read_text(path)
+    text, note = _cut_unterminated(text, p)
+    chain = parse(text, p, underlying)
+    if note is not None:  # counted per contract, as every rejection (a quotedata row: 2)
+        chain.notes.append(note)
+        chain.rejected["unterminated_last_row"] += 2 if chain.layout == "quotedata" else 1
+    return chain
+
+
 def _read_text(path) -> tuple[Path, str]:
     p = Path(path)
     if not p.exists():
@@ -85,6 +126,10 @@ def _read_text(path) -> tuple[Path, str]:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as e:
             raise ChainError(_one_line(f"corrupt gzip chain file {p}: {e}")) from None
+    if _is_binary(raw):  # never echo a binary file's bytes
+        raise ChainError(f"unknown chain layout in {p}: binary content, not a text chain "
+                         f"file (accepted: {', '.join(LAYOUTS)}; see the README's chain "
+                         f"layouts)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -123,26 +168,26 @@ def sniff_layout(text: str) -> str | None:
 def load_chain(path, *, layout: str | None = None, underlying: str | None = None) -> Chain:
     """Load any supported chain file (gzip or plain). ``layout`` forces one of
     :data:`LAYOUTS`; ``underlying`` overrides the name the loader would infer."""
-    p, text = _read_text(path)
-    if layout is None:
-        lay = sniff_layout(text)
+    if layout is not None:
+        lay = _LAYOUT_ALIASES.get(layout.strip().lower())
+        if lay is None:
+            raise ChainError(f"unknown chain layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    parsers = {"quotedata": _quotedata_from_text, "eod": _eod_from_text,
+               "long": _long_from_text, "canonical": _canonical_from_text}
+
+    def parse(text: str, p: Path, und: str | None) -> Chain:
+        lay = sniff_layout(text) if layout is None else _LAYOUT_ALIASES[layout.strip().lower()]
         if lay is None:
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
             if not first[:200].isprintable():  # never echo a binary file's bytes
                 raise ChainError(f"unknown chain layout in {p}: binary content, not a text "
                                  f"chain file")
-            raise ChainError(_one_line(f"unknown chain layout in {p} (first line: {first[:60]!r})"))
-    else:
-        lay = _LAYOUT_ALIASES.get(layout.strip().lower())
-        if lay is None:
-            raise ChainError(f"unknown chain layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
-    if lay == "quotedata":
-        return _quotedata_from_text(text, p, underlying)
-    if lay == "eod":
-        return _eod_from_text(text, p, underlying)
-    if lay == "long":
-        return _long_from_text(text, p, underlying)
-    return _canonical_from_text(text, p, underlying)
+            raise ChainError(_one_line(f"unknown chain layout in {p} (first line: {first[:60]!r}; "
+                                       f"accepted: {', '.join(LAYOUTS)}; see the README's "
+                                       f"chain layouts)"))
+        return parsers[lay](text, p, und)
+
+    return _load(path, parse, underlying)
 
 
 def load_quotedata(path, *, underlying: str | None = None) -> Chain:
@@ -167,8 +212,7 @@ def load_quotedata(path, *, underlying: str | None = None) -> Chain:
       is taken from the earliest expiry. If the line cannot be parsed at all, 16:00 ET on
       the earliest expiry date in the file is assumed and a note says so.
     """
-    p, text = _read_text(path)
-    return _quotedata_from_text(text, p, underlying)
+    return _load(path, _quotedata_from_text, underlying)
 
 
 def load_eod_snapshot(path, *, underlying: str | None = None) -> Chain:
@@ -202,8 +246,7 @@ def load_eod_snapshot(path, *, underlying: str | None = None) -> Chain:
     VIX options are priced off the VIX *future* of their expiry, not the index in the
     header; a note says so (the core's put-call-parity forward handles this).
     """
-    p, text = _read_text(path)
-    return _eod_from_text(text, p, underlying)
+    return _load(path, _eod_from_text, underlying)
 
 
 def load_long(path, *, underlying: str | None = None) -> Chain:
@@ -225,8 +268,7 @@ def load_long(path, *, underlying: str | None = None) -> Chain:
       (Checked: the first row holds the larger OI on ~89 % of differing duplicate keys,
       vs 80 % SPX > SPXW in the quotedata files.)
     """
-    p, text = _read_text(path)
-    return _long_from_text(text, p, underlying)
+    return _load(path, _long_from_text, underlying)
 
 
 def load_canonical(path, *, underlying: str | None = None) -> Chain:
@@ -240,5 +282,4 @@ def load_canonical(path, *, underlying: str | None = None) -> Chain:
     empty ``bid``/``ask`` = NaN. ``as_of`` is ISO-8601 UTC with ``Z`` (up to 9 fractional
     digits). Settlement is derived from root + expiry exactly as in the other loaders.
     """
-    p, text = _read_text(path)
-    return _canonical_from_text(text, p, underlying)
+    return _load(path, _canonical_from_text, underlying)

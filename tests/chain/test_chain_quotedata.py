@@ -24,6 +24,9 @@ IDS = [r["file"].split("/")[-1] for r in INDEX]
 # action): 80 contracts of another underlying.
 EXPECTED_REJECTED = {
     "AMD_quotedata_2023-08-20_2235.csv.gz": {"other_underlying": 80},
+    # the one download without a final line terminator: its last row (a call and a put,
+    # OI 0 and 0) is dropped with a note (tests/chain/test_chain_truncated.py)
+    "SPX_quotedata_2022-01-09_0311.csv.gz": {"unterminated_last_row": 2},
 }
 
 
