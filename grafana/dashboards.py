@@ -28,8 +28,11 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import BigValueColorMode, BigValueTextMode, VizOrientation
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
+    DashboardSpecialValueMapOptions,
     DataSourceRef,
     DynamicConfigValue,
+    SpecialValueMap,
+    SpecialValueMatch,
     ThresholdsMode,
     ValueMap,
     ValueMappingResult,
@@ -43,17 +46,6 @@ OUT = HERE / "dashboards"
 DS = DataSourceRef(type_val="prometheus", uid="dealerflow-prometheus")
 U = 'underlying="$underlying"'
 
-#: the regime engine's labels in the order of dealerflow_regime_index (monitor.regimes.
-#: engine.LABELS), each with the sentence the banner shows and its colour
-REGIMES = [
-    ("LONG GAMMA: dealers sell rallies and buy dips, moves are damped", "green"),
-    ("SHORT GAMMA: dealers sell into falls and buy into rises, moves are amplified", "red"),
-    ("VANNA TAILWIND: implied vol falling, dealers' hedges turn to buying", "green"),
-    ("VANNA HEADWIND: implied vol rising, dealers' hedges turn to selling", "orange"),
-    ("FEEDBACK SELL-OFF: short gamma, spot down and IV up; each fall forces more selling", "dark-red"),
-    ("EXHAUSTION: put premium at an extreme and sellers arriving; the mechanical bottom", "purple"),
-    ("CHARM WINDOW: monthly expiration near; hedge unwinds are mechanical, not directional", "yellow"),
-]
 
 
 def q(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> prometheus.Dataquery:
@@ -80,10 +72,8 @@ def ts(title: str, unit: str, h: int, w: int, *targets, th=None) -> timeseries.P
 
 
 def build() -> dashboard.Dashboard:
-    mappings = [ValueMap(options={
-        str(i): ValueMappingResult(text=text, color=color, index=i)
-        for i, (text, color) in enumerate(REGIMES)} | {
-        "-1": ValueMappingResult(text="NO REGIME YET", color="text", index=len(REGIMES))})]
+    no_flip = [SpecialValueMap(options=DashboardSpecialValueMapOptions(
+        match=SpecialValueMatch.NA_N, result=ValueMappingResult(text="no flip within 20%")))]
     d = (dashboard.Dashboard("Dealer flow").uid("dealerflow-wall").tags(["dealerflow"])
          .refresh("5s").time("now-6h", "now").timezone("browser").editable()
          .tooltip(DashboardCursorSync.CROSSHAIR)
@@ -93,11 +83,21 @@ def build() -> dashboard.Dashboard:
     # -- the wall ---------------------------------------------------------------------
     d = d.with_row(dashboard.Row("$underlying: positioning"))
     d = d.with_panel(
-        stat.Panel().title("Regime").height(5).span(24).datasource(DS)
-        .with_target(q(f"dealerflow_regime_index{{{U}}}", instant=True))
-        .mappings(mappings).color_mode(BigValueColorMode.BACKGROUND)
-        .text_mode(BigValueTextMode.VALUE).thresholds(thresholds((None, "text")))
-        .description("The headline regime (dealerflow_regime_index), as its sentence"))
+        stat.Panel().title("Gamma state, and zero gamma against spot").height(5).span(12)
+        .datasource(DS)
+        .with_target(q(f"dealerflow_gamma_state{{{U}}}", "{{state}}", instant=True))
+        .unit("percent").decimals(2).mappings(no_flip).thresholds(thresholds((None, "text")))
+        .color_mode(BigValueColorMode.NONE).text_mode(BigValueTextMode.VALUE_AND_NAME)
+        .description("The headline's own reading (full revaluation of -1% and +1%, as the "
+                     "state's headline sentence): its words are the series' state label "
+                     "(dealerflow_gamma_state), the number is zero gamma against spot (- = "
+                     "below). No fixed text per regime label."))
+    d = d.with_panel(
+        stat.Panel().title("Regime labels in force").height(5).span(12).datasource(DS)
+        .with_target(q(f"dealerflow_regime{{{U}}} == 1", "{{regime}}", instant=True))
+        .thresholds(thresholds((None, "text"))).color_mode(BigValueColorMode.NONE).text_mode(BigValueTextMode.NAME)
+        .description("The regime engine's labels in force (dealerflow_regime), as named; "
+                     "README: Regimes"))
     d = d.with_panel(ts(
         "Spot, zero gamma and the walls", "none", 9, 12,
         q(f"dealerflow_spot{{{U}}}", "spot", ref="A"),

@@ -20,7 +20,7 @@ from monitor.core.exposures import EXPOSURES, totals_dict
 from monitor.core.layout import CALLS, PUTS
 from monitor.core.smile import total_var
 from monitor.fmt import iso_utc
-from monitor.sentences import headline
+from monitor.sentences import headline, headline_parts
 
 SCHEMA_VERSION = 1
 
@@ -181,4 +181,5 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "layout": book.chain.layout,
     }
     out["headline"] = headline(out)  # what dealers do for -1 % / +1 %, full revaluation
+    out.update(headline_parts(out))  # its short form and the state words, same reading
     return out

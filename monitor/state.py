@@ -25,6 +25,7 @@ from monitor.snapshot import build_snapshot
 STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns") + EXPOSURE_KEYS + (
     "zero_gamma", "zero_gamma_distance_pct", "call_wall", "put_wall", "next_expiry",
     "expiring_share", "model", "contracts_used", "regime", "regimes", "headline",
+    "headline_short", "gamma_state",
     "dex_otm_usd", "dex_itm_share", "forward", "charm_to_close_usd", "charm_to_close_shares",
     "charm_to_close_ts")
 

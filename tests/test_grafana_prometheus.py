@@ -103,14 +103,17 @@ def test_dashboard_is_valid_grafana_json():
         assert v["datasource"]["uid"] == ds_uid
         used |= set(re.findall(r"\$(\w+)", json.dumps(d["panels"])))
     assert used <= variables and variables <= used, (used, variables)
-    # the regime banner maps every regime index to its sentence
-    banner = next(p for p in panels(d) if p["title"] == "Regime")
-    from monitor.regimes.engine import LABELS
-    options = banner["fieldConfig"]["defaults"]["mappings"][0]["options"]
-    assert set(options) == {str(i) for i in range(len(LABELS))} | {"-1"}
-    for i, label in enumerate(LABELS):
-        assert options[str(i)]["text"].startswith(label.replace("_", " ").upper()
-                                                  .replace("SELLOFF", "SELL-OFF")), label
+    # the gamma banner's text comes from a series (its state label: the headline's own
+    # words) and its number from the same series; no fixed text per regime label
+    banner = next(p for p in panels(d) if p["title"].startswith("Gamma state"))
+    (target,) = banner["targets"]
+    assert target["expr"].startswith("dealerflow_gamma_state{") and target["legendFormat"] == "{{state}}"
+    assert banner["options"]["textMode"] == "value_and_name"
+    mappings = banner["fieldConfig"]["defaults"].get("mappings") or []
+    assert [m["type"] for m in mappings] == ["special"]  # NaN: no flip in range, nothing else
+    text = json.dumps(d)
+    for label in ("dealers sell rallies", "moves are damped", "moves are amplified"):
+        assert label not in text, label
 
 
 def test_rules_and_alertmanager_config_pass_the_official_checkers():

@@ -29,6 +29,8 @@ Built at scrape time from ``provider() -> {root: state}`` (a snapshot-like dict,
     dealerflow_zero_gamma{underlying}               state["zero_gamma"]
     dealerflow_call_wall{underlying}                state["call_wall"]
     dealerflow_put_wall{underlying}                 state["put_wall"]
+    dealerflow_gamma_state{underlying,state}        state["gamma_state"] as the label (the
+        headline's words), value state["zero_gamma_distance_pct"] (NaN: none)
     dealerflow_regime{underlying,regime}            state["regimes"] (labels in force), 1/0 over
         the constructor's ``regimes`` plus "unknown" (None or a name not in the list), so
         the samples of one underlying always sum to 1
@@ -243,6 +245,11 @@ class StateCollector(Collector):
             f"{n}_regime_index", "The headline regime as its index in "
             f"{', '.join(f'{i}={r}' for i, r in enumerate(self.regimes))}; -1 = none",
             labels=["underlying"])
+        gamma_state = GaugeMetricFamily(
+            f"{n}_gamma_state", "The gamma state in words (label state: the headline's "
+            "reading, monitor.sentences.STATE_WORDS, e.g. LONG GAMMA, FRAGILE); value: zero "
+            "gamma against spot, percent (- = below), NaN when there is none within +-20%",
+            labels=["underlying", "state"])
         age = GaugeMetricFamily(f"{n}_state_age_seconds", "Wall-clock seconds since the "
                                 "underlying's state was last published", labels=["underlying"])
         tape = GaugeMetricFamily(
@@ -283,6 +290,10 @@ class StateCollector(Collector):
                 UNKNOWN_REGIME}
             for r in regime_names:
                 regime.add_metric([root, r], 1.0 if r in current else 0.0)
+            if isinstance(state.get("gamma_state"), str):
+                d = finite(state.get("zero_gamma_distance_pct"))
+                gamma_state.add_metric([root, state["gamma_state"]],
+                                       math.nan if d is None else d)
             head = state.get("regime")
             regime_index.add_metric([root], float(self.regimes.index(head))
                                     if head in self.regimes else -1.0)
@@ -350,6 +361,7 @@ class StateCollector(Collector):
         yield from families.values()
         yield regime
         yield regime_index
+        yield gamma_state
         yield age
         yield profile
         yield flow_usd

@@ -32,6 +32,17 @@ function level(x) {
   if (x === null || x === undefined || !isFinite(x)) return "–";
   return x.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
 }
+// a strike: integral ones without decimals (8,000), others as listed (7,662.5)
+function strike(x) {
+  if (x === null || x === undefined || !isFinite(x)) return "–";
+  return x.toLocaleString("en-US", {maximumFractionDigits: 2});
+}
+// times a person reads: America/New_York, with the zone
+const NY = "America/New_York";
+function nyTime(d) {
+  return d.toLocaleTimeString("en-US", {timeZone: NY, hour12: false, hour: "2-digit",
+                                        minute: "2-digit"}) + " ET";
+}
 function count(x) {
   if (x === null || x === undefined || !isFinite(x)) return "–";
   const a = Math.abs(x), s = x < 0 ? "−" : "+";
@@ -67,11 +78,23 @@ function svgEl(tag, attrs, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
+// an svg drawn in its own pixels (text never stretched): returns [width, height]
+function sized(svg) {
+  svg.replaceChildren();
+  const w = Math.max(svg.clientWidth, 100), h = Math.max(svg.clientHeight, 40);
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  return [w, h];
+}
+// an axis value: class axis-x or axis-y (the browser test counts them), in a colour
+function axis(svg, which, x, y, text, anchor, color) {
+  svg.appendChild(svgEl("text", {x, y, class: `axis-${which}`, "text-anchor": anchor || "start",
+                                 fill: color || "#e6e6e6"}, text));
+}
 
 function drawLevels(svg, st) {
-  svg.replaceChildren();
-  let marks = [["put wall", st.put_wall, "#ff4d4d"], ["zero γ", st.zero_gamma, "#ffb020"],
-               ["call wall", st.call_wall, "#2ecc71"], ["spot", st.spot, "#ffffff"]]
+  const [W, H] = sized(svg);
+  let marks = [["put wall", st.put_wall, "#ff4d4d", strike], ["zero γ", st.zero_gamma, "#ffb020", level],
+               ["call wall", st.call_wall, "#2ecc71", strike], ["spot", st.spot, "#ffffff", level]]
     .filter(m => m[1] !== null && m[1] !== undefined && isFinite(m[1]));
   if (!marks.length) return;
   // equal levels (both walls at one strike) share one mark and one label
@@ -85,29 +108,30 @@ function drawLevels(svg, st) {
   let lo = Math.min(...xs), hi = Math.max(...xs);
   const pad = Math.max((hi - lo) * 0.12, st.spot * 0.002);
   lo -= pad; hi += pad;
-  const X = v => 20 + (v - lo) / (hi - lo) * 960;
-  svg.appendChild(svgEl("line", {x1: 20, x2: 980, y1: 80, y2: 80, stroke: "#445", "stroke-width": 4}));
-  const rows = [26, 134, 52, 160];  // labels alternate above and below, two rows each
-  marks.forEach(([name, v, color], i) => {
+  const X = v => 12 + (v - lo) / (hi - lo) * (W - 24);
+  const mid = H / 2;
+  svg.appendChild(svgEl("line", {x1: 12, x2: W - 12, y1: mid, y2: mid, stroke: "#445", "stroke-width": 3}));
+  const rows = [20, H - 6, 42, H - 28];  // labels alternate above and below, two rows each
+  marks.forEach(([name, v, color, fmt], i) => {
     const x = X(v);
-    svg.appendChild(svgEl("line", {x1: x, x2: x, y1: 60, y2: 100, stroke: color,
-                                   "stroke-width": name === "spot" ? 8 : 5}));
-    const anchor = x < 200 ? "start" : x > 800 ? "end" : "middle";
-    svg.appendChild(svgEl("text", {x: x, y: rows[i % 4], "text-anchor": anchor, fill: color},
-                          `${name} ${level(v)}`));
+    svg.appendChild(svgEl("line", {x1: x, x2: x, y1: mid - 12, y2: mid + 12, stroke: color,
+                                   "stroke-width": name === "spot" ? 6 : 4}));
+    const anchor = x < W * 0.2 ? "start" : x > W * 0.8 ? "end" : "middle";
+    axis(svg, "x", x, rows[i % 4], `${name} ${fmt(v)}`, anchor, color);
   });
 }
 
 function drawProfile(svg, st) {
-  svg.replaceChildren();
+  const [W, H] = sized(svg);
   const rows = (st.profile || []).filter(r => Math.abs(r.strike / st.spot - 1) <= 0.08);
   if (!rows.length) return;
   const vals = rows.flatMap(r => [r.gex_usd_per_pct_calls, r.gex_usd_per_pct_puts]);
   const m = Math.max(...vals.map(Math.abs), 1);
   const lo = rows[0].strike, hi = rows[rows.length - 1].strike;
-  const X = k => 10 + (hi > lo ? (k - lo) / (hi - lo) : 0.5) * 980;
-  const w = Math.max(2, 960 / rows.length * 0.8);
-  const mid = 180, half = 160;
+  const left = 116, bottom = 24;  // room for the axis values
+  const X = k => left + (hi > lo ? (k - lo) / (hi - lo) : 0.5) * (W - left - 8);
+  const w = Math.max(2, (W - left) / rows.length * 0.8);
+  const mid = (H - bottom) / 2, half = mid - 6;
   for (const r of rows) {
     const x = X(r.strike) - w / 2;
     const c = r.gex_usd_per_pct_calls / m * half, p = r.gex_usd_per_pct_puts / m * half;
@@ -116,31 +140,43 @@ function drawProfile(svg, st) {
     svg.appendChild(svgEl("rect", {x, width: w, y: p >= 0 ? mid - p : mid, height: Math.abs(p),
                                    fill: "#ff4d4d", "fill-opacity": 0.85}));
   }
-  svg.appendChild(svgEl("line", {x1: 0, x2: 1000, y1: mid, y2: mid, stroke: "#556"}));
+  svg.appendChild(svgEl("line", {x1: left, x2: W, y1: mid, y2: mid, stroke: "#556"}));
   for (const [v, color] of [[st.spot, "#ffffff"], [st.zero_gamma, "#ffb020"]]) {
     if (v === null || v === undefined || v < lo || v > hi) continue;
-    svg.appendChild(svgEl("line", {x1: X(v), x2: X(v), y1: 0, y2: 360, stroke: color,
-                                   "stroke-width": 3, "stroke-dasharray": "10 6"}));
+    svg.appendChild(svgEl("line", {x1: X(v), x2: X(v), y1: 0, y2: H - bottom, stroke: color,
+                                   "stroke-width": 2, "stroke-dasharray": "8 5"}));
   }
-  svg.appendChild(svgEl("text", {x: 10, y: 350}, level(lo)));
-  svg.appendChild(svgEl("text", {x: 990, y: 350, "text-anchor": "end"}, level(hi)));
+  axis(svg, "y", left - 6, 20, money(m), "end");
+  axis(svg, "y", left - 6, mid + 6, "0", "end");
+  axis(svg, "y", left - 6, H - bottom - 4, money(-m), "end");
+  axis(svg, "x", left, H - 4, strike(lo), "start");
+  axis(svg, "x", X(st.spot), H - 4, `spot ${level(st.spot)}`, "middle");
+  axis(svg, "x", W - 4, H - 4, strike(hi), "end");
 }
 
-function drawSession(svg, history, series, height) {
-  svg.replaceChildren();
+// lines over the session, each series on its own axis: its range written in its colour
+// at the left (min below, max above); the time axis below, America/New_York
+function drawSession(svg, history, series) {
+  const [W, H] = sized(svg);
   if (history.length < 2) return;
   const t0 = history[0].t, t1 = history[history.length - 1].t;
-  const X = t => 10 + (t1 > t0 ? (t - t0) / (t1 - t0) : 1) * 980;
-  const top = 10, span = height - 20;
-  for (const [key, color] of series) {
+  const left = 8 + 120 * series.length, bottom = 22;
+  const X = t => left + (t1 > t0 ? (t - t0) / (t1 - t0) : 1) * (W - left - 8);
+  const top = 6, span = H - bottom - top - 4;
+  series.forEach(([key, color, fmt], i) => {
     const ys = history.map(h => h[key]).filter(isFinite);
-    if (!ys.length) continue;
+    if (!ys.length) return;
     const lo = Math.min(...ys), hi = Math.max(...ys);
     const Y = v => top + span - (hi > lo ? (v - lo) / (hi - lo) : 0.5) * span;
     const pts = history.filter(h => isFinite(h[key])).map(h => `${X(h.t).toFixed(1)},${Y(h[key]).toFixed(1)}`);
     svg.appendChild(svgEl("polyline", {points: pts.join(" "), fill: "none", stroke: color,
-                                       "stroke-width": 4}));
-  }
+                                       "stroke-width": 3}));
+    const x = 8 + 120 * (i + 1) - 6;
+    axis(svg, "y", x, top + 16, fmt(hi), "end", color);
+    axis(svg, "y", x, top + span, fmt(lo), "end", color);
+  });
+  axis(svg, "x", left, H - 3, nyTime(new Date(t0 * 1000)), "start");
+  axis(svg, "x", W - 4, H - 3, nyTime(new Date(t1 * 1000)), "end");
 }
 
 function drawHeatmap(canvas, heat) {
@@ -178,10 +214,17 @@ function drawHeatmap(canvas, heat) {
   heat.forEach((c, x) => { const px = (x + 0.5) * cw, py = Y(c.spot);
                            if (x) ctx.lineTo(px, py); else ctx.moveTo(px, py); });
   ctx.stroke();
-  ctx.fillStyle = "#e6e6e6"; ctx.font = "18px DejaVu Sans, sans-serif";
-  ctx.fillText(level(hi), 6, 20);
-  ctx.fillText(level(lo), 6, h - 6);
+  ctx.fillStyle = "#e6e6e6"; ctx.font = "20px DejaVu Sans, sans-serif";
+  const axes = {y: [strike(hi), strike(lo)],
+                x: [nyTime(new Date(heat[0].t * 1000)), nyTime(new Date(heat[heat.length - 1].t * 1000))]};
+  ctx.fillText(axes.y[0], 6, 22);
+  ctx.fillText(axes.y[1], 6, h - 8);
+  ctx.textAlign = "right";
+  ctx.fillText(`${axes.x[0]} → ${axes.x[1]}`, w - 6, h - 8);
+  ctx.textAlign = "left";
   canvas.dataset.cells = String(cells);
+  canvas.dataset.axisY = axes.y.join(" | ");  // what the canvas wrote (the browser test)
+  canvas.dataset.axisX = axes.x.join(" | ");
 }
 
 function drawForward(tbody, forward) {
@@ -191,21 +234,21 @@ function drawForward(tbody, forward) {
     tr.dataset.horizon = f.horizon;
     tr.innerHTML = "<td></td><td></td><td></td><td></td><td></td>";
     tr.children[0].textContent = HORIZON_NAMES[f.horizon] || f.horizon;
-    tr.children[0].title = f.ts;
+    tr.children[0].title = f.ts ? nyTime(new Date(f.ts)) : "";
     tr.children[1].textContent = level(f.zero_gamma);
     tr.children[1].dataset.value = String(f.zero_gamma);
     tr.children[2].textContent = money(f.gex_usd_per_pct);
     tr.children[2].dataset.value = String(f.gex_usd_per_pct);
     tr.children[2].className = sign(f.gex_usd_per_pct);
-    tr.children[3].textContent = level(f.call_wall);
-    tr.children[4].textContent = level(f.put_wall);
+    tr.children[3].textContent = strike(f.call_wall);
+    tr.children[4].textContent = strike(f.put_wall);
     tbody.appendChild(tr);
   }
 }
 
 function drawScenarios(tbody, scenarios) {
   tbody.replaceChildren();
-  for (const s of scenarios || []) {
+  for (const s of scenarios) {
     const tr = document.createElement("tr");
     const side = s.flow_usd > 0 ? "BUY" : s.flow_usd < 0 ? "SELL" : "–";
     tr.innerHTML = `<td></td><td></td><td></td><td class="${side === "BUY" ? "buy" : side === "SELL" ? "sell" : ""}"></td>`;
@@ -253,6 +296,14 @@ function onState(st) {
   const hp = st.hedge_pressure_usd || {};
   el.dataset.asOfNs = String(st.as_of_ns);
   setField(el, "underlying", root, root);
+  // the banner: the headline's own reading in short (its words and where gamma flips),
+  // coloured by that reading; the regime engine's labels beside it
+  const words = st.gamma_state || "";
+  setField(el, "headline_short", st.headline_short,
+           st.headline_short || (st.regime || "no regime").replaceAll("_", " "));
+  el.querySelector('[data-field="headline_short"]').className = "gamma " + (
+    /FRAGILE|HERE|LOCALLY/.test(words) ? "fragile" : words.startsWith("SHORT") ? "short" :
+    words.startsWith("LONG") ? "long" : "");
   const reg = el.querySelector('[data-field="regime"]');
   setField(el, "regime", st.regime, (st.regime || "no regime").replaceAll("_", " "));
   reg.className = `regime ${st.regime || ""}`;
@@ -262,21 +313,21 @@ function onState(st) {
   setField(el, "spot", st.spot, level(st.spot));
   setField(el, "zero_gamma", st.zero_gamma, level(st.zero_gamma));
   setField(el, "zero_gamma_distance_pct", st.zero_gamma_distance_pct, pct(st.zero_gamma_distance_pct));
-  setField(el, "call_wall", st.call_wall, level(st.call_wall));
-  setField(el, "put_wall", st.put_wall, level(st.put_wall));
+  setField(el, "call_wall", st.call_wall, strike(st.call_wall));
+  setField(el, "put_wall", st.put_wall, strike(st.put_wall));
   setField(el, "gex_usd_per_pct", st.gex_usd_per_pct, money(st.gex_usd_per_pct), sign(st.gex_usd_per_pct));
   setField(el, "vex_usd_per_vol_pt", st.vex_usd_per_vol_pt, money(st.vex_usd_per_vol_pt), sign(st.vex_usd_per_vol_pt));
   setField(el, "cex_usd_per_day", st.cex_usd_per_day, money(st.cex_usd_per_day), sign(st.cex_usd_per_day));
   setField(el, "hedge_pressure_usd", hp.total, money(hp.total), sign(hp.total));
   const by = hp.by_expiry || {};
   setField(el, "hedge_pressure_split", hp.total,
-           `0DTE ${money(by["0dte"])} · next ${money(by.next)} · later ${money(by.later)}`);
+           `0DTE ${money(by["0dte"])} · next ${money(by.next)}\nlater ${money(by.later)}`);
   const charm = st.charm_to_close_usd;
   setField(el, "charm_to_close_usd", charm, money(charm), sign(charm));
   setField(el, "charm_to_close_note", st.charm_to_close_ts,
            charm === null || charm === undefined ? "" :
            `dealers ${charm > 0 ? "buy" : charm < 0 ? "sell" : "trade nothing"} by ` +
-           `${(st.charm_to_close_ts || "").slice(11, 16)} UTC from time alone`);
+           `${st.charm_to_close_ts ? nyTime(new Date(st.charm_to_close_ts)) : "the close"} from time alone`);
   const svl = st.settled_vs_live || {};
   setField(el, "settled_vs_live", svl.label, (svl.label || "–").toUpperCase(),
            svl.label === "flip" ? "neg" : svl.label === "amplifying" ? "pos" : "");
@@ -294,10 +345,13 @@ function onState(st) {
   drawLevels(el.querySelector("svg.levels"), st);
   drawProfile(el.querySelector("svg.profile"), st);
   drawSession(el.querySelector("svg.session"), p.history,
-              [["gex", "#2ecc71"], ["vex", "#4aa3ff"], ["cex", "#ffb020"]], 220);
+              [["gex", "#2ecc71", money], ["vex", "#4aa3ff", money], ["cex", "#ffb020", money]]);
   drawSession(el.querySelector("svg.tape"), p.history,
-              [["tape", "#2ecc71"], ["spot", "#ffffff"]], 160);
-  drawScenarios(el.querySelector("table.scenarios tbody"), st.scenarios);
+              [["tape", "#2ecc71", money], ["spot", "#ffffff", level]]);
+  const sc = st.scenarios || [];
+  const spotOnly = s => s.spot_pct && !s.vol_pts && !s.days;
+  drawScenarios(el.querySelector("table.scenarios.spot tbody"), sc.filter(spotOnly));
+  drawScenarios(el.querySelector("table.scenarios.other tbody"), sc.filter(s => !spotOnly(s)));
   drawForward(el.querySelector("table.forward tbody"), st.forward);
   drawHeatmap(el.querySelector("canvas.heatmap"), p.heat);
   refreshStatus();
@@ -306,7 +360,8 @@ function onState(st) {
 function refreshStatus() {
   const status = document.getElementById("status");
   const now = Date.now();
-  document.getElementById("clock").textContent = new Date(now).toLocaleTimeString("en-US", {hour12: false});
+  document.getElementById("clock").textContent = new Date(now).toLocaleTimeString(
+    "en-US", {timeZone: NY, hour12: false}) + " ET";
   let state, text;
   if (!connected) {
     state = "disconnected"; text = "CONNECTION LOST — reconnecting…";
