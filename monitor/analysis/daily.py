@@ -55,7 +55,9 @@ def read_vix(path: Path) -> dict[dt.date, float]:
 def daily_regimes(chain_dir: Path, vix_csv: Path, settings: Settings | None = None,
                   progress: Callable[[str], None] | None = None) -> tuple[list[dict], list[str]]:
     """(rows, skipped): per session ``{date, file, spot, gex_usd_per_pct,
-    vendor_gex_usd_per_pct, vendor_sign_agrees, zero_gamma, vix, labels, events}``."""
+    vendor_gex_usd_per_pct, vendor_sign_agrees, zero_gamma, vix, labels, gamma_label_held,
+    events}`` (``gamma_label_held``: the gamma label's sign is not the GEX's, the engine's
+    hysteresis keeps it: :data:`monitor.render.daily.HELD_NOTE`)."""
     settings = settings or Settings()
     files = sorted(Path(chain_dir).glob("*.csv*"))
     if not files:
@@ -92,10 +94,15 @@ def daily_regimes(chain_dir: Path, vix_csv: Path, settings: Settings | None = No
         v = vix.get(session)
         events = engine.update(observation(state_, state, v))
         vg = vendor.totals["gex_usd_per_pct"]
+        gex = state["gex_usd_per_pct"]
+        gamma = engine.labels.get("gamma")
+        # a gamma label whose sign the GEX no longer has: kept by the engine's hysteresis
+        # (it exits only past the far side of the dead band), which the table must say
+        held = (gamma == "long_gamma" and gex < 0) or (gamma == "short_gamma" and gex > 0)
         rows.append({"date": str(session), "file": path.name, "spot": book.spot,
                      "gex_usd_per_pct": state["gex_usd_per_pct"], "vendor_gex_usd_per_pct": vg,
                      "vendor_sign_agrees": bool(np.sign(vg) == np.sign(state["gex_usd_per_pct"])),
                      "zero_gamma": levels.zero_gamma(book), "vix": v,
-                     "labels": list(engine.current),
+                     "labels": list(engine.current), "gamma_label_held": bool(held),
                      "events": [f"{e['from'] or '-'}->{e['to'] or '-'}" for e in events]})
     return rows, skipped

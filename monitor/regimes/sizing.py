@@ -50,6 +50,7 @@ from pathlib import Path
 from monitor.books import Position, position_rows, read_positions, resolve
 from monitor.core import status as st
 from monitor.core.scenarios import flow_units
+from monitor.fmt import money
 from monitor.regimes.engine import LABELS
 
 SCHEMA_VERSION = 1
@@ -100,6 +101,46 @@ LONG_GAMMA_AGAINST = ("Dealers are long gamma at spot, but in the moves that hur
                       "them, see the table): no size change by the rule table, but do not "
                       "count on the damping.")
 CHARM_FLAG = "charm_window: mechanical, non-directional flow: don't read direction into it"
+
+#: what a rule's explanation says the dealers' hedging does, as the alignment (with or
+#: against the user) it promises in some scenarios of the table: rule -> (which rows, the
+#: alignment promised). A forced or stale label can select a rule whose story this book's
+#: full revaluation does not show; the explanation then says so instead (:func:`_explain`)
+FLOW_CLAIMS = {
+    "feedback_long": (lambda r: r["adverse"], "against"),
+    "short_gamma_against": (lambda r: r["adverse"], "against"),
+    "vanna_headwind_long": (lambda r: r["vol_pts"] > 0 and not r["spot_pct"] and not r["days"],
+                            "against"),
+    "vanna_tailwind_short": (lambda r: r["vol_pts"] < 0 and not r["spot_pct"] and not r["days"],
+                             "against"),
+}
+
+
+def _scenario_name(r: Mapping) -> str:
+    if r["spot_pct"]:
+        return f"spot {r['spot_pct']:+g}%"
+    if r["vol_pts"]:
+        return f"IV {r['vol_pts']:+g} pts"
+    return f"+{r['days']:g} day"
+
+
+def _explain(rule: str, rows: list[dict], labels: list[str], multiplier: float) -> str:
+    """The rule's explanation, unless the table contradicts what it says the dealers do
+    (:data:`FLOW_CLAIMS`): then what the table shows, and that the size comes from the
+    labels alone."""
+    claim = FLOW_CLAIMS.get(rule)
+    if claim is None:
+        return EXPLANATIONS[rule]
+    which, promised = claim
+    broken = [r for r in rows if which(r) and r["alignment"] != promised]
+    if not broken:
+        return EXPLANATIONS[rule]
+    shown = "; ".join(f"{_scenario_name(r)} they {r['dealers']} "
+                      f"{money(abs(r['flow_usd']), signed=False)}" for r in broken)
+    return (f"The labels in force ({', '.join(labels)}) select the {rule} rule (size "
+            f"x{multiplier:g}), but this book's full revaluation does not show the flow it "
+            f"describes: {shown} (see the table), which cushions your position there. The "
+            f"multiplier follows the labels; the table is what the dealers' hedging does.")
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -266,7 +307,7 @@ def advise(*, underlying: str, spot: float, scenarios: Iterable[Mapping], labels
     rule = choose_rule(labels, user_delta_usd, short_put_contracts, st_)
     flags = [CHARM_FLAG] if "charm_window" in labels else []
     adverse_2 = next((r for r in rows if r["adverse"] and abs(r["spot_pct"]) == 2.0), None)
-    explanation = EXPLANATIONS[rule]
+    explanation = _explain(rule, rows, labels, mult[rule])
     if rule == "long_gamma" and st_ == "against":  # the sentence follows the table
         explanation = LONG_GAMMA_AGAINST
     if flags and rule != "charm_window":

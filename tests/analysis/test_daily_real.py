@@ -60,3 +60,24 @@ def test_feedback_selloff_only_when_short_gamma_falling_and_vix_rising(daily):
         if "feedback_selloff" in r["labels"] and "feedback_selloff" not in prev["labels"]:
             assert "short_gamma" in r["labels"]
             assert r["spot"] < prev["spot"] or r["spot"] < rows[max(0, rows.index(r) - 2)]["spot"]
+
+
+def test_a_gamma_label_held_by_hysteresis_is_said(daily):
+    """A session whose gamma label's sign is not its GEX's (the engine's dead band keeps
+    the label): marked held in the row, '(held)' in both tables, and the note explaining it."""
+    from monitor.render.daily import HELD_NOTE, render_table
+
+    rows, _ = daily
+    for r in rows:
+        g, lab = r["gex_usd_per_pct"], r["labels"][0]
+        disagree = (lab == "long_gamma" and g < 0) or (lab == "short_gamma" and g > 0)
+        assert r["gamma_label_held"] == disagree, r["date"]
+    held = [r for r in rows if r["gamma_label_held"]]
+    assert held, "the 2026 sessions include a label held across a small GEX sign change"
+    text, md = render_text(rows), render_table(rows)
+    for r in held:
+        line = next(x for x in text.splitlines() if x.startswith(r["date"]))
+        assert f"{r['labels'][0]} (held)" in line
+        assert f"| {r['date']} |" in md and f"{r['labels'][0]} (held)" in md
+    assert text.count("(held)") == len(held) + 1  # each held row, and the note
+    assert HELD_NOTE[:40] in text and HELD_NOTE in md

@@ -11,6 +11,7 @@ Dealer long 1 call (classic, call OI 1): long gamma, dealers buy falls and sell 
 from __future__ import annotations
 
 import math
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -299,3 +300,28 @@ def test_standard_flows_in_state_by_hand():
                    and not x["days"])
         assert got["flow_usd"] == pytest.approx(by_hand, rel=1e-9)
     assert by_hand > 0  # short gamma: dealers buy into a rise
+
+
+def test_a_forced_regime_whose_story_the_table_contradicts_says_so():
+    """`size --regime short_gamma,feedback_selloff` on a long-gamma book (dealer long 1 call:
+    they buy every fall): the feedback_long rule still cuts size to a quarter (the labels
+    select it), but the explanation must not say the dealers sell into every fall, since the
+    table beside it shows them buying; on the short-gamma book the story holds and is told."""
+    long_book = size_position(one(is_call=True), user_delta_usd=1e6,
+                              labels=["short_gamma", "feedback_selloff"])
+    assert (long_book["rule"], long_book["multiplier"]) == ("feedback_long", 0.25)
+    falls = [s for s in long_book["scenarios"] if s["adverse"]]
+    assert falls and all(s["dealers"] == "buy" for s in falls)
+    text = long_book["explanation"]
+    assert "sells into every further fall" not in text
+    assert "does not show the flow it describes" in text
+    scale = {"": 1.0, "k": 1e3, "mm": 1e6, "bn": 1e9}
+    for s in falls:  # every adverse row named with its side and amount, as in the table
+        m = re.search(rf"spot {s['spot_pct']:+g}% they buy \$([\d.,]+)(k|mm|bn)?", text)
+        assert m, (s["spot_pct"], text)
+        shown = float(m.group(1).replace(",", "")) * scale[m.group(2) or ""]
+        assert shown == pytest.approx(abs(s["flow_usd"]), rel=0.01, abs=0.5)
+    short_book = size_position(one(is_call=False), user_delta_usd=1e6,
+                               labels=["short_gamma", "feedback_selloff"])
+    assert all(s["dealers"] == "sell" for s in short_book["scenarios"] if s["adverse"])
+    assert "sells into every further fall" in short_book["explanation"]
