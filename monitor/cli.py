@@ -28,7 +28,7 @@ from typer.core import TyperGroup
 # Only what every command needs is imported here: `monitor --help` and each command load
 # just the modules they use (numba, pandas, aiohttp and the Kafka client cost seconds)
 from monitor.chain.model import ChainError
-from monitor.fmt import clean_json, iso_utc
+from monitor.fmt import clean_json, ny_time
 from monitor.paths import DataNotFound, find_data_dir, packaged_chain
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ def snapshot(
         chain = load_chain(path, underlying=underlying)
         model_name = model.value if model else settings.underlying(chain.underlying).position_model
         book = book_for_chain(chain, settings, model=model_name, greeks=greeks.value, rate=rate)
-        snap = build_snapshot(book)
+        snap = build_snapshot(book, und=settings.underlying(book.underlying))
     except USER_ERRORS as err:
         fail_on(err)
     if as_json:
@@ -690,7 +690,7 @@ async def _print_events(settings: Settings, root: str, last: int, follow: bool,
             if as_json:
                 typer.echo(json.dumps(clean_json({"id": e["id"], **ev})))
             else:
-                when = iso_utc(int(ev["ts_ns"])) if ev.get("ts_ns") else "?"
+                when = ny_time(int(ev["ts_ns"])) if ev.get("ts_ns") else "?"
                 typer.echo(f"{when}  {ev.get('underlying', root)}  {ev.get('regime')}: "
                            f"{ev.get('from') or '-'} -> {ev.get('to') or '-'}  "
                            f"{ev.get('message', '')}")

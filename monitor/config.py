@@ -60,10 +60,14 @@ class UnderlyingSettings(Section):
         "american", description="european (cash-settled indexes: SPX, NDX, RUT, VIX, XSP): "
         "rates from put-call parity; american (equities, ETFs): early exercise breaks "
         "parity, so the configured pricing.rates")
-    adv_shares: float = Field(0.0, ge=0, description="average daily volume, shares (0 = unknown)")
+    adv_shares: float = Field(0.0, ge=0, description="average daily volume in units of the "
+                              "underlying (shares; index units for an index; 0 = unknown)")
+    adv_source: str = Field("", description="where adv_shares comes from (shown beside % of ADV)")
     div_yield: float = Field(0.0, description="continuous, decimal; used only without parity")
     position_model: PositionModel = "classic"  # type: ignore[valid-type]
-    es_multiplier: float = Field(0.0, ge=0, description="futures $ per point for ES-equivalents")
+    es_multiplier: float = Field(0.0, ge=0, description="$ per index point of the index future "
+                                 "flows are also given in (ES 50, NQ 20, RTY 50; 0 = none)")
+    futures_symbol: str = Field("ES", description="that future's symbol (ES, NQ, RTY)")
     flow_base_model: Literal[MODELS] = Field(  # type: ignore[valid-type]
         "classic", description="flow model: positions at the open, before trade prints")
     vol_index: str | None = Field(None, description="volatility-index symbol of the regimes' "
@@ -77,6 +81,16 @@ class UnderlyingSettings(Section):
         None, description="positions model: CSV symbol,dealer_contracts (relative to config)")
     bounds: dict[str, float] = Field(default_factory=dict, description="this underlying's "
                                      "overrides of the bounds section, key by key")
+
+
+#: SPX's average daily volume in index units, the default of the packaged configuration:
+#: SPY's mean daily dollar volume over the 21 sessions of July 2025 ($43.72bn, 1-minute bars
+#: with extended hours: shared/data/intraday/SPY_1min_2025-07-01_2025-07-30_ext_hours.csv.gz)
+#: over the mean SPX close of those sessions (6,294.46, shared/data/market_daily/
+#: SPX_ohlc_2016-2026-08.csv): the SPY-equivalent liquidity of a dealer's index hedge
+SPX_ADV_UNITS = 6_945_196.0
+SPX_ADV_SOURCE = ("SPY dollar volume, July 2025 (21 sessions, 1-min bars incl. extended "
+                  "hours), in SPX units")
 
 
 class BoundsSettings(Section):
@@ -311,8 +325,8 @@ class Settings(BaseSettings):
     pricing: PricingSettings = PricingSettings()
     underlyings: dict[str, UnderlyingSettings] = {
         "SPX": UnderlyingSettings(settlement="am_monthly", exercise="european",
-                                  adv_shares=0.0, div_yield=0.013, es_multiplier=50.0,
-                                  vol_index="VIX"),
+                                  adv_shares=SPX_ADV_UNITS, adv_source=SPX_ADV_SOURCE,
+                                  div_yield=0.013, es_multiplier=50.0, vol_index="VIX"),
     }
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import textwrap
+from zoneinfo import ZoneInfo
 
 _UNITS = ((1e12, "tn"), (1e9, "bn"), (1e6, "mm"), (1e3, "k"), (1.0, ""))
 
@@ -97,6 +98,17 @@ def qty(x: float) -> str:
     return f"{x:+,.0f}" if abs(x) >= 1000 else f"{x:+.2f}"
 
 
+def adv_words(r: dict) -> str:
+    """What ``% ADV`` is a share of (``adv_shares``, ``adv_source`` of a snapshot or whatif
+    result), or why there is none."""
+    adv = finite(r.get("adv_shares"))
+    if not adv:
+        return (f"% ADV n/a: no average daily volume for {r.get('underlying')} "
+                f"(underlyings.{r.get('underlying')}.adv_shares)")
+    src = r.get("adv_source")
+    return f"% ADV of {shares(adv)} units a day" + (f", {src}" if src else "")
+
+
 def flow_words(usd: float) -> str:
     """What the dealers do for a hedge flow (positive = they buy)."""
     if usd > 0:
@@ -127,6 +139,22 @@ def note_lines(notes, width: int = 100) -> list[str]:
         out.extend(textwrap.wrap(str(note), width, initial_indent="note: ",
                                  subsequent_indent="      ") or ["note:"])
     return out
+
+
+NY = ZoneInfo("America/New_York")
+
+
+def ny_time(ts) -> str:
+    """``2026-08-21 16:15 EDT``: a time a person reads, in America/New_York with its zone,
+    from UTC nanoseconds or an ISO-8601 string (``Z`` or an offset); ``n/a`` for none.
+    Machine outputs (JSON, Redis) stay in UTC (:func:`iso_utc`)."""
+    if ts is None:
+        return "n/a"
+    if isinstance(ts, str):
+        t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    else:
+        t = dt.datetime.fromtimestamp(int(ts) / 1e9, tz=dt.timezone.utc)
+    return t.astimezone(NY).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def iso_utc(ts_ns: int) -> str:

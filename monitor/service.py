@@ -555,7 +555,7 @@ class Monitor:
             engine = self.regimes[root]
             und = self.settings.underlying(root)
             state, profile = build_state(
-                s, engine.current, adv_shares=und.adv_shares,
+                s, engine.current, und=und,
                 same_below_frac=self.settings.regimes.settled_live_same_frac)
             vix_symbol = und.vol_index
             vix = vol_index.get(vix_symbol) if vix_symbol else None

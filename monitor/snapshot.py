@@ -97,20 +97,34 @@ def _iv_source_fields(book: Book) -> dict:
 
 def forward_fields(book: Book) -> dict:
     """``forward`` (the structure at ``+1h``, ``close``, ``next_open`` and
-    ``after_next_expiry``, spot and IVs held: :mod:`monitor.core.horizons`) and the charm
+    ``after_next_expiry``, in time order, spot and IVs held: :mod:`monitor.core.horizons`) and the charm
     to the close (``charm_to_close_usd``, ``charm_to_close_shares``, + = dealers buy, and
     the close it counts to, ``charm_to_close_ts``; None where the calendar has no close)."""
     clocks = horizon_clocks(book.now_ns, book.underlying, book.group_expiry,
                             book.group_settle_ns)
     close = dict(clocks).get("close")
     usd, units = horizons.charm_to(book, close) if close is not None else (None, None)
-    return {"forward": [f.as_dict() for f in horizons.forward_levels(book, clocks)],
+    rows = sorted(horizons.forward_levels(book, clocks), key=lambda f: f.ts_ns)  # time order
+    return {"forward": [f.as_dict() for f in rows],
             "charm_to_close_usd": usd, "charm_to_close_shares": units,
             "charm_to_close_ts": None if close is None else iso_utc(close)}
 
 
-def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
-    """Every number of ``monitor snapshot --json`` for ``book`` (see the README)."""
+def scale_fields(und) -> dict:
+    """The scales a flow is given in beside dollars: the underlying's future (symbol and $
+    per point) and its average daily volume with where that figure comes from; ``und``:
+    its ``UnderlyingSettings`` (None: none)."""
+    es = float(getattr(und, "es_multiplier", 0.0) or 0.0)
+    adv = float(getattr(und, "adv_shares", 0.0) or 0.0)
+    return {"futures_symbol": (getattr(und, "futures_symbol", None) or None) if es else None,
+            "es_multiplier": es or None, "adv_shares": adv or None,
+            "adv_source": (getattr(und, "adv_source", "") or None) if adv else None}
+
+
+def build_snapshot(book: Book, top_strikes: int = 10, und=None) -> dict:
+    """Every number of ``monitor snapshot --json`` for ``book`` (see the README); ``und``:
+    the underlying's settings, for the flows in futures contracts and % of ADV
+    (:func:`scale_fields`)."""
     t0 = time.perf_counter()
     zg = levels.zero_gamma(book)
     zg_seconds = time.perf_counter() - t0
@@ -137,6 +151,7 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         if name != "ok":
             rejected[name] += count
     spot = book.spot
+    scale = scale_fields(und)
     top = sorted(by_strike, key=lambda r: -abs(r["gex_usd_per_pct_calls"]
                                                + r["gex_usd_per_pct_puts"]))[:top_strikes]
     out = {
@@ -173,7 +188,10 @@ def build_snapshot(book: Book, top_strikes: int = 10) -> dict:
         "top_strikes": top,
         "by_strike": by_strike,
         "by_expiry": by_expiry,
-        "scenarios": [f.as_dict() for f in scenarios.standard_flows(book)],
+        **scale,
+        "scenarios": [{**f.as_dict(), **scenarios.flow_units(f.flow_usd, spot, scale["es_multiplier"],
+                                                             scale["adv_shares"])}
+                      for f in scenarios.standard_flows(book)],
         **forward_fields(book),
         "rejected": dict(sorted(rejected.items())),
         "notes": list(book.chain.notes),

@@ -31,13 +31,15 @@ STATE_FIELDS = ("underlying", "spot", "as_of", "as_of_ns") + EXPOSURE_KEYS + (
 
 
 def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = None,
-                adv_shares: float = 0.0, same_below_frac: float = 0.02) -> tuple[dict, list]:
-    """(state, profile) for Redis and metrics; see the module docstring. ``adv_shares``:
-    the underlying's configured average daily volume (the tape's ``pct_adv``);
+                und=None, same_below_frac: float = 0.02) -> tuple[dict, list]:
+    """(state, profile) for Redis and metrics; see the module docstring. ``und``: the
+    underlying's settings (its average daily volume: the tape's ``pct_adv`` and the
+    scenarios' ``flow_pct_adv``; its future: ``flow_es_contracts``);
     ``same_below_frac``: the settled-vs-live ``same`` threshold
     (:func:`monitor.core.positions.settled_vs_live`)."""
     book = s.book
-    snap = build_snapshot(book)
+    snap = build_snapshot(book, und=und)
+    adv_shares = snap["adv_shares"] or 0.0
     wall_ns = time.time_ns() if wall_ns is None else wall_ns
     ok = int((book.c.status == st.OK).sum())
     quoted = int((book.g.T[book.c.group] > 0).sum())

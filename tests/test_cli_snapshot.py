@@ -75,7 +75,9 @@ def test_forward_structure_in_json_and_human_output_agree():
     Friday is Monday's SPXW (16:00 ET)."""
     s = snapshot_json(CHAIN)
     fw = {r["horizon"]: r for r in s["forward"]}
-    assert list(fw) == ["+1h", "close", "next_open", "after_next_expiry"]
+    # in time order: Monday's open (09:30 ET) and expiration (16:00 ET) before its close
+    assert list(fw) == ["+1h", "next_open", "after_next_expiry", "close"]
+    assert [r["ts_ns"] for r in s["forward"]] == sorted(r["ts_ns"] for r in s["forward"])
     assert fw["+1h"]["ts"] == "2026-08-21T21:15:00Z"
     assert fw["close"]["ts"] == "2026-08-24T20:15:00Z"
     assert fw["next_open"]["ts"] == "2026-08-24T13:30:00Z"
@@ -91,6 +93,10 @@ def test_forward_structure_in_json_and_human_output_agree():
         line = next(x for x in table.splitlines() if x.strip().startswith(r["horizon"] + " "))
         zg = "none" if r["zero_gamma"] is None else f"{r['zero_gamma']:,.2f}"
         assert zg in line and money(r["gex_usd_per_pct"]) in line
+    # times a person reads in New York, with the zone (UTC in the JSON above)
+    assert next(x for x in table.splitlines() if x.strip().startswith("next_open ")).split()[1:4] \
+        == ["2026-08-24", "09:30", "EDT"]
+    assert "charm to the close (2026-08-24 16:15 EDT)" in " ".join(table.split())
     usd = s["charm_to_close_usd"]
     words = " ".join(table.split())
     assert f"dealers {'BUY' if usd > 0 else 'SELL'} {money(abs(usd), signed=False)}" in words

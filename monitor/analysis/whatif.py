@@ -35,6 +35,7 @@ from monitor.config import UnderlyingSettings
 from monitor.core import levels
 from monitor.core.scenarios import flow_units, hedge_flow
 from monitor.fmt import iso_utc
+from monitor.snapshot import scale_fields
 
 SCHEMA_VERSION = 1
 DEFAULT_CURVE_RANGE = (-5.0, 5.0)
@@ -120,8 +121,7 @@ def whatif(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0,
         "flow_usd_linear": f.flow_usd_linear,
         **flow_units(f.flow_usd, spot, es, adv),
         "dealers": "buy" if f.flow_usd > 0 else "sell" if f.flow_usd < 0 else "none",
-        "es_multiplier": es or None,
-        "adv_shares": adv or None,
+        **scale_fields(und),
         **t,
         "zero_gamma": zg,
         "zero_gamma_distance_pct": None if zg is None else 100.0 * (zg / spot - 1.0),

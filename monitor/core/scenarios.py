@@ -130,10 +130,10 @@ def standard_flows(book) -> list[Flow]:
 def flow_units(flow_usd: float, spot: float, es_multiplier: float | None,
                adv_shares: float | None) -> dict:
     """A dollar flow valued at ``spot`` in other units: ``flow_shares = flow_usd / spot``
-    (shares, or index units), ``flow_es_contracts = flow_shares / es_multiplier`` (E-mini
-    futures with the same delta) and ``flow_pct_adv = 100 flow_shares / adv_shares``
-    (signed percent of the average daily volume); ``None`` where the divisor is 0
-    (not configured)."""
+    (units of the underlying: shares, or index units), ``flow_es_contracts = flow_shares /
+    es_multiplier`` (contracts of the underlying's index future with the same delta: ES, NQ
+    ...) and ``flow_pct_adv = 100 flow_shares / adv_shares`` (signed percent of the average
+    daily volume); ``None`` where the divisor is 0 (not configured)."""
     shares = flow_usd / spot
     return {
         "flow_shares": shares,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from monitor.fmt import money, note_lines, scenario_label
+from monitor.fmt import money, note_lines, ny_time, scenario_label
 
 
 def render_size(r: dict) -> str:
@@ -14,7 +14,7 @@ def render_size(r: dict) -> str:
     src = r.get("source") or {}
     origin = {"redis": "live: Redis" + ("" if src.get("checkpoint") else ", no checkpoint"),
               "chain": "chain file", "state": "published state"}.get(src.get("kind"), "")
-    w(f"{r['underlying']}  spot {r['spot']:,.2f}  as of {r.get('as_of') or 'n/a'}"
+    w(f"{r['underlying']}  spot {r['spot']:,.2f}  as of {ny_time(r.get('as_of'))}"
       + (f"  ({origin})" if origin else ""))
     w(f"your delta {money(r['user_delta_usd'])} ({r['direction']}; "
       f"{money(r['user_delta_usd_per_pct'])} per 1%)"

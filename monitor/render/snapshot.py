@@ -7,7 +7,17 @@ from __future__ import annotations
 import textwrap
 
 from monitor.core.exposures import EXPOSURES
-from monitor.fmt import flow_words, money, note_lines, points, scenario_label, shares
+from monitor.fmt import (
+    adv_words,
+    flow_words,
+    money,
+    note_lines,
+    ny_time,
+    points,
+    qty,
+    scenario_label,
+    shares,
+)
 
 #: per-expiry rows shown before the rest are folded into one line (the JSON has them all)
 EXPIRY_ROWS = 12
@@ -36,16 +46,16 @@ def iv_source_line(s: dict) -> str:
 def forward_lines(s: dict) -> list[str]:
     """The forward structure table and the charm to the close (spot and IVs held)."""
     out = ["", "Structure forward in time (spot and every IV held; only the clock moves)",
-           f"  {'horizon':<18} {'at (UTC)':<17} {'zero gamma':>11} {'GEX /1%':>13} "
+           f"  {'horizon':<18} {'at (New York)':<20} {'zero gamma':>11} {'GEX /1%':>13} "
            f"{'call wall':>10} {'put wall':>10}"]
     for r in s.get("forward") or []:
         zg = f"{r['zero_gamma']:,.2f}" if r["zero_gamma"] is not None else "none"
-        out.append(f"  {r['horizon']:<18} {r['ts'][:16].replace('T', ' '):<17} {zg:>11} "
+        out.append(f"  {r['horizon']:<18} {ny_time(r['ts']):<20} {zg:>11} "
                    f"{money(r['gex_usd_per_pct']):>13} {points(r['call_wall']):>10} "
                    f"{points(r['put_wall']):>10}")
     if s.get("charm_to_close_usd") is not None:
         usd = s["charm_to_close_usd"]
-        text = (f"charm to the close ({s['charm_to_close_ts'][:16].replace('T', ' ')} UTC): "
+        text = (f"charm to the close ({ny_time(s['charm_to_close_ts'])}): "
                 f"dealers {flow_words(usd)} {money(abs(usd), signed=False)} "
                 f"({shares(abs(s['charm_to_close_shares']))} units) from time passing alone, "
                 "full revaluation; contracts settling before then at their exercise delta")
@@ -57,7 +67,7 @@ def render_snapshot(s: dict) -> str:
     out: list[str] = []
     w = out.append
     gex = s["gex_usd_per_pct"]
-    w(f"{s['underlying']}  spot {s['spot']:,.2f}  as of {s['as_of']}  "
+    w(f"{s['underlying']}  spot {s['spot']:,.2f}  as of {ny_time(s['as_of'])}  "
       f"greeks={s['greeks']} model={s['model']}")
     w(f"contracts used {s['contracts_used']:,} of {s['contracts_total']:,}  "
       f"(multiplier {s['multiplier']:g}, r={s['rate']:.2%}; 0DTE T floored at "
@@ -115,10 +125,17 @@ def render_snapshot(s: dict) -> str:
     w("  (ATM IV: the expiry's fitted smile at its forward; - = no smile)")
     w("")
     w("Dealer hedge flow (full revaluation; linear estimate beside it)")
-    w(f"  {'scenario':<18} {'dealers':<5} {'flow $':>13} {'shares':>10} {'linear $':>13}")
+    fut = s.get("futures_symbol")
+    w(f"  {'scenario':<18} {'dealers':<5} {'flow $':>13} {'units':>10} "
+      f"{(fut or 'future'):>10} {'% ADV':>7} {'linear $':>13}")
     for r in s["scenarios"]:
+        es, adv = r.get("flow_es_contracts"), r.get("flow_pct_adv")
         w(f"  {scenario_label(r):<18} {flow_words(r['flow_usd']):<5} {money(r['flow_usd']):>13} "
-          f"{shares(r['flow_shares']):>10} {money(r['flow_usd_linear']):>13}")
+          f"{shares(r['flow_shares']):>10} {('n/a' if es is None else qty(es)):>10} "
+          f"{('n/a' if adv is None else f'{adv:+.1f}%'):>7} {money(r['flow_usd_linear']):>13}")
+    legend = (f"(units: of {s['underlying']}; {adv_words(s)}"
+              + (f"; {fut}: ${s['es_multiplier']:g} x index, same delta" if fut else "") + ")")
+    out.extend("  " + line for line in textwrap.wrap(legend, 96))
     out.extend(forward_lines(s))
     if s["rejected"]:
         w("")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from monitor.fmt import money, note_lines, points, qty, scenario_label, shares
+import textwrap
+
+from monitor.fmt import adv_words, money, note_lines, ny_time, points, qty, scenario_label, shares
 
 
 def render_whatif(r: dict) -> str:
@@ -14,7 +16,7 @@ def render_whatif(r: dict) -> str:
         origin = "live: Redis checkpoint" if src.get("checkpoint") else "live: Redis, no checkpoint"
     else:
         origin = "chain file"
-    w(f"{r['underlying']}  spot {r['spot']:,.2f}  as of {r['as_of']}  model={r['model']}  "
+    w(f"{r['underlying']}  spot {r['spot']:,.2f}  as of {ny_time(r['as_of'])}  model={r['model']}  "
       f"({origin})")
     w(f"scenario: {scenario_label(r)}  -> spot {r['spot_after']:,.2f}  "
       f"({r['surface'].replace('_', ' ')})")
@@ -23,12 +25,17 @@ def render_whatif(r: dict) -> str:
     w(f"Dealer hedge flow: dealers {words}  (positive = dealers buy)")
     w(f"  full revaluation  {money(r['flow_usd']):>14}")
     w(f"  linear estimate   {money(r['flow_usd_linear']):>14}")
-    w(f"  shares            {qty(r['flow_shares']):>14}  ({shares(r['flow_shares'])})")
+    w(f"  units             {qty(r['flow_shares']):>14}  ({shares(r['flow_shares'])} of "
+      f"{r['underlying']})")
     if r["flow_es_contracts"] is not None:
-        w(f"  ES equivalents    {qty(r['flow_es_contracts']):>14}  contracts "
+        fut = r.get("futures_symbol") or "future"
+        w(f"  {fut + ' equivalents':<18}{qty(r['flow_es_contracts']):>14}  contracts "
           f"(${r['es_multiplier']:g} x index)")
     w("  % of ADV          " + (f"{r['flow_pct_adv']:>+13.2f}%" if r["flow_pct_adv"] is not None
-                                else f"{'n/a':>14}  (adv_shares not configured)"))
+                                else f"{'n/a':>14}"))
+    out.extend(textwrap.wrap(adv_words(r), 96, initial_indent="    (",
+                             subsequent_indent="     "))
+    out[-1] += ")"
     w("")
     zg = r["zero_gamma"]
     w(f"zero gamma {points(zg)}" + ("" if zg is None else
@@ -43,7 +50,7 @@ def render_whatif(r: dict) -> str:
         extra.append(f"+{r['days']:g} day" + ("s" if r["days"] != 1 else ""))
     w("Flow curve" + (f" (with {', '.join(extra)})" if extra else ""))
     w(f"  {'spot %':>7} {'spot':>11} {'dealers':<7} {'flow $':>13} {'linear $':>13} "
-      f"{'shares':>12} {'GEX /1%':>13}")
+      f"{'units':>12} {'GEX /1%':>13}")
     for p in r["curve"]:
         mark = " <" if abs(p["spot_pct"] - r["spot_pct"]) < 1e-9 else ""
         w(f"  {p['spot_pct']:>+7.2f} {p['spot']:>11,.2f} "

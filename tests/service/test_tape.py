@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from monitor.books import decode_checkpoint, encode_checkpoint
+from monitor.config import UnderlyingSettings
 from monitor.pipeline import Pipeline
 from monitor.sinks.metrics import Metrics
 from monitor.state import build_state
@@ -118,7 +119,7 @@ def test_state_and_gauge_agree_with_a_recomputation_from_the_prints(book):
     p.apply([trade(s.book, r, customer_buys=buys, size=size, ts=ts)
              for r, buys, size, ts in prints])
     want = recompute(s.book, prints)
-    state, _ = build_state(s, [], adv_shares=2_000_000.0)
+    state, _ = build_state(s, [], und=UnderlyingSettings(adv_shares=2_000_000.0))
     hp = state["hedge_pressure_usd"]
     for k, v in want.items():
         assert hp["by_expiry"][k] == pytest.approx(v, rel=1e-12)
