@@ -176,12 +176,13 @@ def _data_dir(settings: Settings, explicit: Path | None) -> Path:
 
 
 def _note_cold_cache() -> None:
-    """One line on stderr when this version's numba kernels are not cached yet."""
-    from monitor.warmup import cache_is_cold  # (numba's cache directory: monitor.core.jit)
+    """One line on stderr when this process starts compiling a numba kernel its cache does
+    not hold (:func:`monitor.warmup.on_first_compile`)."""
+    from monitor.warmup import on_first_compile  # (numba's cache directory: monitor.core.jit)
 
-    if cache_is_cold():
-        typer.echo(f"monitor: compiling numerical kernels (once per version, {COLD_COMPILE}; "
-                   "`monitor warmup` does it ahead of time)", err=True)
+    on_first_compile(lambda: typer.echo(
+        f"monitor: compiling numerical kernels (once per version, {COLD_COMPILE}; "
+        "`monitor warmup` does it ahead of time)", err=True))
 
 
 @app.command()
@@ -197,19 +198,20 @@ def warmup(
     import time
 
     from monitor.books import build_books
-    from monitor.warmup import cache_is_cold, warm_up
+    from monitor.warmup import cache_dir, on_first_compile, warm_up
 
     t0 = time.perf_counter()
     try:
         settings = _settings(config)
-        cold = cache_is_cold()
-        if cold:
-            typer.echo(f"monitor: compiling numerical kernels ({COLD_COMPILE})...", err=True)
+        typer.echo(f"monitor: warming numba's cache {cache_dir()}", err=True)
+        on_first_compile(lambda: typer.echo(
+            f"monitor: compiling numerical kernels ({COLD_COMPILE})...", err=True))
         report = warm_up(build_books(settings, _chains(settings, chain), settings.base))
     except USER_ERRORS as err:
         fail_on(err)
     typer.echo(f"kernels ready: {report.kernels} kernels in {time.perf_counter() - t0:.1f} s "
-               f"({'compiled now' if cold else 'already cached'}); cache {report.cache_dir}")
+               f"({f'{report.compiled} signatures compiled now' if report.compiled else 'already cached'}); "
+               f"cache {report.cache_dir}")
 
 
 @app.command()
@@ -270,7 +272,7 @@ def run(
     from monitor.books import build_books
     from monitor.logs import configure_logging
     from monitor.service import ServiceError, run_service
-    from monitor.warmup import cache_is_cold
+    from monitor.warmup import on_first_compile
 
     try:
         positive("--duration", duration)
@@ -283,9 +285,10 @@ def run(
         configure_logging(log_format or settings.log_format)
         log = structlog.get_logger("monitor")
         log.info("config_loaded", file=str(settings.config_file), origin=settings.config_origin)
-        if cache_is_cold():  # a log event here: the service's stderr is its log stream
-            log.warning("kernels_compiling", note=f"once per version, {COLD_COMPILE}; "
-                        "`monitor warmup` does it ahead of time; /readyz waits for it")
+        # a log event, not a line: the service's stderr is its log stream
+        on_first_compile(lambda: log.warning(
+            "kernels_compiling", note=f"once per version, {COLD_COMPILE}; `monitor warmup` "
+            "does it ahead of time; /readyz waits for it"))
         books = build_books(settings, _chains(settings, chain), settings.base)
     except USER_ERRORS as err:
         fail_on(err)

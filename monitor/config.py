@@ -319,7 +319,7 @@ class AlertSecrets(Section):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEALERFLOW_", env_nested_delimiter="__",
-                                      extra="forbid")
+                                      extra="forbid", env_ignore_empty=True)
 
     log_format: Literal["auto", "json", "console"] = "auto"
     pricing: PricingSettings = PricingSettings()
@@ -468,6 +468,61 @@ def _known_keys(loc: tuple) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
+ENV_PREFIX = "DEALERFLOW_"
+#: DEALERFLOW_ variables that are not settings (read by the commands themselves)
+OTHER_ENV = (CONFIG_ENV, "DEALERFLOW_DATA")
+
+
+def _env_path_known(parts: list[str]) -> tuple[bool, list[str]]:
+    """(whether ``parts``, a lower-case setting path, names a setting; the keys allowed
+    where it first goes wrong). A dict of sections (``underlyings``) takes any key, then
+    that section's keys; a dict of plain values (``pricing.rates``, ``bounds`` of an
+    underlying) any key."""
+    model = Settings
+    rest = list(parts)
+    while rest:
+        key = rest.pop(0)
+        if model is None:  # inside a dict of plain values
+            return not rest, []
+        fields = {name.lower(): f for name, f in model.model_fields.items()}
+        field = fields.get(key)
+        if field is None:
+            return False, list(fields)
+        inner, keyed = _model_of(field.annotation)
+        if keyed and rest:
+            rest.pop(0)  # the dict key: underlyings.SPX
+            model = inner
+        elif inner is not None:
+            model = inner
+        else:
+            plain_dict = typing.get_origin(field.annotation) is dict
+            return (not rest) or (plain_dict and len(rest) == 1), []
+    return True, []
+
+
+def check_environment(environ=None) -> None:
+    """Every ``DEALERFLOW_*`` variable must name a setting (or be one of
+    :data:`OTHER_ENV`): a misspelled one (``DEALERFLOW_PRICNG__RATE``) would otherwise be
+    ignored in silence. :class:`ConfigError` naming it, with a did-you-mean. (An empty
+    variable counts as unset: ``env_ignore_empty``.)"""
+    environ = os.environ if environ is None else environ
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in OTHER_ENV or not environ[name]:
+            continue
+        parts = name[len(ENV_PREFIX):].lower().split("__")
+        ok, allowed = _env_path_known(parts)
+        if ok:
+            continue
+        bad = next(i for i in range(1, len(parts) + 1) if not _env_path_known(parts[:i])[0])
+        near = difflib.get_close_matches(parts[bad - 1], allowed, n=1, cutoff=0.6)
+        hint = ""
+        if near:
+            fixed = parts[:bad - 1] + [near[0]] + parts[bad:]
+            hint = f" (did you mean {ENV_PREFIX}{'__'.join(fixed).upper()}?)"
+        raise ConfigError(f"environment variable {name}: unknown setting "
+                          f"{'.'.join(parts)}{hint}")
+
+
 def describe_error(err: ValidationError, yaml_path: Path) -> str:
     """One line for the first error of ``err`` (and how many more there are)."""
     first = err.errors()[0]
@@ -492,6 +547,7 @@ def load_settings(path: str | os.PathLike | None = None, **overrides) -> Setting
     docstring), with ``overrides`` on top. :class:`ConfigError` (one line) when the file
     or the environment cannot be used."""
     yaml_path, origin = locate_config(path)
+    check_environment()
 
     class _Settings(Settings):
         @classmethod

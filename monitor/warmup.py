@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from numba.core.registry import CPUDispatcher
 from monitor.core.book import Book
 from monitor.core.kernels import PARALLEL_MIN_UPDATES
 
-__all__ = ["WarmupReport", "warm_up", "cache_is_cold", "compiled_signatures", "compiled_here"]
+__all__ = ["WarmupReport", "warm_up", "on_first_compile", "compiled_signatures", "compiled_here"]
 
 #: the modules whose kernels count (monitor.core and the wire records decoder)
 KERNEL_MODULES = ("monitor.core", "monitor.wire")
@@ -50,10 +51,29 @@ def cache_dir() -> Path:
     return Path(numba.config.CACHE_DIR)
 
 
-def cache_is_cold() -> bool:
-    """True when no kernel of this version of the core has been cached yet."""
-    d = cache_dir()
-    return not d.is_dir() or not any(d.rglob("*.nbi"))
+def on_first_compile(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` once, when this process first compiles a kernel of
+    :data:`KERNEL_MODULES` because numba's per-function cache did not hold that signature:
+    numba's own ``numba:compile`` event, which fires on a cache miss only (what
+    ``kernels_ready`` counts as compiled). So the "compiling" line is said exactly when a
+    compile happens, also when another install left some of the cache's files behind."""
+    from numba.core import event
+
+    class _First(event.Listener):
+        done = False
+
+        def on_start(self, ev) -> None:
+            if self.done:
+                return
+            fn = getattr((ev.data or {}).get("dispatcher"), "py_func", None)
+            if str(getattr(fn, "__module__", "")).startswith(KERNEL_MODULES):
+                self.done = True
+                callback()
+
+        def on_end(self, ev) -> None:
+            pass
+
+    event.register("numba:compile", _First())
 
 
 def _kernels():

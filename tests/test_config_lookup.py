@@ -86,3 +86,42 @@ def test_daily_without_data_names_every_place(clean_env, monkeypatch):
     assert "$DEALERFLOW_DATA (not set)" in lines[0] and "--data" in lines[0]
     r = CliRunner().invoke(app, ["study", "--out", str(clean_env / "o")])
     assert r.exit_code == 2 and "no real-data directory found" in r.stderr
+
+
+def test_a_misspelled_environment_variable_is_an_error_with_a_did_you_mean(clean_env,
+                                                                           monkeypatch):
+    """DEALERFLOW_PRICNG__RATE would otherwise be ignored in silence."""
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+    from monitor.config import ConfigError, load_settings
+
+    monkeypatch.setenv("DEALERFLOW_PRICNG__RATE", "0.05")
+    with pytest.raises(ConfigError, match=r"^environment variable DEALERFLOW_PRICNG__RATE: "
+                                          r"unknown setting pricng\.rate \(did you mean "
+                                          r"DEALERFLOW_PRICING__RATE\?\)$"):
+        load_settings()
+    r = CliRunner().invoke(app, ["snapshot", "whatever.csv"])
+    assert r.exit_code == 2
+    assert r.stderr.strip() == ("monitor: error: environment variable DEALERFLOW_PRICNG__RATE: "
+                                "unknown setting pricng.rate (did you mean "
+                                "DEALERFLOW_PRICING__RATE?)")
+    monkeypatch.delenv("DEALERFLOW_PRICNG__RATE")
+    # deeper paths, dict keys and plain-value dicts are settings too
+    for name in ("DEALERFLOW_UNDERLYINGS__NDX__MULTIPLIER", "DEALERFLOW_PRICING__RATES__30",
+                 "DEALERFLOW_UNDERLYINGS__SPX__BOUNDS__SPOT_BAND_PCT"):
+        monkeypatch.setenv(name, "7")
+        load_settings()
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DEALERFLOW_UNDERLYINGS__SPX__MULTIPLER", "7")
+    with pytest.raises(ConfigError, match="did you mean DEALERFLOW_UNDERLYINGS__SPX__MULTIPLIER"):
+        load_settings()
+
+
+def test_an_empty_environment_variable_is_unset(clean_env, monkeypatch):
+    from monitor.config import load_settings
+
+    monkeypatch.setenv("DEALERFLOW_PRICING__RATE", "")
+    monkeypatch.setenv("DEALERFLOW_REDIS__URL", "")
+    s = load_settings()
+    assert s.pricing.rate == 0.04 and s.redis.url == "redis://127.0.0.1:6379/0"

@@ -95,15 +95,42 @@ def test_monitor_warmup_then_already_cached():
     assert "compiling" not in again.stderr
 
 
-def test_cold_cache_note_is_one_line_and_only_when_cold(tmp_path):
+FIRST_COMPILE = textwrap.dedent("""
+    import sys
+    from monitor.warmup import on_first_compile
+    on_first_compile(lambda: print("COMPILING", flush=True))
+    if sys.argv[1] == "price":
+        from monitor.core.black76 import price
+        price(100.0, 95.0, 0.25, 0.2, 1.0, True)
+    else:
+        from monitor.core.smile_fit import _box_lsq3
+        import numpy as np
+        k = np.linspace(-0.1, 0.1, 9)
+        _box_lsq3(k, 0.04 + k * k, np.ones(9), 0.0, 0.1)
+""")
+
+
+def test_the_compiling_note_follows_numba_s_per_function_cache(tmp_path):
+    """One kernel cached by an earlier process (its .nbi files in the cache, as another
+    install leaves them) does not make the cache warm: the note comes from numba's own
+    compile event, so it is said when, and only when, a kernel is compiled here."""
+    cache = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run(which):
+        out = subprocess.run([sys.executable, "-c", FIRST_COMPILE, which], capture_output=True,
+                             text=True, timeout=600, env={**os.environ, **cache})
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.count("COMPILING")
+
+    assert run("price") == 1  # a fresh cache: compiled, said once
+    assert list((tmp_path / "cache").rglob("*.nbi"))  # the cache now holds files
+    assert run("price") == 0  # loaded from the cache: nothing said
+    assert run("fit") == 1  # another kernel, not in the cache: said, files or not
+    # a command that fails before computing anything compiles nothing and says nothing
     cold = run_monitor("snapshot", str(tmp_path / "missing.csv"),
                        NUMBA_CACHE_DIR=str(tmp_path / "empty-cache"))
-    assert cold.returncode == 2
-    notes = [x for x in cold.stderr.splitlines() if "compiling numerical kernels" in x]
-    assert len(notes) == 1 and "monitor warmup" in notes[0]
-    assert cold.stderr.splitlines()[-1].startswith("monitor: error:")
-    warm = run_monitor("snapshot", str(tmp_path / "missing.csv"))  # the suite's warm cache
-    assert warm.returncode == 2 and "compiling" not in warm.stderr
+    assert cold.returncode == 2 and "compiling numerical kernels" not in cold.stderr
+    assert cold.stderr.strip().splitlines()[-1].startswith("monitor: error:")
 
 
 COUNT_COMPILES = textwrap.dedent("""
