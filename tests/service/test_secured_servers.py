@@ -101,13 +101,14 @@ def test_state_is_stored_over_tls_with_an_acl_user(certs, tls_redis, tmp_path):
     with pytest.raises(redis.AuthenticationError):
         plain.get("x")
     env = _env(prefix, DEALERFLOW_REDIS__SSL_CA_CERTS=str(certs / "ca.pem"))
+    keys = f"{prefix}-demo"  # the embedded run writes under its own prefix
     rc, text = _run_until(env, ["--redis", url, "--metrics-port", str(free_port()),
                                 "--no-summary"],
-                          lambda: client.exists(f"{prefix}:SPX:state", f"{prefix}:SPX:checkpoint") == 2,
+                          lambda: client.exists(f"{keys}:SPX:state", f"{keys}:SPX:checkpoint") == 2,
                           tmp_path)
     assert rc == 0, text[-2000:]
-    assert client.exists(f"{prefix}:SPX:state", f"{prefix}:SPX:checkpoint") == 2, text[-2000:]
-    state = client.hgetall(f"{prefix}:SPX:state")
+    assert client.exists(f"{keys}:SPX:state", f"{keys}:SPX:checkpoint") == 2, text[-2000:]
+    state = client.hgetall(f"{keys}:SPX:state")
     assert float(state[b"spot"]) > 0
     assert '"redis_connected"' in text and "rediss://127.0.0.1" in text
     assert REDIS_PW not in text
@@ -133,7 +134,7 @@ def test_an_untrusted_certificate_is_refused_and_said(certs, tls_redis, tmp_path
     assert f"Redis at {url} is not reachable" in text
     client = redis.Redis.from_url(url, username="desk", password=REDIS_PW,
                                   ssl_ca_certs=str(certs / "ca.pem"))
-    assert client.exists(f"{prefix}:SPX:state") == 0
+    assert client.exists(f"{prefix}-demo:SPX:state", f"{prefix}:SPX:state") == 0
     assert REDIS_PW not in text
 
 
