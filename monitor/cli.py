@@ -222,7 +222,7 @@ def snapshot(
                                         "Black-76 Greeks; vendor: the file's delta and gamma"),
     model: PositionModel = typer.Option(None, help="dealer position model (default: the "
                                         "underlying's position_model in config.yaml)"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object (docs/analytics.md)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
     rate: float = typer.Option(None, help="risk-free rate, decimal (default from config)"),
     underlying: str = typer.Option(None, help=UNDERLYING_HELP),
@@ -535,7 +535,7 @@ def whatif(
                                 "expiry's fitted smile moves with the forward)"),
     plot: Path = typer.Option(None, help="write the flow-curve chart (zero gamma, walls and "
                               "spot marked) to this PNG file"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object (docs/analytics.md)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
     underlying: str = typer.Option(None, help=UNDERLYING_HELP),
 ) -> None:
@@ -590,12 +590,12 @@ def size(
                                    "running service's Redis keys instead of a chain file"),
     redis: str = typer.Option(None, help="Redis URL for --from-redis (default from config)"),
     demo: bool = typer.Option(False, "--demo", help=DEMO_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object (see README)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object (docs/analytics.md)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
     underlying: str = typer.Option(None, help=UNDERLYING_HELP),
 ) -> None:
     """The dealer flow your position would face in the standard scenarios, whether it
-    stands with or against that flow, and a suggested size multiplier (README: rule table)."""
+    stands with or against that flow, and a suggested size multiplier (docs/analytics.md: rule table)."""
     from monitor.analysis.size import size_position
     from monitor.options import parse_usd
     from monitor.regimes.sizing import state_labels

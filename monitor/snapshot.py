@@ -1,5 +1,5 @@
 """One snapshot of a book as plain data: the object behind ``monitor snapshot --json``
-(documented field by field in the README) and the source of the human table.
+(documented field by field in docs/analytics.md) and the source of the human table.
 
 Units: dollars (``_usd``); GEX per 1 % spot move, VEX per 1 implied-vol point, CEX per
 calendar day; levels in index points; scenario flows positive = dealers buy.
@@ -122,7 +122,7 @@ def scale_fields(und) -> dict:
 
 
 def build_snapshot(book: Book, top_strikes: int = 10, und=None) -> dict:
-    """Every number of ``monitor snapshot --json`` for ``book`` (see the README); ``und``:
+    """Every number of ``monitor snapshot --json`` for ``book`` (docs/analytics.md); ``und``:
     the underlying's settings, for the flows in futures contracts and % of ADV
     (:func:`scale_fields`)."""
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """What-if: the dealers' hedge flow for any mix of spot move, vol change and time passing,
 and the flow curve over a spot range (the object behind ``monitor whatif --json``,
-documented field by field in the README).
+documented field by field in docs/analytics.md).
 
 Units and signs (REFERENCE.md, Hedge flow; :mod:`monitor.core.scenarios`):
 
@@ -70,7 +70,7 @@ def whatif(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0,
            settings=None, curve_range=DEFAULT_CURVE_RANGE,
            curve_points: int = DEFAULT_CURVE_POINTS, source: dict | None = None,
            notes: list[str] | None = None, surface: str = "sticky_strike") -> dict:
-    """Every number of ``monitor whatif --json`` for ``book`` (README, ``monitor whatif``).
+    """Every number of ``monitor whatif --json`` for ``book`` (docs/analytics.md, ``monitor whatif``).
 
     ``settings``: a :class:`monitor.config.Settings` or the underlying's
     ``UnderlyingSettings`` (``es_multiplier``, ``adv_shares``); None = defaults (no ES,

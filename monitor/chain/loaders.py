@@ -128,7 +128,7 @@ def _read_text(path) -> tuple[Path, str]:
             raise ChainError(_one_line(f"corrupt gzip chain file {p}: {e}")) from None
     if _is_binary(raw):  # never echo a binary file's bytes
         raise ChainError(f"unknown chain layout in {p}: binary content, not a text chain "
-                         f"file (accepted: {', '.join(LAYOUTS)}; see the README's chain "
+                         f"file (accepted: {', '.join(LAYOUTS)}; see docs/conventions.md, chain "
                          f"layouts)")
     try:
         text = raw.decode("utf-8-sig")
@@ -183,8 +183,8 @@ def load_chain(path, *, layout: str | None = None, underlying: str | None = None
                 raise ChainError(f"unknown chain layout in {p}: binary content, not a text "
                                  f"chain file")
             raise ChainError(_one_line(f"unknown chain layout in {p} (first line: {first[:60]!r}; "
-                                       f"accepted: {', '.join(LAYOUTS)}; see the README's "
-                                       f"chain layouts)"))
+                                       f"accepted: {', '.join(LAYOUTS)}; see "
+                                       f"docs/conventions.md, chain layouts)"))
         return parsers[lay](text, p, und)
 
     return _load(path, parse, underlying)

@@ -1,7 +1,7 @@
 """Sizing: the dealer flow a user's position would face, whether the position stands
 with or against that mechanical flow, and a suggested size multiplier from a fixed rule
 table (the object behind ``monitor size --json`` and the ``sizing`` field of the
-published state; both documented in the README).
+published state; both documented in docs/analytics.md).
 
 Definitions
 -----------

@@ -43,7 +43,7 @@ class UnderlyingCycle:
     """One underlying's results of a publish cycle."""
 
     root: str
-    #: the published state (the Redis hash fields; README, Redis)
+    #: the published state (the Redis hash fields; docs/service.md, Redis)
     state: dict
     #: per-strike rows (``monitor.snapshot.strike_rows``)
     profile: list[dict]
