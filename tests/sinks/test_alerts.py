@@ -93,7 +93,7 @@ def test_slack_payload_shape():
                       "*Spot*\n5,812.25",
                       "*Zero gamma*\n5,840.00 (+0.48% vs spot)"]
     ctx = context["elements"][0]["text"]
-    assert ctx == "SPX · gamma regime · 2026-08-21 14:32:05 UTC (10:32:05 ET)"
+    assert ctx == "SPX · gamma regime · 2026-08-21 10:32:05 EDT (14:32:05 UTC)"  # New York first
 
 
 def test_slack_escapes_control_characters():
@@ -154,10 +154,11 @@ def test_extra_numbers_mechanical_and_missing_values():
 def test_held_note_text():
     since = datetime(2026, 8, 21, 14, 2, tzinfo=timezone.utc).timestamp()
     now = since + 600
+    # 14:02 UTC is 10:02 in New York (EDT)
     assert held_note(since, ["stale quotes"], now) == (
-        "Held back from 14:02 UTC while data quality was poor (stale quotes); resumed")
+        "Held back from 10:02 EDT while data quality was poor (stale quotes); resumed")
     assert held_note(since, ["stale quotes", "old open interest"], now + 86400) == (
-        "Held back from 2026-08-21 14:02 UTC while data quality was poor "
+        "Held back from 2026-08-21 10:02 EDT while data quality was poor "
         "(stale quotes; old open interest); resumed")
     assert "(reason not given)" in held_note(since, [], now)
 
@@ -468,7 +469,7 @@ async def test_quality_hold_then_resume_with_the_held_back_line(server):
         await asyncio.sleep(0.1)
     assert len(server.requests) == 2
     body = server.requests[1].json
-    line = "Held back from 14:02 UTC while data quality was poor (stale quotes); resumed"
+    line = "Held back from 10:02 EDT while data quality was poor (stale quotes); resumed"
     assert line in body["text"]
     assert any(line in b.get("text", {}).get("text", "") for b in body["blocks"])
     assert "long gamma → short gamma" in body["text"]  # the latest held alert

@@ -36,9 +36,9 @@
   underlying, or ``set_quality(True, ...)``), the held alerts are released in order
   through deduplication and the rate limit, each with this extra line (the ``note``)::
 
-      Held back from HH:MM UTC while data quality was poor (<reason>); resumed
+      Held back from HH:MM EDT while data quality was poor (<reason>); resumed
 
-  ``HH:MM`` (``YYYY-MM-DD HH:MM`` when not today, UTC) = when the first alert of that
+  ``HH:MM EDT`` (``YYYY-MM-DD HH:MM EDT`` when not today; New York) = when the first alert of that
   key was held (wall clock); ``<reason>`` = the distinct reasons given while it was
   held, joined by ``"; "`` (``reason not given`` when none).
 - ``close(timeout)`` stops accepting alerts, lets queued and rate-limited alerts go out

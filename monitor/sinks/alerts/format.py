@@ -36,7 +36,7 @@ from monitor.core.exposures import BY_KEY
 from monitor.fmt import finite, level, money
 from monitor.sinks.redis_sink import numpy_enc_hook
 
-_ET = ZoneInfo("America/New_York")  # the ET time beside UTC in the context line
+_ET = ZoneInfo("America/New_York")  # times a person reads (UTC beside it in the context line)
 
 __all__ = ["FORMATTERS", "AlertView", "describe", "format_slack", "format_teams",
            "format_generic", "alert_id", "held_note", "usd", "level", "encode"]
@@ -111,7 +111,7 @@ def _times(ts_ns) -> str:
         t = datetime.fromtimestamp(v / 1e9, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return ""
-    return t.strftime("%Y-%m-%d %H:%M:%S UTC") + t.astimezone(_ET).strftime(" (%H:%M:%S ET)")
+    return t.astimezone(_ET).strftime("%Y-%m-%d %H:%M:%S %Z") + t.strftime(" (%H:%M:%S UTC)")
 
 
 @dataclass(frozen=True)
@@ -297,14 +297,15 @@ def encode(obj) -> bytes:
 
 
 def _clock_text(wall: float, now_wall: float) -> str:
-    t = datetime.fromtimestamp(wall, tz=timezone.utc)
-    now = datetime.fromtimestamp(now_wall, tz=timezone.utc)
-    return t.strftime("%H:%M") if t.date() == now.date() else t.strftime("%Y-%m-%d %H:%M")
+    """``HH:MM EDT`` in New York (``YYYY-MM-DD HH:MM EDT`` when not today there)."""
+    t = datetime.fromtimestamp(wall, tz=_ET)
+    now = datetime.fromtimestamp(now_wall, tz=_ET)
+    return t.strftime("%H:%M %Z") if t.date() == now.date() else t.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def held_note(since_wall: float, reasons, now_wall: float | None = None) -> str:
-    """``Held back from HH:MM UTC while data quality was poor (<reason>); resumed``."""
+    """``Held back from HH:MM EDT while data quality was poor (<reason>); resumed``."""
     now_wall = time.time() if now_wall is None else now_wall
     why = "; ".join(r for r in reasons if r) or "reason not given"
-    return (f"Held back from {_clock_text(since_wall, now_wall)} UTC while data quality was "
+    return (f"Held back from {_clock_text(since_wall, now_wall)} while data quality was "
             f"poor ({why}); resumed")
