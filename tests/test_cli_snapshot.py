@@ -135,6 +135,12 @@ def test_human_output_fits_100_columns_and_spells_out_flows():
     assert res.exit_code == 0
     lines = res.stdout.splitlines()
     assert max(len(x) for x in lines) <= 100
+    # the scale of the dollar figures: days of the configured average daily volume
+    s = snapshot_json(CHAIN)
+    day_usd = s["adv_shares"] * s["spot"]
+    assert s["adv_shares"] > 0 and "July 2025" in s["adv_source"]
+    assert f"DEX = {s['dex_usd'] / day_usd:+,.1f} days of average daily volume" in res.stdout
+    assert f"GEX per 1% = {100 * s['gex_usd_per_pct'] / day_usd:+.1f}% of a day's volume" in res.stdout
     # the per-expiry table is folded: the first rows, one line for the rest, the total
     assert any(x.startswith("By expiry (the first 12 of ") for x in lines)
     assert any(x.lstrip().startswith("+") and " more " in x for x in lines)

@@ -85,6 +85,11 @@ def render_snapshot(s: dict) -> str:
         w(f"       DEX of out-of-the-money contracts alone {money(s['dex_otm_usd'])}; "
           f"{s['dex_itm_share']:.0%} of gross |DEX| is in-the-money legs")
         w("       (deep ITM: boxes, conversions, hedged by construction)")
+    if s.get("adv_shares"):  # the scale of a dollar delta: days of the underlying's volume
+        per_day = s["adv_shares"] * s["spot"]
+        w(f"       DEX = {s['dex_usd'] / per_day:+,.1f} days of average daily volume "
+          f"(out-of-the-money alone {s['dex_otm_usd'] / per_day:+,.1f});")
+        w(f"       GEX per 1% = {100 * s['gex_usd_per_pct'] / per_day:+.1f}% of a day's volume")
     w("")
     for text in textwrap.wrap(s["headline"], 96):
         w(f"  {text}")
