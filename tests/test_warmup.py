@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 from tests.data_paths import DATA_DIR
+from tests.data_paths import REPO_ROOT as REPO
 
 VIX = DATA_DIR / "cboe_chain_eod_2026" / "VIX" / "VIX_2026-08-21.csv.gz"
 
@@ -153,3 +154,48 @@ def test_compiled_here_counts_what_the_cache_did_not_hold(tmp_path):
         assert out.returncode == 0, out.stderr[-2000:]
         counts.append(int(out.stdout.strip().splitlines()[-1]))
     assert counts == [2, 0]
+
+
+PROBE = textwrap.dedent("""
+    from monitor.core.jit import kernel
+    from monitor.core.smile import two_sided  # an inlined helper of another module
+
+    @kernel
+    def probe(b, a):
+        return two_sided(b, a)
+
+    print(probe(1.0, 1.5), sum(probe.stats.cache_misses.values()))
+""")
+
+
+def test_a_changed_inlined_helper_recompiles_even_under_numba_cache_dir(tmp_path):
+    """numba keys a cached kernel on its own file only: the probe's file never changes,
+    the helper it inlines (monitor/core/smile.py) does. With NUMBA_CACHE_DIR set (as the
+    Dockerfile and the systemd unit set it), the cache folder is still keyed by the core's
+    sources, so the next run compiles the new helper instead of loading the old code."""
+    import shutil
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(REPO / "monitor", pkg / "monitor",
+                    ignore=shutil.ignore_patterns("__pycache__", "data"))
+    shutil.copytree(REPO / "monitor" / "data", pkg / "monitor" / "data")
+    (pkg / "probe.py").write_text(PROBE)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(pkg)}
+
+    def run() -> tuple[str, int]:
+        out = subprocess.run([sys.executable, "probe.py"], cwd=pkg, capture_output=True,
+                             text=True, timeout=300, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        value, misses = out.stdout.split()
+        return value, int(misses)
+
+    # spread 0.5 <= WIDE_SPREAD 0.5 x mid 1.25: a sane two-sided quote
+    assert run() == ("True", 1)   # compiled
+    assert run() == ("True", 0)   # loaded from the cache
+    smile = pkg / "monitor" / "core" / "smile.py"
+    text = smile.read_text()
+    assert "WIDE_SPREAD = 0.5\n" in text
+    smile.write_text(text.replace("WIDE_SPREAD = 0.5\n", "WIDE_SPREAD = 0.05\n"))
+    assert run() == ("False", 1)  # 0.5 > 0.05 x 1.25: the new rule, compiled anew
+    folders = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(folders) == 2  # one per version of the core's sources, under NUMBA_CACHE_DIR

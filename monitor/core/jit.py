@@ -6,8 +6,10 @@ see shared/LIBRARIES.md). The remaining flags give most of the speed.
 
 Caching: numba keys a cached kernel on its own file only, so editing an inlined helper in
 another module (``black76.py``, ``iv.py``) would leave stale machine code in use. The
-cache therefore lives in a directory named after a hash of every core source file
-(unless ``NUMBA_CACHE_DIR`` is set explicitly).
+cache therefore always lives in a directory named after a hash of every core source file
+and numba's version: under ``NUMBA_CACHE_DIR`` when it is set (a persistent folder of the
+Dockerfile or the systemd unit: an upgrade then compiles into a new subfolder instead of
+running the old Greeks with the new code), else under ``$XDG_CACHE_HOME/dealerflow/numba``.
 """
 
 import hashlib
@@ -32,9 +34,9 @@ def _source_hash() -> str:
 if not os.environ.get("NUMBA_THREADING_LAYER"):
     numba.config.THREADING_LAYER = "threadsafe"
 
-if not os.environ.get("NUMBA_CACHE_DIR"):
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    numba.config.CACHE_DIR = str(base / "dealerflow" / "numba" / _source_hash())
+_parent = os.environ.get("NUMBA_CACHE_DIR") or (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dealerflow" / "numba")
+numba.config.CACHE_DIR = str(Path(_parent) / _source_hash())
 
 
 def kernel(*args, parallel: bool = False, **kw):
