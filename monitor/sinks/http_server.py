@@ -7,6 +7,13 @@ and tick latency; and tests (and any synchronous caller) can query it from the s
 loop thread without dead-locking it. Why asyncio, not a thread per connection: idle or slow
 clients cost a socket each, not a thread, and concurrent connections are capped
 (``max_connections``; a request over the cap is answered 503 and its connection closed).
+The probes (:data:`PROBES`: ``/healthz``, ``/readyz``) are answered whatever the count: an
+orchestrator restarts a pod whose liveness probe fails, so anyone holding idle sockets
+could otherwise get a healthy monitor restarted.
+
+A malformed request (not HTTP, a bad header) is answered 400 by aiohttp and logged here
+once per kind at WARNING without a traceback (``http_bad_request``), then only counted
+(:attr:`HttpServer.bad_requests`): unauthenticated clients must not flood the logs.
 
 ``token``: when set, the ``protected`` paths (``/metrics``, ``/stream``, ``/wall``)
 require ``Authorization: Bearer <token>`` or, for a browser's page and its EventSource,
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import threading
 from collections.abc import Callable, Mapping
 
@@ -38,6 +46,32 @@ Page = Callable[[], tuple[int, str, bytes]]
 
 #: a keep-alive connection idle this long is closed (it holds a connection slot)
 KEEPALIVE_S = 15.0
+#: answered whatever the number of open connections (module docstring)
+PROBES = ("/healthz", "/readyz")
+
+
+class _BadRequests(logging.Filter):
+    """On the server's own logger (:meth:`HttpServer._server_logger`): a request error (a
+    malformed request) becomes one ``http_bad_request`` warning per kind, without its
+    traceback, then a count; anything else goes on to aiohttp's usual logger."""
+
+    def __init__(self, server: "HttpServer"):
+        super().__init__()
+        self.server = server
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not record.getMessage().startswith("Error handling request"):
+            logging.getLogger("aiohttp.server").handle(record)
+            return False
+        kind = type(exc).__name__
+        counts = self.server.bad_requests
+        counts[kind] = counts.get(kind, 0) + 1
+        if counts[kind] == 1:
+            _log.warning("http_bad_request", kind=kind,
+                         detail=" ".join(str(exc).split())[:160],
+                         note="further ones of this kind are counted, not logged")
+        return False
 
 
 class HttpServer:
@@ -57,6 +91,7 @@ class HttpServer:
         self.protected = protected
         self.port: int | None = None
         self.refused = 0  # requests answered 503 over the connection cap
+        self.bad_requests: dict[str, int] = {}  # malformed requests by kind (_BadRequests)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -103,8 +138,13 @@ class HttpServer:
             app.router.add_get(path, self._handler(path))
         for path, handler in self.handlers.items():
             app.router.add_get(path, handler)
+        # a logger of this server's own, outside logging's registry (a later dictConfig
+        # cannot disable it), whose filter handles every record aiohttp's server logs
+        errors = logging.Logger("monitor.http_server.aiohttp", logging.DEBUG)
+        errors.propagate = False
+        errors.addFilter(_BadRequests(self))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     keepalive_timeout=KEEPALIVE_S)
+                                     keepalive_timeout=KEEPALIVE_S, logger=errors)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.requested_port,
                            reuse_address=True)
@@ -126,7 +166,7 @@ class HttpServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):
-        if self._open_connections() > self.max_connections:
+        if request.path not in PROBES and self._open_connections() > self.max_connections:
             self.refused += 1
             return web.Response(status=503, text="too many connections\n",
                                 headers={"Connection": "close", "Retry-After": "1"})

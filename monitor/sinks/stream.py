@@ -45,6 +45,8 @@ _encode = msgspec.json.Encoder(enc_hook=numpy_enc_hook).encode
 
 #: comment line sent when nothing else was for this long (keeps proxies from closing)
 KEEPALIVE_S = 15.0
+#: the most bytes of frames one write carries (a slow client holds at most about this)
+SEND_CHUNK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,23 @@ class StreamHub:
         return resp
 
     async def _send(self, resp, events, roots) -> None:
-        body = b"".join(e.frame(self.boot) for e in events if not roots or e.root in roots)
-        if body:
-            await self._write(resp, body)
+        """The events in writes of at most about :data:`SEND_CHUNK_BYTES`: each write waits
+        for the client to take it (aiohttp drains past its buffer limit) within
+        ``write_timeout_s``, so a client that does not read holds one chunk, not the whole
+        ring (600 states of a large book are over 100 MB)."""
+        chunk: list[bytes] = []
+        size = 0
+        for e in events:
+            if roots and e.root not in roots:
+                continue
+            frame = e.frame(self.boot)
+            chunk.append(frame)
+            size += len(frame)
+            if size >= SEND_CHUNK_BYTES:
+                await self._write(resp, b"".join(chunk))
+                chunk, size = [], 0
+        if chunk:
+            await self._write(resp, b"".join(chunk))
 
     async def _write(self, resp, body: bytes) -> None:
         await asyncio.wait_for(resp.write(body), self.write_timeout_s)

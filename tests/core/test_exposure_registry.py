@@ -49,9 +49,14 @@ def test_contributions_are_the_registry_formula_by_hand():
     gamma = book.c.gamma[0]
     # hand: gamma = phi(d1) / (S sigma sqrt T), d1 = 0.1
     assert gamma == pytest.approx(math.exp(-0.005) / math.sqrt(2 * math.pi) / 20.0, rel=1e-6)
+    # REFERENCE's definitions written out, not read from the registry: (greek, S power, scale)
+    by_hand = {"dex_usd": ("delta", 1, 1.0), "gex_usd_per_pct": ("gamma", 2, 0.01),
+               "vex_usd_per_vol_pt": ("vanna", 1, 0.01), "cex_usd_per_day": ("charm", 1, 1 / 365)}
+    assert set(by_hand) == {e.key for e in EXPOSURES}
     for e in EXPOSURES:
-        greek = getattr(book.c, e.greek)[0]
-        want = 3.0 * 100.0 * greek * 100.0 ** e.spot_power * e.scale
+        greek_name, power, scale = by_hand[e.key]
+        greek = getattr(book.c, greek_name)[0]
+        want = 3.0 * 100.0 * greek * 100.0 ** power * scale
         assert getattr(book.c, e.field)[0] == pytest.approx(want, rel=1e-12), e.key
         assert book.totals[e.key] == pytest.approx(want, rel=1e-12), e.key
     assert book.totals["gex_usd_per_pct"] == pytest.approx(3 * 100 * gamma * 100 * 100 * 0.01)

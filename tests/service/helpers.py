@@ -114,8 +114,12 @@ class Lockstep:
                 await asyncio.sleep(0.002)
 
 
-async def run_until(monitor, n_ticks: int, timeout: float = 60.0) -> int:
-    """Run ``monitor`` until it has received ``n_ticks`` ticks (or timeout), then stop it."""
+async def run_until(monitor, n_ticks: int, timeout: float = 240.0) -> int:
+    """Run ``monitor`` until it has received ``n_ticks`` ticks, then stop it; its exit code.
+    A run that ends short of them (the hang guard ``timeout`` ran out, or the source ended
+    early) raises: a caller never compares the state of a run cut short. A monitor with
+    ``max_ticks`` (it stops itself) must reach the smaller of the two."""
+    target = n_ticks if monitor.max_ticks is None else min(n_ticks, monitor.max_ticks)
 
     async def watch():
         loop = asyncio.get_running_loop()
@@ -127,6 +131,9 @@ async def run_until(monitor, n_ticks: int, timeout: float = 60.0) -> int:
     watcher = asyncio.create_task(watch())
     rc = await monitor.run()
     watcher.cancel()
+    if monitor.ticks_received < target:
+        raise AssertionError(f"run_until: the run ended after {monitor.ticks_received:,} of "
+                             f"{target:,} ticks (hang guard {timeout:g} s)")
     return rc
 
 

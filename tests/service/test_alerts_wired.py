@@ -33,7 +33,7 @@ def test_regime_changes_reach_the_webhook_once_each():
             mon = Monitor(settings, MemorySource(items), books(settings),
                           sinks=[AlertSink(alerts)])
             items.monitor = mon
-            assert await run_until(mon, len(ticks), timeout=60) == 0
+            assert await run_until(mon, len(ticks), timeout=240) == 0  # a hang guard
             return mon
 
         mon = asyncio.run(main())

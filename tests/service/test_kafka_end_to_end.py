@@ -113,9 +113,12 @@ async def test_session_state_equals_whole_chain_and_bad_input_is_counted(kafka_b
             row = expected.agg.by_strike[k, :, GEX]
             if row[CALLS] or row[PUTS]:
                 assert close(gex[float(strike)], row[CALLS] + row[PUTS]), strike
-        # a regime event was published with its sentence
-        assert events and events[0]["event"]["to"] in ("long_gamma", "short_gamma")
-        assert "Dealers" in events[0]["event"]["message"]
+        # a regime event was published with its sentence, and the two agree: the first
+        # label (no hysteresis yet) is the side its own sentence reads
+        first = events[0]["event"]
+        side = "long" if first["message"].startswith("Dealers long gamma") else "short"
+        assert first["message"].startswith(f"Dealers {side} gamma")
+        assert first["from"] is None and first["to"] == f"{side}_gamma"
 
         # /metrics shows the same numbers and the bad input by reason
         m = scrape(port)

@@ -102,7 +102,7 @@ async def test_redis_restart_loses_no_regime_event(redis_server_binary):
             server.start()
 
         task = asyncio.create_task(outage())
-        assert await run_until(mon, len(ticks), timeout=60) == 0
+        assert await run_until(mon, len(ticks), timeout=240) == 0  # a hang guard
         await asyncio.wait_for(task, 5)
         assert len(mon.events) >= 5
         reader = RedisSink(settings.redis)

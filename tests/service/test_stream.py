@@ -192,3 +192,31 @@ def test_wall_page_files_are_served_and_self_contained():
     for body in (html, pages["/wall.js"]()[2].decode(), pages["/wall.css"]()[2].decode()):
         assert "http://" not in body.replace("http://www.w3.org/2000/svg", "")
         assert "https://" not in body  # no CDN, nothing fetched from elsewhere
+
+
+async def test_the_ring_is_sent_in_bounded_writes():
+    """A new client is handed the ring in writes of about SEND_CHUNK_BYTES, each awaited
+    (so a client that reads nothing holds one chunk, not the ring: 600 states of a large
+    book are over 100 MB); every frame arrives whole and in order."""
+    from monitor.sinks.stream import SEND_CHUNK_BYTES, StreamHub
+
+    hub = StreamHub(history=40)
+    payload = b"x" * 100_000
+    for _ in range(40):  # 4 MB of events
+        hub.publish("state", "SPX", b'{"p":"' + payload + b'"}')
+
+    class Recorder:
+        def __init__(self):
+            self.writes: list[bytes] = []
+
+        async def write(self, body: bytes) -> None:
+            self.writes.append(body)
+
+    rec = Recorder()
+    events, _ = hub.since(None)
+    await hub._send(rec, events, set())
+    sizes = [len(w) for w in rec.writes]
+    frame = len(events[0].frame(hub.boot))
+    assert len(sizes) >= 40 * frame // (SEND_CHUNK_BYTES + frame)
+    assert max(sizes) <= SEND_CHUNK_BYTES + frame
+    assert b"".join(rec.writes) == b"".join(e.frame(hub.boot) for e in events)

@@ -200,7 +200,18 @@ def test_settled_vs_live_from_the_sessions_prints_in_state_metrics_and_checkpoin
         state["gex_usd_per_pct"] + want, rel=1e-9)
     diff = sum(r["gex_live_usd_per_pct"] - r["gex_settled_usd_per_pct"] for r in profile)
     assert diff == pytest.approx(want, rel=1e-6)
-    assert svl["label"] in ("amplifying", "dampening", "flip", "same")
+    # the label by its definition, from the hand-computed flow and the state's own GEX:
+    # same below 2 % of the settled book's gross |GEX| (classic: |position| = open
+    # interest), else flip / amplifying / dampening by the signs
+    gross = float(sum(b.oi * M * np.abs(b.c.gamma) * b.spot**2 * 0.01))
+    settled = state["gex_usd_per_pct"]
+    if abs(want) < 0.02 * gross:
+        label = "same"
+    elif (settled + want > 0) != (settled > 0):
+        label = "flip"
+    else:
+        label = "amplifying" if (want > 0) == (settled > 0) else "dampening"
+    assert svl["label"] == label
     o = observation(s, state, None)
     assert (o.settled_vs_live, o.live_gex_usd_per_pct) == (svl["label"],
                                                             svl["live_gex_usd_per_pct"])

@@ -43,10 +43,14 @@ def test_idle_connections_cost_no_thread_and_the_cap_answers_503():
         assert threading.active_count() <= threads
         code, body = get(port, "/metrics")
         assert code == 503 and "too many connections" in body
+        # the probes are answered whatever the count: idle sockets cannot get a healthy
+        # monitor restarted by its orchestrator
+        assert get(port, "/healthz")[0] == 200
+        assert get(port, "/readyz")[0] in (200, 503) and "too many" not in get(port, "/readyz")[1]
         for s in socks:
             s.close()
         socks = []
-        wait(lambda: get(port, "/healthz")[0] == 200)
+        wait(lambda: get(port, "/metrics")[0] == 200)
     finally:
         for s in socks:
             s.close()
@@ -85,3 +89,28 @@ def test_a_taken_port_is_an_oserror_in_the_caller():
     finally:
         a.stop()
         b.stop()
+
+
+def test_malformed_requests_are_one_warning_per_kind_without_a_traceback(capsys):
+    """Unauthenticated clients sending garbage must not flood the logs: the first of each
+    kind is one WARNING line (http_bad_request, no traceback), the rest are counted."""
+    from monitor.logs import configure_logging
+
+    configure_logging("json")
+    m = Metrics()
+    port = m.serve("127.0.0.1", 0)
+    server = m._server
+    try:
+        for _ in range(5):  # a bad header line: aiohttp answers 400
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+                assert s.recv(100).split(b" ")[1] == b"400"
+        wait(lambda: sum(server.bad_requests.values()) == 5)
+        assert get(port, "/healthz")[0] == 200  # still serving
+    finally:
+        m.stop()
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if "http_bad_request" in x]
+    assert len(lines) == 1 and '"level": "warning"' in lines[0], err[-2000:]
+    assert "Traceback" not in err and "Error handling request" not in err
+    assert list(server.bad_requests.values()) == [5]

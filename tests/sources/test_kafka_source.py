@@ -315,7 +315,10 @@ async def test_rebalance_commits_applied_offsets_of_revoked_partitions(kafka_boo
         assert any(revoked_calls), "on_revoked not called with the old assignment"
         assert await _nothing_more(src2, 1.0) == []  # src1 committed on revoke: no re-delivery
         keep_polling.cancel()
-        assert await asyncio.gather(keep_polling, return_exceptions=True)
+        (kept,) = await asyncio.gather(keep_polling, return_exceptions=True)
+        # src1 polled through the rebalance without an error and, nothing new being
+        # published, received nothing more (cancelled while polling, or its window ran out)
+        assert isinstance(kept, asyncio.CancelledError) or kept == [], kept
     finally:
         await src2.stop()
         await src1.stop()
