@@ -100,8 +100,8 @@ def _eval_contract(i, is_call, group, F, status, G, spot, mult, warm):
     elif b > a:
         code = st.CROSSED
     else:
-        # the fit keeps each smile's variance positive at every strike (smile_fit); a
-        # smile without (one stored by hand) leaves the contract to its own mid
+        # the fit keeps each smile's variance positive at every strike (smile_fit); where
+        # a smile is not (one stored by hand), the contract keeps its own mid
         v = np.nan
         if not two_sided(b, a) and has_smile(G, j):
             v = smile_var(G, j, math.log(F[STRIKE, i] / G[FWD_ROW, j]))
