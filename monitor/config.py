@@ -103,6 +103,10 @@ class BoundsSettings(Section):
                                        "absurd_size")
     max_oi_contracts: float = Field(1e7, gt=0, description="more open interest in one "
                                     "contract is absurd_oi")
+    max_spot_x: float = Field(3.0, gt=1, description="a spot above this multiple of the "
+                              "chain's spot at start, or below its inverse, is absurd_price "
+                              "however many ticks repeat it (the band below only holds a "
+                              "spot until confirmed)")
     spot_band_pct: float = Field(20.0, gt=0, description="a spot this far from the last "
                                  "good one is held (spot_unconfirmed) until confirmed")
     spot_confirm_ticks: int = Field(3, ge=1, description="consecutive ticks within the band "

@@ -106,6 +106,7 @@ class UnderlyingState:
     spare: Book | None = None  # the arrays the book had before the last refresh: reused
     bounds: object = None  # monitor.config.BoundsSettings of this underlying
     max_px: np.ndarray | None = None  # per row: the highest believable option price
+    spot_range: tuple = (0.0, math.inf)  # the believable spots (bounds.max_spot_x)
     skew_ns: int = 0  # bounds.max_clock_skew_s, ns (0: no event-clock limit)
     past_ns: int = 0  # bounds.max_past_s, ns (0: no limit)
     jump_votes: list = field(default_factory=list)  # ts_ns of ticks beyond the clock skew
@@ -347,6 +348,7 @@ class Pipeline:
             s.position_model, s.base_model = (models or {}).get(root, (book.model, book.model))
             s.bounds = (bounds or {}).get(root) or BoundsSettings()
             s.max_px = s.bounds.max_price_x * np.maximum(book.c.strike, book.spot)
+            s.spot_range = (book.spot / s.bounds.max_spot_x, book.spot * s.bounds.max_spot_x)
             s.skew_ns = int(s.bounds.max_clock_skew_s * 1e9)
             s.past_ns = int(s.bounds.max_past_s * 1e9)
             self.states[root] = s
@@ -384,12 +386,13 @@ class Pipeline:
                                   dtype=np.bool_)
         # underlying ticks in the scan: per underlying, its last spot's ts_ns, the spot the
         # band is judged from (pending, else the book's), the book's spot, the band (%),
-        # whether a due refresh would start now, and the ticks the scan applied
+        # whether a due refresh would start now, and the ticks the scan applied (the band:
+        # its % and the believable spots, lowest and highest, per underlying)
         self.spot_ts_a = np.zeros(len(sizes), dtype=np.int64)
         self.spot_ref_a = np.ones(len(sizes))
         self.book_spot_a = np.ones(len(sizes))
-        self.band_a = np.array([s.bounds.spot_band_pct for s in self.state_list],
-                               dtype=np.float64)
+        self.band_a = np.array([(s.bounds.spot_band_pct, *s.spot_range)
+                                for s in self.state_list], dtype=np.float64).reshape(-1, 3)
         self.refresh_ok_a = np.zeros(len(sizes), dtype=np.bool_)
         self.spot_n_a = np.zeros(len(sizes), dtype=np.int64)
         self.pend_bid = np.zeros(len(self.last_ts))
@@ -776,6 +779,11 @@ class Pipeline:
             return 0
         if price <= 0.0:
             self.counts.reject(s.root, "underlying", "negative_price", f"{t.root} {price}")
+            return 0
+        lo, hi = s.spot_range
+        if not lo <= price <= hi:  # never believed, however often repeated
+            self.counts.reject(s.root, "underlying", "absurd_price",
+                               f"{t.root} {price} (believable {lo:g}..{hi:g})")
             return 0
         if not self._ts_ok(s, t.ts_ns, "underlying", t.root):
             return 0

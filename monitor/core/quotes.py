@@ -65,7 +65,7 @@ def classify(price, bid, ask, last_price):
 def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px, state_of,
                clock, skew, past, max_size, tape_lo, tape_hi, py_trades, pend_bid,
                pend_ask, pend_mark, book_bid, book_ask, last_px, out, side, spot_of,
-               spot_px, spot_ts, spot_ref, book_spot, band_pct, reeval_frac, refresh_ok,
+               spot_px, spot_ts, spot_ref, book_spot, bands, reeval_frac, refresh_ok,
                spot_n):
     """Screen and apply, in order from ``start``, the quotes and trades of a columns batch
     (``rows`` from :func:`lookup_symbols`) as the pipeline's per-tick path does, and stop
@@ -89,7 +89,8 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
     here only when that path would apply them without a word: the price finite and
     positive, the time inside the limits and not before the underlying's last spot
     (``spot_ts[u]``), the move from the last spot (``spot_ref[u]``) inside the band
-    (``band_pct[u]``, in %), and no whole-chain refresh to start (a move from the book's
+    (``bands[u, 0]``, in %), the price inside the believable spots ``bands[u, 1] ..
+    bands[u, 2]`` (``bounds.max_spot_x``), and no whole-chain refresh to start (a move from the book's
     spot ``book_spot[u]`` of ``reeval_frac`` or more where ``refresh_ok[u]``). Such a
     tick advances ``spot_ts``, the event clock and ``spot_ref`` (the pending spot) and
     is counted in ``spot_n[u]``; any other stops the scan. Any other row of another kind
@@ -109,7 +110,8 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
             if past[u] > 0 and t < clock[u] - past[u]:
                 return k
             # (the same arithmetic as the per-tick path, so both decide alike)
-            if abs(px / spot_ref[u] - 1.0) * 100.0 > band_pct[u]:
+            if (abs(px / spot_ref[u] - 1.0) * 100.0 > bands[u, 0] or px < bands[u, 1]
+                    or px > bands[u, 2]):
                 return k
             if refresh_ok[u] and abs(px / book_spot[u] - 1.0) >= reeval_frac:
                 return k

@@ -46,7 +46,9 @@ ABSURD = [
     ("absurd_price", OptionTrade(ts_ns=TS + 1, symbol=SYM, price=3.01 * max(STRIKE, BASE.spot),
                                  size=1.0)),
     ("absurd_price", VolIndex(ts_ns=TS + 1, symbol="VIX", value=1e6)),
-    ("spot_unconfirmed", UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=1e7)),
+    ("absurd_price", UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=1e7)),
+    ("spot_unconfirmed", UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0,
+                                        last=BASE.spot * 1.5)),
     ("future_ts", quote(TS + DAY)),
     ("past_ts", quote(TS - 2 * DAY)),
 ]
@@ -204,3 +206,29 @@ def test_a_clock_jump_is_believed_when_enough_votes_lie_within_the_skew():
     assert len(s.jump_votes) == 12 and x not in s.jump_votes
     assert s.vote_clock_jump(x + 1) is None and s.vote_clock_jump(x + 2) is None
     assert s.vote_clock_jump(x + 3) == x + 1
+
+
+def test_an_absurd_spot_is_never_believed_however_often_repeated():
+    """Spot 1e7 sent five times (the confirmation takes three): each one is absurd_price
+    (beyond 3 x the chain's spot at start, bounds.max_spot_x), none votes, the book keeps
+    its spot; the per-tick path and the columns scan judge alike. A real 30 % gap is still
+    confirmed by three ticks (test above)."""
+    from monitor.wire.columns import from_ticks
+
+    for columns in (False, True):
+        p = pipeline(spot_confirm_ticks=3)
+        s = p.states["SPX"]
+        ticks = [UnderlyingTick(ts_ns=TS + k, root="SPX", bid=0, ask=0, last=1e7)
+                 for k in range(1, 6)]
+        assert p.apply([from_ticks(ticks)] if columns else ticks) == 0
+        assert p.counts.rejected[("SPX", "absurd_price")] == 5
+        assert s.spot_votes == [] and s.pending_spot is None and s.book.spot == BASE.spot
+        # a drift in steps inside the 20 % band is stopped at the believable edge too
+        q = pipeline(spot_band_pct=20, spot_confirm_ticks=3)
+        steps = [UnderlyingTick(ts_ns=TS + k, root="SPX", bid=0, ask=0,
+                                last=BASE.spot * 1.15 ** k) for k in range(1, 10)]
+        q.apply([from_ticks(steps)] if columns else steps)
+        qs = q.states["SPX"]
+        assert (qs.pending_spot or qs.book.spot) <= 3.0 * BASE.spot
+        assert q.counts.rejected[("SPX", "absurd_price")] == sum(
+            t.last > 3.0 * BASE.spot for t in steps)
