@@ -489,15 +489,6 @@ def smiles(
         typer.echo(render_smile_rows(rows, markdown=markdown))
 
 
-def _demo_keys(settings: Settings, demo: bool) -> Settings:
-    """``settings`` reading the embedded demo's Redis keys (``--demo``:
-    ``{redis.prefix}-demo``, where `monitor run` without Kafka writes), else unchanged."""
-    if not demo:
-        return settings
-    return settings.model_copy(update={"redis": settings.redis.model_copy(
-        update={"prefix": settings.demo_redis_prefix})})
-
-
 def _book_for(path: Path | None, from_redis: str | None, redis: str | None,
               settings: Settings, underlying: str | None = None, demo: bool = False):
     """(book, source, notes, live state or None) from a chain file or the live service
@@ -509,7 +500,8 @@ def _book_for(path: Path | None, from_redis: str | None, redis: str | None,
     if demo and from_redis is None:
         raise ValueError("--demo reads the embedded demo's Redis keys: it needs --from-redis ROOT")
     if from_redis is not None:
-        live = load_live(_demo_keys(settings, demo), from_redis, url=redis, base=settings.base)
+        live = load_live(settings.demo_keys() if demo else settings, from_redis, url=redis,
+                         base=settings.base)
         return live.book, live.source, live.notes, live.state
     return book_from_chain(path, settings, settings.base, underlying), None, None, None
 
@@ -665,7 +657,8 @@ def events(
     named on stderr first: the live (Kafka) runs', or with --demo the embedded demo's."""
     try:
         positive("--duration", duration)
-        settings = _demo_keys(_settings(config, redis={"url": redis}), demo)
+        settings = _settings(config, redis={"url": redis})
+        settings = settings.demo_keys() if demo else settings
         prefix = settings.redis.prefix
         other = ("the live runs' are under the configured prefix: omit --demo" if demo else
                  f"the embedded demo's are under {settings.demo_redis_prefix}: --demo")

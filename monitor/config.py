@@ -370,6 +370,12 @@ class Settings(BaseSettings):
         demo never writes where a live (Kafka) run reads."""
         return f"{self.redis.prefix}-demo"
 
+    def demo_keys(self) -> "Settings":
+        """These settings with the Redis keys under :attr:`demo_redis_prefix` (the
+        embedded simulator writes there; ``--demo`` reads there)."""
+        return self.model_copy(update={"redis": self.redis.model_copy(
+            update={"prefix": self.demo_redis_prefix})})
+
     @property
     def base(self) -> Path | None:
         """Folder that relative paths of the configuration start from."""

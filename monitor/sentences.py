@@ -108,7 +108,8 @@ def gamma_reading(*, gex_usd_per_pct: float, spot: float, zero_gamma: float | No
 
 
 def _where(r: GammaReading) -> str:
-    return f"{abs(r.dist_pct):.2f}% {'below' if r.dist_pct < 0 else 'above'} spot"
+    """Where zero gamma lies: ``0.18% below`` (spot)."""
+    return f"{abs(r.dist_pct):.2f}% {'below' if r.dist_pct < 0 else 'above'}"
 
 
 def gamma_sentence(*, gex_usd_per_pct: float, spot: float, zero_gamma: float | None,
@@ -128,13 +129,13 @@ def gamma_sentence(*, gex_usd_per_pct: float, spot: float, zero_gamma: float | N
     if r.kind in ("plain", "fragile"):
         tail = ("moves are damped, price tends to pin" if r.local == "long"
                 else "feedback risk: their hedging adds to the move")
-        fragile = f"; fragile: zero gamma is {_where(r)}" if r.kind == "fragile" else ""
+        fragile = f"; fragile: zero gamma is {_where(r)} spot" if r.kind == "fragile" else ""
         return (f"Dealers {r.local} gamma ({g} per 1%, locally): {r.clauses[0]}, "
                 f"{r.clauses[1]} (full revaluation); {tail}{fragile}")
     lead = f"Dealers {r.local} gamma here ({g} per 1%, locally)"
     order = r.clauses
     if r.kind == "crossed":
-        lead += f", but zero gamma is {_where(r)}"
+        lead += f", but zero gamma is {_where(r)} spot"
         order = r.clauses if r.crossed == "fall" else r.clauses[::-1]
     return f"{lead}: {order[0]}; {order[1]} (full revaluation)"
 
@@ -151,8 +152,7 @@ def short_form(r: GammaReading) -> str:
     words = state_words(r)
     if r.dist_pct is None or r.kind not in ("fragile", "crossed"):
         return words
-    where = f"{abs(r.dist_pct):.2f}% {'below' if r.dist_pct < 0 else 'above'}"
-    return f"{words}: flips {where}" if r.kind == "fragile" else f"{words} ({where})"
+    return f"{words}: flips {_where(r)}" if r.kind == "fragile" else f"{words} ({_where(r)})"
 
 
 def _inputs(state: Mapping, move_pct: float) -> dict:

@@ -769,10 +769,7 @@ def embedded_prefix(settings: Settings) -> Settings:
     """Without Kafka (the embedded simulator), the Redis keys under their own prefix,
     ``{redis.prefix}-demo`` (:attr:`Settings.demo_redis_prefix`): a demo never writes
     where a live run reads; else unchanged."""
-    if settings.kafka.bootstrap:
-        return settings
-    return settings.model_copy(update={"redis": settings.redis.model_copy(
-        update={"prefix": settings.demo_redis_prefix})})
+    return settings if settings.kafka.bootstrap else settings.demo_keys()
 
 
 def make_source(settings: Settings, books: dict[str, Book]) -> tuple[Source, bool]:

@@ -85,9 +85,7 @@ def whatif(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0,
         raise ValueError(f"spot_pct must be above -100, got {spot_pct!r}")
     if days < 0:
         raise ValueError(f"days must be 0 or more, got {days!r}")
-    und = _und(settings, book.underlying)
-    es = float(und.es_multiplier or 0.0)
-    adv = float(und.adv_shares or 0.0)
+    scale = scale_fields(_und(settings, book.underlying))
     spot = float(book.spot)
     f = hedge_flow(book, float(spot_pct), float(vol_pts), float(days), surface)
     grid = _grid(curve_range, curve_points, float(spot_pct))
@@ -119,9 +117,9 @@ def whatif(book, spot_pct: float = 0.0, vol_pts: float = 0.0, days: float = 0.0,
         "spot_after": spot * (1.0 + spot_pct / 100.0),
         "flow_usd": f.flow_usd,
         "flow_usd_linear": f.flow_usd_linear,
-        **flow_units(f.flow_usd, spot, es, adv),
+        **flow_units(f.flow_usd, spot, scale["es_multiplier"], scale["adv_shares"]),
         "dealers": "buy" if f.flow_usd > 0 else "sell" if f.flow_usd < 0 else "none",
-        **scale_fields(und),
+        **scale,
         **t,
         "zero_gamma": zg,
         "zero_gamma_distance_pct": None if zg is None else 100.0 * (zg / spot - 1.0),

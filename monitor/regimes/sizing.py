@@ -50,7 +50,7 @@ from pathlib import Path
 from monitor.books import Position, position_rows, read_positions, resolve
 from monitor.core import status as st
 from monitor.core.scenarios import flow_units
-from monitor.fmt import money
+from monitor.fmt import money, scenario_label
 from monitor.regimes.engine import LABELS
 
 SCHEMA_VERSION = 1
@@ -116,14 +116,6 @@ FLOW_CLAIMS = {
 }
 
 
-def _scenario_name(r: Mapping) -> str:
-    if r["spot_pct"]:
-        return f"spot {r['spot_pct']:+g}%"
-    if r["vol_pts"]:
-        return f"IV {r['vol_pts']:+g} pts"
-    return f"+{r['days']:g} day"
-
-
 def _explain(rule: str, rows: list[dict], labels: list[str], multiplier: float) -> str:
     """The rule's explanation, unless the table contradicts what it says the dealers do
     (:data:`FLOW_CLAIMS`): then what the table shows, and that the size comes from the
@@ -135,7 +127,7 @@ def _explain(rule: str, rows: list[dict], labels: list[str], multiplier: float) 
     broken = [r for r in rows if which(r) and r["alignment"] != promised]
     if not broken:
         return EXPLANATIONS[rule]
-    shown = "; ".join(f"{_scenario_name(r)} they {r['dealers']} "
+    shown = "; ".join(f"{scenario_label(r)} they {r['dealers']} "
                       f"{money(abs(r['flow_usd']), signed=False)}" for r in broken)
     return (f"The labels in force ({', '.join(labels)}) select the {rule} rule (size "
             f"x{multiplier:g}), but this book's full revaluation does not show the flow it "
