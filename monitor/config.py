@@ -40,7 +40,7 @@ from pydantic_settings import (
 )
 
 from monitor.core.positions import MODELS
-from monitor.paths import packaged_config
+from monitor.paths import DATA_ENV, packaged_config
 
 PositionModel = Literal[MODELS + ("flow", "positions")]  # type: ignore[valid-type]
 
@@ -480,7 +480,7 @@ def _known_keys(loc: tuple) -> list[str]:
 
 ENV_PREFIX = "DEALERFLOW_"
 #: DEALERFLOW_ variables that are not settings (read by the commands themselves)
-OTHER_ENV = (CONFIG_ENV, "DEALERFLOW_DATA")
+OTHER_ENV = (CONFIG_ENV, DATA_ENV)
 
 
 def _env_path_known(parts: list[str]) -> tuple[bool, list[str]]:

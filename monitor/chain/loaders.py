@@ -168,15 +168,16 @@ def sniff_layout(text: str) -> str | None:
 def load_chain(path, *, layout: str | None = None, underlying: str | None = None) -> Chain:
     """Load any supported chain file (gzip or plain). ``layout`` forces one of
     :data:`LAYOUTS`; ``underlying`` overrides the name the loader would infer."""
+    forced = None
     if layout is not None:
-        lay = _LAYOUT_ALIASES.get(layout.strip().lower())
-        if lay is None:
+        forced = _LAYOUT_ALIASES.get(layout.strip().lower())
+        if forced is None:
             raise ChainError(f"unknown chain layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     parsers = {"quotedata": _quotedata_from_text, "eod": _eod_from_text,
                "long": _long_from_text, "canonical": _canonical_from_text}
 
     def parse(text: str, p: Path, und: str | None) -> Chain:
-        lay = sniff_layout(text) if layout is None else _LAYOUT_ALIASES[layout.strip().lower()]
+        lay = forced or sniff_layout(text)
         if lay is None:
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
             if not first[:200].isprintable():  # never echo a binary file's bytes
