@@ -84,11 +84,10 @@ def realised_vol_pct(closes: np.ndarray, start: int, days: int = VOL_DAYS) -> fl
     return float(np.std(r, ddof=1) * math.sqrt(252.0) * 100.0)
 
 
-#: the two wall definitions scored side by side: key suffix -> words
-DEFINITIONS = {
-    "": "walls on their side of spot (call at or above, put at or below)",
-    "_any_strike": "walls over every strike (the largest call / put |GEX| anywhere)",
-}
+#: the two wall definitions scored side by side: the suffix of the walls' fields and of the
+#: rows' keys -> what the rows' statements add. "": the walls on their side of spot (call at
+#: or above, put at or below); "_any_strike": the largest call / put |GEX| anywhere
+DEFINITIONS = {"": "", "_any_strike": " (any strike)"}
 WALL_STATS = {  # key -> (statement, wall field, OHLC column, held)
     "high_at_or_below_call_wall": ("next session's high at or below the call wall",
                                    "call_wall", "high", lambda x, w: x <= w),
@@ -114,8 +113,8 @@ def _block_estimate(y: np.ndarray, event: np.ndarray, level: float, versus: str
     ok = np.isfinite(y)
     n_ev, n_rest = int((event & ok).sum()), int((~event & ok).sum())
     e.n = n_ev if versus == "none" else min(n_ev, n_rest)
-    e.extra.update({"k": int(np.nansum(np.where(event, y, np.nan)))} if versus == "none"
-                   else {})
+    if versus == "none":  # the sessions that held, for "k of n"
+        e.extra["k"] = int(np.nansum(np.where(event, y, np.nan)))
     return e
 
 
@@ -133,7 +132,7 @@ def levels_scorecard(rows: list[dict], spx: pd.DataFrame, level: float = 0.95
     col = {k: spx[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close")}
     n = len(rows)
     out = []
-    for suffix in DEFINITIONS:
+    for suffix, words in DEFINITIONS.items():
         for key, (statement, field, price, held) in WALL_STATS.items():
             y = np.full(n, np.nan)
             for i, (r, k) in enumerate(zip(rows, nxt)):
@@ -142,8 +141,7 @@ def levels_scorecard(rows: list[dict], spx: pd.DataFrame, level: float = 0.95
                     y[i] = float(held(col[price][k], w))
             if suffix and np.isnan(y).all():
                 continue  # rows without the unrestricted walls (older callers)
-            out.append(ScoreRow(key + suffix, statement + ("" if not suffix else
-                                                           " (any strike)"),
+            out.append(ScoreRow(key + suffix, statement + words,
                                 _block_estimate(y, np.isfinite(y), level, "none"), "share"))
     rv = np.full(n, np.nan)
     below = np.zeros(n, dtype=bool)
