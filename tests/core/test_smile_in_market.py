@@ -57,15 +57,16 @@ def flat_smile_book(bids, asks, strikes, is_call, vol=0.25):
 def test_hand_cases_above_the_ask_below_the_bid_and_inside():
     # Black-76 at 25 %, F = 100, T = 0.25, r = 0 (by hand, Hull's formula):
     # put 90: 1.319; call 110: 1.681; call 120: 0.440 (vollib.black agrees)
-    b = flat_smile_book(bids=[0.0, 2.0, 0.0], asks=[0.40, 9.0, 3.0],
+    b = flat_smile_book(bids=[0.0, 2.0, 0.0], asks=[1.20, 9.0, 3.0],
                         strikes=[90.0, 110.0, 120.0], is_call=[False, True, True])
     row = {(float(b.c.strike[i]), bool(b.c.is_call[i])): i for i in range(3)}
     above, below, inside = row[(90.0, False)], row[(110.0, True)], row[(120.0, True)]
     F, T = float(b.g.fwd[0]), float(b.g.T[0])
     assert F == pytest.approx(100.0, rel=1e-12)  # no parity pair: S exp((r - q) T), r = q = 0
-    # the zero-bid put: the smile prices it at 1.32 > its 0.40 ask -> the IV of the ask
+    # the zero-bid put: the smile prices it at 1.319, just above its 1.20 ask -> the IV of
+    # the ask (a price just past a bound is judged by it)
     assert b.c.iv_source[above] == st.IV_SMILE_AT_BOUND
-    assert b.c.iv[above] == pytest.approx(_bs_iv(0.40, F, 90.0, T, 1.0, False), rel=1e-9)
+    assert b.c.iv[above] == pytest.approx(_bs_iv(1.20, F, 90.0, T, 1.0, False), rel=1e-9)
     assert b.c.iv[above] < 0.25
     # the wide call (2.0 x 9.0): 1.68 < its bid -> the IV of the bid
     assert b.c.iv_source[below] == st.IV_SMILE_AT_BOUND
