@@ -432,7 +432,9 @@ class Metrics:
         self._underlying = _BoundedLabel(cap=max_label_values)
         self._kind = _BoundedLabel(cap=max_label_values)
         self._reason = _BoundedLabel(REJECT_REASONS, cap=max_label_values)
-        self._regime = _BoundedLabel(tuple(regimes) + (UNKNOWN_REGIME,), cap=max_label_values)
+        self._regime_names = tuple(regimes)
+        self._regime = _BoundedLabel(self._regime_names + (UNKNOWN_REGIME,),
+                                     cap=max_label_values)
         self._ready = threading.Event()
         self._server: HttpServer | None = None
 
@@ -451,11 +453,15 @@ class Metrics:
             self.ticks.labels(self._underlying(underlying), self._kind(kind), outcome).inc(n)
 
     def add_underlying(self, underlying: str) -> None:
-        """Create the underlying's rejection counters at 0 for every known reason: a
-        series that exists before its first increment gives ``rate()`` its start (a
-        counter born at 1 would hide that first rejection from rate and increase)."""
+        """Create the underlying's rejection counters at 0 for every known reason, and its
+        regime-change counters at 0 for every known regime: a series that exists before
+        its first increment gives ``rate()`` its start (a counter born at 1 would hide
+        that first rejection or change from rate and increase)."""
+        u = self._underlying(underlying)
         for reason in REJECT_REASONS:
-            self.ticks_rejected.labels(self._underlying(underlying), self._reason(reason))
+            self.ticks_rejected.labels(u, self._reason(reason))
+        for regime in self._regime_names:
+            self.regime_changes.labels(u, regime)
 
     def count_rejected(self, underlying: str, reason: str, n: int = 1) -> None:
         if n:

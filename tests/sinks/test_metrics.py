@@ -184,6 +184,28 @@ def test_counters_and_histograms(served):
                  outcome="applied") == 7
 
 
+def test_added_underlying_exports_its_counters_at_zero_before_any_increment():
+    """Prometheus's rule for labelled counters: a series born at 1 hides its first
+    increment from rate() and increase(), and an alert rule naming it finds nothing."""
+    m = Metrics(regimes=("long_gamma", "short_gamma"))
+    m.add_underlying("NDX")
+
+    def samples():
+        out: dict[str, list] = {}
+        for family in text_string_to_metric_families(m.render().decode()):
+            for x in family.samples:
+                out.setdefault(x.name, []).append((x.labels, x.value))
+        return out
+
+    s = samples()
+    for regime in ("long_gamma", "short_gamma"):
+        assert value(s, "dealerflow_regime_changes_total", underlying="NDX", regime=regime) == 0
+    assert value(s, "dealerflow_ticks_rejected_total", underlying="NDX", reason="crossed") == 0
+    m.count_regime_change("NDX", "short_gamma")
+    assert value(samples(), "dealerflow_regime_changes_total", underlying="NDX",
+                 regime="short_gamma") == 1
+
+
 def test_label_values_stay_bounded():
     m = Metrics(max_label_values=4)
     for i in range(50):
