@@ -58,6 +58,7 @@ from monitor.core.book import Book
 from monitor.core.positions import dealer_positions
 from monitor.core.quotes import (
     APPLY,
+    DUPLICATE,
     REASONS,
     STALE,
     classify,
@@ -71,7 +72,7 @@ from monitor.wire.columns import QUOTE, TRADE, TickColumns, concat, from_ticks
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
 OTHER = "other"  # label for ticks whose underlying the monitor does not track
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3  # 3: each contract's last print ts_ns
 SAMPLES_PER_REASON = 3
 
 
@@ -95,6 +96,9 @@ class UnderlyingState:
     # per book row: the last print's price (tick rule), NaN: none yet; a slice of the
     # pipeline's array, as last_ts
     last_trade_px: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # per book row: the last applied print's ts_ns (-1: none); a print at or before it is
+    # a duplicate or stale (a slice of the pipeline's array, as last_ts)
+    last_print_ts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     pending_quote: dict = field(default_factory=dict)  # row -> (bid, ask) not yet applied
     customer_puts_sold: float = 0.0  # contracts, cumulative (sold - bought)
     classified: int = 0
@@ -167,11 +171,14 @@ class UnderlyingState:
         if same:
             np.copyto(old.last_ts, self.last_ts)
             np.copyto(old.last_trade_px, self.last_trade_px)
-            last_ts, last_px = old.last_ts, old.last_trade_px
+            np.copyto(old.last_print_ts, self.last_print_ts)
+            last_ts, last_px, print_ts = old.last_ts, old.last_trade_px, old.last_print_ts
         else:
             last_ts, last_px = self.last_ts.copy(), self.last_trade_px.copy()
+            print_ts = self.last_print_ts.copy()
         out = replace(self, book=book, last_ts=last_ts, flow_pos=dict(self.flow_pos),
-                      last_trade_px=last_px, pending_quote={}, tape=self.tape.copy(),
+                      last_trade_px=last_px, last_print_ts=print_ts, pending_quote={},
+                      tape=self.tape.copy(),
                       refreshing=None, touched=[], spare=None, frozen=None, tape_rows=[],
                       tape_q=[], tape_chunks=[])
         if reuse:
@@ -190,6 +197,7 @@ class UnderlyingState:
                 "flow_pos": {str(k): v for k, v in self.flow_pos.items()},
                 "last_trade_px": {str(k): float(self.last_trade_px[k])
                                   for k in np.flatnonzero(self.last_trade_px == self.last_trade_px)},
+                "last_print_ts": self.last_print_ts,
                 "customer_puts_sold": self.customer_puts_sold, "trades": self.trades,
                 "classified": self.classified, "unclassified": self.unclassified,
                 "last_trade_ts_ns": self.last_trade_ts_ns, "tape": self.tape.checkpoint()}
@@ -212,6 +220,7 @@ class UnderlyingState:
         self.last_trade_px[:] = np.nan
         for k, v in cp.get("last_trade_px", {}).items():
             self.last_trade_px[int(k)] = float(v)
+        self.last_print_ts[:] = cp.get("last_print_ts", -1)  # (version 2: none kept)
         self.trades = int(cp.get("trades", 0))
         self.classified = int(cp.get("classified", 0))
         self.unclassified = int(cp.get("unclassified", 0))
@@ -273,6 +282,7 @@ class Counts:
     ticks: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)
     samples: list = field(default_factory=list)
+    dropped: list = field(default_factory=list)  # a few samples per :meth:`drop` outcome
     dead: list = field(default_factory=list)
     current: object = None
     _sampled: Counter = field(default_factory=Counter)
@@ -287,6 +297,22 @@ class Counts:
         if (reason in DEAD_LETTER_REASONS and self.current is not None
                 and len(self.dead) < DEAD_LETTER_MAX):
             self.dead.append((reason, context[:1000], self.current))
+
+    def drop(self, und: str, kind: str, outcome: str, context: str, n: int = 1) -> None:
+        """``n`` well-formed ticks not applied because the book already holds them or
+        newer ones (``outcome``: ``duplicate`` or ``stale``): counted, and the first few of
+        each outcome kept with their context for the log (not rejections: a redelivery
+        is the at-least-once contract at work)."""
+        self.ticks[(und, kind, outcome)] += n
+        key = "drop:" + outcome
+        if self._sampled[key] < SAMPLES_PER_REASON:
+            self._sampled[key] += 1
+            self.dropped.append({"underlying": und, "kind": kind, "outcome": outcome,
+                                 "n": n, "context": context[:200]})
+
+    def take_dropped(self) -> list[dict]:
+        out, self.dropped = self.dropped, []
+        return out
 
     def take_dead(self) -> list[tuple[str, str, object]]:
         out, self.dead = self.dead, []
@@ -338,13 +364,15 @@ class Pipeline:
         sizes = [len(book.c.strike) for book in books.values()]
         self.last_ts = np.full(sum(sizes), -1, dtype=np.int64)
         self.last_px = np.full(sum(sizes), np.nan)  # per contract: last print (tick rule)
+        self.print_ts = np.full(sum(sizes), -1, dtype=np.int64)  # and its ts_ns
         self.state_list: list[UnderlyingState] = []  # (state id = position here)
         names: list[str] = []
         start = 0
         for (root, book), n in zip(books.items(), sizes):
             s = UnderlyingState(root=root, book=book, last_ts=self.last_ts[start:start + n],
                                 spot_ts_ns=book.now_ns, clock_ns=book.now_ns,
-                                last_trade_px=self.last_px[start:start + n], offset=start)
+                                last_trade_px=self.last_px[start:start + n],
+                                last_print_ts=self.print_ts[start:start + n], offset=start)
             s.position_model, s.base_model = (models or {}).get(root, (book.model, book.model))
             s.bounds = (bounds or {}).get(root) or BoundsSettings()
             s.max_px = s.bounds.max_price_x * np.maximum(book.c.strike, book.spot)
@@ -585,7 +613,7 @@ class Pipeline:
                                   self.clock_a, self.skew_a, self.past_a, self.max_size,
                                   self.tape_lo, self.tape_hi, self.py_trades, self.pend_bid,
                                   self.pend_ask, self.pend_mark, book_bid, book_ask,
-                                  self.last_px, codes, side, spot_of, spot_px,
+                                  self.last_px, self.print_ts, codes, side, spot_of, spot_px,
                                   self.spot_ts_a, self.spot_ref_a, self.book_spot_a,
                                   self.band_a, self.reeval_frac, self.refresh_ok_a,
                                   self.spot_n_a)
@@ -736,9 +764,18 @@ class Pipeline:
 
     def _count_rejected(self, tc: TickColumns, g, codes, rk: np.ndarray) -> None:
         """Rejected rows of a columns batch, counted as the per-tick path counts them
-        (stale quotes by underlying; the rest one by one, with context)."""
-        self._count_stale(g[rk[codes[rk] == STALE]])
-        for k in rk[codes[rk] != STALE].tolist():
+        (stale quotes by underlying, stale and duplicate trades as :meth:`Counts.drop`;
+        the rest one by one, with context)."""
+        code, kind = codes[rk], tc.kind[rk]
+        self._count_stale(g[rk[(code == STALE) & (kind == QUOTE)]])
+        for c, outcome in ((STALE, "stale"), (DUPLICATE, "duplicate")):
+            dk = rk[(code == c) & (kind == TRADE)]
+            for s_id, m in (self._by_state(g[dk]) if len(dk) else ()):
+                first = dk[m][0]
+                self.counts.drop(self.state_list[s_id].root, "trade", outcome,
+                                 f"{tc.name(first)} {tc.x0[first]}x{tc.x1[first]} "
+                                 f"ts_ns={tc.ts_ns[first]}", len(dk[m]))
+        for k in rk[(code != STALE) & (code != DUPLICATE)].tolist():
             t = tc.tick(k)
             self.counts.current = t
             name = t.symbol
@@ -860,6 +897,12 @@ class Pipeline:
             return 0
         if not self._ts_ok(s, t.ts_ns, "trade", t.symbol):
             return 0
+        last_print = s.last_print_ts[row]
+        if t.ts_ns <= last_print:  # printed before, or older than the last print
+            self.counts.drop(s.root, "trade", "duplicate" if t.ts_ns == last_print
+                             else "stale", f"{t.symbol} {t.price}x{t.size} ts_ns={t.ts_ns}")
+            return 0
+        s.last_print_ts[row] = t.ts_ns
         s.trades += 1
         s.last_trade_ts_ns = max(s.last_trade_ts_ns, t.ts_ns)
         q = s.pending_quote.get(row)

@@ -9,7 +9,9 @@ finite), ``NEGATIVE`` 3 (bid or ask < 0; a trade's price < 0 or size <= 0), ``CR
 (ask or trade price above the contract's ``max_px``: a multiple of its strike and the spot
 no option can be worth), ``FUTURE`` 6 (``ts_ns`` after the wall-clock limit), ``PAST`` 8
 (before its underlying's event clock minus the allowed past), ``STALE`` 5 (a quote older
-than the contract's last applied ``ts_ns``). A tick beyond its underlying's event clock
+than the contract's last applied ``ts_ns``; a trade older than its last applied print),
+``DUPLICATE`` 10 (a trade at its contract's last applied print's ``ts_ns``: the same
+print again, a redelivery or a producer's retry). A tick beyond its underlying's event clock
 plus the allowed skew stops the scan (the per-tick path counts it as a vote for a clock
 jump). Accepted quotes advance ``last_ts[row]`` and the event clock in order, so a later
 tick of the batch is checked against them.
@@ -31,6 +33,7 @@ REASONS = {UNKNOWN: "unknown_symbol", NAN: "nan", NEGATIVE: "negative_price",
 QUOTE, TRADE = 0, 1  # monitor.wire.columns kinds (any other kind stops the scan)
 ABSURD_SIZE = 9
 REASONS[ABSURD_SIZE] = "absurd_size"
+DUPLICATE = 10
 
 
 @kernel
@@ -64,9 +67,9 @@ def classify(price, bid, ask, last_price):
 @kernel
 def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px, state_of,
                clock, skew, past, max_size, tape_lo, tape_hi, py_trades, pend_bid,
-               pend_ask, pend_mark, book_bid, book_ask, last_px, out, side, spot_of,
-               spot_px, spot_ts, spot_ref, book_spot, bands, reeval_frac, refresh_ok,
-               spot_n):
+               pend_ask, pend_mark, book_bid, book_ask, last_px, last_print, out, side,
+               spot_of, spot_px, spot_ts, spot_ref, book_spot, bands, reeval_frac,
+               refresh_ok, spot_n):
     """Screen and apply, in order from ``start``, the quotes and trades of a columns batch
     (``rows`` from :func:`lookup_symbols`) as the pipeline's per-tick path does, and stop
     at the first row that path must take (returned; ``len(kind)`` when none is left): a
@@ -80,9 +83,10 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
     none), ``max_size`` the largest believable trade; ``ts_limit`` the wall-clock limit.
     ``out[k]``: the code (``APPLY`` or a reason). An accepted quote advances ``last_ts``
     and becomes the quote in force of its row (``pend_*``, marked with this batch's
-    ``serial``); an accepted trade is classified against the quote in force (else the
-    book's, ``book_bid[k]`` / ``book_ask[k]``) and the row's previous print (``last_px``,
-    NaN: none): ``side[k]`` = +1 customer buy / -1 sell / 0 unclassified.
+    ``serial``); a trade is accepted only after its row's last print (``last_print``, its
+    ``ts_ns``; -1: none), which it then advances, and is classified against the quote in
+    force (else the book's, ``book_bid[k]`` / ``book_ask[k]``) and the row's previous print
+    (``last_px``, NaN: none): ``side[k]`` = +1 customer buy / -1 sell / 0 unclassified.
 
     Underlying ticks (rows of another kind with ``spot_of[k]`` >= 0, the underlying, and
     ``spot_px[k]`` the price the per-tick path takes: last, else the midpoint) are applied
@@ -172,8 +176,12 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
             pend_mark[r] = serial
             out[k] = APPLY
             continue
+        if t <= last_print[r]:
+            out[k] = STALE if t < last_print[r] else DUPLICATE
+            continue
         if py_trades[u] or t < tape_lo[u] or t >= tape_hi[u]:
             return k
+        last_print[r] = t
         if pend_mark[r] == serial:
             side[k] = classify(a, pend_bid[r], pend_ask[r], last_px[r])
         else:

@@ -10,7 +10,7 @@ the suffix. Labels are bounded: ``underlying``, ``kind``, ``outcome``, ``reason`
 Updated by the pipeline (methods of :class:`Metrics`)::
 
     dealerflow_ticks_total{underlying,kind,outcome}      count_ticks()
-        outcome in applied | stale | rejected | ignored
+        outcome in applied | stale | duplicate | rejected | ignored
     dealerflow_ticks_rejected_total{underlying,reason}   count_rejected()
     dealerflow_regime_changes_total{underlying,regime}   count_regime_change()
     dealerflow_redis_events_dropped_total                count_redis_dropped()
@@ -94,7 +94,7 @@ from monitor.sinks.http_server import HttpServer
 
 NAMESPACE = "dealerflow"
 
-TICK_OUTCOMES = ("applied", "stale", "rejected", "ignored")
+TICK_OUTCOMES = ("applied", "stale", "duplicate", "rejected", "ignored")
 REJECT_REASONS = ("malformed", "wrong_encoding", "nan", "crossed", "negative_price", "unknown_symbol", "stale",
                   "out_of_order", "unknown_underlying", "no_quote", "below_intrinsic",
                   "above_upper_bound", "iv_no_converge", "expired", "future_ts", "past_ts",

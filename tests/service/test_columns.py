@@ -42,7 +42,8 @@ def _bad(ts: int) -> list:
         q(ts_ns=ts - 3 * DAY_NS),  # before the event clock's window
         t(price=math.nan), t(size=0.0), t(price=-1.0), t(size=1e9), t(price=1e9),
         t(symbol="SPXW991231P09999000"), t(ts_ns=ts + 10**18), t(ts_ns=ts - 3 * DAY_NS),
-        t(price=0.5 * (bid + ask)), t(price=0.5 * (bid + ask)),  # the second: unclassified
+        t(price=0.5 * (bid + ask)), t(price=0.5 * (bid + ask), ts_ns=ts + 1),  # unclassified
+        t(price=0.5 * (bid + ask), ts_ns=ts + 1), t(ts_ns=ts),  # a duplicate, a stale print
         OptionQuote(ts_ns=ts, symbol=SYM[:-15].ljust(6) + SYM[-15:], bid=bid, ask=ask),
     ]
 
@@ -112,6 +113,7 @@ def assert_same(a: Pipeline, b: Pipeline) -> None:
             assert getattr(sa, name) == getattr(sb, name), (root, name)
         assert np.array_equal(sa.last_ts, sb.last_ts)
         assert np.array_equal(sa.last_trade_px, sb.last_trade_px, equal_nan=True)
+        assert np.array_equal(sa.last_print_ts, sb.last_print_ts)
         assert sa.tape.checkpoint() == sb.tape.checkpoint()
         for arr in ("bid", "ask", "iv", "delta", "gamma", "pos"):
             assert np.array_equal(getattr(sa.book.c, arr), getattr(sb.book.c, arr),
