@@ -48,6 +48,7 @@ import msgspec
 import numba
 import structlog
 
+from monitor import failpoints
 from monitor.books import decode_checkpoint, encode_checkpoint, position_models
 from monitor.config import Settings
 from monitor.core.book import Book
@@ -586,6 +587,35 @@ class Monitor:
             return await self._publish_cycle(force)
 
     async def _publish_cycle(self, force) -> bool:
+        """The commit order, and what a crash or a failed step at each point must give
+        (``monitor.failpoints`` names the points; tests/service/test_fault_injection.py
+        tests every row against the real broker and Redis). Steps: (1) freeze: a copy of
+        each changed book and the source offsets its checkpoint covers; (2) each sink
+        writes the cycle: Redis the state, then the checkpoint; (3) the dead letters of
+        the applied batches are acknowledged; (4) the offsets are committed, only when
+        every durable sink stored its checkpoint.
+
+        ==========================  ======================================================
+        point                       after a restart (a new process, same group and prefix)
+        ==========================  ======================================================
+        crash ``state_stored``      the state is newer than the checkpoint; the restart
+                                    restores the older checkpoint and re-reads from its
+                                    offsets (nothing committed past it): final state as
+                                    an uninterrupted run's, no print applied twice
+        fail ``checkpoint_write``   not stored: no commit this cycle (the offsets wait
+                                    for the next stored checkpoint); the run goes on
+        crash ``checkpoint_stored`` checkpoint newer than the committed offsets: the
+                                    restart reads from the committed offsets and skips
+                                    what the checkpoint covers; nothing applied twice
+        crash ``dead_letters_sent`` as above; the dead letters may be sent again (at
+                                    least once), never lost
+        fail ``commit``             the cycle raises (logged); its offsets go back to be
+                                    committed with the next cycle's; nothing lost
+        crash ``committed``         checkpoint and offsets agree; the restart re-reads
+                                    nothing
+        ==========================  ======================================================
+
+        In every row: committed offsets never run ahead of a stored checkpoint's."""
         now = time.monotonic()
         if now - self._last_checkpoint_all >= self.settings.kafka.checkpoint_s:
             # every owned underlying's checkpoint now and then, changed or not: its offsets
@@ -621,10 +651,19 @@ class Monitor:
         self._failing_since = (None if stored or not up else (self._failing_since or now))
         if token is None:
             return stored
+        failpoints.hit("checkpoint_stored")
         if settling:
             await asyncio.gather(*settling, return_exceptions=True)
+        failpoints.hit("dead_letters_sent")
         if not self.checkpoints or stored:
-            await self.source.commit(token)
+            try:
+                if failpoints.hit("commit"):
+                    raise failpoints.FailpointError("commit: refused on command")
+                await self.source.commit(token)
+            except Exception:  # the next cycle commits them with its own
+                self._token = self.source.merge_tokens(token, self._token)
+                raise
+            failpoints.hit("committed")
         else:  # keep the offsets for the next cycle: nothing past the checkpoint is committed
             self._token = self.source.merge_tokens(token, self._token)
         return stored
@@ -635,6 +674,8 @@ class Monitor:
         counts = self.pipeline.counts
         for sample in counts.take_samples():
             log.warning("tick_rejected", **sample)
+        for sample in counts.take_dropped():
+            log.info("tick_dropped", **sample)
         out = []
         for now, synced in ((counts.ticks, self._synced_ticks),
                             (counts.rejected, self._synced_rejected)):
@@ -808,6 +849,8 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
     """``monitor run``: serve ``/metrics`` ``/healthz`` ``/readyz``, build the source and
     sinks from ``settings``, run until stopped (or ``duration`` seconds); the exit code.
     ``ServiceError`` when the metrics address cannot be served."""
+    if failpoints.ERROR:
+        raise ServiceError(failpoints.ERROR)
     settings = embedded_prefix(demo_settings(settings))
     metrics = Metrics(regimes=LABELS)
     ss = settings.stream

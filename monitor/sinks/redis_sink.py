@@ -65,6 +65,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from monitor import failpoints
 from monitor.config import RedisSettings
 from monitor.logs import redact
 from monitor.sinks.base import CheckpointStore, PublishCycle, Sink
@@ -318,10 +319,13 @@ class RedisSink(Sink, CheckpointStore):
         for u in cycle.underlyings:
             await self.publish(u.root, u.state, u.profile, u.events,
                                computed_at=time.perf_counter())
+            failpoints.hit("state_stored")
             if u.regime_history is not None:
                 await self.save_blob(u.root, "regime", u.regime_history)
             if u.checkpoint is not None:
-                stored = await self.save_blob(u.root, "checkpoint", u.checkpoint) and stored
+                ok = (not failpoints.hit("checkpoint_write")
+                      and await self.save_blob(u.root, "checkpoint", u.checkpoint))
+                stored = ok and stored
         return stored
 
     async def flush(self) -> None:
