@@ -87,6 +87,12 @@ class RecordingServer:
             q = self._script if path is None else self._paths.setdefault(path, deque())
             q.extend(actions)
 
+    def clear_script(self) -> None:
+        """Forget the scripted actions not yet used (``default`` answers from now on)."""
+        with self._lock:
+            self._script.clear()
+            self._paths.clear()
+
     def _next_action(self, path: str):
         with self._lock:
             for prefix, q in self._paths.items():

@@ -49,6 +49,23 @@ def event(to="short_gamma", frm="long_gamma", underlying="SPX", regime="gamma",
     return ev
 
 
+def _is_marker(r) -> bool:
+    return r.json is not None and "MARK" in str(r.json)
+
+
+async def nothing_more(server, sender) -> list:
+    """Proof that the alerts under test cause no further request (instead of a sleep): a
+    marker alert of another underlying is submitted after them and waited for. One task
+    per target sends its queue in order, retries included, so any further request for
+    them would have come before the marker. Returns the requests before it, and checks
+    that nothing came after it."""
+    sender.submit(event(underlying="MARK"))
+    await server.wait_for(lambda s: any(_is_marker(r) for r in s.delivered()), timeout=30)
+    k = next(i for i, r in enumerate(server.requests) if _is_marker(r))
+    assert len(server.requests) == k + 1, server.requests[k:]  # the marker, delivered once
+    return server.requests[:k]
+
+
 @pytest.fixture
 def server():
     with RecordingServer() as srv:
@@ -198,12 +215,12 @@ async def test_5xx_then_success_delivered_exactly_once(server):
     async with sender_for(server, max_retries=5) as sender:
         sender.submit(event())
         await server.wait_for(lambda s: len(s.delivered()) == 1)
-        await asyncio.sleep(0.1)  # nothing more arrives
-    assert [r.status for r in server.requests] == [500, 502, 503, 200]
-    assert len({r.headers["x-dealerflow-alert-id"] for r in server.requests}) == 1
-    assert len({r.body for r in server.requests}) == 1
-    st = sender.stats()
-    assert (st["sent"], st["retried"], st["failed"], st["dropped"]) == (1, 3, 0, 0)
+        reqs = await nothing_more(server, sender)
+    assert [r.status for r in reqs] == [500, 502, 503, 200]
+    assert len({r.headers["x-dealerflow-alert-id"] for r in reqs}) == 1
+    assert len({r.body for r in reqs}) == 1
+    st = sender.stats()  # (the marker: one more sent)
+    assert (st["sent"], st["retried"], st["failed"], st["dropped"]) == (2, 3, 0, 0)
 
 
 async def test_no_alert_lost_within_retry_budget(server):
@@ -226,10 +243,10 @@ async def test_5xx_past_the_budget_fails_once(server):
     async with sender_for(server, max_retries=2) as sender:
         sender.submit(event())
         await server.wait_for(lambda s: len(s.requests) == 3)
-        await asyncio.sleep(0.15)
-    assert len(server.requests) == 3
+        server.clear_script()  # (the 503s left are for nobody: the marker gets a 200)
+        assert len(await nothing_more(server, sender)) == 3
     st = sender.stats()
-    assert (st["sent"], st["retried"], st["failed"]) == (0, 2, 1)
+    assert (st["sent"], st["retried"], st["failed"]) == (1, 2, 1)
 
 
 async def test_timeout_is_retried_and_delivered_once(server):
@@ -249,9 +266,8 @@ async def test_slow_answer_within_the_timeout_is_not_retried(server):
     async with sender_for(server, timeout_s=1.0) as sender:
         sender.submit(event())
         await server.wait_for(lambda s: len(s.delivered()) == 1)
-        await asyncio.sleep(0.1)
-    assert len(server.requests) == 1
-    assert sender.stats()["retried"] == 0 and sender.stats()["sent"] == 1
+        assert len(await nothing_more(server, sender)) == 1
+    assert sender.stats()["retried"] == 0 and sender.stats()["sent"] == 2
 
 
 async def test_slow_answers_past_the_timeout_retried_then_delivered(server):
@@ -285,10 +301,9 @@ async def test_400_is_permanent_not_retried(server):
         async with sender:
             sender.submit(event())
             await server.wait_for(lambda s: len(s.requests) == 1)
-            await asyncio.sleep(0.15)
-    assert len(server.requests) == 1
+            assert len(await nothing_more(server, sender)) == 1
     st = sender.stats()
-    assert (st["sent"], st["retried"], st["failed"]) == (0, 0, 1)
+    assert (st["sent"], st["retried"], st["failed"]) == (1, 0, 1)
     failed = [e for e in logs if e["event"] == "alert_failed"]
     assert len(failed) == 1
     assert failed[0]["status"] == 400 and failed[0]["detail"] == "invalid_payload"
@@ -458,17 +473,16 @@ async def test_quality_hold_then_resume_with_the_held_back_line(server):
         sender.submit(event(), quality_ok=False, quality_reason="stale quotes")  # replaces it
         sender.submit(event(underlying="NDX"))  # NDX data is fine: sent now
         await server.wait_for(lambda s: len(s.delivered()) == 1)
-        await asyncio.sleep(0.15)
-        assert [r.json["text"].split()[0] for r in server.requests] == ["NDX"]
+        before = await nothing_more(server, sender)
+        assert [r.json["text"].split()[0] for r in before] == ["NDX"]
         st = sender.stats()
         assert st["held"] == 2 and st["coalesced"] == 1 and st["pending"]["held"] == 1
         assert st["quality_poor"] == ["SPX"]
         wall[0] += 300
         sender.set_quality(True)
-        await server.wait_for(lambda s: len(s.delivered()) == 2)
-        await asyncio.sleep(0.1)
-    assert len(server.requests) == 2
-    body = server.requests[1].json
+        await server.wait_for(lambda s: len(s.delivered()) == 3)  # NDX, the marker, SPX
+        assert len(server.requests) == 3
+    body = server.requests[2].json
     line = "Held back from 10:02 EDT while data quality was poor (stale quotes); resumed"
     assert line in body["text"]
     assert any(line in b.get("text", {}).get("text", "") for b in body["blocks"])
@@ -480,11 +494,10 @@ async def test_quality_resumes_with_the_next_good_submit(server):
     async with sender_for(server, rate_limit_per_min=600) as sender:
         sender.submit(event(), quality_ok=False, quality_reason="old open interest")
         sender.set_quality(False, "stale quotes", underlying="SPX")
-        await asyncio.sleep(0.1)
-        assert server.requests == []
+        assert await nothing_more(server, sender) == []  # SPX held
         sender.submit(event(underlying="SPX", regime="vanna", to="vanna_tailwind", frm=None))
-        await server.wait_for(lambda s: len(s.delivered()) == 2)
-    first, second = (r.json["text"] for r in server.delivered())
+        await server.wait_for(lambda s: len(s.delivered()) == 3)
+    first, second = (r.json["text"] for r in server.delivered()[1:])
     assert "(old open interest; stale quotes); resumed" in first and "gamma" in first
     assert "Held back" not in second and "vanna" in second
 
