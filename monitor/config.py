@@ -118,6 +118,10 @@ class BoundsSettings(Section):
                                     "clock_jump_confirm such ticks confirm the jump (0 = off)")
     clock_jump_confirm: int = Field(3, ge=1, description="ticks within max_clock_skew_s of "
                                     "each other that confirm a jump of the event clock")
+    clock_jump_window_s: float = Field(60.0, gt=0, description="a tick's vote for a clock "
+                                       "jump expires once its underlying's event clock has "
+                                       "moved this far past where it stood when the vote "
+                                       "was cast (event time)")
     max_past_s: float = Field(86400.0, ge=0, description="a tick dated more than this before "
                               "its underlying's event clock is past_ts (0 = off)")
 

@@ -113,7 +113,9 @@ class UnderlyingState:
     spot_range: tuple = (0.0, math.inf)  # the believable spots (bounds.max_spot_x)
     skew_ns: int = 0  # bounds.max_clock_skew_s, ns (0: no event-clock limit)
     past_ns: int = 0  # bounds.max_past_s, ns (0: no limit)
-    jump_votes: list = field(default_factory=list)  # ts_ns of ticks beyond the clock skew
+    # (ts_ns, event clock when cast) of ticks beyond the clock skew
+    jump_votes: list = field(default_factory=list)
+    jump_window_ns: int = 0  # bounds.clock_jump_window_s, ns
     spot_votes: list = field(default_factory=list)  # unconfirmed spots far from the last
     tape: HedgeTape = field(default_factory=HedgeTape)  # dealers' hedges of classified prints
     # classified prints of the batch in hand not yet in the tape (row, customer contracts),
@@ -130,10 +132,15 @@ class UnderlyingState:
     def vote_clock_jump(self, ts: int) -> int | None:
         """A tick dated beyond the clock skew votes for a jump of the event clock (a session
         opening after a gap): once ``clock_jump_confirm`` votes lie within the skew of each
-        other, the earliest of them (the votes are then cleared); else None."""
-        b, votes = self.bounds, self.jump_votes
-        votes.append(ts)
-        near = [v for v in votes if abs(v - ts) <= self.skew_ns]
+        other, the earliest of them (the votes are then cleared); else None. A vote expires
+        once the event clock has moved ``clock_jump_window_s`` past where it stood when the
+        vote was cast: a lone far-dated tick among a session's ordinary ones is not held
+        until two more come, minutes later (event time: the same on every run)."""
+        b = self.bounds
+        clock, window = self.clock_ns, self.jump_window_ns
+        votes = self.jump_votes = [v for v in self.jump_votes if clock - v[1] <= window]
+        votes.append((ts, clock))
+        near = [v for v, _ in votes if abs(v - ts) <= self.skew_ns]
         if len(near) >= b.clock_jump_confirm:
             votes.clear()
             return min(near)
@@ -379,6 +386,7 @@ class Pipeline:
             s.spot_range = (book.spot / s.bounds.max_spot_x, book.spot * s.bounds.max_spot_x)
             s.skew_ns = int(s.bounds.max_clock_skew_s * 1e9)
             s.past_ns = int(s.bounds.max_past_s * 1e9)
+            s.jump_window_ns = int(s.bounds.clock_jump_window_s * 1e9)
             self.states[root] = s
             self.state_list.append(s)
             book_symbols = list(np.array(book.chain.symbols(), dtype=object)[book.order])

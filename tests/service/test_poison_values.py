@@ -203,9 +203,30 @@ def test_a_clock_jump_is_believed_when_enough_votes_lie_within_the_skew():
     s.vote_clock_jump(x)
     for k in range(12):  # isolated votes, far from each other and from x
         assert s.vote_clock_jump(x + (k + 1) * 10 * skew) is None
-    assert len(s.jump_votes) == 12 and x not in s.jump_votes
+    assert len(s.jump_votes) == 12 and x not in [v for v, _ in s.jump_votes]
     assert s.vote_clock_jump(x + 1) is None and s.vote_clock_jump(x + 2) is None
     assert s.vote_clock_jump(x + 3) == x + 1
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_a_clock_jump_vote_expires_as_the_event_clock_moves_on(columns):
+    """The issue's case: one quote dated a day ahead, then the session's ordinary ticks for
+    two minutes of event time, then two more a day ahead: the first vote has expired
+    (clock_jump_window_s, 60 s), so the clock does not jump; three together do."""
+    sym, bid, ask = SYM, float(BASE.c.bid[ROW]), float(BASE.c.ask[ROW])
+    p = Pipeline({"SPX": copy.deepcopy(BASE)}, columns=columns, max_future_s=10 * 86400)
+    s = p.states["SPX"]
+    day = 86_400 * 10**9
+    q = lambda ts: OptionQuote(ts_ns=ts, symbol=sym, bid=bid, ask=ask)  # noqa: E731
+    p.apply([q(TS + day)])
+    p.apply([q(TS + k * 10**9) for k in range(1, 121)])  # two minutes of the session
+    clock = s.clock_ns
+    assert clock == TS + 120 * 10**9
+    p.apply([q(TS + day + 10**9), q(TS + day + 2 * 10**9)])
+    assert s.clock_ns == clock  # not believed: the first vote was 120 s of event time ago
+    assert p.counts.rejected[("SPX", "future_ts")] == 3
+    p.apply([q(TS + day + 3 * 10**9)])  # the third of three within the window: believed
+    assert s.clock_ns == TS + day + 3 * 10**9
 
 
 def test_an_absurd_spot_is_never_believed_however_often_repeated():
