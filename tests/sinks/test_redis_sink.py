@@ -306,6 +306,31 @@ async def test_outage_overflow_drops_oldest_and_reconnects_alone(prefix):
 
 
 @needs_binary
+async def test_a_failed_write_never_puts_its_state_back_over_a_newer_one(prefix):
+    """A state whose write failed is kept for the next write, unless a newer state of the
+    same underlying was published meanwhile: the newer one is what Redis must end with
+    (putting the failed one back over it left the hand-over state of a member in Redis)."""
+    import signal
+    with RedisServer() as srv:
+        s = RedisSink(RedisSettings(url=srv.url, prefix=prefix), reconnect_interval=0.1,
+                      op_timeout=0.3)
+        assert await s.start()
+        srv.proc.send_signal(signal.SIGSTOP)
+        try:
+            older = asyncio.create_task(s.publish("SPX", {**STATE, "spot": 5800.0}, []))
+            # published while the older one's write is in flight (it holds the write lock)
+            await wait_until(lambda: s._lock.locked(), 30.0)
+            newer = asyncio.create_task(s.publish("SPX", {**STATE, "spot": 5900.0}, []))
+            await asyncio.wait_for(asyncio.gather(older, newer), 30.0)
+            assert s.connected is False
+        finally:
+            srv.proc.send_signal(signal.SIGCONT)
+        assert await wait_until(lambda: s.connected and not s._pending, 10.0)
+        assert (await s.read_state("SPX"))["spot"] == 5900.0
+        await s.close()
+
+
+@needs_binary
 async def test_hung_server_times_out_and_resend_is_not_duplicated(prefix):
     """A stopped (SIGSTOP) server: publish returns after op_timeout; on SIGCONT Redis
     still executes the abandoned pipeline, and the re-sent events are recognised."""
