@@ -78,6 +78,7 @@ class StreamHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self.clients = 0
+        self.writing = 0  # of them, waiting in a write (a client not reading, or slow)
         self.dropped_clients = 0  # disconnected for not taking events in time
 
     # -- the service's side ---------------------------------------------------------------
@@ -185,7 +186,11 @@ class StreamHub:
             await self._write(resp, b"".join(chunk))
 
     async def _write(self, resp, body: bytes) -> None:
-        await asyncio.wait_for(resp.write(body), self.write_timeout_s)
+        self.writing += 1  # clients whose write waits for them to take it
+        try:
+            await asyncio.wait_for(resp.write(body), self.write_timeout_s)
+        finally:
+            self.writing -= 1
 
 
 _WALL_FILES = {"/wall": ("wall.html", "text/html; charset=utf-8"),

@@ -220,3 +220,49 @@ async def test_the_ring_is_sent_in_bounded_writes():
     assert len(sizes) >= 40 * frame // (SEND_CHUNK_BYTES + frame)
     assert max(sizes) <= SEND_CHUNK_BYTES + frame
     assert b"".join(rec.writes) == b"".join(e.frame(hub.boot) for e in events)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+async def test_two_hundred_clients_that_read_nothing_hold_a_bounded_memory():
+    """The issue's case: 200 ``/stream`` clients that never read, each handed a ring of
+    about 120 MB (600 states of a large book). Sent whole, each client's copy waited in
+    its transport: RSS went from 360 MiB to 4.2 GiB. In chunks of SEND_CHUNK_BYTES, each
+    awaited, a client holds about one chunk and its socket buffers."""
+    from monitor.sinks.stream import SEND_CHUNK_BYTES
+
+    hub = StreamHub(history=600, write_timeout_s=60.0)
+    pad = "x" * 200_000
+    for i in range(600):  # 120 MB of events
+        hub.publish("state", "SPX", msgspec.json.encode({"i": i, "pad": pad}))
+    srv = HttpServer(wall_pages(), handlers={"/stream": hub.handle}, max_connections=300)
+    srv.start()
+    socks = []
+    try:
+        base = _rss_bytes()
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")  # ... and never reads
+            socks.append(s)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120
+        while hub.clients < 200:  # every one connected and being sent the ring
+            assert loop.time() < deadline, f"hang guard: {hub.clients} clients"
+            await asyncio.sleep(0.05)
+        # every client's first chunk handed over (and stuck): its write waits on the client
+        while hub.writing < 200:
+            assert loop.time() < deadline, "hang guard: first chunks"
+            await asyncio.sleep(0.05)
+        grown = _rss_bytes() - base
+        # a chunk and a frame per client, twice over (the joined chunk and the transport's
+        # copy), plus 64 MB; measured: 162 MB
+        bound = 200 * 2 * (SEND_CHUNK_BYTES + 250_000) + 64 * 2**20
+        assert grown < bound, (grown / 2**20, bound / 2**20)  # (sent whole: 200 x 120 MB)
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
