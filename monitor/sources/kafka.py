@@ -44,6 +44,7 @@ from aiokafka.partitioner import murmur2
 
 from monitor.config import KafkaSettings, KafkaTopics
 from monitor.sources.base import Batch, Source, SourceUnavailable
+from monitor.sources.kafka_identity import PartitionIdentity
 from monitor.wire.codec import MALFORMED, decode, encode, kafka_key
 from monitor.wire.schema import TAGS, WIRE_VERSION, Tick, VolIndex
 
@@ -221,6 +222,10 @@ class KafkaSource(Source):
         self._partitions: dict[str, int] = {}  # topic -> partition count
         #: per partition, key -> first offset not covered by that key's checkpoint
         self._skip: dict[TopicPartition, dict[bytes, int]] = {}
+        #: partitions found replaced (_reset) -> the ends of the batches read from them
+        #: since: until one of those is committed, no offset of theirs is (a token merged
+        #: from batches before the reset names the partition it replaced)
+        self._replaced: dict[TopicPartition, set[int]] = {}
         self._joining: AIOKafkaConsumer | None = None
 
     partitioned = True
@@ -250,6 +255,10 @@ class KafkaSource(Source):
         consumer = self._consumer or self._joining
         sought = {}
         for tp in self._assigned:
+            if tp in self._replaced:  # offsets of the partition it replaced mean nothing
+                sought[tp] = self._next.get(tp, 0)
+                consumer.seek(tp, sought[tp])
+                continue
             name = _tp_name(tp)
             keys = {root.encode(): int(off[name]) for root, off in covered.items()
                     if name in off}
@@ -295,6 +304,7 @@ class KafkaSource(Source):
                     enable_auto_commit=False, auto_offset_reset="earliest")
         opts.update(self._consumer_options)
         consumer = AIOKafkaConsumer(**opts)
+        self._identity = PartitionIdentity(conn)
         consumer.subscribe(topics=self.topics, listener=_Listener(self))
         self._joining = consumer
         producer = None
@@ -332,6 +342,7 @@ class KafkaSource(Source):
         producer, self._producer = self._producer, None
         if consumer is not None:
             await consumer.stop()
+            await self._identity.close()
         if producer is not None:
             await producer.stop()
 
@@ -401,6 +412,10 @@ class KafkaSource(Source):
             except ConsumerStoppedError:
                 return
             self._check_positions(consumer, data)
+            if self._identity.due():
+                for tp, why in await self._identity.replaced(self._assigned):
+                    self._reset(consumer, tp, why)
+                    data.pop(tp, None)  # (read from the partition it replaced)
             if not data:
                 continue
             yield await self._make_batch(data)
@@ -421,13 +436,19 @@ class KafkaSource(Source):
             nxt = self._next.get(tp)
             if hw is None or nxt is None or hw >= nxt:
                 continue
-            self.resets += 1
-            log.warning("partition_reset_detected", partition=_tp_name(tp), highwater=hw,
-                        position=nxt, action="reading it from the beginning")
-            self._next[tp] = 0
-            self._applied.pop(tp, None)
-            self._skip.pop(tp, None)
-            consumer.seek(tp, 0)  # (seek_to_beginning is a coroutine; offsets start at 0)
+            self._reset(consumer, tp, f"high watermark {hw} below our position {nxt}")
+
+    def _reset(self, consumer: AIOKafkaConsumer, tp: TopicPartition, why: str) -> None:
+        """A partition replaced under us (a topic re-created): read from its beginning."""
+        self.resets += 1
+        log.warning("partition_reset_detected", partition=_tp_name(tp), why=why,
+                    action="reading it from the beginning")
+        self._identity.forget(tp)
+        self._replaced[tp] = set()
+        self._next[tp] = 0
+        self._applied.pop(tp, None)
+        self._skip.pop(tp, None)
+        consumer.seek(tp, 0)  # (seek_to_beginning is a coroutine; offsets start at 0)
 
     async def _make_batch(self, data) -> Batch:
         received_ns = time.time_ns()
@@ -465,6 +486,9 @@ class KafkaSource(Source):
                             dlq.append(await self._dead_letter(rec, reason, ctx, raw, i))
             token[tp] = records[-1].offset + 1
             self._next[tp] = token[tp]
+            if tp in self._replaced:
+                self._replaced[tp].add(token[tp])
+            self._identity.note(tp, records[-1])
         self.records += n
         if dlq:
             results = await asyncio.gather(*dlq, return_exceptions=True)
@@ -551,6 +575,10 @@ class KafkaSource(Source):
         assigned = consumer.assignment()
         offsets: dict[TopicPartition, int] = {}
         for tp, off in token.items():  # type: ignore[attr-defined]
+            if tp in self._replaced:
+                if off not in self._replaced[tp]:
+                    continue
+                del self._replaced[tp]
             if tp in assigned and off > self._applied.get(tp, -1):
                 offsets[tp] = off
         if not offsets:
