@@ -605,8 +605,8 @@ class Monitor:
         fail ``checkpoint_write``   not stored: no commit this cycle (the offsets wait
                                     for the next stored checkpoint); the run goes on
         crash ``checkpoint_stored`` checkpoint newer than the committed offsets: the
-                                    restart reads from the committed offsets and skips
-                                    what the checkpoint covers; nothing applied twice
+                                    restart reads on from the offsets the checkpoint
+                                    covers; nothing applied twice
         crash ``dead_letters_sent`` as above; the dead letters may be sent again (at
                                     least once), never lost
         fail ``commit``             the cycle raises (logged); its offsets go back to be
