@@ -11,6 +11,7 @@ beginning (:meth:`monitor.sources.kafka.KafkaSource.batches`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import zlib
 
@@ -35,6 +36,7 @@ class PartitionIdentity:
         self._last: dict[TopicPartition, tuple[int, int, int]] = {}
         self._probe: AIOKafkaConsumer | None = None
         self._due = time.monotonic() + check_s
+        self.checks = 0  # checks made (of one partition or more)
 
     def note(self, tp: TopicPartition, rec) -> None:
         """``rec``: the last record of a batch read from ``tp``."""
@@ -53,6 +55,7 @@ class PartitionIdentity:
         tps = [tp for tp in assigned if tp in self._last]
         if not tps:
             return []
+        self.checks += 1
         try:
             out = await self._check(tps)
         except Exception:  # noqa: BLE001 - the broker is away or the topic is being made:
@@ -70,19 +73,32 @@ class PartitionIdentity:
             await self._probe.start()
         probe = self._probe
         probe.assign(tps)
-        out = []
         for tp in tps:
-            offset, ts, crc = self._last[tp]
-            probe.seek(tp, offset)
+            probe.seek(tp, self._last[tp][0])
+        # one fetch for every partition, not one after the other (this runs in the
+        # consumer's loop): the first record each returns is the one at our offset
+        first: dict[TopicPartition, object] = {}
+        gone: set[TopicPartition] = set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while len(first) + len(gone) < len(tps) and loop.time() < deadline:
             try:
-                got = await probe.getmany(tp, timeout_ms=1000, max_records=1)
-            except OffsetOutOfRangeError:
-                out.append((tp, f"offset {offset} is no longer in the log"))
+                got = await probe.getmany(
+                    *(tp for tp in tps if tp not in first and tp not in gone),
+                    timeout_ms=max(1, int(1000 * (deadline - loop.time()))))
+            except OffsetOutOfRangeError as err:
+                gone.update(err.args[0] if err.args and isinstance(err.args[0], dict)
+                            else ())
                 continue
-            recs = got.get(tp) or []
-            if not recs:
-                continue  # (not fetched in time: next check)
-            if _fingerprint(recs[0]) != (offset, ts, crc):
+            for tp, recs in got.items():
+                if recs:
+                    first.setdefault(tp, recs[0])
+        out = []
+        for tp in tps:  # (one not fetched in time is checked next time)
+            offset = self._last[tp][0]
+            if tp in gone:
+                out.append((tp, f"offset {offset} is no longer in the log"))
+            elif tp in first and _fingerprint(first[tp]) != self._last[tp]:
                 out.append((tp, f"the record at offset {offset} is not the one applied"))
         return out
 

@@ -48,6 +48,10 @@ async def test_broker_restart_that_loses_the_topics_is_survived(shared_redis, cu
                       checkpoints=True)
         run = asyncio.create_task(mon.run())
         await until(lambda: mon.ticks_received == len(first) and mon.cycles > 2)
+        # the partition checked against the broker twice since: the same partition, no reset
+        checks = mon.source._identity.checks
+        await until(lambda: mon.source._identity.checks >= checks + 2, timeout=60)
+        assert mon.source.resets == 0
         port = broker.port
         broker.stop()
         broker = start_broker(port=port)  # empty: topics, offsets and the group are gone
