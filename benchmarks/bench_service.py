@@ -713,7 +713,7 @@ def warm_up(chain: Path, session: list) -> float:
     warm_kernels(books)
     mon = Monitor(settings, MemorySource([]), books)
     mon.pipeline.apply(session[:3000])
-    mon.pipeline.maintenance(True)
+    mon.pipeline.final_refresh()
     mon._collect(mon._freeze()[1])  # state, levels, regimes
     mon.core.shutdown()
     return time.perf_counter() - t0

@@ -231,7 +231,7 @@ class StreamSettings(Section):
 
 
 class IntervalSettings(Section):
-    reeval_ms: float = Field(250.0, gt=0, description="max rate of full re-evaluations on spot moves")
+    reeval_ms: float = Field(250.0, gt=0, description="event time after which an underlying tick re-evaluates")
     reeval_bps: float = Field(5.0, ge=0, description="spot move that forces a re-evaluation now")
     publish_ms: float = Field(1000.0, gt=0, description="Redis state publish timer")
     max_future_s: float = Field(300.0, ge=0, description="ticks dated more than this after "

@@ -10,12 +10,15 @@ thread (only :meth:`Refresh.run` may run elsewhere, on its own copy). Per tick:
   the contract's last applied ``ts_ns`` (else ``stale``: at-least-once redelivery makes
   re-applying idempotent). Good quotes are batched per underlying into one
   ``Book.update_quotes`` call (O(1) per contract).
-* underlying tick: the new spot waits until a full re-evaluation is due (``reeval_ms``
-  since the last one, or a move of more than ``reeval_bps``): ``Book.refresh`` at the
-  new spot and the underlying's event clock, the whole-chain computation. With
-  ``background_refresh`` (the service) that pass runs on a copy of the book in another
-  thread while ticks keep being applied (:class:`Refresh`): the tick path never waits
-  for a whole-chain pass.
+* underlying tick: the new spot waits until a full re-evaluation is due, judged at
+  underlying ticks in event time (the same on every run): ``reeval_ms`` of event time
+  since the last one started, or a move of ``reeval_bps`` or more from its spot. Then
+  ``Book.refresh`` at the new spot and the underlying's event clock, the whole-chain
+  computation. With ``background_refresh`` (the service) that pass runs on a copy of
+  the book in another thread while ticks keep being applied (:class:`Refresh`); the
+  tick path waits only when the next one falls due before the last one is done. No
+  timer starts one: the book every tick meets, and so the hedge tape, is a function
+  of the ticks alone (``monitor.tape``).
 * open interest: re-weights the contract's dealer position.
 * trade: classified against the quote in force (REFERENCE.md, ``flow``): at/above the
   ask = customer buy (dealer -size), at/below the bid = customer sell (dealer +size),
@@ -46,7 +49,9 @@ the scan to).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -66,13 +71,14 @@ from monitor.core.quotes import (
     scan_ticks,
     trade_sums,
 )
+from monitor.core.smile_fit import ExpiryFit
 from monitor.core.symbol_index import SymbolIndex
 from monitor.tape import HedgeTape
 from monitor.wire.columns import QUOTE, TRADE, TickColumns, concat, from_ticks
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
 OTHER = "other"  # label for ticks whose underlying the monitor does not track
-CHECKPOINT_VERSION = 3  # 3: each contract's last print ts_ns
+CHECKPOINT_VERSION = 4  # 3: each contract's last print ts_ns; 4: the last refresh's result
 SAMPLES_PER_REASON = 3
 
 
@@ -86,7 +92,10 @@ class UnderlyingState:
     spot_ts_ns: int
     clock_ns: int  # latest event time applied (the book's evaluation clock)
     pending_spot: float | None = None
-    last_reeval_wall: float = 0.0
+    # the event clock and spot of the last whole-chain refresh started: the next one is
+    # due at the underlying tick ``reeval_ms`` of event time later, or ``reeval_bps`` away
+    last_reeval_ns: int = 0
+    eval_spot: float = 0.0
     oi_date: str | None = None
     last_trade_ts_ns: int = 0
     trades: int = 0
@@ -118,14 +127,20 @@ class UnderlyingState:
     jump_window_ns: int = 0  # bounds.clock_jump_window_s, ns
     spot_votes: list = field(default_factory=list)  # unconfirmed spots far from the last
     tape: HedgeTape = field(default_factory=HedgeTape)  # dealers' hedges of classified prints
-    # classified prints of the batch in hand not yet in the tape (row, customer contracts),
-    # all inside the tape's current session: added in one pass before anything changes the
-    # book (Pipeline._drain_tapes); a print outside it goes to the tape at once
+    # classified prints of the batch in hand not yet in the tape (row, customer contracts,
+    # the quote in force), all inside the tape's current session: added in one pass before
+    # the book adopts another refresh (Pipeline._drain_tapes); a print outside it goes to
+    # the tape at once
     tape_rows: list = field(default_factory=list)
     tape_q: list = field(default_factory=list)
-    # a columns batch's prints, as (rows, contracts) arrays, in order with the ones above
-    # (which go into a chunk of their own before the next chunk is added)
+    tape_bid: list = field(default_factory=list)
+    tape_ask: list = field(default_factory=list)
+    # a columns batch's prints, as (rows, contracts, bids, asks) arrays, in order with the
+    # ones above (which go into a chunk of their own before the next chunk is added)
     tape_chunks: list = field(default_factory=list)
+    # prints drained while a background refresh is in flight: they came after it started,
+    # so they are valued with its result, once adopted (Pipeline.finish_refresh)
+    deferred: list = field(default_factory=list)
     offset: int = 0  # of its first row in the pipeline's per-contract arrays
     frozen: "UnderlyingState | None" = None  # the last frozen_copy(reuse=True)
 
@@ -187,17 +202,22 @@ class UnderlyingState:
                       last_trade_px=last_px, last_print_ts=print_ts, pending_quote={},
                       tape=self.tape.copy(),
                       refreshing=None, touched=[], spare=None, frozen=None, tape_rows=[],
-                      tape_q=[], tape_chunks=[])
+                      tape_q=[], tape_bid=[], tape_ask=[], tape_chunks=[], deferred=[])
         if reuse:
             self.frozen = out
         return out
 
     def checkpoint(self) -> dict:
-        """The mutable inputs of the book (with the universe's size) and the flow model's
-        running counts, enough to resume exactly (format ``version`` 2; the service adds
-        the source ``offsets`` it covers)."""
+        """The mutable inputs of the book (with the universe's size), the result of its
+        last whole-chain refresh (clock, spot, rates, forwards, smiles: what the contracts
+        are evaluated under until the next one) and the flow model's running counts,
+        enough to resume exactly: the restored book is the one the run had, not a new
+        refresh (format :data:`CHECKPOINT_VERSION`; the service adds the source
+        ``offsets`` it covers). No background refresh may be in flight."""
         b = self.book
-        return {"version": CHECKPOINT_VERSION, "root": self.root, "n": len(b.c.strike),
+        if self.refreshing is not None:
+            raise RuntimeError(f"{self.root}: a background refresh is in flight")
+        return {**self._refresh_result(), "version": CHECKPOINT_VERSION, "root": self.root, "n": len(b.c.strike),
                 "spot": b.spot, "pending_spot": self.pending_spot,
                 "spot_ts_ns": self.spot_ts_ns, "clock_ns": self.clock_ns, "bid": b.c.bid,
                 "ask": b.c.ask, "oi": b.oi, "last_ts": self.last_ts, "oi_date": self.oi_date,
@@ -209,8 +229,36 @@ class UnderlyingState:
                 "classified": self.classified, "unclassified": self.unclassified,
                 "last_trade_ts_ns": self.last_trade_ts_ns, "tape": self.tape.checkpoint()}
 
+    def _refresh_result(self) -> dict:
+        b = self.book
+        return {"book_now_ns": b.now_ns, "groups": b.G.ravel(), "group_rate": b.group_rate,
+                "rates_estimated": b._rates_estimated,
+                "fwd_from_parity": b.forward_from_parity, "df_from_parity": b.df_from_parity,
+                "smile_fit_ns": b.smile_fit_ns,
+                "smile_fits": [_plain(dataclasses.asdict(f)) for f in b.smile_fits],
+                "last_reeval_ns": self.last_reeval_ns, "eval_spot": self.eval_spot}
+
+    def _restore_refresh(self, cp: dict) -> None:
+        """The book as the checkpointed run had it: its last refresh's result, every
+        contract evaluated under it at its quote in force (IVs solved cold: the same
+        roots to 1e-13)."""
+        b = self.book
+        b.spot = float(cp["spot"])
+        b.now_ns = int(cp["book_now_ns"])
+        b.G[:] = np.asarray(cp["groups"]).reshape(b.G.shape)
+        b.group_rate = np.asarray(cp["group_rate"], dtype=np.float64).copy()
+        b._rates_estimated = bool(cp["rates_estimated"])
+        b.forward_from_parity[:] = cp["fwd_from_parity"]
+        b.df_from_parity[:] = cp["df_from_parity"]
+        b.smile_fit_ns = cp["smile_fit_ns"]
+        b.smile_fits = [ExpiryFit(**{**f, "params": None if f["params"] is None
+                                     else tuple(f["params"])}) for f in cp["smile_fits"]]
+        self.last_reeval_ns, self.eval_spot = int(cp["last_reeval_ns"]), float(cp["eval_spot"])
+        b.evaluate(warm=False)
+
     def restore(self, cp: dict) -> None:
-        """Resume from :meth:`checkpoint` (version 1, without the trade counts, too)."""
+        """Resume from :meth:`checkpoint` (versions 1-3, without the refresh's result:
+        a refresh at the checkpoint's clock with smiles fitted anew)."""
         b = self.book
         if cp.get("version", 1) > CHECKPOINT_VERSION:
             raise ValueError(f"checkpoint version {cp['version']} is newer than this "
@@ -237,8 +285,11 @@ class UnderlyingState:
         b.oi[:] = np.asarray(cp["oi"], dtype=np.float64)
         if self.position_model != "positions":
             self.reweight(np.arange(len(b.oi)))
-        # the whole-chain computation on the checkpoint's inputs, smiles fitted to them
-        b.refresh(now_ns=self.clock_ns, spot=float(cp["spot"]), refit=True)
+        if "groups" in cp:
+            self._restore_refresh(cp)
+        else:  # the whole-chain computation on the checkpoint's inputs, smiles fitted
+            b.refresh(now_ns=self.clock_ns, spot=float(cp["spot"]), refit=True)
+            self.last_reeval_ns, self.eval_spot = self.clock_ns, b.spot
         self.dirty = True
 
 
@@ -260,14 +311,30 @@ class Refresh:
     started_ns: int = 0  # wall clock, time.time_ns(): start and end of run()
     ended_ns: int = 0
     refit: bool = False  # fit the smiles whether due or not, IV solves cold
+    ran: bool = False  # run() has finished (error: what it raised)
+    error: BaseException | None = None
+    outcome: str = ""  # "adopted" or "abandoned" once the tick thread is done with it
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self) -> None:
-        self.started_ns = time.time_ns()
-        # a refit (the final, forced refresh) also starts the IV solves cold, so that its
-        # result does not depend on where earlier solves left them either
-        self.book.refresh(now_ns=self.now_ns, spot=self.spot, warm=not self.refit,
-                          refit=self.refit)
-        self.ended_ns = time.time_ns()
+        """Refresh the copy, once: a second call (the tick thread needing the result, or
+        the refresh thread starting late) waits for the first, or returns at once, and
+        raises what the run raised."""
+        with self._lock:
+            if not self.ran:
+                self.started_ns = time.time_ns()
+                try:
+                    # a refit (the final, forced refresh) also starts the IV solves cold,
+                    # so its result does not depend on where earlier solves left them
+                    self.book.refresh(now_ns=self.now_ns, spot=self.spot,
+                                      warm=not self.refit, refit=self.refit)
+                except BaseException as err:
+                    self.error = err
+                finally:
+                    self.ran = True
+                    self.ended_ns = time.time_ns()
+            if self.error is not None:
+                raise self.error
 
 
 #: rejections of well-formed ticks that are kept for the dead-letter topic: poison (a
@@ -334,7 +401,7 @@ class Pipeline:
     """Applies tick batches to the books of the configured underlyings."""
 
     def __init__(self, books: dict[str, Book], *, reeval_ms: float = 250.0,
-                 reeval_bps: float = 5.0, clock=time.monotonic,
+                 reeval_bps: float = 5.0,
                  models: dict[str, tuple[str, str]] | None = None,
                  background_refresh: bool = False, max_future_s: float | None = None,
                  wall_clock=time.time_ns, bounds: dict | None = None, tape: bool = True,
@@ -357,9 +424,8 @@ class Pipeline:
         self._taped: dict[str, UnderlyingState] = {}  # underlyings with prints to add
         self.tape = tape
         self.columns = columns
-        self.reeval_s = reeval_ms / 1000.0
+        self.reeval_ns = int(reeval_ms * 1e6)
         self.reeval_frac = reeval_bps / 1e4
-        self.clock = clock
         self.background_refresh = background_refresh
         self.started: list[Refresh] = []  # started, not yet taken by the caller
         self.states: dict[str, UnderlyingState] = {}
@@ -379,7 +445,8 @@ class Pipeline:
             s = UnderlyingState(root=root, book=book, last_ts=self.last_ts[start:start + n],
                                 spot_ts_ns=book.now_ns, clock_ns=book.now_ns,
                                 last_trade_px=self.last_px[start:start + n],
-                                last_print_ts=self.print_ts[start:start + n], offset=start)
+                                last_print_ts=self.print_ts[start:start + n], offset=start,
+                                last_reeval_ns=book.now_ns, eval_spot=book.spot)
             s.position_model, s.base_model = (models or {}).get(root, (book.model, book.model))
             s.bounds = (bounds or {}).get(root) or BoundsSettings()
             s.max_px = s.bounds.max_price_x * np.maximum(book.c.strike, book.spot)
@@ -421,15 +488,15 @@ class Pipeline:
         self.py_trades = np.array([s.position_model == "flow" for s in self.state_list],
                                   dtype=np.bool_)
         # underlying ticks in the scan: per underlying, its last spot's ts_ns, the spot the
-        # band is judged from (pending, else the book's), the book's spot, the band (%),
-        # whether a due refresh would start now, and the ticks the scan applied (the band:
-        # its % and the believable spots, lowest and highest, per underlying)
+        # band is judged from (pending, else the last refresh's), the last refresh's spot,
+        # the band (%), the event time from which a refresh is due, and the ticks the scan
+        # applied (the band: its % and the believable spots, lowest and highest)
         self.spot_ts_a = np.zeros(len(sizes), dtype=np.int64)
         self.spot_ref_a = np.ones(len(sizes))
-        self.book_spot_a = np.ones(len(sizes))
+        self.eval_spot_a = np.ones(len(sizes))
         self.band_a = np.array([(s.bounds.spot_band_pct, *s.spot_range)
                                 for s in self.state_list], dtype=np.float64).reshape(-1, 3)
-        self.refresh_ok_a = np.zeros(len(sizes), dtype=np.bool_)
+        self.due_a = np.zeros(len(sizes), dtype=np.int64)
         self.spot_n_a = np.zeros(len(sizes), dtype=np.int64)
         self.pend_bid = np.zeros(len(self.last_ts))
         self.pend_ask = np.zeros(len(self.last_ts))
@@ -542,27 +609,28 @@ class Pipeline:
 
     def _drain_tapes(self, root: str | None = None) -> None:
         """Add the recorded prints of ``root`` (None: of every underlying) to their tapes,
-        with the book as it is now: called before quotes are applied or the book is
-        re-evaluated, and at the end of a batch, so every print meets the deltas and spot
-        in force when it arrived, as one call per print would (at a tenth of the cost)."""
+        each at the quote in force at the print, under the refresh in force: called
+        before a refresh starts and at the end of a batch, so every print meets the
+        forwards, clock and spot in force when it arrived, as one call per print would (at
+        a tenth of the cost). While a background refresh is in flight the prints came
+        after it started: they wait for its result (``deferred``)."""
         for r in ([root] if root is not None else list(self._taped)):
             s = self._taped.pop(r, None)
             if s is None:
                 continue
-            if s.tape_chunks:
-                _tape_chunk(s)
-                rows, q = _joined(s.tape_chunks)
-                s.tape_chunks.clear()
-                s.tape.add_many(s.book, rows, q)
-            elif s.tape_rows:
-                s.tape.add_many(s.book, s.tape_rows, s.tape_q)
-                s.tape_rows, s.tape_q = [], []
+            _tape_chunk(s)
+            if not s.tape_chunks:
+                continue
+            prints = _joined(s.tape_chunks)
+            s.tape_chunks.clear()
+            if s.refreshing is not None:
+                s.deferred.append(prints)
+            else:
+                s.tape.add_many(s.book, *prints)
 
     def _flush(self, pending: dict, root: str) -> None:
-        """Apply ``root``'s waiting quotes, in arrival order, after its waiting prints went
-        to its tape (the prints met the book as it was before these quotes)."""
-        if root in self._taped:
-            self._drain_tapes(root)
+        """Apply ``root``'s waiting quotes, in arrival order (each print recorded the quote
+        in force at it, so the prints may wait for the end of the batch)."""
         p = pending.get(root)
         if p is None or not (p[1] or p[4]):
             return
@@ -598,7 +666,7 @@ class Pipeline:
         lookup_symbols(tc.symbol, tc.kind, self.index.table, g)
         # the quote in force at each trade where no quote of this batch replaced it: the
         # book's (a book changes during the batch only by the batch's own quotes, which
-        # the scan marks as in force)
+        # the scan marks as in force); the scan writes the one it classified against here
         book_bid = np.full(n, np.nan)
         book_ask = np.full(n, np.nan)
         tk = np.flatnonzero((tc.kind == TRADE) & (g >= 0))
@@ -622,11 +690,12 @@ class Pipeline:
                                   self.tape_lo, self.tape_hi, self.py_trades, self.pend_bid,
                                   self.pend_ask, self.pend_mark, book_bid, book_ask,
                                   self.last_px, self.print_ts, codes, side, spot_of, spot_px,
-                                  self.spot_ts_a, self.spot_ref_a, self.book_spot_a,
-                                  self.band_a, self.reeval_frac, self.refresh_ok_a,
+                                  self.spot_ts_a, self.spot_ref_a, self.eval_spot_a,
+                                  self.band_a, self.reeval_frac, self.due_a,
                                   self.spot_n_a)
                 applied += self._sync_out()
-                applied += self._record(tc, g, codes, side, start, stop, pending)
+                applied += self._record(tc, g, codes, side, start, stop, pending,
+                                        (book_bid, book_ask))
                 if stop >= n:
                     return applied
                 t = tc.tick(stop)
@@ -659,9 +728,9 @@ class Pipeline:
             if self.tape:
                 self.tape_lo[u], self.tape_hi[u] = st.tape.from_ns, st.tape.until_ns
             self.spot_ts_a[u] = st.spot_ts_ns
-            self.spot_ref_a[u] = st.pending_spot or st.book.spot
-            self.book_spot_a[u] = st.book.spot
-            self.refresh_ok_a[u] = self._refresh_can_start(st)
+            self.spot_ref_a[u] = st.pending_spot or st.eval_spot
+            self.eval_spot_a[u] = st.eval_spot
+            self.due_a[u] = st.last_reeval_ns + self.reeval_ns
         self.spot_n_a[:] = 0
 
     def _sync_out(self) -> int:
@@ -711,11 +780,12 @@ class Pipeline:
         for a, b in zip([0, *cuts], [*cuts, len(sid)]):
             yield int(ranked[a]), order[a:b]
 
-    def _record(self, tc: TickColumns, g, codes, side, a: int, b: int, pending) -> int:
+    def _record(self, tc: TickColumns, g, codes, side, a: int, b: int, pending,
+                in_force: tuple) -> int:
         """Rows ``[a, b)`` of a scanned columns batch, recorded as the per-tick path
         records them: accepted quotes wait in ``pending`` (in order with the per-tick
         ones), classified prints wait for their tape, flow counts are updated, rejections
-        counted."""
+        counted. ``in_force``: (bids, asks) per row, the quote in force at each trade."""
         if b <= a:
             return 0
         kind, seg = tc.kind[a:b], codes[a:b]
@@ -723,7 +793,7 @@ class Pipeline:
         tk = a + np.flatnonzero(ok & (kind == TRADE))
         qk = a + np.flatnonzero(ok & (kind == QUOTE))
         if len(tk):
-            self._record_trades(tc, g, side, tk)
+            self._record_trades(tc, g, side, tk, in_force)
         if len(qk):
             # gathered once for every underlying, then handed out as slices of one order
             gq = g[qk]
@@ -736,7 +806,7 @@ class Pipeline:
             self._count_rejected(tc, g, codes, a + np.flatnonzero(~ok))
         return len(tk) + len(qk)
 
-    def _record_trades(self, tc: TickColumns, g, side, tk: np.ndarray) -> None:
+    def _record_trades(self, tc: TickColumns, g, side, tk: np.ndarray, in_force) -> None:
         """Accepted prints ``tk`` of a columns batch: counts per underlying (one pass over
         all of them, not one per underlying), flow positions, puts sold, tape chunks."""
         n_states = len(self.state_list)
@@ -760,11 +830,12 @@ class Pipeline:
         q = side[th] * tc.x1[th]  # customer contracts (+ bought, - sold)
         rows = self.g_row[gh]
         if self.tape:  # the scan kept every one inside the tape's session
+            bid, ask = in_force  # (the scan wrote the quote in force at each trade)
             for u, m in self._by_state(gh):
                 s = self.state_list[u]
                 self._taped[s.root] = s
                 _tape_chunk(s)
-                s.tape_chunks.append((rows[m], q[m]))
+                s.tape_chunks.append((rows[m], q[m], bid[th][m], ask[th][m]))
         flows = [s.flow_pos for s in self.state_list]
         for u, r, d in zip(sid_h.tolist(), rows.tolist(), (-q).tolist()):
             flow = flows[u]
@@ -835,7 +906,7 @@ class Pipeline:
         if t.ts_ns < s.spot_ts_ns:
             self.counts.ticks[(s.root, "underlying", "stale")] += 1
             return 0
-        last = s.pending_spot or s.book.spot
+        last = s.pending_spot or s.eval_spot
         if abs(price / last - 1.0) * 100.0 > s.bounds.spot_band_pct:
             # one absurd print must not move the book; a real gap is confirmed by the ticks
             # after it agreeing with each other
@@ -852,7 +923,8 @@ class Pipeline:
         s.clock_ns = max(s.clock_ns, t.ts_ns)
         s.pending_spot = price
         self.counts.ticks[(s.root, "underlying", "applied")] += 1
-        if abs(price / s.book.spot - 1.0) >= self.reeval_frac and self._refresh_can_start(s):
+        if (abs(price / s.eval_spot - 1.0) >= self.reeval_frac
+                or s.clock_ns - s.last_reeval_ns >= self.reeval_ns):
             # the refresh starts from the book as it is now: the quotes before this tick
             # go in first (otherwise they wait for the end of the batch, as the book's
             # spot moves only with a refresh)
@@ -933,9 +1005,13 @@ class Pipeline:
                     self._taped[s.root] = s
                 s.tape_rows.append(row)  # (no chunk yet: a columns batch makes it)
                 s.tape_q.append(side * t.size)
+                s.tape_bid.append(bid)
+                s.tape_ask.append(ask)
             else:  # a new session (or the first print, or a stale one): at once, in order
                 self._drain_tapes(s.root)
-                tape.add(s.book, row, side * t.size, t.ts_ns)
+                if s.refreshing is not None:  # (once a session: wait for it)
+                    self._complete(s.refreshing)
+                tape.add(s.book, row, side * t.size, t.ts_ns, bid, ask)
         dealer = -side * t.size
         s.flow_pos[row] = s.flow_pos.get(row, 0.0) + dealer
         if not s.book.c.is_call[row]:
@@ -1001,7 +1077,7 @@ class Pipeline:
         root = underlying_of_root(symbol.replace(" ", "")[:-15])
         return root if root in self.states else OTHER
 
-    # -- timers -------------------------------------------------------------------------
+    # -- refreshes ----------------------------------------------------------------------
     def reevaluate(self, s: UnderlyingState, refit: bool = False) -> None:
         """Whole-chain refresh, inline, at the pending spot and the underlying's event clock
         (IVs warm-started; ``refit``: the smiles fitted anew)."""
@@ -1013,7 +1089,7 @@ class Pipeline:
         s.dirty = True
 
     def _begin(self, s: UnderlyingState, copy: bool) -> Refresh:
-        if s.root in self._taped:
+        if s.root in self._taped:  # the prints before it, under the refresh they met
             self._drain_tapes(s.root)
         book = s.book
         if copy:
@@ -1021,18 +1097,19 @@ class Pipeline:
         job = Refresh(s, book, s.clock_ns, s.pending_spot or s.book.spot)
         s.pending_spot = None
         s.stale_eval = False
-        s.last_reeval_wall = self.clock()
+        s.last_reeval_ns, s.eval_spot = s.clock_ns, job.spot
         return job
 
-    def _refresh_can_start(self, s: UnderlyingState) -> bool:
-        """A due refresh would start now (inline, or no background one in flight)."""
-        return not self.background_refresh or s.refreshing is None
-
     def _refresh_due(self, s: UnderlyingState) -> None:
+        """A refresh falls due (an underlying tick, at an event time): inline, or in the
+        background; one still in flight is finished first (waited for, or run here), so
+        the new one starts from its result, as inline refreshes would."""
         if not self.background_refresh:
             self.reevaluate(s)
-        elif s.refreshing is None:  # else the next one starts when this one is done
-            self.start_refresh(s)
+            return
+        if s.refreshing is not None:
+            self._complete(s.refreshing)
+        self.start_refresh(s)
 
     def start_refresh(self, s: UnderlyingState) -> Refresh:
         """Start a background refresh of ``s`` (tick thread): copy the book (about a
@@ -1048,10 +1125,32 @@ class Pipeline:
         out, self.started = self.started, []
         return out
 
+    def _complete(self, job: Refresh) -> None:
+        """Tick thread: the refresh in flight run to its end (here, if no thread has
+        started it; else waited for) and adopted (or abandoned, if it raised: the thread
+        that ran it reports the error)."""
+        try:
+            job.run()
+        except Exception:  # noqa: BLE001
+            self.abandon_refresh(job)
+            return
+        self.finish_refresh(job)
+
+    def complete_refreshes(self) -> None:
+        """Tick thread: every refresh in flight finished and adopted (before a checkpoint,
+        which holds the book a refresh left, and the prints valued with it)."""
+        for s in self.state_list:
+            if s.refreshing is not None:
+                self._complete(s.refreshing)
+
     def finish_refresh(self, job: Refresh) -> None:
         """Tick thread: replay onto the refreshed copy what changed since it was taken
-        (open interest, positions, quotes of the touched rows), then adopt it."""
+        (open interest, positions, quotes of the touched rows), adopt it, and add the
+        prints that came meanwhile to the tape with it. A job already adopted (the tick
+        thread needed it first) is left alone."""
         s = job.state
+        if job.outcome == "adopted":
+            return
         if s.refreshing is not job:
             raise RuntimeError(f"{s.root}: not the refresh in flight")
         if s.touched:
@@ -1061,17 +1160,25 @@ class Pipeline:
             new.update_positions(rows, live.c.pos[rows])
             new.update_quotes(rows, live.c.bid[rows], live.c.ask[rows])
         s.spare = s.book.adopt(job.book)
-        s.refreshing, s.touched = None, []
+        s.refreshing, s.touched, job.outcome = None, [], "adopted"
+        self._add_deferred(s)
         s.dirty = True
 
     def abandon_refresh(self, job: Refresh) -> None:
-        """Tick thread: a refresh that failed; the next one is due at once."""
+        """Tick thread: a refresh that failed; the next underlying tick starts another."""
         s = job.state
         if s.refreshing is job:
-            s.refreshing, s.touched = None, []
+            s.refreshing, s.touched, job.outcome = None, [], "abandoned"
             s.pending_spot = s.pending_spot or job.spot
             s.stale_eval = True
-            s.last_reeval_wall = -math.inf
+            s.last_reeval_ns = -(1 << 62)
+            self._add_deferred(s)
+
+    @staticmethod
+    def _add_deferred(s: UnderlyingState) -> None:
+        for prints in s.deferred:
+            s.tape.add_many(s.book, *prints)
+        s.deferred.clear()
 
     def consistent(self, s: UnderlyingState) -> bool:
         """The book is the whole state of its inputs: no refresh for a spot move is in
@@ -1082,30 +1189,32 @@ class Pipeline:
             return False
         return s.pending_spot is None or abs(s.pending_spot / s.book.spot - 1.0) < self.reeval_frac
 
-    def maintenance(self, force: bool = False) -> None:
-        """Whole-chain refresh of every underlying whose spot moved or whose quotes/OI
-        changed, at most every ``reeval_ms``. Between refreshes the incremental updates
-        keep each group's forward and clock; the refresh re-calibrates them. ``force``
-        (before shutting down; background refreshes in flight must have finished): every
-        underlying now, inline, smiles refitted and IVs solved cold, so the final state is
-        a function of the ticks alone (when the last periodic refit ran, and where the
-        warm-started solves began, depend on wall-clock timing)."""
-        now = self.clock()
+    def final_refresh(self) -> None:
+        """Every underlying refreshed now, inline, smiles refitted and IVs solved cold, so
+        the state is the whole-chain computation on the final inputs (a run's end:
+        background refreshes in flight must have finished). Refreshes otherwise start
+        only at ticks (:meth:`_underlying`), at event times, never on a timer: the book
+        each print is valued under, and so the tape, is a function of the ticks alone."""
+        self.complete_refreshes()
         for s in self.states.values():
-            if force:
-                self.reevaluate(s, refit=True)
-                continue
-            if s.pending_spot is None and not s.stale_eval:
-                continue
-            if now - s.last_reeval_wall >= self.reeval_s:
-                self._refresh_due(s)
+            self.reevaluate(s, refit=True)
+
+
+def _plain(d: dict) -> dict:
+    """A smile fit's fields as msgpack takes them (numpy scalars as Python numbers)."""
+    def one(v):
+        if isinstance(v, (tuple, list)):
+            return [one(x) for x in v]
+        return v.item() if isinstance(v, np.generic) else v
+    return {k: one(v) for k, v in d.items()}
 
 
 def _tape_chunk(s: UnderlyingState) -> None:
     """Move a state's per-tick prints into its tape chunks (keeping arrival order)."""
     if s.tape_rows:
-        s.tape_chunks.append((np.array(s.tape_rows, dtype=np.int64), np.array(s.tape_q)))
-        s.tape_rows, s.tape_q = [], []
+        s.tape_chunks.append((np.array(s.tape_rows, dtype=np.int64), np.array(s.tape_q),
+                              np.array(s.tape_bid), np.array(s.tape_ask)))
+        s.tape_rows, s.tape_q, s.tape_bid, s.tape_ask = [], [], [], []
 
 
 def _pending_of(pending: dict, s: UnderlyingState) -> list:

@@ -380,8 +380,9 @@ class Monitor:
                 timers.cancel()
             await asyncio.gather(timers, return_exceptions=True)
             await asyncio.gather(*self._refreshes, return_exceptions=True)
-            await self._core(self.pipeline.maintenance, True)
-            await self.publish_cycle()  # commits what was applied, before the source stops
+            # commits what was applied, before the source stops; the state published is
+            # the whole-chain computation on the final inputs, the checkpoint the run's own
+            await self.publish_cycle(final=True)
             await self.source.stop()
             for sink in self.sinks:
                 sink.ready(False)
@@ -513,7 +514,6 @@ class Monitor:
             if self._stop.is_set():  # the final cycle is the shutdown's
                 break
             try:
-                await self._core(self.pipeline.maintenance)
                 now = time.monotonic()
                 if now >= next_pub:
                     next_pub = now + pub_s
@@ -529,11 +529,17 @@ class Monitor:
                 self._failing_since = self._failing_since or time.monotonic()
 
     # -- publishing ---------------------------------------------------------------------
-    def _freeze(self, force=frozenset()) -> tuple[object, list]:
+    def _freeze(self, force=frozenset(), final: bool = False) -> tuple[object, list]:
         """On the core thread, between batches: the source token and a frozen copy of each
         owned underlying that changed (or is in ``force``; about a millisecond each), with
         the source offsets its checkpoint covers, so the slow part of a publish cycle
-        (levels, scenarios, regimes) runs beside tick processing, not in its way."""
+        (levels, scenarios, regimes) runs beside tick processing, not in its way. A
+        refresh in flight is finished first: a checkpoint holds the book it leaves and
+        the prints valued with it. ``final``: every owned underlying, each copy to be
+        refreshed whole before it is published (after its checkpoint is taken)."""
+        self.pipeline.complete_refreshes()
+        if final:
+            force = set(force) | self.owned
         token, self._token = self._token, None
         frozen = []
         vol_index = dict(self.pipeline.vol_index)
@@ -544,16 +550,25 @@ class Monitor:
                 continue
             s.dirty = False
             frozen.append((root, s.frozen_copy(reuse=True), vol_index,
-                           self.pipeline.consistent(s),
-                           self.source.covered_by(root, self._position)))
+                           final or self.pipeline.consistent(s),
+                           self.source.covered_by(root, self._position), final))
         return token, frozen
 
     def _collect(self, frozen: list) -> list[UnderlyingCycle]:
         """On the levels thread: per underlying, state, profile, regime events, regime
         history and checkpoint, all of the frozen instant."""
         out = []
-        for root, s, vol_index, consistent, covered in frozen:
+        for root, s, vol_index, consistent, covered, final in frozen:
             engine = self.regimes[root]
+            # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
+            # the live book), so it is kept whenever there is a store
+            prov = self.provenance[root]
+            cp = (encode_checkpoint({**s.checkpoint(), "offsets": covered, "provenance": prov})
+                  if self.store is not None else None)
+            if final:  # the whole-chain computation on the final inputs, smiles refitted
+                s.book.refresh(now_ns=s.clock_ns, spot=s.pending_spot or s.book.spot,
+                               refit=True)
+                s.pending_spot = None
             und = self.settings.underlying(root)
             state, profile = build_state(
                 s, engine.current, und=und,
@@ -569,24 +584,20 @@ class Monitor:
             state["regimes"] = ",".join(engine.current)
             state["sizing"] = advice_for_state(state, self.settings, book=s.book,
                                                base=self.base)
-            # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
-            # the live book), so it is kept whenever there is a store
-            prov = self.provenance[root]
-            cp = (encode_checkpoint({**s.checkpoint(), "offsets": covered, "provenance": prov})
-                  if self.store is not None else None)
             history = {**engine.to_dict(), "chain": prov["universe"], "provenance": prov}
             out.append(UnderlyingCycle(root, state, profile, events,
                                        msgspec.json.encode(history), cp))
         return out
 
-    async def publish_cycle(self, force=frozenset()) -> bool:
+    async def publish_cycle(self, force=frozenset(), final: bool = False) -> bool:
         """Freeze, compute, hand to the sinks, then commit (module docstring); ``force``:
-        underlyings published and checkpointed even if unchanged. True when every durable
-        sink stored the cycle."""
+        underlyings published and checkpointed even if unchanged; ``final`` (a run's
+        end): all of them, each published as the whole-chain computation on its final
+        inputs. True when every durable sink stored the cycle."""
         async with self._publishing:
-            return await self._publish_cycle(force)
+            return await self._publish_cycle(force, final)
 
-    async def _publish_cycle(self, force) -> bool:
+    async def _publish_cycle(self, force, final: bool = False) -> bool:
         """The commit order, and what a crash or a failed step at each point must give
         (``monitor.failpoints`` names the points; tests/service/test_fault_injection.py
         tests every row against the real broker and Redis). Steps: (1) freeze: a copy of
@@ -622,7 +633,7 @@ class Monitor:
             # keep up with the partition, so a take-over re-reads little
             self._last_checkpoint_all = now
             force = set(force) | self.owned
-        token, frozen = await self._core(self._freeze, force)
+        token, frozen = await self._core(self._freeze, force, final)
         # the batches in the token are applied; their dead letters go out (in _settle)
         # before their offsets are committed below
         settling = list(self._settling)

@@ -16,6 +16,7 @@ from monitor.core import status as st
 from monitor.core.exposures import KEYS as EXPOSURE_KEYS
 from monitor.core.positions import confidence, model_gex, settled_vs_live
 from monitor.core.surface import surface_point
+from monitor.fmt import iso_utc
 from monitor.pipeline import UnderlyingState
 from monitor.regimes.calendar import next_expiration
 from monitor.regimes.engine import NY, Observation
@@ -44,7 +45,11 @@ def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = No
     ok = int((book.c.status == st.OK).sum())
     quoted = int((book.g.T[book.c.group] > 0).sum())
     state = {k: snap.get(k) for k in STATE_FIELDS}
-    state["as_of_ns"] = book.now_ns
+    # the latest event applied: the state holds every tick up to it (the Greeks' clock is
+    # that of the last whole-chain refresh, at most reeval_ms of event time earlier while
+    # underlying ticks come; refreshes start at event times, never on a timer)
+    state["as_of_ns"] = max(book.now_ns, s.clock_ns)
+    state["as_of"] = iso_utc(state["as_of_ns"])
     src = Path(book.chain.source) if book.chain.source else None
     # the universe this state was built on (monitor whatif --from-redis rebuilds it)
     state["chain_path"] = str(src.resolve()) if src is not None and src.exists() else None

@@ -4,7 +4,11 @@ prints, summed since the session opened (REFERENCE.md, "Hedge pressure").
 A customer print of ``q`` contracts (``+q`` customer buy, ``-q`` customer sell, as the flow
 model classifies it against the quote in force) changes the dealers' position by ``-q``;
 to stay hedged they trade ``+q * M * delta`` units of the underlying at once (``* spot`` in
-dollars; + = dealers buy). Customers buy calls: dealers buy; sell calls: dealers sell; buy
+dollars; + = dealers buy). ``delta`` is the contract's at the quote in force at the print,
+under the book's last whole-chain refresh (forwards, clock, smiles, spot) before the print
+(``Book.quote_deltas``): refreshes start at event times (``monitor.pipeline``), so every
+print's value is a function of the ticks alone, the same on every run, after a restart
+and after a take-over, however the ticks were batched. Customers buy calls: dealers buy; sell calls: dealers sell; buy
 puts (delta < 0): dealers sell; sell puts: dealers buy.
 
 Sums per expiry bucket (``0dte``: expiring on the session's date; ``next``: the first
@@ -63,17 +67,19 @@ class HedgeTape:
     def units(self) -> np.ndarray:
         return np.array(self._units).reshape(len(EXPIRY_BUCKETS), len(_SIDES))
 
-    def add(self, book, row: int, customer_contracts: float, ts_ns: int) -> float:
+    def add(self, book, row: int, customer_contracts: float, ts_ns: int, bid: float,
+            ask: float) -> float:
         """Add one classified print of ``customer_contracts`` (+ bought, - sold by the
-        customer) on ``book`` row ``row`` at ``ts_ns``; returns the dealers' hedge in
-        units of the underlying (0.0 when not added)."""
+        customer) on ``book`` row ``row`` at ``ts_ns``, the quote in force ``bid`` /
+        ``ask``; returns the dealers' hedge in units of the underlying (0.0 when not
+        added)."""
         if ts_ns >= self.until_ns or self._slot is None:
             self._open(book, ts_ns)
         elif ts_ns < self.from_ns:
             self.stale += 1
             return 0.0
         self._contracts[row] += customer_contracts
-        delta = float(book.c.delta[row])
+        delta = float(book.quote_deltas([row], [bid], [ask])[0])
         if not math.isfinite(delta):
             self.no_delta += 1
             return 0.0
@@ -84,16 +90,17 @@ class HedgeTape:
         self.prints += 1
         return units
 
-    def add_many(self, book, rows: list, contracts: list) -> None:
+    def add_many(self, book, rows, contracts, bid, ask) -> None:
         """:meth:`add` for prints of the current session recorded on the trade path
         (the caller checked each one's time against :attr:`from_ns` / :attr:`until_ns`),
-        in one numpy pass, with the book as it was when they arrived (the caller drains
-        them before anything changes the book's deltas or spot)."""
+        in one numpy pass, with the refresh of the book in force when they arrived (the
+        caller adds them before the book adopts another refresh)."""
         if len(rows) == 0:
             return
+        rows = np.asarray(rows, dtype=np.int64)
         by_slot, hedged, no_delta = add_prints(
-            np.asarray(rows, dtype=np.int64), np.asarray(contracts, dtype=np.float64),
-            self._contracts, book.c.delta, self._slot, float(book.multiplier))
+            rows, np.asarray(contracts, dtype=np.float64), self._contracts,
+            book.quote_deltas(rows, bid, ask), self._slot, float(book.multiplier))
         spot = book.spot
         for k, u in enumerate(by_slot.tolist()):
             if u:

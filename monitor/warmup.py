@@ -164,7 +164,7 @@ def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
     job.run()
     p.apply(sim.ticks(20))
     p.finish_refresh(job)
-    p.maintenance(force=True)
+    p.final_refresh()
     state, _ = build_state(s.frozen_copy(), [])
     advice_for_state(state, settings, book=s.book)
     hedge_flow(s.book, spot_pct=-2.0, surface="sticky_moneyness")

@@ -35,6 +35,7 @@ from monitor.core.kernels import (
     apply_positions,
     apply_quote,
     apply_quotes,
+    quote_deltas,
     resum,
     set_exposures,
     whole_chain,
@@ -272,6 +273,17 @@ class Book:
                      np.asarray(idx, dtype=np.int64), np.asarray(bid, dtype=np.float64),
                      np.asarray(ask, dtype=np.float64), self._mark)
 
+    def quote_deltas(self, rows, bid, ask) -> np.ndarray:
+        """Per book row ``rows[k]``: its delta were it quoted ``bid[k]`` / ``ask[k]``, under
+        this book's forwards, clock, smiles and spot as they stand (NaN: no IV from that
+        quote); the book is not changed. ``--greeks vendor``: the file's deltas."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.greeks != "model":
+            return self.c.delta[rows].copy()
+        return quote_deltas(self.c.is_call, self.c.group, self.F, self.c.status, self.G,
+                            self.spot, self.multiplier, rows,
+                            np.asarray(bid, dtype=np.float64), np.asarray(ask, dtype=np.float64))
+
     def update_quote(self, i: int, bid: float, ask: float) -> None:
         """One quote update (book row ``i``); the scalar fast path of :meth:`update_quotes`."""
         if self.greeks != "model":
@@ -303,7 +315,8 @@ class Book:
                              (self.forward_from_parity, into.forward_from_parity),
                              (self.df_from_parity, into.df_from_parity)):
                 np.copyto(dst, src)
-            for name in ("spot", "now_ns", "last_eval_seconds", "smile_fits", "smile_fit_ns"):
+            for name in ("spot", "now_ns", "last_eval_seconds", "smile_fits", "smile_fit_ns",
+                         "group_rate", "_rates_estimated"):
                 setattr(into, name, getattr(self, name))
             return into
         new = copy.copy(self)

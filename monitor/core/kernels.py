@@ -35,6 +35,7 @@ from monitor.core.layout import (
     BID,
     CALLS,
     CONTRIB0,
+    DELTA,
     DF_ROW,
     EXP_GREEK_ROW,
     EXP_SCALE,
@@ -306,3 +307,26 @@ def set_exposures(F, spot, mult, rows):
     positions (the vendor-Greeks path, which replaces delta/gamma after evaluation)."""
     for k in range(rows.shape[0]):
         _set_exposures(rows[k], F, spot, mult)
+
+
+@kernel
+def quote_deltas(is_call, group, F, status, G, spot, mult, rows, bid, ask):
+    """Delta of each contract ``rows[k]`` were it quoted ``bid[k]`` / ``ask[k]``, under the
+    book's settlement groups ``G`` and ``spot`` as they stand; NaN where that quote gives
+    no IV (status not OK). The book is not changed: each contract is evaluated by
+    ``_eval_contract`` on a scratch copy of its column (IV warm-started from the book's,
+    which lands on the same root as a cold start to the solver's 1e-13). The hedge tape
+    values each print at the quote in force at the print (``monitor.tape``)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    col = np.empty((F.shape[0], 1))
+    code = np.zeros(1, dtype=status.dtype)
+    for k in range(n):
+        r = rows[k]
+        for f in range(F.shape[0]):
+            col[f, 0] = F[f, r]
+        col[BID, 0] = bid[k]
+        col[ASK, 0] = ask[k]
+        _eval_contract(0, is_call[r:r + 1], group[r:r + 1], col, code, G, spot, mult, 1)
+        out[k] = col[DELTA, 0] if code[0] == st.OK else np.nan
+    return out

@@ -68,8 +68,8 @@ def classify(price, bid, ask, last_price):
 def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px, state_of,
                clock, skew, past, max_size, tape_lo, tape_hi, py_trades, pend_bid,
                pend_ask, pend_mark, book_bid, book_ask, last_px, last_print, out, side,
-               spot_of, spot_px, spot_ts, spot_ref, book_spot, bands, reeval_frac,
-               refresh_ok, spot_n):
+               spot_of, spot_px, spot_ts, spot_ref, eval_spot, bands, reeval_frac,
+               due_ns, spot_n):
     """Screen and apply, in order from ``start``, the quotes and trades of a columns batch
     (``rows`` from :func:`lookup_symbols`) as the pipeline's per-tick path does, and stop
     at the first row that path must take (returned; ``len(kind)`` when none is left): a
@@ -86,7 +86,8 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
     ``serial``); a trade is accepted only after its row's last print (``last_print``, its
     ``ts_ns``; -1: none), which it then advances, and is classified against the quote in
     force (else the book's, ``book_bid[k]`` / ``book_ask[k]``) and the row's previous print
-    (``last_px``, NaN: none): ``side[k]`` = +1 customer buy / -1 sell / 0 unclassified.
+    (``last_px``, NaN: none): ``side[k]`` = +1 customer buy / -1 sell / 0 unclassified;
+    ``book_bid[k]`` / ``book_ask[k]`` then hold the quote in force it was classified against.
 
     Underlying ticks (rows of another kind with ``spot_of[k]`` >= 0, the underlying, and
     ``spot_px[k]`` the price the per-tick path takes: last, else the midpoint) are applied
@@ -94,8 +95,9 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
     positive, the time inside the limits and not before the underlying's last spot
     (``spot_ts[u]``), the move from the last spot (``spot_ref[u]``) inside the band
     (``bands[u, 0]``, in %), the price inside the believable spots ``bands[u, 1] ..
-    bands[u, 2]`` (``bounds.max_spot_x``), and no whole-chain refresh to start (a move from the book's
-    spot ``book_spot[u]`` of ``reeval_frac`` or more where ``refresh_ok[u]``). Such a
+    bands[u, 2]`` (``bounds.max_spot_x``), and no whole-chain refresh to start (a move of
+    ``reeval_frac`` or more from the spot of the last refresh ``eval_spot[u]``, or an
+    event clock at or past ``due_ns[u]``: ``monitor.pipeline``). Such a
     tick advances ``spot_ts``, the event clock and ``spot_ref`` (the pending spot) and
     is counted in ``spot_n[u]``; any other stops the scan. Any other row of another kind
     (``spot_of[k]`` -1) stops it."""
@@ -117,7 +119,7 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
             if (abs(px / spot_ref[u] - 1.0) * 100.0 > bands[u, 0] or px < bands[u, 1]
                     or px > bands[u, 2]):
                 return k
-            if refresh_ok[u] and abs(px / book_spot[u] - 1.0) >= reeval_frac:
+            if abs(px / eval_spot[u] - 1.0) >= reeval_frac or max(t, clock[u]) >= due_ns[u]:
                 return k
             spot_ts[u] = t
             if t > clock[u]:
@@ -183,9 +185,9 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
             return k
         last_print[r] = t
         if pend_mark[r] == serial:
-            side[k] = classify(a, pend_bid[r], pend_ask[r], last_px[r])
-        else:
-            side[k] = classify(a, book_bid[k], book_ask[k], last_px[r])
+            book_bid[k] = pend_bid[r]
+            book_ask[k] = pend_ask[r]
+        side[k] = classify(a, book_bid[k], book_ask[k], last_px[r])
         last_px[r] = a
         out[k] = APPLY
     return n

@@ -24,7 +24,7 @@ def settings():
     r.exhaustion_min_history, r.exhaustion_rollover_pts = 5, 1.0
     r.exhaustion_put_selling_contracts = 500
     s.intervals.publish_ms = 20.0
-    s.intervals.reeval_ms = 10.0
+    s.intervals.reeval_ms = 100.0  # event time: 140 refreshes over the 14 s path
     return s
 
 

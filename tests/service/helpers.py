@@ -79,7 +79,7 @@ def close(a, b, rel=1e-9):
 
 class Lockstep:
     """Batches handed to a Monitor in lockstep with its publish cycles: after each batch
-    the source waits until the whole-chain refresh it caused is adopted and then until
+    the source waits until the whole-chain refreshes it caused are adopted and then until
     ``cycles`` more publish cycles have completed, so every batch's
     state reaches the regime engine however busy the machine is (event time, not wall
     time, decides what the engine sees). Use ``Lockstep(batches)`` as the MemorySource's
@@ -91,11 +91,13 @@ class Lockstep:
         self.monitor = None
 
     def _settled(self) -> bool:
-        """No whole-chain refresh in flight or due: the book is the batch's whole state."""
+        """No whole-chain refresh in flight: the book is the one the batch's ticks left
+        (refreshes start at event times, so a spot move smaller than ``reeval_bps`` may
+        wait for the next underlying tick: a timer would make the state depend on when
+        the machine got round to it)."""
         mon = self.monitor
         return not mon._refreshes and all(
-            st.refreshing is None and st.pending_spot is None and not st.stale_eval
-            for st in mon.pipeline.states.values())
+            st.refreshing is None for st in mon.pipeline.states.values())
 
     async def __aiter__(self):
         from monitor.wire.columns import count

@@ -189,7 +189,12 @@ def test_every_crash_point_and_failed_step_ends_as_an_uninterrupted_run(kafka_bo
             got = _state(prefix[name])
             for f in FIELDS:
                 assert close(got[f], ref[f]), (name, f, got[f], ref[f])
-            assert got["hedge_pressure_usd"]["prints"] == ref["hedge_pressure_usd"]["prints"]
+            # the tape too: each print valued under the refresh in force at it (event
+            # time) and the restored book the crashed run had, not a new refresh
+            hp, hp_ref = got["hedge_pressure_usd"], ref["hedge_pressure_usd"]
+            assert hp["prints"] == hp_ref["prints"] and hp["no_delta"] == hp_ref["no_delta"]
+            for k in ("total", "calls", "puts"):
+                assert hp[k] == pytest.approx(hp_ref[k], rel=1e-9), (name, k)
         # every poison tick dead-lettered, at least once, whatever crashed
         for name in runs:
             assert asyncio.run(_count(kafka_bootstrap, dlq[name])) >= POISON, name

@@ -132,7 +132,7 @@ def test_pipeline_never_raises_and_rejects_change_nothing(ticks, records):
     assert p.counts.rejected.get(("other", "apply_error"), 0) == 0
     if applied == 0:  # rejected (or stale) everything: nothing but the counters moved
         assert _same(before, _state(p))
-    p.maintenance(force=True)
+    p.final_refresh()
     for k, v in p.states["SPX"].book.totals.items():
         assert math.isfinite(v), (k, v)
     # the checkpoint of whatever state resulted round-trips (it is the restart's input)

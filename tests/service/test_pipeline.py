@@ -1,6 +1,7 @@
 """The pipeline on its own: every kind of bad input is counted by reason and leaves the
 state untouched; the next good tick is applied; open interest re-weights positions; spot
-moves re-evaluate on the timer or past the move threshold."""
+moves re-evaluate at event times: reeval_ms after the last refresh, or past the move
+threshold."""
 
 import copy
 import math
@@ -18,18 +19,8 @@ BASE = Book(load_chain(CHAIN))
 TS = BASE.now_ns + 1_000_000
 
 
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
-
-
 def pipeline(**kw):
-    clock = Clock()
-    p = Pipeline({"SPX": copy.deepcopy(BASE)}, clock=clock, **kw)
-    return p, clock
+    return Pipeline({"SPX": copy.deepcopy(BASE)}, **kw), None
 
 
 def atm_symbol():
@@ -109,30 +100,41 @@ def test_open_interest_reweights_the_dealer_position():
         BASE.totals["gex_usd_per_pct"] + old_gex, rel=1e-9)
 
 
-def test_spot_move_reevaluates_past_threshold_or_on_timer():
-    p, clock = pipeline(reeval_ms=250, reeval_bps=5)
+@pytest.mark.parametrize("columns", [False, True])
+def test_spot_move_reevaluates_past_threshold_or_reeval_ms_of_event_time_later(columns):
+    """Event time, not the wall clock: a 1 bp tick waits; the next underlying tick
+    250 ms (event time) after the last refresh starts one (249 ms: not yet); a 10 bp
+    move starts one at once. Both paths (per tick, the columns scan) decide alike."""
+    p, _ = pipeline(reeval_ms=250, reeval_bps=5, columns=columns)
     s = p.states["SPX"]
-    spot0 = s.book.spot
-    # 1 bp: waits for the timer
-    p.apply([UnderlyingTick(ts_ns=TS, root="SPX", bid=0, ask=0, last=spot0 * 1.0001)])
+    spot0, t0 = s.book.spot, s.book.now_ns
+
+    def spot(ts, x):
+        u = UnderlyingTick(ts_ns=ts, root="SPX", bid=0, ask=0, last=spot0 * x)
+        q = OptionQuote(ts_ns=ts, symbol=SYM, bid=BASE.c.bid[ROW], ask=BASE.c.ask[ROW])
+        p.apply([q, u])  # (a batch of two: the columns path scans it)
+
+    spot(TS, 1.0001)  # 1 bp
     assert s.book.spot == spot0 and s.pending_spot == pytest.approx(spot0 * 1.0001)
-    clock.t += 0.3
-    p.maintenance()
-    assert s.book.spot == pytest.approx(spot0 * 1.0001) and s.pending_spot is None
-    # 10 bp: at once
-    p.apply([UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=spot0 * 1.001)])
-    assert s.book.spot == pytest.approx(spot0 * 1.001)
+    spot(t0 + 249_000_000, 1.0002)
+    assert s.book.spot == spot0 and s.pending_spot == pytest.approx(spot0 * 1.0002)
+    spot(t0 + 250_000_000, 1.0003)
+    assert s.book.spot == pytest.approx(spot0 * 1.0003) and s.pending_spot is None
+    assert s.last_reeval_ns == t0 + 250_000_000 and s.book.now_ns == t0 + 250_000_000
+    # 10 bp from the last refresh's spot: at once
+    spot(t0 + 250_000_001, 1.0013)
+    assert s.book.spot == pytest.approx(spot0 * 1.0013)
     # an older underlying tick is stale
     p.apply([UnderlyingTick(ts_ns=TS - 1, root="SPX", bid=0, ask=0, last=spot0 * 2)])
     assert p.counts.ticks[("SPX", "underlying", "stale")] == 1
-    assert s.book.spot == pytest.approx(spot0 * 1.001)
+    assert s.book.spot == pytest.approx(spot0 * 1.0013)
 
 
-def test_forced_maintenance_leaves_the_whole_chain_result():
+def test_final_refresh_leaves_the_whole_chain_result():
     p, _ = pipeline()
     q = OptionQuote(ts_ns=TS, symbol=SYM, bid=BASE.c.bid[ROW] * 1.2, ask=BASE.c.ask[ROW] * 1.2)
     p.apply([q])
-    p.maintenance(force=True)
+    p.final_refresh()
     expected = copy.deepcopy(BASE)
     expected.c.bid[ROW], expected.c.ask[ROW] = q.bid, q.ask
     expected.refresh(now_ns=TS, refit=True)  # forced: smiles fitted to the final quotes
@@ -146,15 +148,24 @@ def test_checkpoint_round_trip_restores_the_state():
     p.apply([OptionQuote(ts_ns=TS, symbol=SYM, bid=BASE.c.bid[ROW] * 1.2,
                          ask=BASE.c.ask[ROW] * 1.2),
              OpenInterest(date="2026-08-22", symbol=SYM, oi=123.0),
-             UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=BASE.spot * 1.01)])
-    p.maintenance(force=True)
+             UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=BASE.spot * 1.01),
+             OptionQuote(ts_ns=TS + 2, symbol=SYM, bid=BASE.c.bid[ROW] * 1.3,
+                         ask=BASE.c.ask[ROW] * 1.3)])
     from monitor.books import decode_checkpoint, encode_checkpoint
 
     cp = decode_checkpoint(encode_checkpoint(p.states["SPX"].checkpoint()))
     q, _ = pipeline()
     q.states["SPX"].restore(cp)
-    assert q.states["SPX"].book.totals == pytest.approx(p.states["SPX"].book.totals, rel=1e-12)
-    assert q.states["SPX"].book.oi[ROW] == 123.0
+    # the book the run had: the refresh at the spot tick, the later quote evaluated under
+    # it (a new refresh at the checkpoint's clock would move every forward and clock)
+    a, b = p.states["SPX"].book, q.states["SPX"].book
+    assert b.totals == pytest.approx(a.totals, rel=1e-12)
+    assert b.oi[ROW] == 123.0 and b.spot == a.spot == pytest.approx(BASE.spot * 1.01)
+    assert b.now_ns == a.now_ns == TS + 1 and np.array_equal(b.G, a.G, equal_nan=True)
+    for name in ("iv", "delta", "gamma"):
+        assert np.allclose(getattr(b.c, name), getattr(a.c, name), rtol=1e-12, atol=0,
+                           equal_nan=True), name
+    assert q.states["SPX"].last_reeval_ns == TS + 1
 
 
 def test_background_refresh_equals_inline_refresh_then_the_ticks_that_came_meanwhile():
@@ -180,10 +191,6 @@ def test_background_refresh_equals_inline_refresh_then_the_ticks_that_came_meanw
         (job,) = bg.take_refreshes()
         assert bg.take_refreshes() == [] and s.refreshing is job
         before = s.book.spot
-        # a second move while it runs starts nothing; it waits for the next one
-        bg.apply([UnderlyingTick(ts_ns=ts + 1, root="SPX", bid=0, ask=0, last=spot0 * 1.1)])
-        assert bg.take_refreshes() == [] and s.pending_spot == pytest.approx(spot0 * 1.1)
-        s.pending_spot = None  # (the inline pipeline did not see that move)
         for p in (bg, inline):
             p.apply(later)
         assert s.book.spot == before  # the live book is untouched until it adopts the copy
@@ -230,7 +237,7 @@ def test_a_refresh_starts_from_the_quotes_before_the_move_in_one_batch(columns):
 
 
 def test_failed_background_refresh_keeps_the_pending_spot_and_is_due_again():
-    p, clock = pipeline(background_refresh=True)
+    p, _ = pipeline(background_refresh=True)
     s = p.states["SPX"]
     spot0 = s.book.spot
     p.apply([UnderlyingTick(ts_ns=TS, root="SPX", bid=0, ask=0, last=spot0 * 1.002)])
@@ -238,11 +245,12 @@ def test_failed_background_refresh_keeps_the_pending_spot_and_is_due_again():
     p.abandon_refresh(job)
     assert s.refreshing is None and s.book.spot == spot0
     assert s.pending_spot == pytest.approx(spot0 * 1.002)
-    p.maintenance()  # due at once, not after another reeval_ms
+    # the next underlying tick starts one, not another reeval_ms later (1 bp, 1 ns on)
+    p.apply([UnderlyingTick(ts_ns=TS + 1, root="SPX", bid=0, ask=0, last=spot0 * 1.0021)])
     (again,) = p.take_refreshes()
     again.run()
     p.finish_refresh(again)
-    assert s.book.spot == pytest.approx(spot0 * 1.002)
+    assert s.book.spot == pytest.approx(spot0 * 1.0021)
     with pytest.raises(RuntimeError):
         p.finish_refresh(job)  # a stale job cannot be adopted
 

@@ -52,8 +52,8 @@ def test_record_blocks_end_where_ticks_end():
     blocks = as_records(ticks)
     assert any(isinstance(t, TickColumns) for t in blocks)
     b.apply(blocks)
-    a.maintenance(force=True)
-    b.maintenance(force=True)
+    a.final_refresh()
+    b.final_refresh()
     ba, bb = a.states["SPX"].book, b.states["SPX"].book
     assert np.array_equal(ba.c.bid, bb.c.bid, equal_nan=True)
     assert np.array_equal(ba.c.ask, bb.c.ask, equal_nan=True)

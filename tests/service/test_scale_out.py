@@ -127,7 +127,7 @@ def _states(prefix) -> dict:
     for root in ROOTS:
         raw = r.hgetall(f"{prefix}:{root}:state")
         out[root] = {k.decode(): json.loads(v) for k, v in raw.items()
-                     if k.decode() in FIELDS}
+                     if k.decode() in FIELDS + ("hedge_pressure_usd",)}
     return out
 
 
@@ -225,6 +225,14 @@ def test_two_members_kill_one_survivor_takes_over_and_ends_like_one_process(
                  for key in FIELDS if not close(got[root].get(key), expected[root][key])]
         assert not diffs, diffs
         assert expected["SPX"]["trades_classified"] > 0  # the flow fields were exercised
+        # the tape after the take-over is the one process's, to 1e-9: every print valued
+        # under the refresh in force at it (event time), the restored book the victim had
+        for root in ROOTS:
+            hp, want = got[root]["hedge_pressure_usd"], expected[root]["hedge_pressure_usd"]
+            assert hp["prints"] == want["prints"] and hp["no_delta"] == want["no_delta"], root
+            for k in ("total", "calls", "puts"):
+                assert hp[k] == pytest.approx(want[k], rel=1e-9), (root, k)
+        assert expected["SPX"]["hedge_pressure_usd"]["prints"] > 0
     finally:
         for m in members:
             if m.proc.poll() is None:

@@ -158,13 +158,14 @@ def test_a_new_session_starts_new_sums_and_older_prints_are_not_added(book):
     s = p.states["SPX"]
     row = pick(s.book, call=True, bucket="later")
     tape = s.tape
-    tape.add(s.book, row, +10.0, T14)
+    quote = (s.book.c.bid[row], s.book.c.ask[row])  # the book's own: its delta
+    tape.add(s.book, row, +10.0, T14, *quote)
     assert tape.prints == 1
     next_day = int(dt.datetime(2026, 8, 24, 10, 0, tzinfo=NY).timestamp() * 1e9)
-    tape.add(s.book, row, -3.0, next_day)
+    tape.add(s.book, row, -3.0, next_day, *quote)
     assert tape.session == "2026-08-24" and tape.prints == 1
     assert tape.units.sum() == pytest.approx(-3.0 * M * float(s.book.c.delta[row]))
-    assert tape.add(s.book, row, +5.0, T14) == 0.0 and tape.stale == 1 and tape.prints == 1
+    assert tape.add(s.book, row, +5.0, T14, *quote) == 0.0 and tape.stale == 1 and tape.prints == 1
 
 
 def test_a_classified_print_without_a_delta_is_counted_not_guessed(book):
@@ -172,8 +173,9 @@ def test_a_classified_print_without_a_delta_is_counted_not_guessed(book):
     s = p.states["SPX"]
     b = s.book
     dead = pick(b, call=True, bucket="later")
-    b.c.delta[dead] = np.nan  # (the core's mark of a contract it has no delta for)
-    assert s.tape.add(b, dead, +7.0, T14) == 0.0
+    # in force at the print: no quote (a zero ask), so no IV and no delta; before, the
+    # tape read the book's delta of such a contract, 0.0, and counted it as hedged
+    assert s.tape.add(b, dead, +7.0, T14, 0.0, 0.0) == 0.0
     assert s.tape.no_delta == 1 and s.tape.prints == 0 and s.tape.units.sum() == 0.0
 
 
@@ -235,7 +237,7 @@ def test_yesterdays_prints_are_not_todays_live_book(book):
     p = fresh(book)
     s = p.states["SPX"]
     row = pick(s.book, call=True, bucket="later")
-    s.tape.add(s.book, row, +25.0, T14)
+    s.tape.add(s.book, row, +25.0, T14, s.book.c.bid[row], s.book.c.ask[row])
     assert s.tape.session_contracts(s.book)[row] == 25.0
     next_day = copy.deepcopy(s.book)
     next_day.now_ns = T14 + 86400 * 10**9
