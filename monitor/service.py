@@ -5,15 +5,17 @@ Tasks on one asyncio loop:
 * ingest: ``async for batch in source.batches()``; decoding errors are counted; the ticks
   are applied on the single core thread (the pipeline's state has one writer, and this
   keeps the loop free for Kafka heartbeats and HTTP).
-* refreshes: a whole-chain re-evaluation that falls due (spot moved, ``reeval_ms``
-  elapsed) runs on a copy of the book in a third ("refresh") thread, with all cores but
-  one; the core thread keeps applying ticks meanwhile and then replays them onto the
-  refreshed copy and adopts it (``monitor.pipeline.Refresh``), so a tick never waits for
-  a whole-chain pass.
-* timers (every ``tick_s``): pending spot re-evaluations; every ``publish_ms`` a publish
+* refreshes: a whole-chain re-evaluation that falls due at an underlying tick (spot
+  moved ``reeval_bps``, or ``reeval_ms`` of event time since the last) runs on a copy of
+  the book in a third ("refresh") thread, with all cores but one; the core thread keeps
+  applying ticks meanwhile and then replays them onto the refreshed copy and adopts it
+  (``monitor.pipeline.Refresh``): a tick waits for a whole-chain pass only when the next
+  one falls due, or a publish cycle freezes the book, before it is done.
+* timers (every ``tick_s``): every ``publish_ms`` a publish
   cycle: a frozen copy of each changed book is taken on the core thread (about 1 ms), its
   state, levels, scenarios and regime events are computed on a second ("levels") thread
-  beside tick processing, then written to Redis with a checkpoint of the book's inputs,
+  beside tick processing, then written to Redis with a checkpoint of the book's inputs
+  and of its last refresh's result,
   handed to every sink (:func:`deliver`: Redis with the checkpoint, Prometheus, desk
   chat), then -- only if every durable sink stored its checkpoints -- the source offsets
   of everything applied before the copy was taken are committed (at-least-once; a
@@ -22,7 +24,8 @@ Tasks on one asyncio loop:
 * a one-line terminal summary every second (``summary=True``).
 
 ``Monitor.stop()`` (SIGINT/SIGTERM, or ``duration`` elapsed): stop the source, apply what
-was received, re-evaluate, publish, commit, flush and close the sinks, exit 0.
+was received, publish (the state re-evaluated whole on the final inputs, the checkpoint
+as the run left it), commit, flush and close the sinks, exit 0.
 
 Assembly (as nautilus_trader's factories build clients from their own configs):
 :func:`make_source` and :func:`make_sinks` build the source and the sinks from the
