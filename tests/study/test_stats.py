@@ -255,6 +255,14 @@ def test_episodes():
     (0.02, 0.1, 100, "0", {"margin": 0.2}, S.CONTRADICTED),
     (0.45, 0.55, 100, "0", {"null": 0.5, "margin": 0.1}, S.SUPPORTED),
     (0.52, 0.6, 100, "0", {"null": 0.5, "margin": 0.1}, S.CONTRADICTED),
+    # the boundaries: an interval that touches the null does not lie on either side of it
+    (0.0, 0.5, 100, "+", {}, S.TOO_THIN),
+    (-0.5, 0.0, 100, "-", {}, S.TOO_THIN),
+    (-0.5, 0.0, 100, "+", {}, S.TOO_THIN),
+    (0.5, 0.6, 100, "0", {"null": 0.5, "margin": 0.1}, S.SUPPORTED),  # contains it
+    (0.4, 0.6, 100, "0", {"null": 0.5, "margin": 0.1}, S.SUPPORTED),  # at the margins
+    (0.1, 0.2, 30, "+", {}, S.SUPPORTED),  # n at the minimum counts
+    (0.1, 0.2, 29, "+", {}, S.TOO_THIN),
 ])
 def test_verdict_rule(lo, hi, n, direction, kw, expected):
     assert S.verdict(lo, hi, n=n, min_n=30, direction=direction, **kw) == expected

@@ -42,6 +42,48 @@ def test_files_and_progress(real):
         assert heading in md
 
 
+#: the verdicts on the real data (the study is seeded, the data fixed): each claim's, and
+#: each finding's with its sample size. A change to a statistic, the verdict rule or the
+#: data loading that moves one shows here (and must be explained in the report's notes)
+PINNED = {
+    "1": ("supported", {"1.absret_sign": ("supported", 36), "1.range_sign": ("supported", 36),
+                        "1.absret_quintile": ("supported", 13),
+                        "1.absret_spearman": ("supported", 3849),
+                        "1.absret_sign_vixctl": ("supported", 347),
+                        "1.own_model_absret": ("too thin", 8),
+                        "1.own_model_range": ("too thin", 8),
+                        "1.own_vendor_absret": ("too thin", 10),
+                        "1.own_vs_squeeze_sign": ("supported", 41)}),
+    "2": ("supported", {"2.rally_vix_down": ("supported", 136),
+                        "2.rally_vs_other": ("supported", 136),
+                        "2.slope_points": ("too thin", 347),
+                        "2.slope_log": ("contradicted", 347)}),
+    "3": ("too thin", {**{f"3.{h}_{t}": ("too thin", 27) for h in ("fwd5", "fwd21", "fwd63",
+                                                                    "edge")
+                          for t in ("p95", "jump")},
+                       **{f"3.{h}_p99": ("too thin", 4) for h in ("fwd5", "fwd21", "fwd63",
+                                                                  "edge")},
+                       "3.selloff_end": ("too thin", 27)}),
+    "4": ("supported", {"4.next_week_corr": ("supported", 439),
+                        "4.next_week_hit": ("supported", 439),
+                        "4.opex_mean_ret": ("supported", 440),
+                        "4.opex_range": ("supported", 440),
+                        "4.opex_absret": ("supported", 440),
+                        "4.quad_range": ("too thin", 146)}),
+    "5": ("too thin", {"5.momentum": ("too thin", 33), "5.momentum_hit": ("too thin", 32),
+                       "5.momentum_neg_gex": ("too thin", 1),
+                       "5.momentum_gex_diff": ("too thin", 1)}),
+}
+
+
+def test_the_verdicts_on_the_real_data_are_pinned(real):
+    res = real[0]
+    for k, (verdict, findings) in PINNED.items():
+        c = res.claims[k]
+        assert c.verdict == verdict, k
+        assert {f.key: (f.verdict, f.n) for f in c.findings} == findings, k
+
+
 def test_every_claim_has_a_verdict_and_a_sane_interval(real):
     res = real[0]
     assert sorted(res.claims) == ["1", "2", "3", "4", "5"]
