@@ -5,7 +5,8 @@ monitor's event list and every sink (Redis, the stream and the alert sender are 
 import asyncio
 import threading
 
-from monitor.service import Monitor
+from monitor import service
+from monitor.service import SHUTDOWN_CYCLE_S, Monitor
 from monitor.sinks.base import Sink
 from monitor.sources.memory import MemorySource
 from tests.service.helpers import books, make_settings
@@ -23,7 +24,24 @@ class Recorder(Sink):
         return True
 
 
-async def test_stop_during_a_publish_cycle_keeps_its_events():
+class WaitSpy:
+    """``asyncio`` as the service sees it, noting the timeout of every ``asyncio.wait``:
+    the shutdown's wait for a cycle in flight is the one with ``SHUTDOWN_CYCLE_S``."""
+
+    def __init__(self):
+        self.timeouts = []
+
+    def __getattr__(self, name):
+        return getattr(asyncio, name)
+
+    async def wait(self, fs, *args, **kw):
+        self.timeouts.append(kw.get("timeout"))
+        return await asyncio.wait(fs, *args, **kw)
+
+
+async def test_stop_during_a_publish_cycle_keeps_its_events(monkeypatch):
+    spy = WaitSpy()
+    monkeypatch.setattr(service, "asyncio", spy)
     settings = make_settings()
     rec = Recorder()
     mon = Monitor(settings, MemorySource([], hold_open=True), books(settings), sinks=[rec])
@@ -41,9 +59,11 @@ async def test_stop_during_a_publish_cycle_keeps_its_events():
     while not entered.is_set():  # a condition, not a time budget
         await asyncio.sleep(0.01)
     mon.stop()
-    while not mon._ingest_done.is_set():  # shutdown has moved past the ingest loop ...
+    # shutdown has moved past the ingest loop to where a cycle in flight used to be
+    # cancelled: it waits for that cycle (a condition, not a sleep)
+    while SHUTDOWN_CYCLE_S not in spy.timeouts:
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.2)  # ... to where a cycle in flight used to be cancelled
+    assert mon._ingest_done.is_set()
     release.set()
     assert await task == 0
     engine = mon.regimes["SPX"]
