@@ -39,7 +39,7 @@ from monitor.wire.schema import OptionTrade  # noqa: E402
 
 def prints(book, n: int, seed: int = 3) -> list:
     rng = np.random.default_rng(seed)
-    ok = np.flatnonzero(np.isfinite(book.c.delta) & (book.c.bid > 0) & (book.c.ask > book.c.bid))
+    ok = np.flatnonzero((book.c.status == 0) & (book.c.bid > 0) & (book.c.ask > book.c.bid))
     rows = rng.choice(ok, n)
     buy = rng.random(n) < 0.5
     syms = book.chain.symbols()

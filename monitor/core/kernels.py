@@ -315,14 +315,19 @@ def quote_deltas(is_call, group, F, status, G, spot, mult, rows, bid, ask):
     book's settlement groups ``G`` and ``spot`` as they stand; NaN where that quote gives
     no IV (status not OK). The book is not changed: each contract is evaluated by
     ``_eval_contract`` on a scratch copy of its column (IV warm-started from the book's,
-    which lands on the same root as a cold start to the solver's 1e-13). The hedge tape
-    values each print at the quote in force at the print (``monitor.tape``)."""
+    which lands on the same root as a cold start to the solver's 1e-13). A contract whose
+    book quote is that quote already has that evaluation: its delta is read, not solved
+    again (most prints). The hedge tape values each print at the quote in force at the
+    print (``monitor.tape``)."""
     n = rows.shape[0]
     out = np.empty(n)
     col = np.empty((F.shape[0], 1))
     code = np.zeros(1, dtype=status.dtype)
     for k in range(n):
         r = rows[k]
+        if F[BID, r] == bid[k] and F[ASK, r] == ask[k]:
+            out[k] = F[DELTA, r] if status[r] == st.OK else np.nan
+            continue
         for f in range(F.shape[0]):
             col[f, 0] = F[f, r]
         col[BID, 0] = bid[k]
