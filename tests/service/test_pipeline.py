@@ -20,7 +20,7 @@ TS = BASE.now_ns + 1_000_000
 
 
 def pipeline(**kw):
-    return Pipeline({"SPX": copy.deepcopy(BASE)}, **kw), None
+    return Pipeline({"SPX": copy.deepcopy(BASE)}, **kw)
 
 
 def atm_symbol():
@@ -52,7 +52,7 @@ def totals(p):
     (VolIndex(ts_ns=TS, symbol="VIX", value=-3.0), "negative_price"),
 ])
 def test_bad_tick_is_counted_and_does_not_touch_state(tick, reason):
-    p, _ = pipeline()
+    p = pipeline()
     before = totals(p)
     bid_before = p.states["SPX"].book.c.bid.copy()
     assert p.apply([tick]) == 0
@@ -67,7 +67,7 @@ def test_bad_tick_is_counted_and_does_not_touch_state(tick, reason):
 
 
 def test_out_of_order_quote_is_stale_and_ignored():
-    p, _ = pipeline()
+    p = pipeline()
     newer = OptionQuote(ts_ns=TS + 10, symbol=SYM, bid=BASE.c.bid[ROW] * 1.1,
                         ask=BASE.c.ask[ROW] * 1.1)
     older = OptionQuote(ts_ns=TS, symbol=SYM, bid=0.05, ask=0.1)
@@ -84,13 +84,13 @@ def test_out_of_order_quote_is_stale_and_ignored():
 def test_padded_occ_symbol_is_accepted():
     padded = SYM[:-15].ljust(6) + SYM[-15:]
     assert len(padded) == 21
-    p, _ = pipeline()
+    p = pipeline()
     assert p.apply([OptionQuote(ts_ns=TS, symbol=padded, bid=BASE.c.bid[ROW] * 1.05,
                                 ask=BASE.c.ask[ROW] * 1.05)]) == 1
 
 
 def test_open_interest_reweights_the_dealer_position():
-    p, _ = pipeline()
+    p = pipeline()
     b = p.states["SPX"].book
     old_gex = b.c.gex[ROW]
     old_oi = b.oi[ROW]
@@ -105,7 +105,7 @@ def test_spot_move_reevaluates_past_threshold_or_reeval_ms_of_event_time_later(c
     """Event time, not the wall clock: a 1 bp tick waits; the next underlying tick
     250 ms (event time) after the last refresh starts one (249 ms: not yet); a 10 bp
     move starts one at once. Both paths (per tick, the columns scan) decide alike."""
-    p, _ = pipeline(reeval_ms=250, reeval_bps=5, columns=columns)
+    p = pipeline(reeval_ms=250, reeval_bps=5, columns=columns)
     s = p.states["SPX"]
     spot0, t0 = s.book.spot, s.book.now_ns
 
@@ -131,7 +131,7 @@ def test_spot_move_reevaluates_past_threshold_or_reeval_ms_of_event_time_later(c
 
 
 def test_final_refresh_leaves_the_whole_chain_result():
-    p, _ = pipeline()
+    p = pipeline()
     q = OptionQuote(ts_ns=TS, symbol=SYM, bid=BASE.c.bid[ROW] * 1.2, ask=BASE.c.ask[ROW] * 1.2)
     p.apply([q])
     p.final_refresh()
@@ -144,7 +144,7 @@ def test_final_refresh_leaves_the_whole_chain_result():
 
 
 def test_checkpoint_round_trip_restores_the_state():
-    p, _ = pipeline()
+    p = pipeline()
     p.apply([OptionQuote(ts_ns=TS, symbol=SYM, bid=BASE.c.bid[ROW] * 1.2,
                          ask=BASE.c.ask[ROW] * 1.2),
              OpenInterest(date="2026-08-22", symbol=SYM, oi=123.0),
@@ -154,7 +154,7 @@ def test_checkpoint_round_trip_restores_the_state():
     from monitor.books import decode_checkpoint, encode_checkpoint
 
     cp = decode_checkpoint(encode_checkpoint(p.states["SPX"].checkpoint()))
-    q, _ = pipeline()
+    q = pipeline()
     q.states["SPX"].restore(cp)
     # the book the run had: the refresh at the spot tick, the later quote evaluated under
     # it (a new refresh at the checkpoint's clock would move every forward and clock)
@@ -172,8 +172,8 @@ def test_background_refresh_equals_inline_refresh_then_the_ticks_that_came_meanw
     """The service's refresh runs on a copy while ticks keep coming; replaying them onto
     the refreshed copy must give what an inline refresh followed by the same ticks gives.
     Twice: the second refresh reuses the arrays the first one retired."""
-    bg, _ = pipeline(background_refresh=True)
-    inline, _ = pipeline()
+    bg = pipeline(background_refresh=True)
+    inline = pipeline()
     s = bg.states["SPX"]
     spot0 = s.book.spot
     ok = np.flatnonzero(BASE.c.status == 0)
@@ -215,7 +215,7 @@ def test_a_refresh_starts_from_the_quotes_before_the_move_in_one_batch(columns):
     """Hand case, one batch: quote A, a 1 bp spot tick (no refresh: it waits), quote B, a
     10 bp spot tick (a refresh starts), quote C. The refresh's copy holds A and B and not
     C; the live book ends with all three; C's row is the one replayed onto the copy."""
-    p, _ = pipeline(background_refresh=True, columns=columns)
+    p = pipeline(background_refresh=True, columns=columns)
     s = p.states["SPX"]
     spot0 = s.book.spot
     syms = BASE.chain.symbols()
@@ -237,7 +237,7 @@ def test_a_refresh_starts_from_the_quotes_before_the_move_in_one_batch(columns):
 
 
 def test_failed_background_refresh_keeps_the_pending_spot_and_is_due_again():
-    p, _ = pipeline(background_refresh=True)
+    p = pipeline(background_refresh=True)
     s = p.states["SPX"]
     spot0 = s.book.spot
     p.apply([UnderlyingTick(ts_ns=TS, root="SPX", bid=0, ask=0, last=spot0 * 1.002)])
@@ -259,7 +259,7 @@ def test_book_is_consistent_only_once_a_spot_moves_refresh_is_adopted():
     """A 20 bp move starts a refresh: until it is adopted the book prices quotes at the new
     spot with the old forwards, so the regime engine must not read it (Pipeline.consistent);
     a move below reeval_bps (5) leaves the book consistent."""
-    p, _ = pipeline(background_refresh=True)
+    p = pipeline(background_refresh=True)
     s = p.states["SPX"]
     spot0 = s.book.spot
     assert p.consistent(s)
