@@ -154,6 +154,8 @@ class Monitor:
         self._position: dict = {}  # next source offset applied, per partition (merged tokens)
         self._kept: set = set()  # partitions handed over cleanly at the last revocation
         self._rebalance_t0: float | None = None
+        # the run's end published every owned underlying whole and stored it (run())
+        self._final_stored = False
         self._publishing = asyncio.Lock()  # one publish cycle at a time (timer, rebalance)
         self._last_checkpoint_all = time.monotonic()
         self._ingest_task: asyncio.Task | None = None
@@ -272,12 +274,17 @@ class Monitor:
     async def _on_revoked(self, partitions) -> None:
         """Hand over what this process gives up, within the rebalance: one publish cycle
         of every owned underlying (state, checkpoint with the offsets it covers, commit),
-        so the next owner restores it and reads on exactly from there."""
+        so the next owner restores it and reads on exactly from there. At the run's end
+        the final cycle is the hand-over: nothing is written after it."""
         self._rebalance_t0 = time.monotonic()
         lost = {r for r in self.owned if self.source.partitions_of(r) & set(partitions)}
         if not lost:
             return
-        ok = await self.publish_cycle(force=lost)
+        if not self._stop.is_set():
+            ok = await self.publish_cycle(force=lost)
+        else:  # the run's end (the source stopping revokes everything): the state handed
+            # over is the final one, never a plain cycle's written after it
+            ok = self._final_stored or await self.publish_cycle(force=lost, final=True)
         # partitions whose hand-over was stored: if they come back to this process, it
         # reads on from its own position (its books are exactly there)
         self._kept = set(partitions) if ok else set()
@@ -385,7 +392,7 @@ class Monitor:
             await asyncio.gather(*self._refreshes, return_exceptions=True)
             # commits what was applied, before the source stops; the state published is
             # the whole-chain computation on the final inputs, the checkpoint the run's own
-            await self.publish_cycle(final=True)
+            self._final_stored = await self.publish_cycle(final=True)
             await self.source.stop()
             for sink in self.sinks:
                 sink.ready(False)

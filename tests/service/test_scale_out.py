@@ -238,3 +238,73 @@ def test_two_members_kill_one_survivor_takes_over_and_ends_like_one_process(
             if m.proc.poll() is None:
                 m.stop(signal.SIGKILL)
         _cleanup(prefix, ref_prefix)
+
+
+@pytest.mark.parametrize("order", ["a, wait, b", "a then b at once", "b then a at once"])
+def test_scale_up_then_both_stopped_in_turn_leave_the_final_state(kafka_bootstrap, tmp_path,
+                                                                   order):
+    """A second member joins a running one (a hand-over mid-stream), then the two are
+    stopped one after the other with SIGTERM, the second at once or after it took
+    everything over: every underlying's last state in Redis is the one process's final
+    state (the whole-chain computation on the final inputs), not a hand-over state
+    written during a rebalance. (Stopped at once, the consumer's stop revoked the
+    partitions after the final cycle and its hand-over overwrote the final state: SPX
+    GEX -0.03 %, spot and zero gamma moved.)"""
+    chains = [EOD / "SPX" / "SPX_2026-06-12.csv.gz", EOD / "VIX" / "VIX_2026-06-12.csv.gz"]
+    as_of = build_books(load_settings(None), [chains[0]])["SPX"].chain.as_of_ns
+    chains.append(write_canonical(_syn_chain(as_of), tmp_path / "SYN_2026-06-12.csv"))
+    p = f"su{uuid.uuid4().hex[:6]}"
+    topics = {"layout": "single", "ticks": f"{p}.ticks", "dead_letter": f"{p}.dlq"}
+    config = _write_config(tmp_path, chains, topics)
+    asyncio.run(create_topics(kafka_bootstrap, [topics["ticks"], topics["dead_letter"]],
+                              PARTITIONS))
+    ticks = _ticks(config)
+    clock = {}
+    for t in ticks:
+        if not isinstance(t, OptionTrade):
+            clock[_root(t)] = max(clock.get(_root(t), 0), t.ts_ns)
+    cut = int(len(ticks) * 0.5)
+    kt = KafkaTopics(**topics)
+    prefix, ref_prefix = f"dealerflow_test_{p}", f"dealerflow_test_ref_{p}"
+    members = []
+    try:
+        asyncio.run(_send(kafka_bootstrap, kt, ticks[:cut]))
+        a = Member(config, kafka_bootstrap, f"g-{p}", prefix, tmp_path, "a")
+        members.append(a)
+        _wait(lambda: a.owned() == set(ROOTS), "member a owning everything", members=members)
+        b = Member(config, kafka_bootstrap, f"g-{p}", prefix, tmp_path, "b")
+        members.append(b)
+        _wait(lambda: a.owned() and b.owned() and a.owned() | b.owned() == set(ROOTS)
+              and not a.owned() & b.owned(), "the group split", members=members)
+        asyncio.run(_send(kafka_bootstrap, kt, ticks[cut:]))
+        _wait(lambda: _clock_reached(prefix, clock), "both at the end", members=members)
+        first, second = (a, b) if order.startswith("a") else (b, a)
+        if "wait" in order:
+            assert first.stop() == 0
+            _wait(lambda: second.owned() == set(ROOTS), "the other taking everything",
+                  members=members)
+            assert second.stop() == 0
+        else:
+            first.proc.send_signal(signal.SIGTERM)
+            second.proc.send_signal(signal.SIGTERM)
+            assert first.stop() == 0 and second.stop() == 0
+        got = _states(prefix)
+
+        ref = Member(config, kafka_bootstrap, f"ref-{p}", ref_prefix, tmp_path, "ref")
+        members.append(ref)
+        _wait(lambda: _clock_reached(ref_prefix, clock), "the reference at the end",
+              members=members)
+        assert ref.stop() == 0
+        expected = _states(ref_prefix)
+        diffs = [(root, key, got[root].get(key), expected[root][key]) for root in ROOTS
+                 for key in FIELDS if not close(got[root].get(key), expected[root][key])]
+        rebalances = [(m, x["event"], x.get("underlyings"), x.get("kept"))
+                      for m, member in (("a", a), ("b", b)) for x in member.logs()
+                      if x.get("event") in ("underlyings_handed_over", "underlyings_taken_over",
+                                            "monitor_stopped")]
+        assert not diffs, (diffs, rebalances)
+    finally:
+        for m in members:
+            if m.proc.poll() is None:
+                m.stop(signal.SIGKILL)
+        _cleanup(prefix, ref_prefix)
