@@ -4,6 +4,8 @@ settings, position files, and the checkpoint codec that carries a live book's in
 * :func:`book_for_chain` / :func:`build_books`: a book per chain file, priced and
   positioned exactly as the live service prices and positions it (``monitor snapshot``,
   ``whatif``, ``size``, ``daily`` and ``run`` all build books here).
+* :func:`implied_spot`: the underlying's level implied by put-call parity, for feeds that
+  carry none (OPRA has no value for cash indexes).
 * :func:`read_positions`: the one reader of position files, ``symbol,<quantity>`` CSV
   (header optional, blank lines and ``#`` comments skipped). It is strict: a missing or
   unreadable file, a row without two columns, a quantity that is not a finite number, a
@@ -30,7 +32,7 @@ from monitor.chain.model import Chain
 from monitor.config import Settings
 from monitor.core.book import Book
 
-__all__ = ["Position", "book_for_chain", "build_books", "book_from_chain", "resolve",
+__all__ = ["Position", "book_for_chain", "implied_spot", "ImpliedSpot", "build_books", "book_from_chain", "resolve",
            "position_models", "read_positions", "position_rows", "encode_checkpoint",
            "decode_checkpoint"]
 
@@ -59,6 +61,63 @@ def book_for_chain(chain: Chain, settings: Settings, *, model: str | None = None
                 smile_refit_s=settings.pricing.smile_refit_s,
                 european=und.exercise == "european",
                 rates=None if rate is not None else tuple(settings.pricing.rates.items()))
+
+
+class ImpliedSpot(NamedTuple):
+    spot: float
+    expiry: str  # the expiry group whose parity forward gave it (YYYY-MM-DD)
+    years: float  # its time to settlement
+
+
+#: the nearest expiry used for the implied spot settles at least this far out (a group
+#: settling within the hour has a forward that is all noise)
+IMPLIED_MIN_YEARS = 1.0 / (365.0 * 24.0)
+
+
+def implied_spot(chain: Chain, settings: Settings, *, iterations: int = 4) -> ImpliedSpot:
+    """The spot implied by put-call parity of the nearest expiry whose forward the core
+    fits from parity (:mod:`monitor.core.forwards`): ``S = F exp(-(r - q) T)`` with the
+    group's rate and the underlying's dividend yield. Starts from the pair nearest the
+    money of the nearest two-sided expiry and iterates (the pairs the fit uses depend on
+    spot). Raises :class:`ChainError` when no expiry has the pairs."""
+    two = np.isfinite(chain.bid) & np.isfinite(chain.ask) & (chain.ask > 0)
+    start = None
+    for e in np.unique(chain.expiry):
+        m = two & (chain.expiry == e)
+        calls = {k: (b + a) / 2 for k, b, a in zip(chain.strike[m & chain.is_call],
+                                                   chain.bid[m & chain.is_call],
+                                                   chain.ask[m & chain.is_call])}
+        diffs = [(abs(c - (b + a) / 2), k + c - (b + a) / 2)
+                 for k, b, a in zip(chain.strike[m & ~chain.is_call],
+                                    chain.bid[m & ~chain.is_call], chain.ask[m & ~chain.is_call])
+                 if (c := calls.get(k)) is not None]
+        if len(diffs) >= 3:
+            start = min(diffs)[1]
+            break
+    if start is None or not start > 0:
+        raise ChainError(f"{chain.source or chain.underlying}: no expiry with calls and puts "
+                         f"quoted at the same strikes: the spot cannot be implied (give it)")
+    spot = float(start)
+    used = None
+    for _ in range(iterations):
+        chain.spot = spot
+        book = book_for_chain(chain, settings)
+        ok = np.flatnonzero(book.forward_from_parity & (book.g.T >= IMPLIED_MIN_YEARS))
+        if not len(ok):
+            break
+        j = int(ok[0])
+        used = j
+        new = float(book.g.fwd[j] * math.exp(-(book.group_rate[j] - book.div_yield)
+                                               * book.g.T[j]))
+        done = abs(new - spot) <= 1e-12 * spot
+        spot = new
+        if done:
+            break
+    if used is None:
+        raise ChainError(f"{chain.source or chain.underlying}: no expiry with enough "
+                         f"call/put pairs for a parity forward: the spot cannot be implied")
+    chain.spot = spot
+    return ImpliedSpot(spot, str(book.group_expiry[used]), float(book.g.T[used]))
 
 
 def build_books(settings: Settings, chains: list[str | Path],

@@ -9,6 +9,7 @@ one line on stderr and exit with status 2; no traceback.
 
 from __future__ import annotations
 
+import math
 import asyncio
 import json
 import logging
@@ -217,7 +218,8 @@ def warmup(
 @app.command()
 def snapshot(
     path: Path = typer.Argument(..., help="chain file: CBOE quotedata.csv, CBOE end-of-day "
-                                "snapshot, CBOE long layout or the canonical format (.gz ok)"),
+                                "snapshot, CBOE long layout or the canonical format (.gz ok), "
+                                "or a Databento DBN file (.dbn, .dbn.zst: the book at its end)"),
     greeks: GreeksSource = typer.Option(GreeksSource.model, help="model: IV from the mid and "
                                         "Black-76 Greeks; vendor: the file's delta and gamma"),
     model: PositionModel = typer.Option(None, help="dealer position model (default: the "
@@ -226,20 +228,36 @@ def snapshot(
     config: Path = typer.Option(None, help=CONFIG_HELP),
     rate: float = typer.Option(None, help="risk-free rate, decimal (default from config)"),
     underlying: str = typer.Option(None, help=UNDERLYING_HELP),
+    spot: float = typer.Option(None, help="the underlying's level "
+                               "(default: the file's; a DBN file has none, so it is implied "
+                               "from put-call parity of the nearest expiry)"),
 ) -> None:
     """Greeks, dealer exposures, levels and hedge-flow scenarios for one chain file."""
-    from monitor.books import book_for_chain
+    from monitor.books import book_for_chain, implied_spot
     from monitor.chain import load_chain
     from monitor.config import load_settings
     from monitor.render.snapshot import render_snapshot
     from monitor.snapshot import build_snapshot
+    from monitor.sources.databento import chain_at_end, is_dbn
     _note_cold_cache()
     try:
         settings = load_settings(config)
-        chain = load_chain(path, underlying=underlying)
+        if is_dbn(path):
+            chain, _ = chain_at_end(path, underlying=underlying)
+        else:
+            chain = load_chain(path, underlying=underlying)
+        source = "chain file"
+        if spot is not None and not (spot > 0 and math.isfinite(spot)):
+            raise ChainError(f"--spot {spot}: the underlying's level must be a number above 0")
+        if spot is not None:
+            chain.spot, source = float(spot), "given (--spot)"
+        elif not chain.spot == chain.spot:
+            implied = implied_spot(chain, settings)
+            source = f"implied_parity ({implied.expiry})"
         model_name = model.value if model else settings.underlying(chain.underlying).position_model
         book = book_for_chain(chain, settings, model=model_name, greeks=greeks.value, rate=rate)
         snap = build_snapshot(book, und=settings.underlying(book.underlying))
+        snap["spot_source"] = source
     except USER_ERRORS as err:
         fail_on(err)
     if as_json:

@@ -72,6 +72,8 @@ def render_snapshot(s: dict) -> str:
     w(f"contracts used {s['contracts_used']:,} of {s['contracts_total']:,}  "
       f"(multiplier {s['multiplier']:g}, r={s['rate']:.2%}; 0DTE T floored at "
       f"{s['min_t_seconds']:g} s)")
+    if s.get("spot_source", "chain file") != "chain file":
+        w(f"spot: {s['spot_source']}")
     if s.get("iv_source"):
         w(iv_source_line(s))
     w("")

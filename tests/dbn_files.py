@@ -1,0 +1,108 @@
+"""DBN files for the tests, written with ``databento-dbn``'s own record classes (the
+vendor's format, byte for byte as its encoder writes it) from a chain.
+
+A chain written here is real where the chain is (a CBOE file: its contracts, quotes and
+open interest); the record layout around it (instrument ids, publishers, one statistic
+per exchange, ``ts_recv`` times) is synthetic, as the vendor would fill it. Sessions of
+quotes and trades made here are synthetic and say so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import databento_dbn as dbn
+import numpy as np
+
+from monitor.chain.model import Chain
+from monitor.chain.occ import parse_occ
+
+SCALE = dbn.FIXED_PRICE_SCALE
+#: publishers that send each open interest (OPRA.PILLAR venues: MXOP, MPRL, EMLD)
+OI_PUBLISHERS = (37, 31, 23)
+CONSOLIDATED = 30  # OPRA.PILLAR's consolidated publisher id (as in the vendor's samples)
+
+
+def _px(x: float) -> int:
+    return dbn.UNDEF_PRICE if not np.isfinite(x) else int(round(float(x) * SCALE))
+
+
+def osi(symbol: str) -> str:
+    """The 21-character OSI form the vendor's ``raw_symbol`` holds."""
+    occ = parse_occ(symbol)
+    return f"{occ.root:<6}{symbol[len(occ.root):]}"
+
+
+def metadata(schema=None, start: int = 0) -> bytes:
+    return bytes(dbn.Metadata(dataset="OPRA.PILLAR", start=start, stype_in=dbn.SType.PARENT,
+                              stype_out=dbn.SType.INSTRUMENT_ID, schema=schema).encode())
+
+
+def definition(iid: int, symbol: str, ts: int, action=dbn.SecurityUpdateAction.ADD,
+               strike: float | None = None, is_call: bool | None = None):
+    occ = parse_occ(symbol)
+    exp = int(np.datetime64(occ.expiry, "ns").astype(np.int64))  # 00:00 UTC, as the vendor
+    cls = occ.is_call if is_call is None else is_call
+    return dbn.InstrumentDefMsg(
+        publisher_id=CONSOLIDATED, instrument_id=iid, ts_event=ts, ts_recv=ts,
+        min_price_increment=dbn.UNDEF_PRICE, display_factor=dbn.UNDEF_PRICE,
+        raw_symbol=osi(symbol), asset=occ.root, security_type="OPT",
+        instrument_class=dbn.InstrumentClass.CALL if cls else dbn.InstrumentClass.PUT,
+        security_update_action=action, expiration=exp,
+        strike_price=_px(occ.strike if strike is None else strike), exchange="OPRA",
+        underlying=occ.root, currency="USD", strike_price_currency="USD")
+
+
+def open_interest(iid: int, qty: int, ts: int, publisher: int):
+    return dbn.StatMsg(publisher_id=publisher, instrument_id=iid, ts_event=ts, ts_recv=ts,
+                       ts_ref=dbn.UNDEF_TIMESTAMP, price=dbn.UNDEF_PRICE, quantity=int(qty),
+                       stat_type=dbn.StatType.OPEN_INTEREST)
+
+
+def cmbp1(iid: int, ts: int, bid: float, ask: float, bid_sz: int = 10, ask_sz: int = 10):
+    return dbn.CMBP1Msg(rtype=dbn.RType.CMBP_1, publisher_id=CONSOLIDATED, instrument_id=iid,
+                        ts_event=ts, price=dbn.UNDEF_PRICE, size=0, action=dbn.Action.ADD,
+                        side=dbn.Side.NONE, ts_recv=ts,
+                        levels=dbn.ConsolidatedBidAskPair(bid_px=_px(bid), ask_px=_px(ask),
+                                                          bid_sz=bid_sz, ask_sz=ask_sz))
+
+
+def cbbo_1s(iid: int, ts: int, bid: float, ask: float):
+    return dbn.CBBOMsg(rtype=dbn.RType.CBBO_1S, publisher_id=CONSOLIDATED, instrument_id=iid,
+                       ts_event=ts, price=dbn.UNDEF_PRICE, size=0, side=dbn.Side.NONE,
+                       ts_recv=ts, levels=dbn.ConsolidatedBidAskPair(
+                           bid_px=_px(bid), ask_px=_px(ask), bid_sz=1, ask_sz=1))
+
+
+def tcbbo(iid: int, ts: int, price: float, size: int, bid: float, ask: float):
+    """A trade with the consolidated quote in force (the vendor's TCBBO records share the
+    CMBP-1 layout: they decode as ``CMBP1Msg`` with rtype TCBBO and action T)."""
+    return dbn.CMBP1Msg(rtype=dbn.RType.TCBBO, publisher_id=CONSOLIDATED, instrument_id=iid,
+                        ts_event=ts, price=_px(price), size=size, action=dbn.Action.TRADE,
+                        side=dbn.Side.NONE, ts_recv=ts,
+                        levels=dbn.ConsolidatedBidAskPair(bid_px=_px(bid), ask_px=_px(ask),
+                                                          bid_sz=5, ask_sz=5))
+
+
+def write(path: Path, records, schema=None) -> Path:
+    """``records`` after the metadata, as the vendor's encoder writes them."""
+    path = Path(path)
+    path.write_bytes(metadata(schema) + b"".join(bytes(r) for r in records))
+    return path
+
+
+def chain_records(chain: Chain, ts_ns: int | None = None, first_id: int = 1000) -> list:
+    """Definitions, open interest (once per venue of :data:`OI_PUBLISHERS`, the same
+    quantity) and one consolidated quote per contract of ``chain`` (a quote only where
+    both sides are finite), all at ``ts_ns`` (default: the chain's evaluation clock)."""
+    ts = chain.eval_ns if ts_ns is None else ts_ns
+    syms = chain.symbols()
+    defs, stats, quotes = [], [], []
+    for i, sym in enumerate(syms):
+        iid = first_id + i
+        defs.append(definition(iid, sym, ts - 3_000_000_000))
+        for pub in OI_PUBLISHERS:
+            stats.append(open_interest(iid, int(chain.oi[i]), ts - 2_000_000_000, pub))
+        if np.isfinite(chain.bid[i]) and np.isfinite(chain.ask[i]):
+            quotes.append(cmbp1(iid, ts, chain.bid[i], chain.ask[i]))
+    return defs + stats + quotes

@@ -1,0 +1,206 @@
+"""Databento OPRA records -> ticks (monitor/sources/databento.py), on the vendor's real
+sample records (tests/fixtures/databento, Apache-2.0) and on DBN files written with the
+vendor's own record classes (tests/dbn_files.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import databento_dbn as dbn
+import pytest
+
+from monitor.chain import load_chain
+from monitor.sources.databento import DbnTranslator, chain_at_end, iter_ticks, read_dbn
+from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade
+from tests import dbn_files as W
+
+FIX = Path(__file__).parents[1] / "fixtures" / "databento"
+SYM = "AAPL250221C00250000"
+PACKAGED_SPX = Path(__file__).parents[2] / "monitor" / "data" / "SPX_2026-08-21.csv.gz"
+
+
+def _ticks(translator, name):
+    return [t for ts in iter_ticks(read_dbn(FIX / f"test_data.{name}.dbn.zst"), translator)
+            for t in ts]
+
+
+def test_the_vendors_samples_decode_into_exactly_the_ticks_they_mean():
+    tr = DbnTranslator()
+    assert _ticks(tr, "definition") == []
+    assert tr.instruments[16783963].symbol == SYM
+    assert (tr.instruments[16783963].strike, tr.instruments[16783963].is_call) == (250.0, True)
+    # open interest: four exchanges send 57,924; it is one open interest, not 4 x 57,924
+    assert _ticks(tr, "statistics") == [OpenInterest("2025-02-20", SYM, 57924.0)]
+    assert tr.counts["open_interest_repeat"] == 3
+    # cbbo-1s: the first second had no quote (undefined bid/ask): no tick, counted
+    assert _ticks(tr, "cbbo-1s") == [
+        OptionQuote(1740061801000000000, SYM, 0.10, 0.25, 1.0, 4.0),
+        OptionQuote(1740061802000000000, SYM, 0.18, 0.21, 5.0, 51.0),
+        OptionQuote(1740061803000000000, SYM, 0.22, 0.24, 9.0, 13.0)]
+    assert tr.counts["no_quote"] == 1
+    # mbp-1 is one venue's book, never the consolidated quote
+    assert _ticks(tr, "mbp-1") == []
+    assert tr.counts["venue_quote"] == 4
+    prints = [OptionTrade(1740061800817866523, SYM, 0.24, 1.0),
+              OptionTrade(1740061801631988096, SYM, 0.20, 2.0),
+              OptionTrade(1740061801644892784, SYM, 0.19, 1.0),
+              OptionTrade(1740061801745727547, SYM, 0.19, 4.0)]
+    assert _ticks(tr, "trades") == prints
+    assert _ticks(tr, "tbbo") == prints  # trades alone: their book is one venue's
+    assert tr.counts["unknown_instrument"] == 0
+
+
+def test_records_without_a_definition_are_counted_never_guessed():
+    tr = DbnTranslator()
+    assert _ticks(tr, "cbbo-1s") == []
+    assert tr.counts["unknown_instrument"] == 4
+    assert "16783963" in tr.samples["unknown_instrument"]
+
+
+def _translate(records, underlyings=None):
+    tr = DbnTranslator(underlyings)
+    return tr.translate_all(records), tr
+
+
+def test_every_schema_in_one_file_in_and_out_of_order(tmp_path):
+    c, p = "SPXW260821C07600000", "SPXW260821P07600000"
+    ts = 1_787_000_000_000_000_000
+    recs = [W.cmbp1(1, ts - 10, 5.0, 5.5),  # before its definition
+            W.definition(1, c, ts), W.definition(2, p, ts + 1),
+            W.definition(3, "QQQ260821C00500000", ts + 2),  # another underlying
+            W.open_interest(1, 1200, ts + 3, 37), W.open_interest(1, 1200, ts + 3, 31),
+            W.open_interest(1, 1300, ts + 3, 23),  # the same day, another quantity
+            W.cmbp1(1, ts + 5, 10.0, 10.4, 3, 4), W.cbbo_1s(2, ts + 6, 8.0, 8.2),
+            W.cmbp1(3, ts + 7, 1.0, 1.1),
+            W.tcbbo(1, ts + 8, 10.4, 7, 10.1, 10.4),  # the quote in force, then the print
+            W.cbbo_1s(2, ts + 9, float("nan"), float("nan")),  # an empty second
+            W.cmbp1(99, ts + 10, 1.0, 1.1),  # an id never defined
+            dbn.ErrorMsg(ts_event=ts + 11, err="Symbol resolution failed for FOO"),
+            dbn.SystemMsg(ts_event=ts + 12, msg="Heartbeat"),
+            dbn.SystemMsg(ts_event=ts + 13, msg="Subscription request 1 succeeded")]
+    path = W.write(tmp_path / "all.dbn", recs)
+    f = read_dbn(path)
+    assert f.cut_bytes == 0 and len(f.records) == len(recs)
+    tr = DbnTranslator(["SPX"])
+    ticks = [t for ts_ in iter_ticks(f, tr) for t in ts_]
+    assert ticks == [OpenInterest("2026-08-17", c, 1200.0),
+                     OptionQuote(ts + 5, c, 10.0, 10.4, 3.0, 4.0),
+                     OptionQuote(ts + 6, p, 8.0, 8.2, 1.0, 1.0),
+                     OptionQuote(ts + 8, c, 10.1, 10.4, 5.0, 5.0),
+                     OptionTrade(ts + 8, c, 10.4, 7.0)]
+    assert dict(tr.counts) == {"unknown_instrument": 2, "other_underlying": 1,
+                               "open_interest_repeat": 1, "open_interest_conflict": 1,
+                               "no_quote": 1, "vendor_error": 1, "vendor_system": 2}
+    # the heartbeat is counted only; the error and the acknowledgement are for the log
+    assert tr.vendor_messages == [
+        ("vendor_error", "Symbol resolution failed for FOO (code unset)"),
+        ("vendor_system", "Subscription request 1 succeeded (code unset)")]
+
+
+def test_definition_update_delisting_and_a_mismatch():
+    ts = 1_787_000_000_000_000_000
+    c = "SPXW260821C07600000"
+    ticks, tr = _translate([
+        W.definition(1, c, ts),
+        W.cmbp1(1, ts + 1, 10.0, 10.4),
+        # the strike of id 1 changes: the symbol is the new one's, the old quote forgotten
+        W.definition(1, "SPXW260821C07650000", ts + 2, dbn.SecurityUpdateAction.MODIFY),
+        W.cmbp1(1, ts + 3, 10.0, 10.4),
+        W.definition(1, "SPXW260821C07650000", ts + 4, dbn.SecurityUpdateAction.DELETE),
+        W.cmbp1(1, ts + 5, 9.0, 9.4),  # after the delisting
+        # class put, symbol a call: the OSI symbol is what counts
+        W.definition(2, "SPXW260821C07700000", ts + 6, is_call=False),
+        W.definition(3, "SPXW260821C07700000", ts + 7, strike=7701.0)])
+    assert ticks == [OptionQuote(ts + 1, c, 10.0, 10.4, 10.0, 10.0),
+                     OptionQuote(ts + 3, "SPXW260821C07650000", 10.0, 10.4, 10.0, 10.0)]
+    assert dict(tr.counts) == {"definition_update": 1, "delisted": 1,
+                               "unknown_instrument": 1, "definition_mismatch": 2}
+    assert tr.instruments[2].is_call and tr.instruments[3].strike == 7700.0
+
+
+def test_sentinel_and_bad_prices_are_counted_not_numbers():
+    ts = 1_787_000_000_000_000_000
+    c = "SPXW260821C07600000"
+    ticks, tr = _translate([
+        W.definition(1, c, ts), W.cmbp1(1, ts + 1, float("nan"), 10.0),
+        W.cmbp1(1, ts + 2, -1.0, 10.0), W.tcbbo(1, ts + 3, float("nan"), 1, 9.0, 10.0)])
+    assert ticks == [OptionQuote(ts + 3, c, 9.0, 10.0, 5.0, 5.0)]
+    assert dict(tr.counts) == {"no_quote": 1, "bad_price": 2}
+
+
+def test_a_file_cut_mid_record_keeps_the_whole_records_and_says_so(tmp_path):
+    ts = 1_787_000_000_000_000_000
+    recs = [W.definition(1, "SPXW260821C07600000", ts), W.cmbp1(1, ts + 1, 1.0, 1.2),
+            W.cmbp1(1, ts + 2, 1.1, 1.2)]
+    whole = W.metadata() + b"".join(bytes(r) for r in recs)
+    path = tmp_path / "cut.dbn"
+    path.write_bytes(whole[:-7])
+    f = read_dbn(path)
+    assert len(f.records) == 2 and f.cut_bytes == len(bytes(recs[-1])) - 7
+    tr = DbnTranslator()
+    assert len([t for ts_ in iter_ticks(f, tr) for t in ts_]) == 1
+    assert tr.counts["cut_record"] == 1 and "cut.dbn" in tr.samples["cut_record"]
+
+
+def _snapshot(*args) -> dict:
+    out = subprocess.run([sys.executable, "-m", "monitor.cli", "snapshot", *map(str, args),
+                          "--json"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout)
+
+
+TOTALS = ("dex_usd", "gex_usd_per_pct", "vex_usd_per_vol_pt", "cex_usd_per_day",
+          "zero_gamma", "call_wall", "put_wall")
+
+
+@pytest.fixture(scope="module")
+def spx_dbn(tmp_path_factory):
+    """The packaged real SPX chain (CBOE, 2026-08-21) as OPRA records: definitions, open
+    interest from three venues, one consolidated quote per two-sided contract."""
+    chain = load_chain(PACKAGED_SPX)
+    path = W.write(tmp_path_factory.mktemp("dbn") / "spx.dbn.zst".replace(".zst", ""),
+                   W.chain_records(chain))
+    return chain, path
+
+
+def test_snapshot_of_a_dbn_file_equals_the_chains_at_the_same_spot(spx_dbn):
+    chain, path = spx_dbn
+    got = _snapshot(path, "--spot", chain.spot)
+    want = _snapshot(PACKAGED_SPX, "--spot", chain.spot)
+    assert got["contracts_total"] == want["contracts_total"] == len(chain)
+    assert got["contracts_used"] == want["contracts_used"] > 0.9 * len(chain)
+    assert got["as_of"] == want["as_of"]
+    for key in TOTALS:
+        assert got[key] == pytest.approx(want[key], rel=1e-9), key
+    assert got["spot_source"] == want["spot_source"] == "given (--spot)"
+
+
+def test_snapshot_of_a_dbn_file_implies_the_spot_from_parity(spx_dbn):
+    chain, path = spx_dbn
+    got = _snapshot(path)
+    want = _snapshot(PACKAGED_SPX)
+    assert got["spot_source"].startswith("implied_parity (")
+    assert want["spot_source"] == "chain file"
+    assert abs(got["spot"] / chain.spot - 1) < 1e-3
+    assert got["gex_usd_per_pct"] == pytest.approx(want["gex_usd_per_pct"], rel=0.01)
+    assert abs(got["zero_gamma"] - want["zero_gamma"]) < 1e-3 * chain.spot
+
+
+def test_chain_at_end_refuses_what_it_cannot_use(tmp_path):
+    not_dbn = tmp_path / "x.dbn"
+    not_dbn.write_text("strike,bid\n")
+    with pytest.raises(Exception, match="not a DBN file"):
+        read_dbn(not_dbn)
+    ts = 1_787_000_000_000_000_000
+    two = W.write(tmp_path / "two.dbn", [W.definition(1, "SPXW260821C07600000", ts),
+                                         W.definition(2, "QQQ260821C00500000", ts)])
+    with pytest.raises(Exception, match=r"2 underlyings \(QQQ, SPX\); name one"):
+        chain_at_end(two)
+    chain, _ = chain_at_end(two, underlying="QQQ")
+    assert chain.symbols() == ["QQQ260821C00500000"] and chain.spot != chain.spot
+    none = W.write(tmp_path / "none.dbn", [W.cmbp1(1, ts, 1.0, 1.1)])
+    with pytest.raises(Exception, match="no option definitions"):
+        chain_at_end(none)
