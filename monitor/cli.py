@@ -9,10 +9,10 @@ one line on stderr and exit with status 2; no traceback.
 
 from __future__ import annotations
 
-import math
 import asyncio
 import json
 import logging
+import math
 import sys
 from enum import Enum
 from importlib.metadata import PackageNotFoundError, version
