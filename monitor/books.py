@@ -20,6 +20,7 @@ settings, position files, and the checkpoint codec that carries a live book's in
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -34,7 +35,7 @@ from monitor.core.book import Book
 
 __all__ = ["Position", "book_for_chain", "implied_spot", "ImpliedSpot", "build_books", "book_from_chain", "resolve",
            "position_models", "read_positions", "position_rows", "encode_checkpoint",
-           "decode_checkpoint"]
+           "decode_checkpoint", "book_fingerprint", "fingerprints_differ"]
 
 
 def resolve(path: str | Path, base: Path | None) -> Path:
@@ -242,3 +243,47 @@ def decode_checkpoint(raw: bytes) -> dict:
         if isinstance(v, dict) and set(v) == {"dtype", "data"}:
             out[k] = np.frombuffer(v["data"], dtype=np.dtype(v["dtype"])).copy()
     return out
+
+
+#: checkpoint fields a solver produced (IV solves warm-started from the book's history, smile
+#: fits, sums of solved deltas): equal across runs over the same ticks to about 1e-13
+#: relative, not to the last bit
+SOLVED = ("groups", "group_rate", "smile_fits")
+SOLVED_TAPE = ("usd", "units")
+_SMILE_NUMBERS = ("T", "k_lo", "k_hi", "rmse_vol_pts", "max_abs_vol_pts")
+
+
+def book_fingerprint(cp: dict) -> dict:
+    """What identifies a book (a checkpoint without the source offsets and provenance a
+    service adds): ``sha256`` of its exact part (quotes, open interest, clocks, spots,
+    flow positions and counts, the tape's prints and contracts: the ticks' own numbers)
+    and ``values``, the solved numbers (forwards, discount factors, smiles, rates, the
+    tape's dollar and unit sums). Two runs over the same ticks give the same sha256 and
+    values equal to 1e-9 relative (:func:`fingerprints_differ`)."""
+    exact = {k: v for k, v in cp.items()
+             if k not in ("offsets", "provenance", "tape") + SOLVED}
+    tape = dict(cp.get("tape") or {})
+    values = [float(x) for k in SOLVED_TAPE for x in tape.pop(k, [])]
+    exact["tape"] = tape
+    exact["smile_status"] = [(f["group"], f["n_points"], f["status"], f.get("fixed", ""))
+                             for f in cp.get("smile_fits", [])]
+    values += np.asarray(cp.get("groups", []), dtype=np.float64).ravel().tolist()
+    values += np.asarray(cp.get("group_rate", []), dtype=np.float64).ravel().tolist()
+    for f in cp.get("smile_fits", []):
+        values += [float(f[k]) for k in _SMILE_NUMBERS] + [float(x) for x in f["params"] or ()]
+    return {"sha256": hashlib.sha256(encode_checkpoint(exact)).hexdigest(), "values": values}
+
+
+def fingerprints_differ(a: dict, b: dict, rel: float = 1e-9) -> str | None:
+    """Why two :func:`book_fingerprint` s are not the same book (None: they are)."""
+    if a.get("sha256") != b.get("sha256"):
+        return "its ticks' numbers differ (sha256)"
+    va, vb = np.asarray(a.get("values", [])), np.asarray(b.get("values", []))
+    if va.shape != vb.shape:
+        return f"{va.size} solved numbers against {vb.size}"
+    same = (np.abs(va - vb) <= rel * np.maximum(np.abs(va), np.abs(vb)) + 1e-300) | (
+        np.isnan(va) & np.isnan(vb))
+    if not same.all():
+        i = int(np.flatnonzero(~same)[0])
+        return f"solved number {i} is {float(va[i])!r} against {float(vb[i])!r} ({int((~same).sum())} differ)"
+    return None

@@ -282,6 +282,13 @@ def run(
     log_format: str = typer.Option(None, help="auto | json | console"),
     encoding: Encoding = typer.Option(None, help="the Kafka messages' encoding: json, "
                                       "binary or records (default: kafka.encoding)"),
+    record: Path = typer.Option(None, help="also write what the source delivers to this new "
+                                "folder: a recording with its manifest (docs/recording.md)"),
+    replay: Path = typer.Option(None, help="run on a recording (a folder written by "
+                                "--record) instead of a live source; at its end the books "
+                                "are compared with the recording's"),
+    speed: float = typer.Option(None, help="with --replay: that many times the recorded "
+                                "pace (default: as fast as possible)"),
 ) -> None:
     """The live monitor: ticks -> Greeks and exposures -> Redis state/events + Prometheus.
 
@@ -295,6 +302,11 @@ def run(
     try:
         positive("--duration", duration)
         positive("--rate", rate)
+        positive("--speed", speed)
+        if speed is not None and replay is None:
+            raise ValueError("--speed paces a replay: give --replay FOLDER with it")
+        if replay is not None and kafka:
+            raise ValueError("--replay and --kafka are two sources: give one")
         settings = _settings(config, kafka={"bootstrap": kafka,
                                             "encoding": encoding.value if encoding else None},
                              redis={"url": redis},
@@ -313,10 +325,33 @@ def run(
     try:
         code = asyncio.run(run_service(
             settings, books, base=settings.base, duration=duration, summary=summary,
-            warn=lambda msg: typer.echo(f"monitor: warning: {msg}", err=True)))
+            warn=lambda msg: typer.echo(f"monitor: warning: {msg}", err=True),
+            say=typer.echo, record=record, replay=replay, speed=speed))
     except ServiceError as err:
         fail_on(err)
     raise typer.Exit(code)
+
+
+@app.command()
+def replay(
+    folder: Path = typer.Argument(..., help="a recording: the folder `monitor run --record` "
+                                  "wrote"),
+    verify: bool = typer.Option(True, "--verify", help="check every segment against the "
+                                "manifest (sha256, batch and tick counts); the default"),
+) -> None:
+    """Check a recording: every segment present and as written, what it holds, the books its
+    run ended with. Exit 1 naming the first problem. (To run the monitor on it: `monitor
+    run --replay FOLDER`.)"""
+    from monitor.render.recording import render_verification
+    from monitor.sources.recording import RecordingError
+    from monitor.sources.recording import verify as verify_recording
+    try:
+        manifest, problems = verify_recording(folder)
+    except RecordingError as err:
+        fail_on(err)
+    typer.echo(render_verification(folder, manifest, problems))
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -374,11 +374,14 @@ class Settings(BaseSettings):
         demo never writes where a live (Kafka) run reads."""
         return f"{self.redis.prefix}-demo"
 
-    def demo_keys(self) -> "Settings":
+    def demo_keys(self, kind: str = "demo") -> "Settings":
         """These settings with the Redis keys under :attr:`demo_redis_prefix` (the
-        embedded simulator writes there; ``--demo`` reads there)."""
+        embedded simulator writes there; ``--demo`` reads there), or for ``kind``
+        ``"replay"`` under ``{redis.prefix}-replay`` (``monitor run --replay``): neither
+        writes where a live run reads, nor where the other does."""
+        prefix = self.demo_redis_prefix if kind == "demo" else f"{self.redis.prefix}-{kind}"
         return self.model_copy(update={"redis": self.redis.model_copy(
-            update={"prefix": self.demo_redis_prefix})})
+            update={"prefix": prefix})})
 
     @property
     def base(self) -> Path | None:

@@ -144,17 +144,21 @@ def note_lines(notes, width: int = 100) -> list[str]:
 NY = ZoneInfo("America/New_York")
 
 
-def ny_time(ts) -> str:
+def ny_time(ts, seconds: bool = False) -> str:
     """``2026-08-21 16:15 EDT``: a time a person reads, in America/New_York with its zone,
-    from UTC nanoseconds or an ISO-8601 string (``Z`` or an offset); ``n/a`` for none.
-    Machine outputs (JSON, Redis) stay in UTC (:func:`iso_utc`)."""
+    from UTC nanoseconds or an ISO-8601 string (``Z`` or an offset); ``n/a`` for none;
+    ``seconds``: ``16:15:04.020``. Machine outputs (JSON, Redis) stay in UTC
+    (:func:`iso_utc`)."""
     if ts is None:
         return "n/a"
     if isinstance(ts, str):
         t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
     else:
         t = dt.datetime.fromtimestamp(int(ts) / 1e9, tz=dt.timezone.utc)
-    return t.astimezone(NY).strftime("%Y-%m-%d %H:%M %Z")
+    t = t.astimezone(NY)
+    if seconds:
+        return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.microsecond // 1000:03d} " + t.strftime("%Z")
+    return t.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def iso_utc(ts_ns: int) -> str:

@@ -52,7 +52,12 @@ import numba
 import structlog
 
 from monitor import failpoints
-from monitor.books import decode_checkpoint, encode_checkpoint, position_models
+from monitor.books import (
+    book_fingerprint,
+    decode_checkpoint,
+    encode_checkpoint,
+    position_models,
+)
 from monitor.config import Settings
 from monitor.core.book import Book
 from monitor.fmt import money, points
@@ -69,6 +74,12 @@ from monitor.sinks.stream import StreamHub, StreamSink, wall_pages
 from monitor.sources.base import Source, SourceUnavailable
 from monitor.sources.kafka import KafkaSource
 from monitor.sources.memory import MemorySource
+from monitor.sources.recording import (
+    RecordingError,
+    RecordingSource,
+    ReplaySource,
+    compare_books,
+)
 from monitor.sources.scenarios import DEMO_REGIMES, SCENARIOS
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.state import build_state, observation
@@ -156,6 +167,7 @@ class Monitor:
         self._rebalance_t0: float | None = None
         # the run's end published every owned underlying whole and stored it (run())
         self._final_stored = False
+        self.final_books: dict[str, dict] = {}  # per underlying, the final book's fingerprint
         self._publishing = asyncio.Lock()  # one publish cycle at a time (timer, rebalance)
         self._last_checkpoint_all = time.monotonic()
         self._ingest_task: asyncio.Task | None = None
@@ -335,8 +347,8 @@ class Monitor:
                 pass  # not the main thread (tests): stop() is called directly
         for sink in self.sinks:
             await sink.setup()
-        if not self.source.partitioned:  # else each underlying when it is assigned
-            await self.restore()
+        if not self.source.partitioned and self.source.restorable:
+            await self.restore()  # (a partitioned source: each underlying when assigned)
         try:
             await self.source.start()
         except SourceUnavailable:
@@ -394,6 +406,7 @@ class Monitor:
             # the whole-chain computation on the final inputs, the checkpoint the run's own
             self._final_stored = await self.publish_cycle(final=True)
             await self.source.stop()
+            self.source.end_of_run(dict(self.final_books))
             for sink in self.sinks:
                 sink.ready(False)
                 await sink.flush()
@@ -573,9 +586,12 @@ class Monitor:
             # the checkpoint also serves `monitor whatif --from-redis` (full revaluation on
             # the live book), so it is kept whenever there is a store
             prov = self.provenance[root]
-            cp = (encode_checkpoint({**s.checkpoint(), "offsets": covered, "provenance": prov})
+            book_cp = s.checkpoint() if self.store is not None or final else None
+            cp = (encode_checkpoint({**book_cp, "offsets": covered, "provenance": prov})
                   if self.store is not None else None)
-            if final:  # the whole-chain computation on the final inputs, smiles refitted
+            if final:
+                self.final_books[root] = book_fingerprint(book_cp)  # the run's own book
+                # the whole-chain computation on the final inputs, smiles refitted
                 s.book.refresh(now_ns=s.clock_ns, spot=s.pending_spot or s.book.spot,
                                refit=True)
                 s.pending_spot = None
@@ -834,12 +850,22 @@ def embedded_prefix(settings: Settings) -> Settings:
     return settings if settings.kafka.bootstrap else settings.demo_keys()
 
 
-def make_source(settings: Settings, books: dict[str, Book]) -> tuple[Source, bool]:
-    """(source, checkpoints): the Kafka consumer group when ``kafka.bootstrap`` is set
-    (resumable: checkpoints on), else the embedded simulator (checkpoints off)."""
-    if settings.kafka.bootstrap:
-        return KafkaSource.from_settings(settings.kafka), True
-    return embedded_source(settings, books), False
+def make_source(settings: Settings, books: dict[str, Book], *, record: Path | None = None,
+                replay: Path | None = None, speed: float | None = None
+                ) -> tuple[Source, bool]:
+    """(source, checkpoints): a recording replayed (``replay``; checkpoints off), the Kafka
+    consumer group when ``kafka.bootstrap`` is set (resumable: checkpoints on), else the
+    embedded simulator (checkpoints off); with ``record``, what it delivers is also
+    written there (:mod:`monitor.sources.recording`)."""
+    if replay is not None:
+        source, checkpoints = ReplaySource(replay, speed=speed), False
+    elif settings.kafka.bootstrap:
+        source, checkpoints = KafkaSource.from_settings(settings.kafka), True
+    else:
+        source, checkpoints = embedded_source(settings, books), False
+    if record is not None:
+        source = RecordingSource(source, record)
+    return source, checkpoints
 
 
 async def make_sinks(settings: Settings, metrics: Metrics,
@@ -864,15 +890,47 @@ async def make_sinks(settings: Settings, metrics: Metrics,
     return sinks
 
 
+def replay_verdict(source: ReplaySource, books: dict[str, dict],
+                   say: Callable[[str], None] | None,
+                   warn: Callable[[str], None] | None) -> int:
+    """After a replay: its books against the recording's (:func:`book_fingerprint`); 0 when
+    every underlying's is the recorded one, else 1 (one line naming them and why)."""
+    recorded = source.manifest.get("books") or {}
+    if not recorded:
+        msg = "the recording holds no final books (its run did not end cleanly): not compared"
+        log.warning("replay_not_compared", reason=msg)
+        if warn is not None:
+            warn(msg)
+        return 0
+    differ = compare_books(recorded, books)
+    if differ:
+        log.error("replay_differs", differences=differ, batches=source.delivered)
+        if warn is not None:
+            warn("the replay's books differ from the recording's: "
+                 + "; ".join(f"{r}: {why}" for r, why in differ.items())
+                 + f" ({source.delivered:,} batches replayed)")
+        return 1
+    digests = {r: b["sha256"] for r, b in sorted(books.items())}
+    log.info("replay_identical", batches=source.delivered, books_sha256=digests)
+    if say is not None:
+        say(f"replay: {source.delivered:,} batches; every book is the recording's ("
+            + ", ".join(f"{r} sha256 {d[:12]}" for r, d in digests.items())
+            + "; solved numbers within 1e-9)")
+    return 0
+
+
 async def run_service(settings: Settings, books: dict[str, Book], *, base: Path | None = None,
                       duration: float | None = None, summary: bool = True,
-                      warn: Callable[[str], None] | None = None) -> int:
+                      warn: Callable[[str], None] | None = None,
+                      say: Callable[[str], None] | None = None, record: Path | None = None,
+                      replay: Path | None = None, speed: float | None = None) -> int:
     """``monitor run``: serve ``/metrics`` ``/healthz`` ``/readyz``, build the source and
     sinks from ``settings``, run until stopped (or ``duration`` seconds); the exit code.
     ``ServiceError`` when the metrics address cannot be served."""
     if failpoints.ERROR:
         raise ServiceError(failpoints.ERROR)
-    settings = embedded_prefix(demo_settings(settings))
+    settings = (settings.demo_keys("replay") if replay is not None
+                else embedded_prefix(demo_settings(settings)))
     metrics = Metrics(regimes=LABELS)
     ss = settings.stream
     hub = StreamHub(ss.history, retry_ms=ss.retry_ms, write_timeout_s=ss.write_timeout_s,
@@ -889,14 +947,21 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
                            f"{settings.metrics.port}: {err.strerror or err}; choose another "
                            f"--metrics-port") from None
     try:
-        source, checkpoints = make_source(settings, books)
+        try:
+            source, checkpoints = make_source(settings, books, record=record, replay=replay,
+                                              speed=speed)
+        except (RecordingError, ValueError) as err:
+            raise ServiceError(str(err)) from None
         sinks = await make_sinks(settings, metrics, warn, stream=hub)
         mon = Monitor(settings, source, books, sinks=sinks, summary=summary,
                       checkpoints=checkpoints, base=base, warn=warn)
         metrics.health_probe = mon.health
         try:
-            return await mon.run(duration)
+            code = await mon.run(duration)
         except SourceUnavailable as err:
             raise ServiceError(str(err)) from None
+        if isinstance(source, ReplaySource):
+            code = max(code, replay_verdict(source, mon.final_books, say, warn))
+        return code
     finally:
         metrics.stop()

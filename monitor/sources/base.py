@@ -79,6 +79,15 @@ class Source(ABC):
         tick)``; ``where``: which batch) where an operator can find them. Default: nowhere
         (they are counted and logged)."""
 
+    def end_of_run(self, books: dict[str, dict]) -> None:
+        """At the run's end, after the final publish cycle: each owned underlying's final
+        book (:func:`monitor.books.book_fingerprint`). A recording keeps them, a replay's
+        caller compares them; default: nothing."""
+
+    #: False for a source whose run must start from nothing but its own ticks (a replay):
+    #: the service then restores no checkpoint and no regime history
+    restorable: bool = True
+
     #: True when the source hands this process only part of the underlyings (a consumer
     #: group): the service then publishes and checkpoints only what :meth:`owns` says, and
     #: restores an underlying's checkpoint when it is handed over (``on_assigned``)

@@ -204,3 +204,10 @@ def test_chain_at_end_refuses_what_it_cannot_use(tmp_path):
     none = W.write(tmp_path / "none.dbn", [W.cmbp1(1, ts, 1.0, 1.1)])
     with pytest.raises(Exception, match="no option definitions"):
         chain_at_end(none)
+
+
+def test_the_docs_list_every_reason():
+    from monitor.sources.databento import REASONS
+    text = (Path(__file__).parents[2] / "docs" / "databento.md").read_text()
+    for reason, meaning in REASONS.items():
+        assert f"| `{reason}` | {meaning} |" in text, reason

@@ -1,0 +1,193 @@
+"""Capture and replay with provenance (monitor/sources/recording.py): what a source
+delivered, recorded with a manifest, replayed to the same books; a recording changed by one
+byte fails verification, a recording whose ticks were changed consistently (manifest
+rewritten) replays to books the comparison refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import msgspec
+import pytest
+import redis
+
+from monitor.books import book_fingerprint, fingerprints_differ
+from monitor.sources.memory import MemorySource
+from monitor.sources.recording import (
+    MANIFEST,
+    RecordingSource,
+    ReplaySource,
+    SourceUnavailable,
+    _frames,
+    verify,
+)
+from monitor.wire.codec import decode, encode
+from monitor.wire.schema import OptionQuote, UnderlyingTick
+
+pytestmark = pytest.mark.usefixtures("shared_redis")
+
+T0 = 1_787_343_300_000_000_000
+
+
+def _batches():
+    return [[UnderlyingTick(T0 + i, "SPX", 100.0 + i, 100.5 + i, 100.2 + i),
+             OptionQuote(T0 + i, "SPXW260821C07600000", 1.0 + i, 1.2 + i)] for i in range(5)]
+
+
+async def _record(folder, batches, commit_upto: int | None, **kw) -> RecordingSource:
+    rec = RecordingSource(MemorySource(batches), folder, **kw)
+    await rec.start()
+    async for _b in rec.batches():
+        pass
+    if commit_upto is not None:
+        await rec.commit(commit_upto)
+    rec.end_of_run({})
+    await rec.stop()
+    return rec
+
+
+async def _replayed(folder) -> list:
+    src = ReplaySource(folder)
+    return [b.ticks async for b in src.batches()]
+
+
+def test_only_the_applied_batches_replay_each_as_delivered(tmp_path):
+    rec = asyncio.run(_record(tmp_path / "r", _batches(), commit_upto=2))
+    # MemorySource tokens are 0, 1, ...: a commit of 2 covers the first three batches
+    assert (rec.batches_written, rec.batches_applied) == (5, 3)
+    manifest, problems = verify(tmp_path / "r")
+    assert problems == [] and manifest["complete"] and manifest["batches_applied"] == 3
+    assert manifest["segments"][0]["ticks"] == 10
+    assert asyncio.run(_replayed(tmp_path / "r")) == _batches()[:3]
+
+
+def test_segments_rotate_and_every_one_is_checked(tmp_path):
+    folder = tmp_path / "r"
+    asyncio.run(_record(folder, _batches(), commit_upto=4, segment_bytes=150))
+    manifest, problems = verify(folder)
+    assert problems == [] and len(manifest["segments"]) == 5  # one batch (~130 bytes) each
+    assert asyncio.run(_replayed(folder)) == _batches()
+    (folder / "segment-000003.ticks").unlink()
+    (folder / "segment-000009.ticks").write_bytes(b"")
+    seg2 = folder / "segment-000002.ticks"
+    seg2.write_bytes(seg2.read_bytes()[:-3])
+    _, problems = verify(folder)
+    assert problems[0].startswith("segment-000002.ticks: sha256 ")
+    assert problems[1:] == ["segment-000003.ticks: missing",
+                            "segment-000009.ticks: not in the manifest"]
+    with pytest.raises(ValueError, match=r"does not verify: segment-000002.* \(and 2 more\)"):
+        ReplaySource(folder)
+
+
+def test_a_recording_is_never_appended_to_another(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "x").write_text("x")
+    with pytest.raises(SourceUnavailable, match="is not empty"):
+        asyncio.run(_record(tmp_path / "r", _batches(), commit_upto=None))
+
+
+def test_fingerprints_tell_exact_and_solved_numbers_apart():
+    cp = {"bid": [1.0, 2.0], "groups": [100.0, 0.99], "group_rate": [0.04], "smile_fits": [],
+          "tape": {"usd": [5.0], "units": [1.0], "prints": 3}, "offsets": {"t:0": 7}}
+    a = book_fingerprint(cp)
+    assert fingerprints_differ(a, book_fingerprint({**cp, "offsets": {"t:0": 9}})) is None
+    near = {**cp, "tape": {**cp["tape"], "usd": [5.0 * (1 + 1e-12)]}}
+    assert fingerprints_differ(a, book_fingerprint(near)) is None
+    far = {**cp, "tape": {**cp["tape"], "usd": [5.0 * (1 + 1e-7)]}}
+    assert "solved number 0 is 5.0 against" in fingerprints_differ(a, book_fingerprint(far))
+    moved = {**cp, "bid": [1.0, 2.01]}
+    assert fingerprints_differ(a, book_fingerprint(moved)) == "its ticks' numbers differ (sha256)"
+    printed = {**cp, "tape": {**cp["tape"], "prints": 4}}
+    assert fingerprints_differ(a, book_fingerprint(printed)).endswith("(sha256)")
+
+
+# -- end to end: `monitor run --record`, `monitor replay`, `monitor run --replay` ------------
+def _monitor(*args, prefix):
+    env = dict(os.environ, DEALERFLOW_REDIS__PREFIX=prefix, DEALERFLOW_LOG_FORMAT="json")
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def _rewrite_one_bid(folder) -> None:
+    """Change one quote of the last batch (no later quote overwrites it) and rewrite the
+    manifest's sha256 to match: a consistent recording of other ticks."""
+    import hashlib
+    seg = folder / "segment-000001.ticks"
+    frames = list(_frames(seg.read_bytes(), seg.name))
+    received_ns, cols, errors, body = frames[-1]
+    ticks = list(decode(body, "binary").ticks)
+    i = next(k for k, t in enumerate(ticks) if isinstance(t, OptionQuote))
+    t = ticks[i]
+    ticks[i] = OptionQuote(t.ts_ns, t.symbol, t.bid + 0.05, t.ask + 0.05, t.bid_size,
+                           t.ask_size)
+    frames[-1] = [received_ns, cols, errors, encode(ticks, "binary")]
+    data = b"".join(len(b).to_bytes(4, "big") + b
+                    for b in (msgspec.msgpack.encode(f) for f in frames))
+    seg.write_bytes(data)
+    m = json.loads((folder / MANIFEST).read_text())
+    m["segments"][0].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (folder / MANIFEST).write_text(json.dumps(m))
+
+
+def test_record_then_replay_gives_the_recorded_books_and_a_changed_recording_does_not(
+        tmp_path):
+    prefix = f"dealerflow_test_rec_{uuid.uuid4().hex[:6]}"
+    folder = tmp_path / "session"
+    try:
+        out = _monitor("run", "--duration", "3", "--record", folder, "--metrics-port", "0",
+                       "--no-summary", prefix=prefix)
+        assert out.returncode == 0, out.stderr[-2000:]
+        manifest = json.loads((folder / MANIFEST).read_text())
+        assert manifest["source"] == "embedded simulator" and manifest["complete"]
+        assert manifest["batches_applied"] == manifest["batches_written"] > 10
+        assert set(manifest["books"]) == {"SPX"}
+        sha = manifest["books"]["SPX"]["sha256"]
+
+        out = _monitor("replay", "--verify", folder, prefix=prefix)
+        assert out.returncode == 0, out.stdout
+        assert "verified: 1 segment(s) as recorded" in out.stdout
+        for _ in range(2):  # a second replay restores nothing of the first
+            out = _monitor("run", "--replay", folder, "--metrics-port", "0", "--no-summary",
+                           prefix=prefix)
+            assert out.returncode == 0, out.stderr[-2000:]
+            assert (f"replay: {manifest['batches_applied']:,} batches; every book is the "
+                    f"recording's (SPX sha256 {sha[:12]}") in out.stdout
+            assert "set aside" not in out.stderr
+            assert "regime_history_restored" not in out.stderr
+            assert "checkpoint_restored" not in out.stderr
+        # the replay wrote under its own prefix, never the demo's or a live run's
+        assert redis.Redis().exists(f"{prefix}-replay:SPX:state")
+
+        changed = tmp_path / "changed"
+        changed.mkdir()
+        for f in folder.iterdir():
+            (changed / f.name).write_bytes(f.read_bytes())
+        seg = changed / "segment-000001.ticks"
+        raw = bytearray(seg.read_bytes())
+        raw[1000] ^= 0xFF
+        seg.write_bytes(bytes(raw))
+        out = _monitor("replay", changed, prefix=prefix)
+        assert out.returncode == 1
+        assert "FAILED: segment-000001.ticks: sha256 " in out.stdout
+        out = _monitor("run", "--replay", changed, "--metrics-port", "0", prefix=prefix)
+        assert out.returncode == 2
+        assert out.stderr.strip().splitlines()[-1].startswith(
+            f"monitor: error: {changed}: does not verify: segment-000001.ticks: sha256")
+
+        _rewrite_one_bid(changed)
+        assert verify(changed)[1] == []
+        out = _monitor("run", "--replay", changed, "--metrics-port", "0", "--no-summary",
+                       prefix=prefix)
+        assert out.returncode == 1
+        assert ("the replay's books differ from the recording's: SPX: its ticks' numbers "
+                "differ (sha256)") in out.stderr
+    finally:
+        r = redis.Redis()
+        keys = r.keys(f"{prefix}*")
+        if keys:
+            r.delete(*keys)
