@@ -285,8 +285,9 @@ def run(
     record: Path = typer.Option(None, help="also write what the source delivers to this new "
                                 "folder: a recording with its manifest (docs/recording.md)"),
     replay: Path = typer.Option(None, help="run on a recording (a folder written by "
-                                "--record) instead of a live source; at its end the books "
-                                "are compared with the recording's"),
+                                "--record; at its end the books are compared with the "
+                                "recording's) or on a Databento DBN file (.dbn, .dbn.zst) "
+                                "instead of a live source"),
     speed: float = typer.Option(None, help="with --replay: that many times the recorded "
                                 "pace (default: as fast as possible)"),
 ) -> None:

@@ -141,6 +141,9 @@ class UnderlyingState:
     # prints drained while a background refresh is in flight: they came after it started,
     # so they are valued with its result, once adopted (Pipeline.finish_refresh)
     deferred: list = field(default_factory=list)
+    # where its spot comes from: "feed" (underlying ticks of the feed) or the source's word
+    # for ticks it makes itself ("implied_parity": monitor.sources.parity_spot)
+    spot_source: str = "feed"
     offset: int = 0  # of its first row in the pipeline's per-contract arrays
     frozen: "UnderlyingState | None" = None  # the last frozen_copy(reuse=True)
 

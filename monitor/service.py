@@ -58,6 +58,7 @@ from monitor.books import (
     encode_checkpoint,
     position_models,
 )
+from monitor.chain.model import ChainError
 from monitor.config import Settings
 from monitor.core.book import Book
 from monitor.fmt import money, points
@@ -72,6 +73,8 @@ from monitor.sinks.metrics import Metrics, MetricsSink
 from monitor.sinks.redis_sink import RedisSink
 from monitor.sinks.stream import StreamHub, StreamSink, wall_pages
 from monitor.sources.base import Source, SourceUnavailable
+from monitor.sources.databento import is_dbn
+from monitor.sources.databento_replay import DbnReplaySource
 from monitor.sources.kafka import KafkaSource
 from monitor.sources.memory import MemorySource
 from monitor.sources.recording import (
@@ -162,6 +165,9 @@ class Monitor:
         # overwritten); they are taken over and handed over in its rebalance hooks
         self.owned: set[str] = set() if source.partitioned else set(books)
         source.set_rebalance_hooks(self._on_revoked, self._on_assigned)
+        for root, how in source.spot_sources().items():
+            if root in self.pipeline.states:
+                self.pipeline.states[root].spot_source = how
         self._position: dict = {}  # next source offset applied, per partition (merged tokens)
         self._kept: set = set()  # partitions handed over cleanly at the last revocation
         self._rebalance_t0: float | None = None
@@ -857,7 +863,9 @@ def make_source(settings: Settings, books: dict[str, Book], *, record: Path | No
     consumer group when ``kafka.bootstrap`` is set (resumable: checkpoints on), else the
     embedded simulator (checkpoints off); with ``record``, what it delivers is also
     written there (:mod:`monitor.sources.recording`)."""
-    if replay is not None:
+    if replay is not None and is_dbn(replay):
+        source, checkpoints = DbnReplaySource(replay, settings, list(books), speed=speed), False
+    elif replay is not None:
         source, checkpoints = ReplaySource(replay, speed=speed), False
     elif settings.kafka.bootstrap:
         source, checkpoints = KafkaSource.from_settings(settings.kafka), True
@@ -950,7 +958,7 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
         try:
             source, checkpoints = make_source(settings, books, record=record, replay=replay,
                                               speed=speed)
-        except (RecordingError, ValueError) as err:
+        except (RecordingError, ChainError, ValueError) as err:
             raise ServiceError(str(err)) from None
         sinks = await make_sinks(settings, metrics, warn, stream=hub)
         mon = Monitor(settings, source, books, sinks=sinks, summary=summary,

@@ -50,6 +50,7 @@ def build_state(s: UnderlyingState, regimes: list[str], wall_ns: int | None = No
     # underlying ticks come; refreshes start at event times, never on a timer)
     state["as_of_ns"] = max(book.now_ns, s.clock_ns)
     state["as_of"] = iso_utc(state["as_of_ns"])
+    state["spot_source"] = s.spot_source
     src = Path(book.chain.source) if book.chain.source else None
     # the universe this state was built on (monitor whatif --from-redis rebuilds it)
     state["chain_path"] = str(src.resolve()) if src is not None and src.exists() else None

@@ -106,3 +106,25 @@ def chain_records(chain: Chain, ts_ns: int | None = None, first_id: int = 1000) 
         if np.isfinite(chain.bid[i]) and np.isfinite(chain.ask[i]):
             quotes.append(cmbp1(iid, ts, chain.bid[i], chain.ask[i]))
     return defs + stats + quotes
+
+
+def session_records(chain: Chain, ticks, first_id: int = 1000) -> list:
+    """A synthetic session as OPRA would send it: ``chain_records`` at the session's
+    start, then each simulated option tick as its record (a quote as ``cmbp-1``, a trade as
+    ``tcbbo`` with the quote in force at it); underlying ticks are left out (OPRA has
+    none). Returns the records and nothing else."""
+    from monitor.wire.schema import OptionQuote, OptionTrade
+    first = min(t.ts_ns for t in ticks)
+    recs = chain_records(chain, first - 1, first_id)
+    ids = {sym: first_id + i for i, sym in enumerate(chain.symbols())}
+    last = {}
+    for t in ticks:
+        if isinstance(t, OptionQuote):
+            iid = ids[t.symbol]
+            last[iid] = (t.bid, t.ask)
+            recs.append(cmbp1(iid, t.ts_ns, t.bid, t.ask, int(t.bid_size), int(t.ask_size)))
+        elif isinstance(t, OptionTrade):
+            iid = ids[t.symbol]
+            bid, ask = last.get(iid, (float("nan"), float("nan")))
+            recs.append(tcbbo(iid, t.ts_ns, t.price, max(1, int(t.size)), bid, ask))
+    return recs

@@ -74,6 +74,17 @@ def years_left(settle_ns: np.ndarray, now_ns: int) -> np.ndarray:
     return np.where(left > 0, np.maximum(left / NS_PER_YEAR, MIN_T_YEARS), 0.0)
 
 
+def configured_rate(T, rate: float, rates=None) -> np.ndarray:
+    """The configured rate at each tenor ``T`` (years): ``rates`` (``(days, rate)`` pairs)
+    interpolated linearly in days, flat beyond its ends; ``rate`` everywhere when there is
+    no term structure."""
+    T = np.asarray(T, dtype=np.float64)
+    if not rates:
+        return np.full(T.shape, rate)
+    days, r = zip(*rates)
+    return np.interp(T * 365.0, days, r)
+
+
 class Book:
     """Exposure state of one underlying. See the module docstring for the two update paths.
 
@@ -182,13 +193,8 @@ class Book:
         self.g.df[:] = np.exp(-self.group_rate * T)
 
     def configured_rates(self, T: np.ndarray) -> np.ndarray:
-        """The configured rate at each tenor ``T`` (years): ``rates`` interpolated linearly
-        in days, flat beyond its ends; ``rate`` everywhere when there is no term structure."""
-        T = np.asarray(T, dtype=np.float64)
-        if not self.rates:
-            return np.full(T.shape, self.rate)
-        days, r = zip(*self.rates)
-        return np.interp(T * 365.0, days, r)
+        """The configured rate at each tenor ``T`` (years): :func:`configured_rate`."""
+        return configured_rate(T, self.rate, self.rates)
 
     def recalibrate_forwards(self) -> None:
         """Parity discount factors (European exercise only) and forwards per group

@@ -79,6 +79,12 @@ class Source(ABC):
         tick)``; ``where``: which batch) where an operator can find them. Default: nowhere
         (they are counted and logged)."""
 
+    def spot_sources(self) -> dict[str, str]:
+        """Per underlying whose spot this source makes itself rather than reads from the
+        feed, what to call it in the state's ``spot_source`` (e.g. ``implied_parity``);
+        default: none (every spot is the feed's)."""
+        return {}
+
     def end_of_run(self, books: dict[str, dict]) -> None:
         """At the run's end, after the final publish cycle: each owned underlying's final
         book (:func:`monitor.books.book_fingerprint`). A recording keeps them, a replay's

@@ -120,8 +120,12 @@ class DbnTranslator:
     ``underlyings``: the underlyings asked for (``None``: all); a definition of another is
     ``other_underlying`` and so are its later records."""
 
-    def __init__(self, underlyings: Iterable[str] | None = None):
+    def __init__(self, underlyings: Iterable[str] | None = None, *,
+                 collect_errors: bool = False):
         self.wanted = None if underlyings is None else {u.upper() for u in underlyings}
+        #: with ``collect_errors``, ``(reason, context)`` of every record counted, until
+        #: :meth:`take_errors` (a source's batch errors)
+        self._errors: list[tuple[str, str]] | None = [] if collect_errors else None
         self.instruments: dict[int, Instrument] = {}
         self.ignored: set[int] = set()  # ids of other underlyings' contracts
         self.counts: Counter = Counter()
@@ -136,6 +140,17 @@ class DbnTranslator:
     def _count(self, reason: str, context: str) -> None:
         self.counts[reason] += 1
         self.samples.setdefault(reason, context)
+        if self._errors is not None:
+            self._errors.append((reason, context))
+
+    def take_errors(self) -> list[tuple[str, str]]:
+        out, self._errors = self._errors or [], ([] if self._errors is not None else None)
+        return out
+
+    def count_cut(self, f: "DbnFile") -> None:
+        """A file cut inside a record: the bytes left over, counted once."""
+        self._count("cut_record", f"{f.path.name}: {f.cut_bytes} bytes after the last "
+                                  f"whole record")
 
     # -- records ---------------------------------------------------------------------------
     def translate(self, rec) -> list:
@@ -348,8 +363,7 @@ def iter_ticks(f: DbnFile, translator: DbnTranslator) -> Iterator[list]:
         if ticks:
             yield ticks
     if f.cut_bytes:
-        translator._count("cut_record", f"{f.path.name}: {f.cut_bytes} bytes after the "
-                                        f"last whole record")
+        translator.count_cut(f)
 
 
 def chain_at_end(path, *, underlying: str | None = None, spot: float | None = None

@@ -1,0 +1,123 @@
+"""A Databento DBN file as a finite source (``monitor run --replay FILE.dbn``): its records
+through :class:`~monitor.sources.databento.DbnTranslator`, in file order, in batches, as
+fast as the service takes them or at ``speed`` times the pace of their ``ts_recv``.
+
+The books are those of the run's configuration (the chains of the day: the universe and
+the open interest at the start); the file's records move them. Each underlying without a
+price in the feed (OPRA has none) gets its spot implied from put-call parity
+(:class:`~monitor.sources.parity_spot.ParitySpot`) once per :data:`IMPLIED_EVERY_NS` of
+event time, as ordinary underlying ticks. Every record that yields no tick is a batch
+error under its reason (:data:`monitor.sources.databento.REASONS`): counted by the service
+with the rejections, its first contexts in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from pathlib import Path
+from typing import AsyncIterator
+
+import structlog
+
+from monitor.config import Settings
+from monitor.core.book import configured_rate
+from monitor.sources.base import Batch, Source
+from monitor.sources.databento import DbnTranslator, read_dbn
+from monitor.sources.parity_spot import ParitySpot
+from monitor.wire.schema import UnderlyingTick
+
+__all__ = ["DbnReplaySource", "IMPLIED_EVERY_NS", "IMPLIED_SOURCE"]
+
+#: event time between two implied spots of an underlying
+IMPLIED_EVERY_NS = 1_000_000_000
+#: what the state says of a spot implied here (``spot_source``)
+IMPLIED_SOURCE = "implied_parity"
+
+log = structlog.get_logger("monitor.databento")
+
+
+class DbnReplaySource(Source):
+    """``path``'s records for the underlyings of ``settings`` whose books are ``roots``."""
+
+    def __init__(self, path, settings: Settings, roots, *, speed: float | None = None,
+                 batch_records: int = 4096):
+        if speed is not None and not speed > 0:
+            raise ValueError(f"--speed must be > 0, got {speed}")
+        self.file = read_dbn(path)
+        self.speed = speed
+        self.batch_records = int(batch_records)
+        self.tr = DbnTranslator(roots, collect_errors=True)
+        p = settings.pricing
+        rates = tuple(p.rates.items())
+        self.implied = {
+            root: ParitySpot(self.tr, root, rate_at=lambda T, r=p.rate, rs=rates:
+                             float(configured_rate(T, r, rs)),
+                             div_yield=settings.underlying(root).div_yield,
+                             n_pairs=p.parity_pairs, every_ns=IMPLIED_EVERY_NS)
+            for root in roots}
+        self._stopped = asyncio.Event()
+        self.delivered = 0
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+        self._identity = (f"databento {getattr(self.file.metadata, 'dataset', '?')} file "
+                          f"{self.file.path.name} sha256 {digest}")
+
+    restorable = False  # a file replay starts from the file alone
+
+    def identity(self) -> str:
+        return self._identity
+
+    def spot_sources(self) -> dict[str, str]:
+        return {root: IMPLIED_SOURCE for root in self.implied}
+
+    async def stop(self) -> None:
+        self._stopped.set()
+
+    async def commit(self, token) -> None:
+        pass
+
+    def _chunk(self, records) -> list:
+        ticks: list = []
+        tr, implied = self.tr, self.implied
+        for rec in records:
+            out = tr.translate(rec)
+            if not out:
+                continue
+            ticks += out
+            ts = out[-1].ts_ns if hasattr(out[-1], "ts_ns") else tr.last_ts_recv
+            ins = tr.instruments.get(rec.instrument_id)
+            ps = implied.get(ins.underlying) if ins is not None else None
+            if ps is not None and ps.due(ts):
+                spot = ps.at(ts)
+                if spot is not None:
+                    ticks.append(UnderlyingTick(ts, ps.underlying, spot, spot, spot))
+        return ticks
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        recs = self.file.records
+        t0_wall = t0_rec = None
+        for start in range(0, len(recs), self.batch_records):
+            if self._stopped.is_set():
+                return
+            ticks = self._chunk(recs[start:start + self.batch_records])
+            if start + self.batch_records >= len(recs) and self.file.cut_bytes:
+                self.tr.count_cut(self.file)
+            errors = self.tr.take_errors()
+            if self.speed is not None and ticks:
+                ts = ticks[0].ts_ns if hasattr(ticks[0], "ts_ns") else None
+                if ts is not None:
+                    if t0_wall is None:
+                        t0_wall, t0_rec = time.monotonic(), ts
+                    wait = t0_wall + (ts - t0_rec) / 1e9 / self.speed - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+            self.delivered += 1
+            yield Batch(ticks, errors, start + self.batch_records, time.time_ns())
+            await asyncio.sleep(0)
+        # every reason once, with its count and first context (the counts are also the
+        # service's rejections by reason)
+        log.info("dbn_replay_done", file=self.file.path.name, records=self.tr.records,
+                 counts=dict(self.tr.counts), samples=self.tr.samples)
+        for kind, text in self.tr.vendor_messages[:20]:
+            log.warning(kind, message=text)
