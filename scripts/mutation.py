@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -81,8 +82,11 @@ def _results(db: Path) -> list[dict]:
         "r.worker_outcome, r.test_outcome, r.diff from mutation_specs s join work_results r "
         "on s.job_id = r.job_id order by s.start_pos_row").fetchall()
     con.close()
-    return [dict(zip(("module", "operator", "line", "function", "worker", "test", "diff"), r))
-            for r in rows]
+    out = [dict(zip(("module", "operator", "line", "function", "worker", "test", "diff"), r))
+           for r in rows]
+    for r in out:  # cosmic-ray stores its enums' names (KILLED, SURVIVED, TIMEOUT)
+        r["worker"], r["test"] = (r["worker"] or "").lower(), (r["test"] or "").lower()
+    return out
 
 
 def run(args) -> int:
@@ -119,6 +123,7 @@ def run(args) -> int:
                   f"incompetent {incompetent} ({time.time() - t0:.0f} s)", flush=True)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT)
+        shutil.rmtree(tmp, ignore_errors=True)
     _write(Path(args.out), rows, survivors, args, load0, time.time() - t_start)
     return 0
 
