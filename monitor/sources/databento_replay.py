@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import time
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 import structlog
 
@@ -94,16 +94,27 @@ class DbnReplaySource(Source):
                     ticks.append(UnderlyingTick(ts, ps.underlying, spot, spot, spot))
         return ticks
 
-    async def batches(self) -> AsyncIterator[Batch]:
+    def chunks(self) -> Iterator[tuple[list, list]]:
+        """(ticks, errors) of each ``batch_records`` records, in file order (the same for
+        a replay and for the bridge); the counts logged at the end."""
         recs = self.file.records
-        t0_wall = t0_rec = None
         for start in range(0, len(recs), self.batch_records):
-            if self._stopped.is_set():
-                return
             ticks = self._chunk(recs[start:start + self.batch_records])
             if start + self.batch_records >= len(recs) and self.file.cut_bytes:
                 self.tr.count_cut(self.file)
-            errors = self.tr.take_errors()
+            yield ticks, self.tr.take_errors()
+        # every reason once, with its count and first context (the counts are also the
+        # service's rejections by reason)
+        log.info("dbn_replay_done", file=self.file.path.name, records=self.tr.records,
+                 counts=dict(self.tr.counts), samples=self.tr.samples)
+        for kind, text in self.tr.vendor_messages[:20]:
+            log.warning(kind, message=text)
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        t0_wall = t0_rec = None
+        for ticks, errors in self.chunks():
+            if self._stopped.is_set():
+                return
             if self.speed is not None and ticks:
                 ts = ticks[0].ts_ns if hasattr(ticks[0], "ts_ns") else None
                 if ts is not None:
@@ -113,11 +124,5 @@ class DbnReplaySource(Source):
                     if wait > 0:
                         await asyncio.sleep(wait)
             self.delivered += 1
-            yield Batch(ticks, errors, start + self.batch_records, time.time_ns())
+            yield Batch(ticks, errors, self.delivered, time.time_ns())
             await asyncio.sleep(0)
-        # every reason once, with its count and first context (the counts are also the
-        # service's rejections by reason)
-        log.info("dbn_replay_done", file=self.file.path.name, records=self.tr.records,
-                 counts=dict(self.tr.counts), samples=self.tr.samples)
-        for kind, text in self.tr.vendor_messages[:20]:
-            log.warning(kind, message=text)
