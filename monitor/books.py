@@ -31,9 +31,11 @@ import numpy as np
 from monitor.chain import ChainError, load_chain
 from monitor.chain.model import Chain
 from monitor.config import Settings
-from monitor.core.book import Book
+from monitor.core.book import Book, configured_rate, years_left
+from monitor.core.forwards import parity_forwards
 
-__all__ = ["Position", "book_for_chain", "implied_spot", "ImpliedSpot", "build_books", "book_from_chain", "resolve",
+__all__ = ["Position", "book_for_chain", "implied_spot", "ImpliedSpot", "spot_from_pairs",
+           "build_books", "book_from_chain", "resolve",
            "position_models", "read_positions", "position_rows", "encode_checkpoint",
            "decode_checkpoint", "book_fingerprint", "fingerprints_differ"]
 
@@ -66,59 +68,75 @@ def book_for_chain(chain: Chain, settings: Settings, *, model: str | None = None
 
 class ImpliedSpot(NamedTuple):
     spot: float
-    expiry: str  # the expiry group whose parity forward gave it (YYYY-MM-DD)
+    expiry: str  # the expiry whose parity forward gave it (YYYY-MM-DD)
     years: float  # its time to settlement
 
 
-#: the nearest expiry used for the implied spot settles at least this far out (a group
-#: settling within the hour has a forward that is all noise)
+#: the nearest expiry used for an implied spot settles at least this far out (a group
+#: settling within the hour has a forward that is all noise) and has this many pairs
 IMPLIED_MIN_YEARS = 1.0 / (365.0 * 24.0)
+IMPLIED_MIN_PAIRS = 3
+
+
+def spot_from_pairs(strike, is_call, bid, ask, T: float, r: float, q: float, n_pairs: int,
+                    ref: float | None = None) -> float | None:
+    """The spot implied by put-call parity of one expiry's two-sided quotes (rows sorted
+    by strike, the put before the call at a strike; bids above 0): the core's parity
+    forward (:func:`monitor.core.forwards.parity_forwards`, the median of ``K + (C - P) /
+    df`` over the ``n_pairs`` pairs nearest the money, ``df = exp(-r T)``), then
+    ``S = F exp(-(r - q) T)``. ``ref``: the spot the pairs nearest the money are judged
+    against (None: the pair with the smallest ``|C - P|``, ``K + C - P``). None when the
+    expiry has fewer than :data:`IMPLIED_MIN_PAIRS` pairs."""
+    strike, is_call = np.asarray(strike, dtype=np.float64), np.asarray(is_call, dtype=np.bool_)
+    bid, ask = np.asarray(bid, dtype=np.float64), np.asarray(ask, dtype=np.float64)
+    pairs = [(abs((bid[i + 1] + ask[i + 1]) / 2 - (bid[i] + ask[i]) / 2), i)
+             for i in range(len(strike) - 1)
+             if not is_call[i] and is_call[i + 1] and strike[i] == strike[i + 1]]
+    if len(pairs) < IMPLIED_MIN_PAIRS:
+        return None
+    if ref is None:
+        i = min(pairs)[1]
+        ref = strike[i] + (bid[i + 1] + ask[i + 1] - bid[i] - ask[i]) / 2
+    fwd = np.zeros(1)
+    parity_forwards(strike, is_call, np.zeros(len(strike), dtype=np.int64), bid, ask,
+                    np.array([T]), np.array([math.exp(-r * T)]), float(ref), np.array([r]),
+                    float(q), int(n_pairs), fwd, np.zeros(1, dtype=np.bool_),
+                    np.zeros(1, dtype=np.bool_), False)
+    spot = float(fwd[0] * math.exp(-(r - q) * T))
+    return spot if spot > 0 and math.isfinite(spot) else None
 
 
 def implied_spot(chain: Chain, settings: Settings, *, iterations: int = 4) -> ImpliedSpot:
-    """The spot implied by put-call parity of the nearest expiry whose forward the core
-    fits from parity (:mod:`monitor.core.forwards`): ``S = F exp(-(r - q) T)`` with the
-    group's rate and the underlying's dividend yield. Starts from the pair nearest the
-    money of the nearest two-sided expiry and iterates (the pairs the fit uses depend on
-    spot). Raises :class:`ChainError` when no expiry has the pairs."""
-    two = np.isfinite(chain.bid) & np.isfinite(chain.ask) & (chain.ask > 0)
-    start = None
-    for e in np.unique(chain.expiry):
-        m = two & (chain.expiry == e)
-        calls = {k: (b + a) / 2 for k, b, a in zip(chain.strike[m & chain.is_call],
-                                                   chain.bid[m & chain.is_call],
-                                                   chain.ask[m & chain.is_call])}
-        diffs = [(abs(c - (b + a) / 2), k + c - (b + a) / 2)
-                 for k, b, a in zip(chain.strike[m & ~chain.is_call],
-                                    chain.bid[m & ~chain.is_call], chain.ask[m & ~chain.is_call])
-                 if (c := calls.get(k)) is not None]
-        if len(diffs) >= 3:
-            start = min(diffs)[1]
-            break
-    if start is None or not start > 0:
-        raise ChainError(f"{chain.source or chain.underlying}: no expiry with calls and puts "
-                         f"quoted at the same strikes: the spot cannot be implied (give it)")
-    spot = float(start)
-    used = None
-    for _ in range(iterations):
-        chain.spot = spot
-        book = book_for_chain(chain, settings)
-        ok = np.flatnonzero(book.forward_from_parity & (book.g.T >= IMPLIED_MIN_YEARS))
-        if not len(ok):
-            break
-        j = int(ok[0])
-        used = j
-        new = float(book.g.fwd[j] * math.exp(-(book.group_rate[j] - book.div_yield)
-                                               * book.g.T[j]))
-        done = abs(new - spot) <= 1e-12 * spot
-        spot = new
-        if done:
-            break
-    if used is None:
-        raise ChainError(f"{chain.source or chain.underlying}: no expiry with enough "
-                         f"call/put pairs for a parity forward: the spot cannot be implied")
-    chain.spot = spot
-    return ImpliedSpot(spot, str(book.group_expiry[used]), float(book.g.T[used]))
+    """The spot implied by put-call parity (:func:`spot_from_pairs`) of the nearest expiry
+    settling at least :data:`IMPLIED_MIN_YEARS` after the chain's clock with the pairs, at
+    the configured rate for its tenor and the underlying's dividend yield; iterated, as
+    the pairs nearest the money depend on spot. Sets ``chain.spot``. Raises
+    :class:`ChainError` when no expiry has the pairs."""
+    p, und = settings.pricing, settings.underlying(chain.underlying)
+    two = (np.isfinite(chain.bid) & np.isfinite(chain.ask) & (chain.bid > 0)
+           & (chain.ask >= chain.bid))
+    for settle in np.unique(chain.settle_ns[two]):
+        T = float(years_left(np.array([settle]), chain.eval_ns)[0])
+        if T < IMPLIED_MIN_YEARS:
+            continue
+        rows = np.flatnonzero(two & (chain.settle_ns == settle))
+        rows = rows[np.lexsort((chain.is_call[rows], chain.strike[rows]))]
+        r = float(configured_rate(T, p.rate, tuple(p.rates.items())))
+        args = (chain.strike[rows], chain.is_call[rows], chain.bid[rows], chain.ask[rows],
+                T, r, und.div_yield, p.parity_pairs)
+        spot = spot_from_pairs(*args)
+        for _ in range(iterations if spot is not None else 0):
+            new = spot_from_pairs(*args, ref=spot)
+            done = abs(new - spot) <= 1e-12 * spot
+            spot = new
+            if done:
+                break
+        if spot is not None:
+            chain.spot = spot
+            return ImpliedSpot(spot, str(chain.expiry[rows[0]]), T)
+    raise ChainError(f"{chain.source or chain.underlying}: no expiry with {IMPLIED_MIN_PAIRS} "
+                     f"calls and puts quoted at the same strikes: the spot cannot be implied "
+                     f"(give it)")
 
 
 def build_books(settings: Settings, chains: list[str | Path],

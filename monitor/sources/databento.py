@@ -42,6 +42,7 @@ order within a file, where ``ts_event`` may be undefined). Prices are fixed-poin
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -299,40 +300,48 @@ class DbnTranslator:
 # -- files -------------------------------------------------------------------------------------
 @dataclass
 class DbnFile:
-    """A decoded DBN file: its metadata, its records, and the bytes a cut record left."""
+    """A decoded DBN file: its metadata, its records, the bytes a cut record left, and the
+    sha256 of the file as stored (compressed or not)."""
 
     path: Path
     metadata: object
     records: list
     cut_bytes: int
+    sha256: str
+
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def is_dbn(path) -> bool:
     """Whether ``path`` is a DBN file by its name (``.dbn``, ``.dbn.zst``) or, for another
-    name, by its first bytes (DBN, or a zstd frame holding DBN)."""
+    name, by its first bytes (DBN, or a zstd frame beginning with DBN)."""
     p = Path(path)
     if p.name.endswith((".dbn", ".dbn.zst")):
         return True
     try:
         with p.open("rb") as fh:
             head = fh.read(4)
-    except OSError:
+            if head == ZSTD_MAGIC:
+                import zstandard
+
+                fh.seek(0)
+                head = zstandard.ZstdDecompressor().stream_reader(fh).read(3)
+    except (OSError, ValueError):  # (zstandard's errors are ValueErrors)
         return False
-    return head[:3] == b"DBN" or (head == b"\x28\xb5\x2f\xfd" and
-                                   _raw_bytes(p)[:3] == b"DBN")
+    return head[:3] == b"DBN"
 
 
-def _raw_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:4] == b"\x28\xb5\x2f\xfd":  # zstd frame
+def _decompressed(data: bytes, path: Path) -> bytes:
+    if data[:4] == ZSTD_MAGIC:
         import zstandard
 
-        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)) as r:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as r:
             try:
                 return r.read()
             except zstandard.ZstdError as err:
                 raise ChainError(f"{path}: the zstd stream is damaged ({err})") from None
-    return raw
+    return data
 
 
 def read_dbn(path) -> DbnFile:
@@ -342,7 +351,8 @@ def read_dbn(path) -> DbnFile:
     p = Path(path)
     if not p.is_file():
         raise ChainError(f"{p}: no such file")
-    raw = _raw_bytes(p)
+    data = p.read_bytes()
+    raw = _decompressed(data, p)
     if raw[:3] != b"DBN":
         raise ChainError(f"{p}: not a DBN file (it does not begin with 'DBN')")
     dec = dbn.DBNDecoder()
@@ -353,7 +363,7 @@ def read_dbn(path) -> DbnFile:
         raise ChainError(f"{p}: not readable as DBN ({err})") from None
     if not out or not isinstance(out[0], dbn.Metadata):
         raise ChainError(f"{p}: a DBN file without its metadata")
-    return DbnFile(p, out[0], out[1:], len(dec.buffer()))
+    return DbnFile(p, out[0], out[1:], len(dec.buffer()), hashlib.sha256(data).hexdigest())
 
 
 def iter_ticks(f: DbnFile, translator: DbnTranslator) -> Iterator[list]:

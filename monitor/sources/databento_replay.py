@@ -14,9 +14,7 @@ with the rejections, its first contexts in the log.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
-from pathlib import Path
 from typing import AsyncIterator, Iterator
 
 import structlog
@@ -59,9 +57,8 @@ class DbnReplaySource(Source):
             for root in roots}
         self._stopped = asyncio.Event()
         self.delivered = 0
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
         self._identity = (f"databento {getattr(self.file.metadata, 'dataset', '?')} file "
-                          f"{self.file.path.name} sha256 {digest}")
+                          f"{self.file.path.name} sha256 {self.file.sha256[:16]}")
 
     restorable = False  # a file replay starts from the file alone
 

@@ -2,11 +2,11 @@
 nearest expiry, from the consolidated quotes a :class:`~monitor.sources.databento.
 DbnTranslator` holds (OPRA carries no value for cash indexes: SPX, NDX, RUT, VIX).
 
-The forward is the core's own (:func:`monitor.core.forwards.parity_forwards`, the median of
-``K + (C - P) / df`` over the pairs nearest the money) for the nearest expiry settling at
-least :data:`MIN_YEARS` out with at least :data:`MIN_PAIRS` two-sided pairs; the spot is
-``S = F exp(-(r - q) T)`` with the configured rate at that tenor
-(:func:`monitor.core.book.configured_rate`) and the underlying's dividend yield.
+The spot is :func:`monitor.books.spot_from_pairs` (the core's parity forward, ``S = F
+exp(-(r - q) T)``, as ``monitor snapshot`` implies it from a chain) for the nearest expiry
+settling at least :data:`monitor.books.IMPLIED_MIN_YEARS` out with enough two-sided pairs,
+at the configured rate for that tenor (:func:`monitor.core.book.configured_rate`) and the
+underlying's dividend yield.
 
 It is computed in the record loop, at most once per ``every_ns`` of event time (the
 records' ``ts_recv``), from the quotes in force at that record: a function of the records
@@ -16,18 +16,13 @@ so every rule of the service (refreshes by move and by time, staleness) applies 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from monitor.books import IMPLIED_MIN_YEARS, spot_from_pairs
 from monitor.chain.occ import is_am_settled, settlement_ns
 from monitor.core.book import years_left
-from monitor.core.forwards import parity_forwards
 
-__all__ = ["ParitySpot", "MIN_YEARS", "MIN_PAIRS"]
-
-MIN_YEARS = 1.0 / (365.0 * 24.0)  # an expiry settling within the hour: its forward is noise
-MIN_PAIRS = 3
+__all__ = ["ParitySpot"]
 
 
 class ParitySpot:
@@ -46,7 +41,6 @@ class ParitySpot:
         self.every_ns = int(every_ns)
         self.last_ns: int | None = None
         self.spot: float | None = None
-        self.expiry = None  # the expiry the last spot came from
         self._settle: dict[int, int] = {}
 
     def _settle_ns(self, iid: int, ins) -> int:
@@ -72,7 +66,7 @@ class ParitySpot:
                                                                        ins.is_call, q))
         for settle in sorted(by_settle):
             T = float(years_left(np.array([settle]), ts_ns)[0])
-            if T < MIN_YEARS:
+            if T < IMPLIED_MIN_YEARS:
                 continue
             rows = sorted(by_settle[settle], key=lambda r: (r[0], r[1]))  # puts first
             spot = self._from_rows(rows, T)
@@ -82,24 +76,7 @@ class ParitySpot:
         return None
 
     def _from_rows(self, rows: list, T: float) -> float | None:
-        strike = np.array([r[0] for r in rows])
-        is_call = np.array([r[1] for r in rows], dtype=np.bool_)
-        bid = np.array([r[2][1] for r in rows])
-        ask = np.array([r[2][2] for r in rows])
-        pairs = [(abs((bid[i + 1] + ask[i + 1]) / 2 - (bid[i] + ask[i]) / 2), i)
-                 for i in range(len(rows) - 1)
-                 if not is_call[i] and is_call[i + 1] and strike[i] == strike[i + 1]]
-        if len(pairs) < MIN_PAIRS:
-            return None
-        ref = self.spot
-        if ref is None:  # the pair nearest the money: K + C - P
-            i = min(pairs)[1]
-            ref = strike[i] + (bid[i + 1] + ask[i + 1] - bid[i] - ask[i]) / 2
         r = float(self.rate_at(T))
-        df = np.array([math.exp(-r * T)])
-        fwd = np.zeros(1)
-        parity_forwards(strike, is_call, np.zeros(len(rows), dtype=np.int64), bid, ask,
-                        np.array([T]), df, float(ref), np.array([r]), self.q, self.n_pairs,
-                        fwd, np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_), False)
-        spot = float(fwd[0] * math.exp(-(r - self.q) * T))
-        return spot if spot > 0 and math.isfinite(spot) else None
+        return spot_from_pairs([x[0] for x in rows], [x[1] for x in rows],
+                               [x[2][1] for x in rows], [x[2][2] for x in rows], T, r,
+                               self.q, self.n_pairs, ref=self.spot)

@@ -149,33 +149,45 @@ async def _send(kafka, topics, ticks):
         await prod.send_ticks(ticks, batch_size=200)
 
 
-def test_two_members_kill_one_survivor_takes_over_and_ends_like_one_process(
-        kafka_bootstrap, tmp_path):
-    chains = [EOD / "SPX" / "SPX_2026-06-12.csv.gz", EOD / "VIX" / "VIX_2026-06-12.csv.gz"]
-    as_of = build_books(load_settings(None), [chains[0]])["SPX"].chain.as_of_ns
-    chains.append(write_canonical(_syn_chain(as_of), tmp_path / "SYN_2026-06-12.csv"))
-    p = f"so{uuid.uuid4().hex[:6]}"
-    topics = {"layout": "single", "ticks": f"{p}.ticks", "dead_letter": f"{p}.dlq"}
-    config = _write_config(tmp_path, chains, topics)
-    # aiokafka's default assignor deals partitions round-robin: with two members the keys
-    # must fall on partitions of both parities to be split
-    parts = {r: partition_of(r.encode(), PARTITIONS) for r in ROOTS}
-    assert len({v % 2 for v in parts.values()}) == 2, parts
-    asyncio.run(create_topics(kafka_bootstrap, [topics["ticks"], topics["dead_letter"]],
-                              PARTITIONS))
-    ticks = _ticks(config)
-    kinds = {type(t) for t in ticks}
-    assert {OptionQuote, OptionTrade, UnderlyingTick} <= kinds
+def _clocks(ticks) -> dict:
+    """The latest event time per underlying (trades do not move a book's clock)."""
     clock = {}
     for t in ticks:
         if not isinstance(t, OptionTrade):
             clock[_root(t)] = max(clock.get(_root(t), 0), t.ts_ns)
+    return clock
+
+
+def _session(kafka, tmp_path, tag: str) -> tuple:
+    """(tag with a random suffix, config, topics, ticks): the three underlyings' chains,
+    a configuration on fresh topics (created, PARTITIONS each) and the simulated ticks."""
+    chains = [EOD / "SPX" / "SPX_2026-06-12.csv.gz", EOD / "VIX" / "VIX_2026-06-12.csv.gz"]
+    as_of = build_books(load_settings(None), [chains[0]])["SPX"].chain.as_of_ns
+    chains.append(write_canonical(_syn_chain(as_of), tmp_path / "SYN_2026-06-12.csv"))
+    p = f"{tag}{uuid.uuid4().hex[:6]}"
+    topics = {"layout": "single", "ticks": f"{p}.ticks", "dead_letter": f"{p}.dlq"}
+    config = _write_config(tmp_path, chains, topics)
+    asyncio.run(create_topics(kafka, [topics["ticks"], topics["dead_letter"]], PARTITIONS))
+    return p, config, KafkaTopics(**topics), _ticks(config)
+
+
+def _diffs(got: dict, expected: dict) -> list:
+    return [(root, key, got[root].get(key), expected[root][key]) for root in ROOTS
+            for key in FIELDS if not close(got[root].get(key), expected[root][key])]
+
+
+def test_two_members_kill_one_survivor_takes_over_and_ends_like_one_process(
+        kafka_bootstrap, tmp_path):
+    # aiokafka's default assignor deals partitions round-robin: with two members the keys
+    # must fall on partitions of both parities to be split
+    parts = {r: partition_of(r.encode(), PARTITIONS) for r in ROOTS}
+    assert len({v % 2 for v in parts.values()}) == 2, parts
+    p, config, kt, ticks = _session(kafka_bootstrap, tmp_path, "so")
+    kinds = {type(t) for t in ticks}
+    assert {OptionQuote, OptionTrade, UnderlyingTick} <= kinds
+    clock = _clocks(ticks)
     cut1, cut2 = int(len(ticks) * 0.4), int(len(ticks) * 0.7)
-    first_clock = {}
-    for t in ticks[:cut1]:
-        if not isinstance(t, OptionTrade):
-            first_clock[_root(t)] = max(first_clock.get(_root(t), 0), t.ts_ns)
-    kt = KafkaTopics(**topics)
+    first_clock = _clocks(ticks[:cut1])
     group, ref_group = f"g-{p}", f"ref-{p}"
     prefix, ref_prefix = f"dealerflow_test_{p}", f"dealerflow_test_ref_{p}"
     members = []
@@ -221,8 +233,7 @@ def test_two_members_kill_one_survivor_takes_over_and_ends_like_one_process(
         expected = _states(ref_prefix)
         for root in ROOTS:
             assert set(FIELDS) <= set(expected[root]), root
-        diffs = [(root, key, got[root].get(key), expected[root][key]) for root in ROOTS
-                 for key in FIELDS if not close(got[root].get(key), expected[root][key])]
+        diffs = _diffs(got, expected)
         assert not diffs, diffs
         assert expected["SPX"]["trades_classified"] > 0  # the flow fields were exercised
         # the tape after the take-over is the one process's, to 1e-9: every print valued
@@ -250,21 +261,9 @@ def test_scale_up_then_both_stopped_in_turn_leave_the_final_state(kafka_bootstra
     written during a rebalance. (Stopped at once, the consumer's stop revoked the
     partitions after the final cycle and its hand-over overwrote the final state: SPX
     GEX -0.03 %, spot and zero gamma moved.)"""
-    chains = [EOD / "SPX" / "SPX_2026-06-12.csv.gz", EOD / "VIX" / "VIX_2026-06-12.csv.gz"]
-    as_of = build_books(load_settings(None), [chains[0]])["SPX"].chain.as_of_ns
-    chains.append(write_canonical(_syn_chain(as_of), tmp_path / "SYN_2026-06-12.csv"))
-    p = f"su{uuid.uuid4().hex[:6]}"
-    topics = {"layout": "single", "ticks": f"{p}.ticks", "dead_letter": f"{p}.dlq"}
-    config = _write_config(tmp_path, chains, topics)
-    asyncio.run(create_topics(kafka_bootstrap, [topics["ticks"], topics["dead_letter"]],
-                              PARTITIONS))
-    ticks = _ticks(config)
-    clock = {}
-    for t in ticks:
-        if not isinstance(t, OptionTrade):
-            clock[_root(t)] = max(clock.get(_root(t), 0), t.ts_ns)
+    p, config, kt, ticks = _session(kafka_bootstrap, tmp_path, "su")
+    clock = _clocks(ticks)
     cut = int(len(ticks) * 0.5)
-    kt = KafkaTopics(**topics)
     prefix, ref_prefix = f"dealerflow_test_{p}", f"dealerflow_test_ref_{p}"
     members = []
     try:
@@ -296,8 +295,7 @@ def test_scale_up_then_both_stopped_in_turn_leave_the_final_state(kafka_bootstra
               members=members)
         assert ref.stop() == 0
         expected = _states(ref_prefix)
-        diffs = [(root, key, got[root].get(key), expected[root][key]) for root in ROOTS
-                 for key in FIELDS if not close(got[root].get(key), expected[root][key])]
+        diffs = _diffs(got, expected)
         rebalances = [(m, x["event"], x.get("underlyings"), x.get("kept"))
                       for m, member in (("a", a), ("b", b)) for x in member.logs()
                       if x.get("event") in ("underlyings_handed_over", "underlyings_taken_over",
