@@ -347,8 +347,11 @@ def size_from_state(state: Mapping, user_delta_usd: float, labels=None, *, setti
     scen = state.get("scenarios")
     if not scen:
         raise ValueError(f"the state of {root or '?'} has no scenarios")
+    spot = state.get("spot")
+    if not isinstance(spot, (int, float)) or not spot > 0:
+        raise ValueError(f"the state of {root or '?'} has no spot (got {spot!r})")
     und = settings.underlying(root) if hasattr(settings, "underlying") and root else None
-    out = advise(underlying=root, spot=float(state.get("spot") or 0.0), scenarios=scen,
+    out = advise(underlying=root, spot=float(spot), scenarios=scen,
                  labels=state_labels(state) if labels is None else labels,
                  user_delta_usd=float(user_delta_usd), short_put_contracts=short_put_contracts,
                  multipliers=rule_multipliers(settings), und_settings=und)

@@ -325,3 +325,42 @@ def test_a_forced_regime_whose_story_the_table_contradicts_says_so():
                                labels=["short_gamma", "feedback_selloff"])
     assert all(s["dealers"] == "sell" for s in short_book["scenarios"] if s["adverse"])
     assert "sells into every further fall" in short_book["explanation"]
+
+
+def test_size_from_state_names_its_underlying_and_refuses_a_state_without_spot():
+    state = published_state(one(), ["short_gamma"])
+    assert size_from_state(state, 1e6)["underlying"] == "TEST"
+    for bad in (None, 0.0, float("nan"), "7400"):
+        with pytest.raises(ValueError, match=r"the state of TEST has no spot"):
+            size_from_state({**state, "spot": bad}, 1e6)
+
+
+def test_advice_for_state_flags_the_charm_window_only_when_in_force():
+    b = one()
+    assert advice_for_state(published_state(b, ["short_gamma", "charm_window"]),
+                            Settings())["flags"] == [CHARM_FLAG]
+    assert advice_for_state(published_state(b, ["short_gamma"]), Settings())["flags"] == []
+
+
+def test_long_gamma_labels_over_a_short_gamma_table_say_do_not_count_on_damping():
+    # the labels say long gamma, but the book (dealers short 1 put) sells every fall: a long
+    # user's adverse rows are all against, and the sentence follows the table
+    r = size_position(one(is_call=False), user_delta_usd=1e6, labels=["long_gamma"])
+    assert (r["rule"], r["stance"]) == ("long_gamma", "against")
+    assert r["explanation"].startswith("Dealers are long gamma at spot, but in the moves that "
+                                       "hurt you")
+
+
+def test_vanna_headwind_story_is_checked_against_the_pure_iv_rows_only():
+    # dealers short 1 put: on IV +2 / +5 (spot and time unchanged) they BUY, so the
+    # vanna_headwind_long story (they sell) is contradicted in exactly those two rows
+    r = size_position(one(is_call=False), user_delta_usd=1e6,
+                      labels=["long_gamma", "vanna_headwind"])
+    assert r["rule"] == "vanna_headwind_long"
+    named = re.findall(r"(spot [+-][\d.]+%|vol [+-][\d.]+ pts|[\d.]+ days?) they (buy|sell)",
+                       r["explanation"])
+    assert named == [("vol +2 pts", "buy"), ("vol +5 pts", "buy")]
+    # dealers long 1 call: they sell on IV up, as the story says: the rule's own sentence
+    r = size_position(one(is_call=True), user_delta_usd=1e6,
+                      labels=["long_gamma", "vanna_headwind"])
+    assert r["explanation"].startswith("IV is rising and the dealers' vanna hedging sells")

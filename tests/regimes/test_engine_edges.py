@@ -1,0 +1,113 @@
+"""The regime engine at the edges of its rules (synthetic numbers, hand-computed): each
+threshold's side at the exact value, the hold zone of the hysteresis, the exhaustion
+conditions with IV halved and GEX half-way back, and the sentences' numbers."""
+
+import datetime as dt
+
+from monitor.regimes.engine import Observation, RegimeEngine, _duration
+from tests.regimes.test_engine import T0, S, cfg, obs, run
+
+
+def test_gamma_flips_only_past_the_band_not_at_it():
+    # band = 0.5 x 4e8 = 2e8 exactly: at -2e8 the label holds, just past it it flips
+    e = RegimeEngine("SPX", cfg(gamma_dead_band_frac=0.5))
+    ev = run(e, [obs(0, gex=1e9, gross=4e8), obs(1, gex=-2e8, gross=4e8)])
+    assert [x["to"] for x in ev] == ["long_gamma"]
+    ev = run(e, [obs(2, gex=-2.0000001e8, gross=4e8)])
+    assert [x["to"] for x in ev] == ["short_gamma"]
+
+
+def test_vanna_tailwind_at_exactly_the_threshold():
+    # IV 15.0 -> 14.0 is a fall of exactly 1.0 pt (the threshold); VEX 1e9 -> flow +1e9 >= 5e8
+    e = RegimeEngine("SPX", cfg())
+    ev = run(e, [obs(0, iv=15.0), obs(1, iv=14.0)])
+    assert [x["to"] for x in ev if x["regime"] == "vanna"] == ["vanna_tailwind"]
+
+
+def test_iv_up_with_dealers_short_vanna_is_no_vanna_label():
+    # VEX -1e9, IV +2: flow = -VEX x dIV = +2e9 (dealers buy) while IV ROSE: neither label
+    e = RegimeEngine("SPX", cfg())
+    ev = run(e, [obs(0, iv=15.0, vex=-1e9), obs(1, iv=17.0, vex=-1e9)])
+    assert [x for x in ev if x["regime"] == "vanna"] == []
+
+
+def test_vanna_headwind_holds_in_its_hysteresis_zone():
+    # enter at +1.2 pts (>= 1.0), then +0.7 (< 1.0 but >= 0.5 x 1.0): holds; +0.4: ends
+    e = RegimeEngine("SPX", cfg())
+    ev = run(e, [obs(0, iv=15.0), obs(1, iv=16.2), obs(2, iv=15.7)])
+    assert [x["to"] for x in ev if x["regime"] == "vanna"] == ["vanna_headwind"]
+    assert e.labels["vanna"] == "vanna_headwind"
+    ev = run(e, [obs(3, iv=15.4)])
+    assert [x["to"] for x in ev if x["regime"] == "vanna"] == [None]
+
+
+def test_episode_history_is_the_premium_before_the_window():
+    # premium sampled each 1 s from t=0; window 10 s; the sell-off starts at t=30, so the
+    # history is the samples before the window's first observation (t=20): t=0..19, 20 of them
+    e = RegimeEngine("SPX", cfg())
+    steady = [obs(t, gex=-5e9, iv=15.0) for t in range(30)]
+    run(e, steady)
+    run(e, [obs(30, spot=98.0, gex=-5e9, iv=17.0)])
+    assert e.labels["feedback"] == "feedback_selloff"
+    assert e.window[0][0] == T0 + 20 * S
+    assert len(e.episode["history"]) == 20
+
+
+def _episode_engine(**ep):
+    """An engine that has seen a sell-off (the episode written by hand)."""
+    e = RegimeEngine("SPX", cfg(exhaustion_memory_s=600, exhaustion_min_history=1))
+    e.episode = {"start_ns": T0, "ended_ns": T0 + 5 * S, "iv_peak": 30.0, "premium_peak": 30.0,
+                 "premium_start": 15.0, "gex_trough": -1e10, "history": [15.0, 16.0]}
+    e.episode.update(ep)
+    return e
+
+
+def _ctx(t_s, iv, gex, puts_sold=0.0):
+    return {"o": obs(t_s, iv=iv, gex=gex), "puts_sold": puts_sold, "premium": iv}
+
+
+def test_exhaustion_counts_iv_halved_as_rolled_over():
+    # peak 30, now 10: 20 pts off the peak (>= 1.0); sellers present
+    e = _episode_engine()
+    c = _ctx(60, iv=10.0, gex=-1e10, puts_sold=5000)
+    assert e._exhaustion(c) == "exhaustion"
+    assert c["exhaustion"]["iv_off_peak_pts"] == 20.0
+
+
+def test_exhaustion_gamma_half_way_back_is_recovered():
+    # trough -1e10, now -4e9: back by 6e9 >= 0.25 x 1e10; no put selling
+    e = _episode_engine()
+    c = _ctx(60, iv=28.0, gex=-4e9)
+    assert e._exhaustion(c) == "exhaustion"
+    assert c["exhaustion"]["gex_recovered"] is True
+    c = _ctx(60, iv=28.0, gex=-8e9)  # back by 2e9 < 2.5e9: not recovered, no sellers
+    assert _episode_engine()._exhaustion(c) is None
+
+
+def test_exhaustion_memory_is_elapsed_time_across_a_power_of_two():
+    # the episode starts 5 s before a multiple of 2**40 ns and is checked 5 s after it:
+    # 10 s elapsed, well inside the 600 s memory, so a label in force holds
+    base = (T0 >> 40 << 40) + (1 << 40)
+    e = _episode_engine(start_ns=base - 5 * S)
+    e.labels["exhaustion"] = "exhaustion"
+    o = Observation(ts_ns=base + 5 * S, spot=100.0, gex_usd_per_pct=-1e10,
+                    gross_gex_usd_per_pct=1e10, vex_usd_per_vol_pt=0.0, cex_usd_per_day=0.0,
+                    atm_iv_pts=30.0)
+    assert e._exhaustion({"o": o, "puts_sold": 0.0, "premium": 30.0}) == "exhaustion"
+    o.ts_ns = base - 5 * S + 601 * S  # past the memory
+    assert e._exhaustion({"o": o, "puts_sold": 0.0, "premium": 30.0}) is None
+
+
+def test_charm_sentence_states_the_expiring_share_in_percent():
+    t = int(dt.datetime(2026, 6, 15, 20, 0, tzinfo=dt.timezone.utc).timestamp() * 1e9)
+    e = RegimeEngine("SPX", cfg())
+    ev = e.update(Observation(ts_ns=t, spot=7500, gex_usd_per_pct=1e9,
+                              gross_gex_usd_per_pct=1e10, vex_usd_per_vol_pt=0,
+                              cex_usd_per_day=-2e9, atm_iv_pts=15, expiration_share=0.25))
+    msg = next(x for x in ev if x["regime"] == "charm")["message"]
+    assert "expiration holding 25% of gross gamma" in msg
+
+
+def test_durations_in_words():
+    assert [_duration(s) for s in (59, 60, 90, 3600, 5400, 7200, 86400, 172800)] == [
+        "59 s", "1 min", "1.5 min", "1 h", "1.5 h", "2 h", "1 days", "2 days"]
