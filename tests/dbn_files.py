@@ -39,9 +39,11 @@ def metadata(schema=None, start: int = 0) -> bytes:
 
 
 def definition(iid: int, symbol: str, ts: int, action=dbn.SecurityUpdateAction.ADD,
-               strike: float | None = None, is_call: bool | None = None):
+               strike: float | None = None, is_call: bool | None = None,
+               expiration: int | None = None):
     occ = parse_occ(symbol)
-    exp = int(np.datetime64(occ.expiry, "ns").astype(np.int64))  # 00:00 UTC, as the vendor
+    exp = (int(np.datetime64(occ.expiry, "ns").astype(np.int64))  # 00:00 UTC, as the vendor
+           if expiration is None else expiration)
     cls = occ.is_call if is_call is None else is_call
     return dbn.InstrumentDefMsg(
         publisher_id=CONSOLIDATED, instrument_id=iid, ts_event=ts, ts_recv=ts,

@@ -252,7 +252,7 @@ class DbnTranslator:
         if bid != bid or ask != ask:
             self._count("no_quote", f"{ins.symbol} at ts_recv {ts}")
             return []
-        if bid < 0 or ask < 0 or not (np.isfinite(bid) and np.isfinite(ask)):
+        if bid < 0 or ask < 0:  # (fixed-point prices: finite unless the sentinel)
             self._count("bad_price", f"{ins.symbol} bid {bid} ask {ask}")
             return []
         if self.quotes.get(rec.instrument_id, (0, None, None))[1:] == (bid, ask):

@@ -242,3 +242,23 @@ def test_yesterdays_prints_are_not_todays_live_book(book):
     next_day = copy.deepcopy(s.book)
     next_day.now_ns = T14 + 86400 * 10**9
     assert not s.tape.session_contracts(next_day).any()
+
+
+def test_a_new_tape_counts_nothing_and_sessions_are_new_york_days():
+    from types import SimpleNamespace
+
+    from monitor.tape import HedgeTape
+    t = HedgeTape()
+    assert (t.summary()["prints"], t.summary()["session"]) == (0, None)
+    # 2026-08-04 in New York (EDT, UTC-4): [04:00 UTC that day, 04:00 UTC the next)
+    mid = int(dt.datetime(2026, 8, 4, 4, 0, tzinfo=dt.timezone.utc).timestamp()) * 10**9
+    b = SimpleNamespace(group_expiry=np.array(["2026-08-04"], dtype="datetime64[D]"),
+                        c=SimpleNamespace(group=np.array([0]), is_call=np.array([True]),
+                                          strike=np.array([100.0])), now_ns=mid + 10**9)
+    t._open(b, mid + 10**9)
+    assert (t.session, t.from_ns, t.until_ns) == ("2026-08-04", mid, mid + 86400 * 10**9)
+    t._contracts[0] = 3.0
+    # one second into the session, the book's clock reads that session's contracts
+    assert t.session_contracts(b).tolist() == [3.0]
+    b.now_ns = mid - 10**9  # one second before: the previous New York day, none
+    assert t.session_contracts(b).tolist() == [0.0]

@@ -4,12 +4,14 @@ vendor's own record classes (tests/dbn_files.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import databento_dbn as dbn
+import numpy as np
 import pytest
 
 from monitor.chain import load_chain
@@ -211,3 +213,34 @@ def test_the_docs_list_every_reason():
     text = (Path(__file__).parents[2] / "docs" / "databento.md").read_text()
     for reason, meaning in REASONS.items():
         assert f"| `{reason}` | {meaning} |" in text, reason
+
+
+def test_an_expiration_unset_or_a_day_early_and_a_quote_repeated():
+    ts = 1_787_000_000_000_000_000
+    c = "SPXW260821C07600000"
+    day_early = int(np.datetime64("2026-08-20", "ns").astype(np.int64))
+    ticks, tr = _translate([
+        W.definition(1, c, ts, expiration=dbn.UNDEF_TIMESTAMP),  # unset: the symbol's date
+        W.definition(2, "SPXW260821P07600000", ts, expiration=day_early),  # contradicts it
+        W.cmbp1(1, ts + 1, 10.0, 10.4),
+        W.cmbp1(1, ts + 2, 10.0, 10.4),  # the quote in force again: no new tick
+        W.cmbp1(1, ts + 3, 10.0, float("nan")),  # no ask: no quote
+        W.cmbp1(1, ts + 4, 10.1, 10.4)])
+    assert ticks == [OptionQuote(ts + 1, c, 10.0, 10.4, 10.0, 10.0),
+                     OptionQuote(ts + 4, c, 10.1, 10.4, 10.0, 10.0)]
+    assert dict(tr.counts) == {"definition_mismatch": 1, "no_quote": 1}
+    assert "expiration 2026-08-20" in tr.samples["definition_mismatch"]
+    assert tr.instruments[1].expiry == tr.instruments[2].expiry == dt.date(2026, 8, 21)
+
+
+def test_a_dbn_file_is_known_by_its_bytes_under_any_name(tmp_path):
+    import zstandard
+
+    from monitor.sources.databento import is_dbn
+    raw = W.metadata() + bytes(W.definition(1, "SPXW260821C07600000", 1))
+    (tmp_path / "plain.bin").write_bytes(raw)
+    (tmp_path / "packed.bin").write_bytes(zstandard.ZstdCompressor().compress(raw))
+    (tmp_path / "chain.csv").write_text("strike,dte,cp\n")
+    (tmp_path / "other.zst").write_bytes(zstandard.ZstdCompressor().compress(b"strike,dte"))
+    assert [is_dbn(tmp_path / n) for n in ("plain.bin", "packed.bin", "chain.csv",
+                                           "other.zst")] == [True, True, False, False]
