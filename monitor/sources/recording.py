@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 import msgspec
 
@@ -323,13 +323,17 @@ def compare_books(recorded: dict[str, dict], replayed: dict[str, dict]) -> dict[
 class ReplaySource(Source):
     """A verified recording's applied batches, in order (a finite source: it ends after
     the last). ``speed``: None = as fast as the service takes them, else that many times
-    the recorded pace (by the batches' ``received_ns``)."""
+    the recorded pace (by the batches' ``received_ns``), read from ``clock`` (seconds) and
+    waited for with ``sleep`` (both replaceable, for a test's own clock)."""
 
-    def __init__(self, folder, *, speed: float | None = None):
+    def __init__(self, folder, *, speed: float | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable] = asyncio.sleep):
         if speed is not None and not speed > 0:
             raise ValueError(f"--speed must be > 0, got {speed}")
         self.folder = Path(folder)
         self.speed = speed
+        self._clock, self._sleep = clock, sleep
         # the hashes and frames here; the ticks are decoded once, as they are replayed
         self.manifest, problems = verify(self.folder, ticks=False)
         if problems:
@@ -363,11 +367,11 @@ class ReplaySource(Source):
                     return
                 if self.speed is not None:
                     if t0_wall is None:
-                        t0_wall, t0_rec = time.monotonic(), received_ns
+                        t0_wall, t0_rec = self._clock(), received_ns
                     due = t0_wall + (received_ns - t0_rec) / 1e9 / self.speed
-                    wait = due - time.monotonic()
+                    wait = due - self._clock()
                     if wait > 0:
-                        await asyncio.sleep(wait)
+                        await self._sleep(wait)
                 ticks = decode(body, "binary", columns=cols).ticks if body else []
                 self.delivered += 1
                 yield Batch(ticks, [tuple(e) for e in errors], self.delivered, received_ns)

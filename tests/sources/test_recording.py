@@ -191,3 +191,75 @@ def test_record_then_replay_gives_the_recorded_books_and_a_changed_recording_doe
         keys = r.keys(f"{prefix}*")
         if keys:
             r.delete(*keys)
+
+
+class _Paced(MemorySource):
+    """Batches received 0.5 s apart (the recording's clock), whatever the wall clock says."""
+
+    async def batches(self):
+        k = 0
+        async for b in super().batches():
+            b.received_ns, k = T0 + k * 500_000_000, k + 1
+            yield b
+
+
+def _paced_sleeps(folder, speed: float, late_s: float) -> list[float]:
+    """The waits a replay at ``speed`` asks for, on a clock that advances by each wait plus
+    ``late_s`` per reading (processing slower than the recording)."""
+    now, sleeps = [1000.0], []
+
+    def clock() -> float:
+        now[0] += late_s
+        return now[0]
+
+    async def sleep(s: float) -> None:
+        sleeps.append(s)
+        now[0] += s
+
+    async def go():
+        src = ReplaySource(folder, speed=speed, clock=clock, sleep=sleep)
+        return [b async for b in src.batches()]
+    assert len(asyncio.run(go())) == 5
+    return sleeps
+
+
+def test_a_paced_replay_waits_the_recorded_gaps_divided_by_the_speed(tmp_path):
+    folder = tmp_path / "r"
+
+    async def record():
+        rec = RecordingSource(_Paced(_batches()), folder)
+        await rec.start()
+        async for _b in rec.batches():
+            pass
+        await rec.commit(5)
+        rec.end_of_run({})
+        await rec.stop()
+    asyncio.run(record())
+    # 0.5 s apart at speed 2: 0.25 s between batches, nothing before the first
+    assert _paced_sleeps(folder, 2.0, 0.0) == pytest.approx([0.25] * 4, rel=1e-12)
+    # a replay already behind the recorded pace never waits
+    assert _paced_sleeps(folder, 2.0, 10.0) == []
+
+
+def test_commit_coverage_book_comparison_and_problems_named(tmp_path):
+    from monitor.sources.recording import RecordingError, _covers, compare_books
+    assert _covers({"t:0": 5}, {"t:0": 5}) and _covers({"t:0": 6}, {"t:0": 5})
+    assert not _covers({"t:0": 4}, {"t:0": 5}) and not _covers({}, {"t:0": 0})
+    assert _covers(3, 3) and not _covers(2, 3) and not _covers(None, 3)
+    fp = {"x": 1}
+    assert compare_books({"SPX": fp}, {"VIX": fp}) == {"SPX": "not in the replay",
+                                                        "VIX": "not in the recording"}
+    with pytest.raises(ValueError, match="segment_bytes must be > 0, got -1"):
+        RecordingSource(MemorySource([]), tmp_path / "x", segment_bytes=-1)
+    assert RecordingSource(MemorySource([]), tmp_path / "y").segment_bytes == 64 * 2**20
+    folder = tmp_path / "r"
+    asyncio.run(_record(folder, _batches(), commit_upto=4))
+    (folder / "segment-000099.ticks").write_bytes(b"")
+    with pytest.raises(ValueError) as err:
+        ReplaySource(folder)
+    assert str(err.value).endswith("does not verify: segment-000099.ticks: not in the manifest")
+    # a frame cut short after a whole one: named with its offset, not a decoding error
+    whole = (folder / "segment-000001.ticks").read_bytes()
+    first = 4 + int.from_bytes(whole[:4], "big")
+    with pytest.raises(RecordingError, match=rf"ends inside a frame at byte {first} "):
+        list(_frames(whole[:first + 10], "seg"))
