@@ -344,3 +344,44 @@ def test_redact_secretstr():
     from pydantic import SecretStr
     out = redact(SecretStr("https://hooks.slack.com/services/T/B/SECRET"))
     assert out == "https://hooks.slack.com" and "SECRET" not in out
+
+
+def _samples(m: Metrics) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for fam in text_string_to_metric_families(m.render().decode()):
+        for s in fam.samples:
+            out.setdefault(s.name, []).append((s.labels, s.value))
+    return out
+
+
+def test_state_fields_read_as_decoded_from_redis_and_lags_from_the_source():
+    # a state as json.loads gives it (strings not the registry's own objects), a junk
+    # scenario before a good one, a strike row with puts only, the source's own lags
+    from monitor.sinks.metrics import gex_profile
+    label = "".join(["damp", "ening"])
+    state = {"spot": 100.0, "settled_vs_live": {"label": label},
+             "scenarios": ["junk", {"spot_pct": -2.0, "vol_pts": 0.0, "days": 0.0,
+                                    "flow_usd": -5e6, "flow_shares": -5e4}]}
+    probe = [(True, 3)]
+    m = Metrics(lambda: {"SPX": state}, lag_provider=lambda: {"ticks:0": 12, "ticks:1": 0})
+    m.redis_probe = lambda: probe[0]
+    s = _samples(m)
+    assert value(s, "dealerflow_settled_vs_live", underlying="SPX", label="dampening") == 1.0
+    assert value(s, "dealerflow_settled_vs_live", underlying="SPX", label="flip") == 0.0
+    assert [v for _, v in s["dealerflow_hedge_flow_usd"]] == [-5e6]
+    assert value(s, "dealerflow_consumer_lag", partition="ticks:0") == 12
+    assert value(s, "dealerflow_consumer_lag", partition="ticks:1") == 0
+    assert value(s, "dealerflow_redis_connected") == 1.0
+    assert value(s, "dealerflow_redis_events_buffered") == 3.0
+    m.redis_probe = None  # no Redis sink: not connected, nothing buffered
+    s = _samples(m)
+    assert value(s, "dealerflow_redis_connected") == 0.0
+    assert value(s, "dealerflow_redis_events_buffered") == 0.0
+    assert gex_profile([{"strike": 100.0, "gex_usd_per_pct_puts": -2.0}], 100.0)["0%"] == -2.0
+
+
+def test_label_values_are_cleaned_and_cut_at_40_characters():
+    m = Metrics()
+    m.count_rejected("SPX", "x" * 50)
+    reasons = {lab["reason"] for lab, _ in _samples(m)["dealerflow_ticks_rejected_total"]}
+    assert "x" * 40 in reasons and "x" * 41 not in reasons
