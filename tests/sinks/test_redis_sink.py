@@ -295,10 +295,14 @@ async def test_outage_overflow_drops_oldest_and_reconnects_alone(prefix):
         assert s.buffered_events == 5 and s.dropped_events == 7
         assert metrics.redis_events_dropped._value.get() == 7
 
-        srv.start()  # no more publishing: the background task reconnects and flushes
-        assert await wait_until(lambda: s.connected and s.buffered_events == 0, 5.0)
+        from structlog.testing import capture_logs
+        with capture_logs() as logs:
+            srv.start()  # no more publishing: the background task reconnects and flushes
+            assert await wait_until(lambda: s.connected and s.buffered_events == 0, 5.0)
         got = [e["event"]["seq"] for e in await s.read_events("SPX")]
         assert got == list(range(107, 112))  # the 5 newest, in order
+        said = [e for e in logs if e["event"] == "redis_reconnected"]
+        assert [(e["events_flushed"], e["dropped_events"]) for e in said] == [(5, 7)]
         assert (await s.read_state("SPX"))["spot"] == 111.0  # the newest state wins
         assert s.last_publish_seconds >= time.perf_counter() - t_down - 5.0
         assert s.last_publish_seconds > 0.05  # measured from the publish call
@@ -369,3 +373,65 @@ async def test_password_from_settings_wins_over_url(prefix):
         bad = RedisSink(RedisSettings(url=srv.url, prefix=prefix), reconnect_interval=0.1)
         assert await bad.start() is False  # no password: refused, not raised
         await bad.close()
+
+
+def test_tape_sample_carries_each_expiry_bucket():
+    from monitor.sinks.redis_sink import tape_sample
+    hp = {"total": -3.0, "by_expiry": {"0dte": -1.0, "next": -0.5, "later": -1.5}}
+    got = tape_sample({"as_of_ns": 5, "spot": 100.0, "hedge_pressure_usd": hp})
+    assert got == {"ts_ns": "5", "spot": encode_field(100.0), "total": encode_field(-3.0),
+                   "0dte": encode_field(-1.0), "next": encode_field(-0.5),
+                   "later": encode_field(-1.5)}
+
+
+async def test_blobs_round_trip_only_while_connected(sink, prefix):
+    assert await sink.save_blob("SPX", "checkpoint", b"\x00\xffbook") is True
+    assert await sink.load_blob("SPX", "checkpoint") == b"\x00\xffbook"
+    assert await sink.load_blob("SPX", "nothing") is None
+    down = RedisSink(RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0", prefix=prefix))
+    assert down.connected is False  # before start: not connected, whatever comes next
+    assert await down.save_blob("SPX", "checkpoint", b"x") is False
+    await down.close()
+
+
+async def test_failed_state_and_event_writes_are_counted_and_named(sink, shared, prefix):
+    from structlog.testing import capture_logs
+    # keys of the wrong type make Redis refuse exactly those commands (WRONGTYPE)
+    await shared.set(sink.state_key("SPX"), "not a hash")
+    await shared.set(sink.events_key("NDX"), "not a stream")
+    with capture_logs() as logs:
+        await sink.publish("SPX", STATE, PROFILE, [])
+        await sink.publish("NDX", dict(STATE, underlying="NDX"), PROFILE, [event(1)])
+    assert (sink.published_states, sink.published_events) == (1, 0)
+    assert (sink.errors, sink.dropped_events) == (2, 1)
+    assert [(e["event"], e["underlying"]) for e in logs if e["log_level"] == "error"] == [
+        ("redis_state_write_failed", "SPX"), ("redis_event_write_failed", "NDX")]
+    assert all("WRONGTYPE" in e["error"] for e in logs if e["log_level"] == "error")
+
+
+async def test_a_state_with_its_tape_and_events_in_one_write(sink, shared, prefix):
+    hp = {"total": -3.0, "by_expiry": {"0dte": -1.0, "next": -0.5, "later": -1.5}}
+    state = dict(STATE, as_of_ns=7, hedge_pressure_usd=hp)
+    await sink.publish("SPX", state, PROFILE, [event(1), event(2), event(3)])
+    assert (sink.published_states, sink.published_events, sink.errors) == (1, 3, 0)
+    assert [e["event"]["seq"] for e in await sink.read_events("SPX")] == [1, 2, 3]
+    # each reply read against its own command: the 3 refused event writes, not their
+    # notifications (state, profile, tape, then 2 commands per event)
+    await shared.set(sink.events_key("NDX"), "not a stream")
+    await sink.publish("NDX", dict(state, underlying="NDX"), PROFILE, [event(4), event(5),
+                                                                       event(6)])
+    assert (sink.published_states, sink.published_events) == (2, 3)
+    assert (sink.dropped_events, sink.errors) == (3, 3)
+
+
+async def test_tls_certificates_only_for_a_tls_url(prefix, tmp_path):
+    ca = str(tmp_path / "ca.pem")
+    plain = RedisSink(RedisSettings(url=SHARED_URL, prefix=prefix, ssl_ca_certs=ca))
+    assert "ssl_ca_certs" not in plain.client.connection_pool.connection_kwargs
+    assert await plain.start() is True  # a plain connection, the CA setting unused
+    await plain.close()
+    tls = RedisSink(RedisSettings(url="rediss://127.0.0.1:6390/0", prefix=prefix,
+                                  ssl_ca_certs=ca))
+    assert tls.client.connection_pool.connection_kwargs["ssl_ca_certs"] == ca
+    tls_default = RedisSink(RedisSettings(url="rediss://127.0.0.1:6390/0", prefix=prefix))
+    assert "ssl_ca_certs" not in tls_default.client.connection_pool.connection_kwargs
