@@ -449,16 +449,11 @@ class Monitor:
         if (task is not None and task.done() and not task.cancelled()
                 and task.exception() is not None):
             return False, False, f"the ingest loop has ended: {task.exception()!r}"[:300]
-        stall = self.settings.metrics.stall_s
-        why = []
-        if self._lag_total > 0 and now - self._last_batch > stall:
-            why.append(f"consumer lag {self._lag_total} and nothing received for "
-                       f"{now - self._last_batch:.0f} s")
-        if self._failing_since is not None and now - self._failing_since > stall:
-            why.append(f"publish cycles failing for {now - self._failing_since:.0f} s")
-        down = self._store_down_since
-        if down is not None and now - down > self.settings.redis.unreachable_ready_s:
-            why.append(f"Redis unreachable for {now - down:.0f} s")
+        why = readiness_problems(
+            now, lag_total=self._lag_total, last_batch=self._last_batch,
+            failing_since=self._failing_since, store_down_since=self._store_down_since,
+            stall_s=self.settings.metrics.stall_s,
+            unreachable_s=self.settings.redis.unreachable_ready_s)
         return True, not why, "; ".join(why)
 
     def _shutdown_threads(self) -> None:
@@ -748,6 +743,23 @@ class Monitor:
                     f"{self.tps:,.0f} ticks/s"
                     + stale + ("  (final)" if final else ""))
             print(line, file=self.out, flush=True)
+
+
+def readiness_problems(now: float, *, lag_total: int, last_batch: float,
+                       failing_since: float | None, store_down_since: float | None,
+                       stall_s: float, unreachable_s: float) -> list[str]:
+    """Why the service is not ready at ``now`` (monotonic seconds; empty: ready): lag
+    waiting while nothing was received for more than ``stall_s``, publish cycles failing
+    for more than ``stall_s``, the store unreachable for more than ``unreachable_s``."""
+    why = []
+    if lag_total > 0 and now - last_batch > stall_s:
+        why.append(f"consumer lag {lag_total} and nothing received for "
+                   f"{now - last_batch:.0f} s")
+    if failing_since is not None and now - failing_since > stall_s:
+        why.append(f"publish cycles failing for {now - failing_since:.0f} s")
+    if store_down_since is not None and now - store_down_since > unreachable_s:
+        why.append(f"Redis unreachable for {now - store_down_since:.0f} s")
+    return why
 
 
 def _where(token) -> str:
