@@ -391,38 +391,15 @@ def publish(
             batches = simulated_batches(settings, books, seconds, batch, seed)
     except USER_ERRORS as err:
         fail_on(err)
+    from monitor.bridge import produce
     try:
-        asyncio.run(send_batches(kafka, encoding.value, settings, batches, rate, batch))
+        sent = asyncio.run(produce(kafka, encoding.value, settings,
+                                   ((ticks_, []) for ticks_ in batches), batch=batch, rate=rate,
+                                   progress=lambda line: typer.echo(line, err=True)))
     except SourceUnavailable as err:
         fail_on(err)
-
-
-async def send_batches(kafka: str, encoding: str, settings: Settings, batches, rate: float,
-                       batch: int) -> None:
-    """Send ``batches`` (lists of ticks) at ``rate`` ticks/s, progress on stderr."""
-    from monitor.sources.kafka import KafkaTickProducer, client_options
-    loop = asyncio.get_running_loop()
-    # the same TLS / SASL settings as the consumer's (kafka.security_protocol, ...)
-    security = client_options(settings.kafka.model_copy(update={"bootstrap": kafka}))
-    del security["bootstrap_servers"]
-    producer = KafkaTickProducer(kafka, encoding, settings.kafka.topics, **security)
-    await producer.start()
-    sent, start = 0, loop.time()
-    try:
-        for ticks_ in batches:
-            await producer.send_ticks(ticks_, batch_size=batch)
-            sent += len(ticks_)
-            ahead = sent / rate - (loop.time() - start)
-            if ahead > 0:
-                await asyncio.sleep(ahead)
-            if sent % (batch * 200) < len(ticks_):
-                typer.echo(f"sent {sent:,} ticks "
-                           f"({sent / max(loop.time() - start, 1e-9):,.0f}/s)", err=True)
-    finally:
-        await producer.stop()
-    el = loop.time() - start
-    typer.echo(f"published {sent:,} ticks in {el:.2f} s ({sent / max(el, 1e-9):,.0f} ticks/s, "
-               f"{encoding})")
+    typer.echo(f"published {sent.ticks:,} ticks in {sent.seconds:.2f} s "
+               f"({sent.ticks_per_s:,.0f} ticks/s, {encoding.value})")
 
 
 def simulated_batches(settings: Settings, books, seconds: float, batch: int, seed: int | None):
@@ -780,6 +757,53 @@ def alerts_test(config: Path = typer.Option(None, help=CONFIG_HELP)) -> None:
         typer.echo(f"{kind}: {verdict}" + (f" after {r['retried']} retries" if r["retried"]
                                           else ""))
     raise typer.Exit(0 if all(r["sent"] for r in results.values()) else 1)
+
+
+bridge_app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, rich_markup_mode=None,
+                         help="A vendor's feed into the tick topic (docs/databento.md).")
+app.add_typer(bridge_app, name="bridge")
+
+
+@bridge_app.command("databento")
+def bridge_databento(
+    kafka: str = typer.Option(..., help="HOST:PORT of the Kafka bootstrap server"),
+    replay: Path = typer.Option(None, help="a DBN file (.dbn or .dbn.zst) to send instead "
+                                "of the live feed"),
+    config: Path = typer.Option(None, help=CONFIG_HELP),
+    chain: list[Path] = typer.Option(None, help="chain file(s) naming the underlyings to "
+                                     "bridge (default: the configured chains)"),
+    encoding: Encoding = typer.Option(None, help="the messages' encoding: json, binary "
+                                      "(msgpack batches) or records (default: kafka.encoding, "
+                                      "what the consumers read)"),
+    batch: int = typer.Option(500, help="ticks per Kafka message"),
+) -> None:
+    """Databento's OPRA records into the tick topic in the wire format, keyed by
+    underlying, for `monitor run --kafka` consumers (the scale-out path): a DBN file with
+    --replay, as fast as the broker takes it. The ticks are those `monitor run --replay
+    FILE` applies (the implied spots included); records that give none are counted by
+    reason on the last line."""
+    from monitor.books import build_books
+    from monitor.bridge import bridge_dbn
+    from monitor.sources.base import SourceUnavailable
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        positive("--batch", batch)
+        if replay is None:
+            raise ValueError("the live feed is not bridged yet: give --replay FILE.dbn "
+                             "(docs/databento.md)")
+        if not replay.exists():
+            raise FileNotFoundError(f"DBN file not found: {replay}")
+        settings = _settings(config)
+        roots = list(build_books(settings, _chains(settings, chain), settings.base))
+        enc = encoding.value if encoding else settings.kafka.encoding
+        sent = bridge_dbn(replay, kafka, settings, roots, encoding=enc,
+                          batch=batch, progress=lambda line: typer.echo(line, err=True))
+    except (*USER_ERRORS, SourceUnavailable) as err:
+        fail_on(err)
+    skipped = ", ".join(f"{r} {n:,}" for r, n in sorted(sent.not_sent.items())) or "none"
+    typer.echo(f"bridged {sent.ticks:,} ticks of {replay.name} to {kafka} in {sent.messages:,} "
+               f"messages, {sent.seconds:.2f} s ({sent.ticks_per_s:,.0f} ticks/s, "
+               f"{enc}); records without a tick: {skipped}")
 
 
 def main() -> None:  # pragma: no cover

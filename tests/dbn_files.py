@@ -130,3 +130,18 @@ def session_records(chain: Chain, ticks, first_id: int = 1000) -> list:
             bid, ask = last.get(iid, (float("nan"), float("nan")))
             recs.append(tcbbo(iid, t.ts_ns, t.price, max(1, int(t.size)), bid, ask))
     return recs
+
+
+def simulated_session(folder: Path, seconds_x400: int = 50) -> tuple[Path, list]:
+    """A synthetic session over the packaged real SPX chain (2026-08-21): the simulator's
+    ticks (``seconds_x400`` batches of 400, about 0.16 s each at 2,500 ticks/s, trades 10 %)
+    written as OPRA records to ``folder/session.dbn``; (the file, the ticks)."""
+    from monitor.books import build_books
+    from monitor.config import load_settings
+    from monitor.sources.simulator import MarketSimulator, SimConfig
+    packaged = Path(__file__).parents[1] / "monitor" / "data" / "SPX_2026-08-21.csv.gz"
+    book = build_books(load_settings(None), [packaged])["SPX"]
+    sim = MarketSimulator(book.copy(), SimConfig(rate_ticks_per_s=2500.0, seed=5,
+                                                 trade_ratio=0.1))
+    ticks = [t for _ in range(seconds_x400) for t in sim.ticks(400)]
+    return write(folder / "session.dbn", session_records(book.chain, ticks)), ticks

@@ -18,7 +18,6 @@ import redis
 from monitor.books import build_books
 from monitor.config import load_settings
 from monitor.sinks.redis_sink import decode_field
-from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.wire.schema import OptionTrade, UnderlyingTick
 from tests import dbn_files as W
 
@@ -36,12 +35,8 @@ def _monitor(*args, prefix):
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """8 s of simulated SPX ticks (synthetic) at a steady spot, as OPRA records."""
+    path, ticks = W.simulated_session(tmp_path_factory.mktemp("dbn"))
     book = build_books(load_settings(None), [PACKAGED_SPX])["SPX"]
-    sim = MarketSimulator(book.copy(), SimConfig(rate_ticks_per_s=2500.0, seed=5,
-                                                 trade_ratio=0.1))
-    ticks = [t for _ in range(50) for t in sim.ticks(400)]
-    path = W.write(tmp_path_factory.mktemp("dbn") / "session.dbn",
-                   W.session_records(book.chain, ticks))
     spots = [t.last for t in ticks if isinstance(t, UnderlyingTick)]
     prints = sum(isinstance(t, OptionTrade) for t in ticks)
     return path, book.chain.spot, spots[-1], prints, len(book.chain)

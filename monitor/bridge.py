@@ -1,0 +1,84 @@
+"""Ticks into the tick topic: the producer side of the scale-out path.
+
+``monitor publish`` sends a simulated or recorded session, ``monitor bridge databento`` a
+vendor's records translated into the wire format (:mod:`monitor.sources.databento`; a DBN
+file with ``--replay``): the same ticks, in the same order, that ``monitor run --replay``
+applies, so a consumer group fed by the bridge ends where the replay ends. Keyed by
+underlying (:class:`~monitor.sources.kafka.KafkaTickProducer`), with the consumer's own TLS
+/ SASL settings. Records that give no tick (an unknown instrument, a repeated open
+interest, an undefined price...) are counted and logged here, by reason; they never reach
+the topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitor.config import Settings
+
+__all__ = ["Sent", "produce", "bridge_dbn"]
+
+
+@dataclass
+class Sent:
+    """What a producer run sent: ticks, messages, seconds, and the records it did not
+    send, by reason."""
+
+    ticks: int = 0
+    messages: int = 0
+    seconds: float = 0.0
+    not_sent: Counter = field(default_factory=Counter)
+
+    @property
+    def ticks_per_s(self) -> float:
+        return self.ticks / max(self.seconds, 1e-9)
+
+
+async def produce(kafka: str, encoding: str, settings: Settings,
+                  batches: Iterable[tuple[list, list]], *, batch: int,
+                  rate: float = math.inf,
+                  progress: Callable[[str], None] | None = None) -> Sent:
+    """Send ``batches`` (``(ticks, errors)`` pairs; an error is ``(reason, context)``) at
+    ``rate`` ticks/s (inf: as fast as the broker takes them), ``batch`` ticks per message;
+    a progress line every ``200 * batch`` ticks."""
+    from monitor.sources.kafka import KafkaTickProducer, client_options
+    loop = asyncio.get_running_loop()
+    # the same TLS / SASL settings as the consumer's (kafka.security_protocol, ...)
+    security = client_options(settings.kafka.model_copy(update={"bootstrap": kafka}))
+    del security["bootstrap_servers"]
+    producer = KafkaTickProducer(kafka, encoding, settings.kafka.topics, **security)
+    await producer.start()
+    out, start = Sent(), loop.time()
+    try:
+        for ticks, errors in batches:
+            out.not_sent.update(reason for reason, _ in errors)
+            if not ticks:
+                continue
+            await producer.send_ticks(ticks, batch_size=batch)
+            out.ticks += len(ticks)
+            ahead = out.ticks / rate - (loop.time() - start)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            if progress is not None and out.ticks % (batch * 200) < len(ticks):
+                progress(f"sent {out.ticks:,} ticks "
+                         f"({out.ticks / max(loop.time() - start, 1e-9):,.0f}/s)")
+    finally:
+        await producer.stop()
+    out.messages, out.seconds = producer.messages, loop.time() - start
+    return out
+
+
+def bridge_dbn(path: Path, kafka: str, settings: Settings, roots: list[str], *,
+               encoding: str, batch: int,
+               progress: Callable[[str], None] | None = None) -> Sent:
+    """A DBN file's records for ``roots`` into the tick topic, as fast as the broker takes
+    them (the ticks of :meth:`DbnReplaySource.chunks`, the implied spots included)."""
+    from monitor.sources.databento_replay import DbnReplaySource
+    source = DbnReplaySource(path, settings, roots)
+    return asyncio.run(produce(kafka, encoding, settings, source.chunks(), batch=batch,
+                               progress=progress))
