@@ -107,3 +107,14 @@ def test_a_bridged_dbn_session_ends_where_its_replay_ends(kafka_bootstrap, tmp_p
         r = redis.Redis()
         for key in r.keys(f"{prefix}*") + r.keys(f"{ref}*"):
             r.delete(key)
+
+
+def test_the_bridge_refuses_what_it_cannot_send_in_one_line(tmp_path):
+    out = _monitor("bridge", "databento", "--kafka", "127.0.0.1:1", prefix="unused")
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("monitor: error: the live feed is not bridged yet: give "
+                                  "--replay FILE.dbn (docs/databento.md)")
+    out = _monitor("bridge", "databento", "--kafka", "127.0.0.1:1", "--replay",
+                   tmp_path / "none.dbn", prefix="unused")
+    assert (out.returncode, out.stderr.strip()) == (
+        2, f"monitor: error: DBN file not found: {tmp_path / 'none.dbn'}")
