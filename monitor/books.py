@@ -148,7 +148,7 @@ def build_books(settings: Settings, chains: list[str | Path],
     ``ROOT_YYYY-MM-DD.csv[.gz]``)."""
     books = {}
     for path in chains:
-        chain = load_chain(path, underlying=underlying)
+        chain = load_chain(path, underlying=underlying, mappings=settings.chain_layouts)
         und = settings.underlying(chain.underlying)
         book = book_for_chain(chain, settings)
         if und.position_model == "positions":

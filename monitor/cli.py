@@ -245,7 +245,8 @@ def snapshot(
         if is_dbn(path):
             chain, _ = chain_at_end(path, underlying=underlying)
         else:
-            chain = load_chain(path, underlying=underlying)
+            chain = load_chain(path, underlying=underlying,
+                               mappings=settings.chain_layouts)
         source = "chain file"
         if spot is not None and not (spot > 0 and math.isfinite(spot)):
             raise ChainError(f"--spot {spot}: the underlying's level must be a number above 0")

@@ -39,6 +39,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from monitor.chain.mapped import ColumnMap
 from monitor.core.positions import MODELS
 from monitor.paths import DATA_ENV, packaged_config
 
@@ -347,6 +348,9 @@ class Settings(BaseSettings):
     chains: list[str] = Field(default_factory=list, description=(
         "chain files giving each underlying's universe and open interest at start "
         "(relative to the config file); empty = embedded.chain"))
+    chain_layouts: dict[str, ColumnMap] = Field(default_factory=dict, description=(
+        "other vendors' chain files (CSV or Parquet): name -> the vendor's column for each "
+        "field (docs/chain-layouts.md)"))
     data_dir: str | None = Field(None, description="the real-data folder (shared/data "
                                  "layout) for `daily` and `study`, relative to the config "
                                  "file; None = searched (monitor.paths)")

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from monitor.chain.build import (
@@ -45,6 +46,7 @@ from monitor.chain.build import (
 from monitor.chain.canonical import _canonical_from_text, write_canonical
 from monitor.chain.eod import _eod_from_text
 from monitor.chain.long import _long_from_text
+from monitor.chain.mapped import PARQUET_MAGIC, ColumnMap, columns_of_text, load_mapped, match
 from monitor.chain.model import Chain, ChainError
 from monitor.chain.quotedata import _quotedata_from_text
 
@@ -165,9 +167,35 @@ def sniff_layout(text: str) -> str | None:
     return None
 
 
-def load_chain(path, *, layout: str | None = None, underlying: str | None = None) -> Chain:
+def _accepted(mappings) -> str:
+    """The layouts accepted, and how to add one (for the unknown-layout errors)."""
+    names = list(LAYOUTS) + [f"mapped {n!r}" for n in (mappings or {})]
+    return (f"accepted: {', '.join(names)}; another vendor's CSV or Parquet: map its columns "
+            f"under chain_layouts in config.yaml, docs/chain-layouts.md")
+
+
+def load_chain(path, *, layout: str | None = None, underlying: str | None = None,
+               mappings: Mapping[str, ColumnMap] | None = None) -> Chain:
     """Load any supported chain file (gzip or plain). ``layout`` forces one of
-    :data:`LAYOUTS`; ``underlying`` overrides the name the loader would infer."""
+    :data:`LAYOUTS`; ``underlying`` overrides the name the loader would infer;
+    ``mappings`` (``chain_layouts`` of the configuration) read other vendors' CSV and
+    Parquet files (:mod:`monitor.chain.mapped`)."""
+    pq = Path(path)
+    if layout is None and pq.is_file():
+        with pq.open("rb") as fh:
+            parquet = fh.read(4) == PARQUET_MAGIC
+        if parquet:
+            import pyarrow.parquet as papq
+            try:
+                cols = papq.read_schema(pq).names
+            except Exception as err:  # noqa: BLE001 - pyarrow's own error types
+                raise ChainError(_one_line(f"unreadable Parquet chain {pq}: {err}")) from None
+            name = match(mappings, cols)
+            if name is None:
+                raise ChainError(_one_line(
+                    f"unknown chain layout in {pq}: Parquet columns {cols[:8]} match no "
+                    f"column mapping ({_accepted(mappings)})"))
+            return load_mapped(pq, name, mappings[name], underlying)
     forced = None
     if layout is not None:
         forced = _LAYOUT_ALIASES.get(layout.strip().lower())
@@ -178,14 +206,16 @@ def load_chain(path, *, layout: str | None = None, underlying: str | None = None
 
     def parse(text: str, p: Path, und: str | None) -> Chain:
         lay = forced or sniff_layout(text)
+        name = match(mappings, columns_of_text(text)) if lay is None else None
+        if name is not None:
+            return load_mapped(p, name, mappings[name], und, text=text)
         if lay is None:
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
             if not first[:200].isprintable():  # never echo a binary file's bytes
                 raise ChainError(f"unknown chain layout in {p}: binary content, not a text "
                                  f"chain file")
-            raise ChainError(_one_line(f"unknown chain layout in {p} (first line: {first[:60]!r}; "
-                                       f"accepted: {', '.join(LAYOUTS)}; see "
-                                       f"docs/conventions.md, chain layouts)"))
+            raise ChainError(_one_line(f"unknown chain layout in {p} (first line: "
+                                       f"{first[:60]!r}; {_accepted(mappings)})"))
         return parsers[lay](text, p, und)
 
     return _load(path, parse, underlying)
