@@ -1,0 +1,182 @@
+"""Databento DBN in: the replay and the bridge against the vendor's bare decoder and a bare
+Kafka producer, in alternating rounds, on one synthetic session (the simulator's ticks
+over the packaged real SPX chain, written as OPRA records by tests/dbn_files.py; labelled
+synthetic: no vendor file of that size ships with the project).
+
+    .venv/bin/python benchmarks/bench_dbn.py [--rounds 5] [--batches 150] [--out PATH]
+
+Rows (min / median / max over the rounds, the machine's load beside them):
+
+* **bare decode**: ``databento_dbn.DBNDecoder`` over the file's bytes, records/s.
+* **replay**: what ``monitor run --replay FILE.dbn`` does to the records, as fast as
+  possible: decode (``read_dbn``), translate and imply the spot (``DbnReplaySource.chunks``)
+  and apply every tick to the book (``Pipeline.apply``), records/s. Target: at least half
+  the bare decode rate.
+* **bare producer**: aiokafka sending the same ticks, grouped and encoded beforehand
+  exactly as the bridge's producer groups and encodes them, ticks/s (Tansu, the tests'
+  broker, on this machine).
+* **bridge**: ``monitor bridge databento --replay``'s work (decode, translate, encode,
+  send, wait for the broker), ticks/s. Target: at least half the bare producer's rate.
+
+The results are written by this script to ``--out`` (benchmarks/results/dbn.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import databento_dbn as dbn  # noqa: E402
+
+from monitor.books import build_books  # noqa: E402
+from monitor.config import KafkaTopics, Settings  # noqa: E402
+from monitor.paths import packaged_chain  # noqa: E402
+from monitor.pipeline import Pipeline  # noqa: E402
+from monitor.sources.databento import read_dbn  # noqa: E402
+from monitor.sources.databento_replay import DbnReplaySource  # noqa: E402
+from tests import dbn_files as W  # noqa: E402
+from tests.broker import create_topics, start_broker  # noqa: E402
+
+
+def bare_decode(path: Path) -> float:
+    data = path.read_bytes()
+    t = time.perf_counter()
+    dec = dbn.DBNDecoder()
+    dec.write(data)
+    n = len(dec.decode())
+    return n / (time.perf_counter() - t)
+
+
+def replay(path: Path, settings: Settings, books) -> tuple[float, int]:
+    """records/s and ticks applied: decode, translate, imply, apply."""
+    t = time.perf_counter()
+    src = DbnReplaySource(path, settings, list(books))
+    pipe = Pipeline(books)
+    applied = 0
+    for ticks, _ in src.chunks():
+        pipe.apply(ticks)
+        applied += len(ticks)
+    return len(src.file.records) / (time.perf_counter() - t), applied
+
+
+def messages(path: Path, settings: Settings, roots, topics: KafkaTopics, batch: int) -> list:
+    """The bridge's messages, grouped and encoded as KafkaTickProducer.send_ticks does."""
+    from monitor.sources.kafka import topic_for
+    from monitor.wire.codec import encode, kafka_key
+    out = []
+    for ticks, _ in DbnReplaySource(path, settings, roots).chunks():
+        groups: dict = {}
+        for tk in ticks:
+            groups.setdefault((topic_for(tk, topics), kafka_key(tk)), []).append(tk)
+        for (topic, key), group in groups.items():
+            for i in range(0, len(group), batch):
+                out.append((topic, key, encode(group[i:i + batch], settings.kafka.encoding),
+                            len(group[i:i + batch])))
+    return out
+
+
+async def bare_producer(kafka: str, msgs: list) -> float:
+    from aiokafka import AIOKafkaProducer
+    prod = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=5, max_batch_size=1 << 20,
+                            max_request_size=2 << 20, acks="all")
+    await prod.start()
+    try:
+        t = time.perf_counter()
+        futs = [await prod.send(topic, value, key=key) for topic, key, value, _ in msgs]
+        await asyncio.gather(*futs)
+        return sum(m[3] for m in msgs) / (time.perf_counter() - t)
+    finally:
+        await prod.stop()
+
+
+async def bridge(kafka: str, path: Path, settings: Settings, roots, batch: int) -> float:
+    from monitor.bridge import produce
+    t = time.perf_counter()
+    sent = await produce(kafka, settings.kafka.encoding, settings,
+                         DbnReplaySource(path, settings, roots).chunks(), batch=batch)
+    return sent.ticks / (time.perf_counter() - t)
+
+
+def stats(xs: list[float]) -> str:
+    return f"{min(xs):,.0f} / {statistics.median(xs):,.0f} / {max(xs):,.0f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--batches", type=int, default=150, help="400-tick simulator batches")
+    ap.add_argument("--batch", type=int, default=500, help="ticks per Kafka message")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "dbn.md"))
+    args = ap.parse_args()
+    load0 = os.getloadavg()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dbn-"))
+    path, _ = W.simulated_session(tmp, args.batches)
+    settings = Settings()
+    settings.kafka.encoding = "binary"
+    p = f"bench{uuid.uuid4().hex[:6]}"
+    settings.kafka.topics = KafkaTopics(layout="single", ticks=f"{p}.ticks",
+                                        dead_letter=f"{p}.dlq")
+    chains = [packaged_chain()]
+    roots = list(build_books(settings, chains))
+    n_records = len(read_dbn(path).records)
+    broker = start_broker()
+    try:
+        asyncio.run(create_topics(broker.bootstrap, [settings.kafka.topics.ticks], 3))
+        msgs = messages(path, settings, roots, settings.kafka.topics, args.batch)
+        replay(path, settings, build_books(settings, chains))  # warm-up (kernels, caches)
+        dec, rep, bare, br = [], [], [], []
+        applied = 0
+        for r in range(args.rounds):
+            dec.append(bare_decode(path))
+            rate, applied = replay(path, settings, build_books(settings, chains))
+            rep.append(rate)
+            bare.append(asyncio.run(bare_producer(broker.bootstrap, msgs)))
+            br.append(asyncio.run(bridge(broker.bootstrap, path, settings, roots, args.batch)))
+            print(f"round {r + 1}: decode {dec[-1]:,.0f} rec/s, replay {rep[-1]:,.0f} rec/s, "
+                  f"bare producer {bare[-1]:,.0f} ticks/s, bridge {br[-1]:,.0f} ticks/s",
+                  file=sys.stderr, flush=True)
+    finally:
+        broker.stop()
+    load1 = os.getloadavg()
+    ticks = sum(m[3] for m in msgs)
+    r_rep = statistics.median(rep) / statistics.median(dec)
+    r_br = statistics.median(br) / statistics.median(bare)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    lines = [
+        "# DBN in: replay and bridge against the bare decoder and producer", "",
+        f"Written by `benchmarks/bench_dbn.py` on {stamp} UTC: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, databento-dbn {dbn.__version__}; load "
+        f"{load0[0]:.2f} at the start, {load1[0]:.2f} at the end; {args.rounds} rounds. "
+        f"Session (synthetic ticks over the packaged real SPX chain): {n_records:,} OPRA "
+        f"records, {applied:,} ticks applied, {ticks:,} ticks in {len(msgs):,} messages of up "
+        f"to {args.batch} ({settings.kafka.encoding}); broker: Tansu, memory storage, on the "
+        f"same machine.", "",
+        "| row | min / median / max | unit | target | median ratio | verdict |",
+        "|---|---|---|---|---|---|",
+        f"| bare decode (`DBNDecoder`) | {stats(dec)} | records/s | | | |",
+        f"| replay: decode, translate, imply, apply | {stats(rep)} | records/s | >= 0.5 x bare "
+        f"decode | {r_rep:.2f} | {'PASS' if r_rep >= 0.5 else 'MISS'} |",
+        f"| bare producer (aiokafka, pre-encoded) | {stats(bare)} | ticks/s | | | |",
+        f"| bridge: decode, translate, encode, send | {stats(br)} | ticks/s | >= 0.5 x bare "
+        f"producer | {r_br:.2f} | {'PASS' if r_br >= 0.5 else 'MISS'} |", ""]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
