@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from importlib.metadata import version
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,7 +158,7 @@ def main() -> int:
     lines = [
         "# DBN in: replay and bridge against the bare decoder and producer", "",
         f"Written by `benchmarks/bench_dbn.py` on {stamp} UTC: {platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, databento-dbn {dbn.__version__}; load "
+        f"{platform.python_version()}, databento-dbn {version('databento-dbn')}; load "
         f"{load0[0]:.2f} at the start, {load1[0]:.2f} at the end; {args.rounds} rounds. "
         f"Session (synthetic ticks over the packaged real SPX chain): {n_records:,} OPRA "
         f"records, {applied:,} ticks applied, {ticks:,} ticks in {len(msgs):,} messages of up "
