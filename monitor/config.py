@@ -195,6 +195,24 @@ class KafkaSettings(Section):
         return self
 
 
+class DatabentoSettings(Section):
+    """Databento's live feed (``monitor bridge databento``); the key only from the
+    environment, ``DATABENTO_API_KEY``."""
+
+    dataset: str = "OPRA.PILLAR"
+    schemas: list[str] = Field(
+        default_factory=lambda: ["definition", "statistics", "cmbp-1", "tcbbo"],
+        description="definitions, open interest, consolidated quotes, trades with their "
+        "quote")
+    symbols: list[str] = Field(default_factory=lambda: ["SPX.OPT", "SPXW.OPT"],
+                               description="parent symbols (stype_in parent)")
+    gateway: str | None = Field(None, description="host; None = the vendor's own for the "
+                                "dataset")
+    port: int = Field(13000, ge=1, le=65535)
+    batch_ms: float = Field(20.0, gt=0, description="records gathered into one batch for "
+                            "at most this long")
+
+
 class RedisSettings(Section):
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "dealerflow"
@@ -338,6 +356,7 @@ class Settings(BaseSettings):
                                   div_yield=0.013, es_multiplier=50.0, vol_index="VIX"),
     }
     kafka: KafkaSettings = KafkaSettings()
+    databento: DatabentoSettings = DatabentoSettings()
     redis: RedisSettings = RedisSettings()
     metrics: MetricsSettings = MetricsSettings()
     stream: StreamSettings = StreamSettings()

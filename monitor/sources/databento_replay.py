@@ -20,18 +20,11 @@ from typing import AsyncIterator, Iterator
 import structlog
 
 from monitor.config import Settings
-from monitor.core.book import configured_rate
 from monitor.sources.base import Batch, Source
-from monitor.sources.databento import DbnTranslator, read_dbn
-from monitor.sources.parity_spot import ParitySpot
-from monitor.wire.schema import UnderlyingTick
+from monitor.sources.databento import read_dbn
+from monitor.sources.opra_ticks import IMPLIED_EVERY_NS, IMPLIED_SOURCE, OpraTicks
 
 __all__ = ["DbnReplaySource", "IMPLIED_EVERY_NS", "IMPLIED_SOURCE"]
-
-#: event time between two implied spots of an underlying
-IMPLIED_EVERY_NS = 1_000_000_000
-#: what the state says of a spot implied here (``spot_source``)
-IMPLIED_SOURCE = "implied_parity"
 
 log = structlog.get_logger("monitor.databento")
 
@@ -46,15 +39,8 @@ class DbnReplaySource(Source):
         self.file = read_dbn(path)
         self.speed = speed
         self.batch_records = int(batch_records)
-        self.tr = DbnTranslator(roots, collect_errors=True)
-        p = settings.pricing
-        rates = tuple(p.rates.items())
-        self.implied = {
-            root: ParitySpot(self.tr, root, rate_at=lambda T, r=p.rate, rs=rates:
-                             float(configured_rate(T, r, rs)),
-                             div_yield=settings.underlying(root).div_yield,
-                             n_pairs=p.parity_pairs, every_ns=IMPLIED_EVERY_NS)
-            for root in roots}
+        self.opra = OpraTicks(settings, roots)
+        self.tr = self.opra.tr
         self._stopped = asyncio.Event()
         self.delivered = 0
         self._identity = (f"databento {getattr(self.file.metadata, 'dataset', '?')} file "
@@ -66,7 +52,7 @@ class DbnReplaySource(Source):
         return self._identity
 
     def spot_sources(self) -> dict[str, str]:
-        return {root: IMPLIED_SOURCE for root in self.implied}
+        return self.opra.spot_sources()
 
     async def stop(self) -> None:
         self._stopped.set()
@@ -74,29 +60,12 @@ class DbnReplaySource(Source):
     async def commit(self, token) -> None:
         pass
 
-    def _chunk(self, records) -> list:
-        ticks: list = []
-        tr, implied = self.tr, self.implied
-        for rec in records:
-            out = tr.translate(rec)
-            if not out:
-                continue
-            ticks += out
-            ts = out[-1].ts_ns if hasattr(out[-1], "ts_ns") else tr.last_ts_recv
-            ins = tr.instruments.get(rec.instrument_id)
-            ps = implied.get(ins.underlying) if ins is not None else None
-            if ps is not None and ps.due(ts):
-                spot = ps.at(ts)
-                if spot is not None:
-                    ticks.append(UnderlyingTick(ts, ps.underlying, spot, spot, spot))
-        return ticks
-
     def chunks(self) -> Iterator[tuple[list, list]]:
         """(ticks, errors) of each ``batch_records`` records, in file order (the same for
         a replay and for the bridge); the counts logged at the end."""
         recs = self.file.records
         for start in range(0, len(recs), self.batch_records):
-            ticks = self._chunk(recs[start:start + self.batch_records])
+            ticks = self.opra.ticks(recs[start:start + self.batch_records])
             if start + self.batch_records >= len(recs) and self.file.cut_bytes:
                 self.tr.count_cut(self.file)
             yield ticks, self.tr.take_errors()
