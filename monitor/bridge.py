@@ -21,7 +21,7 @@ from pathlib import Path
 
 from monitor.config import Settings
 
-__all__ = ["Sent", "produce", "bridge_dbn"]
+__all__ = ["Sent", "produce", "bridge_dbn", "bridge_live"]
 
 
 @dataclass
@@ -55,7 +55,7 @@ async def produce(kafka: str, encoding: str, settings: Settings,
     await producer.start()
     out, start = Sent(), loop.time()
     try:
-        for ticks, errors in batches:
+        async for ticks, errors in _pairs(batches):
             out.not_sent.update(reason for reason, _ in errors)
             if not ticks:
                 continue
@@ -73,6 +73,15 @@ async def produce(kafka: str, encoding: str, settings: Settings,
     return out
 
 
+async def _pairs(batches):
+    if hasattr(batches, "__aiter__"):
+        async for pair in batches:
+            yield pair
+    else:
+        for pair in batches:
+            yield pair
+
+
 def bridge_dbn(path: Path, kafka: str, settings: Settings, roots: list[str], *,
                encoding: str, batch: int,
                progress: Callable[[str], None] | None = None) -> Sent:
@@ -82,3 +91,43 @@ def bridge_dbn(path: Path, kafka: str, settings: Settings, roots: list[str], *,
     source = DbnReplaySource(path, settings, roots)
     return asyncio.run(produce(kafka, encoding, settings, source.chunks(), batch=batch,
                                progress=progress))
+
+
+def bridge_live(kafka: str, settings: Settings, roots: list[str], *, encoding: str,
+                batch: int, duration: float | None = None,
+                progress: Callable[[str], None] | None = None) -> Sent:
+    """Databento's live records for ``roots`` (``settings.databento``) into the tick topic
+    until SIGINT / SIGTERM or ``duration`` seconds; then the gateway is left cleanly."""
+    import signal
+
+    from monitor.sources.databento_live import DatabentoLiveSource
+
+    async def go() -> Sent:
+        source = DatabentoLiveSource(settings, roots)
+        await source.start()
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+
+        async def stopper():
+            try:
+                await asyncio.wait_for(done.wait(), duration)
+            except asyncio.TimeoutError:
+                pass
+            await source.stop()
+
+        async def pairs():
+            async for b in source.batches():
+                yield b.ticks, b.errors
+
+        stopping = asyncio.create_task(stopper())
+        try:
+            return await produce(kafka, encoding, settings, pairs(), batch=batch,
+                                 progress=progress)
+        finally:
+            done.set()
+            await stopping
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    return asyncio.run(go())

@@ -777,32 +777,41 @@ def bridge_databento(
                                       "(msgpack batches) or records (default: kafka.encoding, "
                                       "what the consumers read)"),
     batch: int = typer.Option(500, help="ticks per Kafka message"),
+    duration: float = typer.Option(None, help="live: stop after this many seconds (default: "
+                                   "until SIGINT / SIGTERM)"),
 ) -> None:
     """Databento's OPRA records into the tick topic in the wire format, keyed by
-    underlying, for `monitor run --kafka` consumers (the scale-out path): a DBN file with
+    underlying, for `monitor run --kafka` consumers (the scale-out path): the live feed
+    (config.yaml `databento:`; the key from DATABENTO_API_KEY), or a DBN file with
     --replay, as fast as the broker takes it. The ticks are those `monitor run --replay
     FILE` applies (the implied spots included); records that give none are counted by
     reason on the last line."""
     from monitor.books import build_books
-    from monitor.bridge import bridge_dbn
+    from monitor.bridge import bridge_dbn, bridge_live
+    from monitor.logs import configure_logging
     from monitor.sources.base import SourceUnavailable
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         positive("--batch", batch)
-        if replay is None:
-            raise ValueError("the live feed is not bridged yet: give --replay FILE.dbn "
-                             "(docs/databento.md)")
-        if not replay.exists():
+        positive("--duration", duration)
+        if replay is not None and not replay.exists():
             raise FileNotFoundError(f"DBN file not found: {replay}")
         settings = _settings(config)
         roots = list(build_books(settings, _chains(settings, chain), settings.base))
         enc = encoding.value if encoding else settings.kafka.encoding
-        sent = bridge_dbn(replay, kafka, settings, roots, encoding=enc,
-                          batch=batch, progress=lambda line: typer.echo(line, err=True))
+        say = lambda line: typer.echo(line, err=True)  # noqa: E731
+        if replay is not None:
+            sent = bridge_dbn(replay, kafka, settings, roots, encoding=enc, batch=batch,
+                              progress=say)
+        else:
+            configure_logging(settings.log_format)
+            sent = bridge_live(kafka, settings, roots, encoding=enc, batch=batch,
+                               duration=duration, progress=say)
     except (*USER_ERRORS, SourceUnavailable) as err:
         fail_on(err)
     skipped = ", ".join(f"{r} {n:,}" for r, n in sorted(sent.not_sent.items())) or "none"
-    typer.echo(f"bridged {sent.ticks:,} ticks of {replay.name} to {kafka} in {sent.messages:,} "
+    what = replay.name if replay is not None else f"the live {settings.databento.dataset} feed"
+    typer.echo(f"bridged {sent.ticks:,} ticks of {what} to {kafka} in {sent.messages:,} "
                f"messages, {sent.seconds:.2f} s ({sent.ticks_per_s:,.0f} ticks/s, "
                f"{enc}); records without a tick: {skipped}")
 

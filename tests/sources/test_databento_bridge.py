@@ -110,10 +110,13 @@ def test_a_bridged_dbn_session_ends_where_its_replay_ends(kafka_bootstrap, tmp_p
 
 
 def test_the_bridge_refuses_what_it_cannot_send_in_one_line(tmp_path):
-    out = _monitor("bridge", "databento", "--kafka", "127.0.0.1:1", prefix="unused")
+    env = {k: v for k, v in os.environ.items() if k != "DATABENTO_API_KEY"}
+    out = subprocess.run([sys.executable, "-m", "monitor.cli", "bridge", "databento",
+                          "--kafka", "127.0.0.1:1"], capture_output=True, text=True,
+                         timeout=120, env=env)
     assert out.returncode == 2
-    assert out.stderr.strip() == ("monitor: error: the live feed is not bridged yet: give "
-                                  "--replay FILE.dbn (docs/databento.md)")
+    assert out.stderr.strip() == ("monitor: error: the Databento API key is not set: export "
+                                  "DATABENTO_API_KEY")
     out = _monitor("bridge", "databento", "--kafka", "127.0.0.1:1", "--replay",
                    tmp_path / "none.dbn", prefix="unused")
     assert (out.returncode, out.stderr.strip()) == (

@@ -40,7 +40,7 @@ def _error(ts: int, text: str):
 class Gateway:
     """Sessions in order: each connection authenticates, reads subscriptions until
     ``start_session``, then gets its session's records; the first is dropped (reset)
-    after its records, the last stays open until the client leaves."""
+    after its records, the others stay open until the client leaves."""
 
     def __init__(self, sessions: list[tuple[int, list]]):
         self.sessions = sessions
@@ -70,7 +70,9 @@ class Gateway:
                 break
             subs.append(_fields(line))
         self.subscriptions.append(subs)
-        start, records = self.sessions[min(n, len(self.sessions) - 1)]
+        # a session past the script: the present, nothing new to send
+        start, records = (self.sessions[n] if n < len(self.sessions)
+                          else (self.sessions[-1][0] + 1, []))
         writer.write(W.metadata(start=start) + b"".join(bytes(r) for r in records))
         await writer.drain()
         if n == 0:  # the connection drops: a reset (linger 0), not a clean close
@@ -164,3 +166,56 @@ async def test_a_wrong_key_or_no_key_is_refused_in_one_line(monkeypatch):
     with pytest.raises(SourceUnavailable, match="the Databento API key is not set: export "
                                                 "DATABENTO_API_KEY"):
         DatabentoLiveSource(_settings(port), ["SPX"])
+
+
+async def test_the_live_feed_bridged_into_kafka(kafka_bootstrap, tmp_path):
+    """`monitor bridge databento --kafka` without --replay: the stand-in gateway's records,
+    across its dropped connection, arrive in the tick topic as the ticks they mean."""
+    import os
+    import signal
+    import sys
+    import uuid
+
+    from aiokafka import AIOKafkaConsumer
+
+    from monitor.wire.codec import decode
+    from tests.broker import create_topics
+    sessions = _sessions()
+    gw = Gateway(sessions)
+    server, port = await _serve(gw)
+    tr = DbnTranslator(["SPX"])
+    want = [t for _, recs in sessions for r in recs for t in tr.translate(r)]
+    topic = f"live{uuid.uuid4().hex[:6]}.ticks"
+    await create_topics(kafka_bootstrap, [topic], 3)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"kafka:\n  topics:\n    ticks: {topic}\ndatabento:\n  gateway: "
+                      f"127.0.0.1\n  port: {port}\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor.cli", "bridge", "databento", "--kafka", kafka_bootstrap,
+        "--config", str(config), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(os.environ, DATABENTO_API_KEY=KEY, DEALERFLOW_LOG_FORMAT="json"))
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        got = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120
+        while len(got) < len(want):  # the ticks arrive: then the bridge is stopped
+            assert loop.time() < deadline, f"only {len(got)} ticks in the topic"
+            assert proc.returncode is None
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                for m in batch:
+                    got.extend(decode(m.value, "json").ticks)
+    finally:
+        await consumer.stop()
+        proc.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    server.close()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    assert out.decode().strip().startswith("bridged 5 ticks of the live OPRA.PILLAR feed")
+    assert out.decode().strip().endswith("records without a tick: open_interest_repeat 2, "
+                                         "vendor_error 1")
+    assert KEY not in (out + err).decode()
+    assert sorted(got, key=lambda t: getattr(t, "ts_ns", 0)) == want
