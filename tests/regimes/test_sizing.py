@@ -364,3 +364,18 @@ def test_vanna_headwind_story_is_checked_against_the_pure_iv_rows_only():
     r = size_position(one(is_call=True), user_delta_usd=1e6,
                       labels=["long_gamma", "vanna_headwind"])
     assert r["explanation"].startswith("IV is rising and the dealers' vanna hedging sells")
+
+
+def test_the_underlying_itself_counts_at_delta_one_and_a_bad_row_names_its_line():
+    from monitor.books import Position
+    from monitor.regimes.sizing import user_delta_from_positions
+    b = one()
+    info = user_delta_from_positions(b, [("TEST", 10.0)])
+    assert info["positions"][0]["delta"] == 1.0
+    assert info["user_delta_usd"] == 10.0 * b.spot
+    b.c.status[0] = 1  # the one contract without a usable delta
+    sym = b.chain.symbols()[b.order[0]]
+    with pytest.raises(ValueError, match=rf"^mine\.csv:3: {sym}: no usable delta"):
+        user_delta_from_positions(b, [Position(sym, 1.0, "mine.csv:3")])
+    with pytest.raises(ValueError, match=rf"^{sym}: no usable delta"):
+        user_delta_from_positions(b, [(sym, 1.0)])

@@ -26,6 +26,8 @@ def test_readiness_only_past_each_threshold():
     base = dict(lag_total=0, last_batch=0.0, failing_since=None, store_down_since=None,
                 stall_s=30.0, unreachable_s=10.0)
     assert readiness_problems(100.0, **base) == []
+    assert readiness_problems(100.0, **dict(base, lag_total=1, last_batch=60.0)) == [
+        "consumer lag 1 and nothing received for 40 s"]
     assert readiness_problems(100.0, **dict(base, lag_total=5, last_batch=70.0)) == []
     assert readiness_problems(100.0, **dict(base, lag_total=5, last_batch=69.0)) == [
         "consumer lag 5 and nothing received for 31 s"]
@@ -96,3 +98,19 @@ def test_replay_verdict_sentences():
     assert warned == ["the replay's books differ from the recording's: SPX: not in the "
                       "replay (1,234 batches replayed)"]
 
+
+
+async def test_the_embedded_source_keeps_no_checkpoints_and_an_unreachable_redis_warns():
+    from monitor.service import make_source
+    settings = make_settings()
+    source, checkpoints = make_source(settings, books(settings))
+    assert checkpoints is False and source.identity() == "embedded simulator"
+    warned = []
+    for s in await make_sinks(settings, Metrics(), warn=warned.append):  # Redis answers
+        await s.close()
+    assert warned == []
+    down = make_settings(redis_url="redis://127.0.0.1:1/0")
+    for s in await make_sinks(down, Metrics(), warn=warned.append):
+        await s.close()
+    assert warned == ["Redis at redis://127.0.0.1:1/0 is not reachable; running without it "
+                      "(console output only, retrying)"]

@@ -250,6 +250,7 @@ def test_a_new_tape_counts_nothing_and_sessions_are_new_york_days():
     from monitor.tape import HedgeTape
     t = HedgeTape()
     assert (t.summary()["prints"], t.summary()["session"]) == (0, None)
+    assert t.summary()["units"]["total"] == t.summary()["total"] == 0.0
     # 2026-08-04 in New York (EDT, UTC-4): [04:00 UTC that day, 04:00 UTC the next)
     mid = int(dt.datetime(2026, 8, 4, 4, 0, tzinfo=dt.timezone.utc).timestamp()) * 10**9
     b = SimpleNamespace(group_expiry=np.array(["2026-08-04"], dtype="datetime64[D]"),
@@ -262,3 +263,9 @@ def test_a_new_tape_counts_nothing_and_sessions_are_new_york_days():
     assert t.session_contracts(b).tolist() == [3.0]
     b.now_ns = mid - 10**9  # one second before: the previous New York day, none
     assert t.session_contracts(b).tolist() == [0.0]
+    assert t.summary()["units"]["total"] == t.summary()["total"] == 0.0
+    # the next New York day: a new session, its contracts and sums from zero
+    t._units[0], t.prints = 5.0, 3
+    t._open(b, mid + 86400 * 10**9 + 1)
+    assert t.session == "2026-08-05" and t._contracts.tolist() == [0.0]
+    assert (t.prints, t.summary()["units"]["total"]) == (0, 0.0)

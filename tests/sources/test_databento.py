@@ -244,3 +244,28 @@ def test_a_dbn_file_is_known_by_its_bytes_under_any_name(tmp_path):
     (tmp_path / "other.zst").write_bytes(zstandard.ZstdCompressor().compress(b"strike,dte"))
     assert [is_dbn(tmp_path / n) for n in ("plain.bin", "packed.bin", "chain.csv",
                                            "other.zst")] == [True, True, False, False]
+
+
+def test_open_interest_dates_at_new_york_midnight_and_counts():
+    # 2026-08-21 04:00:00 UTC is midnight in New York (EDT): one second before and one
+    # after are two days' open interest, each taken once
+    mid = int(dt.datetime(2026, 8, 21, 4, tzinfo=dt.timezone.utc).timestamp()) * 10**9
+    c = "SPXW260821C07600000"
+    recs = [W.definition(1, c, mid - 5 * 10**9),
+            W.open_interest(1, 100, mid - 10**9, 31), W.open_interest(1, 100, mid - 10**9, 23),
+            W.open_interest(1, 120, mid + 10**9, 31)]
+    ticks, tr = _translate(recs)
+    assert ticks == [OpenInterest("2026-08-20", c, 100.0), OpenInterest("2026-08-21", c, 120.0)]
+    assert tr.records == 4 and dict(tr.counts) == {"open_interest_repeat": 1}
+
+
+def test_a_strike_changed_downward_is_a_definition_update_and_no_oi_is_zero(tmp_path):
+    ts = 1_787_000_000_000_000_000
+    _, tr = _translate([W.definition(1, "SPXW260821C07600000", ts),
+                        W.definition(1, "SPXW260821C07550000", ts + 1,
+                                     dbn.SecurityUpdateAction.MODIFY)])
+    assert dict(tr.counts) == {"definition_update": 1}
+    path = W.write(tmp_path / "x.dbn", [W.definition(1, "SPXW260821C07600000", ts),
+                                        W.cmbp1(1, ts + 1, 10.0, 10.4)])
+    chain, _ = chain_at_end(path, spot=7600.0)
+    assert chain.oi.tolist() == [0.0]  # no open-interest record: none held

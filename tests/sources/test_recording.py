@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -263,3 +264,28 @@ def test_commit_coverage_book_comparison_and_problems_named(tmp_path):
     first = 4 + int.from_bytes(whole[:4], "big")
     with pytest.raises(RecordingError, match=rf"ends inside a frame at byte {first} "):
         list(_frames(whole[:first + 10], "seg"))
+
+
+def test_the_manifest_counts_each_segment_and_frames_cut_in_their_header(tmp_path):
+    folder = tmp_path / "r"
+    asyncio.run(_record(folder, _batches(), commit_upto=4))
+    manifest, problems = verify(folder)
+    seg = manifest["segments"][0]
+    # 5 batches of 2 ticks, event times T0..T0+4, no errors
+    assert (seg["batches"], seg["ticks"], seg["errors"]) == (5, 10, 0)
+    assert (seg["first_ts_ns"], seg["last_ts_ns"]) == (T0, T0 + 4)
+    data = (folder / seg["file"]).read_bytes()
+    first = 4 + int.from_bytes(data[:4], "big")
+    from monitor.sources.recording import RecordingError
+    with pytest.raises(RecordingError, match=rf"^seg: ends inside a frame header at byte "
+                                             rf"{first}$"):
+        list(_frames(data[:first + 2], "seg"))
+    n = int.from_bytes(data[first:first + 4], "big")
+    with pytest.raises(RecordingError, match=rf"^seg: ends inside a frame at byte {first} "
+                                             rf"\({n} bytes announced, 6 there\)$"):
+        list(_frames(data[:first + 10], "seg"))
+    (folder / seg["file"]).write_bytes(data[:-1])
+    _, problems = verify(folder)
+    assert re.fullmatch(rf"{seg['file']}: sha256 [0-9a-f]{{16}}\.\.\. differs from the "
+                        rf"manifest's {seg['sha256'][:16]}\.\.\. \(the file was changed\)",
+                        problems[0]), problems[0]
