@@ -95,7 +95,8 @@ def test_wall_shows_the_redis_state_goes_stale_and_recovers(browser, tmp_path):
             dom = panel.evaluate("""el => {
                 const f = n => el.querySelector(`[data-field="${n}"]`);
                 const out = {as_of_ns: el.dataset.asOfNs};
-                for (const n of ["regime", "spot", "zero_gamma", "gex_usd_per_pct",
+                for (const n of ["regime", "spot", "spot_source", "zero_gamma",
+                                 "gex_usd_per_pct",
                                  "hedge_pressure_usd", "charm_to_close_usd",
                                  "settled_vs_live"])
                     out[n] = {value: f(n).dataset.value, text: f(n).textContent};
@@ -112,6 +113,9 @@ def test_wall_shows_the_redis_state_goes_stale_and_recovers(browser, tmp_path):
         dom, state = wait_for(same_instant, "page and Redis at one instant", proc=proc)
         assert dom["regime"]["value"] == state["regime"]
         assert dom["regime"]["text"] == state["regime"].replace("_", " ")
+        # the simulator's spot is the feed's own: said by the state, not labelled on the wall
+        assert (dom["spot_source"]["value"], dom["spot_source"]["text"]) == (
+            state["spot_source"], "") == ("feed", "")
         for name, fmt in (("spot", fmt_level), ("zero_gamma", fmt_level),
                           ("gex_usd_per_pct", fmt_money)):
             shown, stored = float(dom[name]["value"]), float(state[name])

@@ -311,6 +311,9 @@ function onState(st) {
     .map(r => r.replaceAll("_", " ")).join(" · "));
   setField(el, "headline", st.headline, st.headline || "");
   setField(el, "spot", st.spot, level(st.spot));
+  // where the spot came from when the feed has none (OPRA: implied from parity)
+  setField(el, "spot_source", st.spot_source, st.spot_source && st.spot_source !== "feed"
+           ? st.spot_source.replaceAll("_", " ") : "");
   setField(el, "zero_gamma", st.zero_gamma, level(st.zero_gamma));
   setField(el, "zero_gamma_distance_pct", st.zero_gamma_distance_pct, pct(st.zero_gamma_distance_pct));
   setField(el, "call_wall", st.call_wall, strike(st.call_wall));
