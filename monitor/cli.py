@@ -289,6 +289,9 @@ def run(
                                 "--record; at its end the books are compared with the "
                                 "recording's) or on a Databento DBN file (.dbn, .dbn.zst) "
                                 "instead of a live source"),
+    databento: bool = typer.Option(False, "--databento", help="run on Databento's live OPRA "
+                                   "feed (config.yaml `databento:`; the key from "
+                                   "DATABENTO_API_KEY) instead of the embedded simulator"),
     speed: float = typer.Option(None, help="with --replay: that many times the recorded "
                                 "pace (default: as fast as possible)"),
 ) -> None:
@@ -307,8 +310,8 @@ def run(
         positive("--speed", speed)
         if speed is not None and replay is None:
             raise ValueError("--speed paces a replay: give --replay FOLDER with it")
-        if replay is not None and kafka:
-            raise ValueError("--replay and --kafka are two sources: give one")
+        if sum(x for x in (replay is not None, bool(kafka), databento)) > 1:
+            raise ValueError("--replay, --kafka and --databento are three sources: give one")
         settings = _settings(config, kafka={"bootstrap": kafka,
                                             "encoding": encoding.value if encoding else None},
                              redis={"url": redis},
@@ -328,7 +331,7 @@ def run(
         code = asyncio.run(run_service(
             settings, books, base=settings.base, duration=duration, summary=summary,
             warn=lambda msg: typer.echo(f"monitor: warning: {msg}", err=True),
-            say=typer.echo, record=record, replay=replay, speed=speed))
+            say=typer.echo, record=record, replay=replay, speed=speed, databento=databento))
     except ServiceError as err:
         fail_on(err)
     raise typer.Exit(code)

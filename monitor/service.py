@@ -74,6 +74,7 @@ from monitor.sinks.redis_sink import RedisSink
 from monitor.sinks.stream import StreamHub, StreamSink, wall_pages
 from monitor.sources.base import Source, SourceUnavailable
 from monitor.sources.databento import is_dbn
+from monitor.sources.databento_live import DatabentoLiveSource
 from monitor.sources.databento_replay import DbnReplaySource
 from monitor.sources.kafka import KafkaSource
 from monitor.sources.memory import MemorySource
@@ -454,6 +455,9 @@ class Monitor:
             failing_since=self._failing_since, store_down_since=self._store_down_since,
             stall_s=self.settings.metrics.stall_s,
             unreachable_s=self.settings.redis.unreachable_ready_s)
+        feed = self.source.problem()
+        if feed:
+            why.append(feed)
         return True, not why, "; ".join(why)
 
     def _shutdown_threads(self) -> None:
@@ -869,13 +873,16 @@ def embedded_prefix(settings: Settings) -> Settings:
 
 
 def make_source(settings: Settings, books: dict[str, Book], *, record: Path | None = None,
-                replay: Path | None = None, speed: float | None = None
-                ) -> tuple[Source, bool]:
-    """(source, checkpoints): a recording replayed (``replay``; checkpoints off), the Kafka
-    consumer group when ``kafka.bootstrap`` is set (resumable: checkpoints on), else the
-    embedded simulator (checkpoints off); with ``record``, what it delivers is also
-    written there (:mod:`monitor.sources.recording`)."""
-    if replay is not None and is_dbn(replay):
+                replay: Path | None = None, speed: float | None = None,
+                databento: bool = False) -> tuple[Source, bool]:
+    """(source, checkpoints): a recording replayed (``replay``; checkpoints off), Databento's
+    live feed (``databento``; checkpoints off: a restart starts from the gateway's
+    present), the Kafka consumer group when ``kafka.bootstrap`` is set (resumable:
+    checkpoints on), else the embedded simulator (checkpoints off); with ``record``, what
+    it delivers is also written there (:mod:`monitor.sources.recording`)."""
+    if databento:
+        source, checkpoints = DatabentoLiveSource(settings, list(books)), False
+    elif replay is not None and is_dbn(replay):
         source, checkpoints = DbnReplaySource(replay, settings, list(books), speed=speed), False
     elif replay is not None:
         source, checkpoints = ReplaySource(replay, speed=speed), False
@@ -943,13 +950,15 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
                       duration: float | None = None, summary: bool = True,
                       warn: Callable[[str], None] | None = None,
                       say: Callable[[str], None] | None = None, record: Path | None = None,
-                      replay: Path | None = None, speed: float | None = None) -> int:
+                      replay: Path | None = None, speed: float | None = None,
+                      databento: bool = False) -> int:
     """``monitor run``: serve ``/metrics`` ``/healthz`` ``/readyz``, build the source and
     sinks from ``settings``, run until stopped (or ``duration`` seconds); the exit code.
     ``ServiceError`` when the metrics address cannot be served."""
     if failpoints.ERROR:
         raise ServiceError(failpoints.ERROR)
     settings = (settings.demo_keys("replay") if replay is not None
+                else settings if databento  # the live feed: the live keys
                 else embedded_prefix(demo_settings(settings)))
     metrics = Metrics(regimes=LABELS)
     ss = settings.stream
@@ -969,8 +978,8 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
     try:
         try:
             source, checkpoints = make_source(settings, books, record=record, replay=replay,
-                                              speed=speed)
-        except (RecordingError, ChainError, ValueError) as err:
+                                              speed=speed, databento=databento)
+        except (RecordingError, ChainError, ValueError, SourceUnavailable) as err:
             raise ServiceError(str(err)) from None
         sinks = await make_sinks(settings, metrics, warn, stream=hub)
         mon = Monitor(settings, source, books, sinks=sinks, summary=summary,

@@ -85,6 +85,11 @@ class Source(ABC):
         default: none (every spot is the feed's)."""
         return {}
 
+    def problem(self) -> str | None:
+        """Why the source cannot deliver now (e.g. its feed's connection is down), for
+        ``/readyz``; default: None (it can, or it cannot tell)."""
+        return None
+
     def end_of_run(self, books: dict[str, dict]) -> None:
         """At the run's end, after the final publish cycle: each owned underlying's final
         book (:func:`monitor.books.book_fingerprint`). A recording keeps them, a replay's

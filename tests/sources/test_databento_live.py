@@ -83,14 +83,14 @@ class Gateway:
         await reader.read()  # open until the client goes
 
 
-def _sessions():
-    first = [W.definition(1, C, TS0), W.definition(2, P, TS0)] + [
-        W.open_interest(1, 5000, TS0 + 1, pub) for pub in W.OI_PUBLISHERS] + [
-        W.cmbp1(1, TS0 + 2, 10.0, 10.4), W.cmbp1(2, TS0 + 3, 30.0, 30.6)]
-    second = [_error(TS0 + 4_000_000_000, "a test error from the gateway"),
-              W.cmbp1(1, TS0 + 5_000_000_000, 10.2, 10.6),
-              W.tcbbo(1, TS0 + 6_000_000_000, 10.6, 3, 10.2, 10.6)]
-    return [(TS0, first), (TS0 + 4_000_000_000, second)]
+def _sessions(ts0: int = TS0, call: str = C, put: str = P):
+    first = [W.definition(1, call, ts0), W.definition(2, put, ts0)] + [
+        W.open_interest(1, 5000, ts0 + 1, pub) for pub in W.OI_PUBLISHERS] + [
+        W.cmbp1(1, ts0 + 2, 10.0, 10.4), W.cmbp1(2, ts0 + 3, 30.0, 30.6)]
+    second = [_error(ts0 + 4_000_000_000, "a test error from the gateway"),
+              W.cmbp1(1, ts0 + 5_000_000_000, 10.2, 10.6),
+              W.tcbbo(1, ts0 + 6_000_000_000, 10.6, 3, 10.2, 10.6)]
+    return [(ts0, first), (ts0 + 4_000_000_000, second)]
 
 
 async def _serve(gw):
@@ -219,3 +219,71 @@ async def test_the_live_feed_bridged_into_kafka(kafka_bootstrap, tmp_path):
                                          "vendor_error 1")
     assert KEY not in (out + err).decode()
     assert sorted(got, key=lambda t: getattr(t, "ts_ns", 0)) == want
+
+
+async def test_monitor_run_on_the_live_feed_applies_its_ticks_and_is_ready_while_connected(
+        tmp_path):
+    """`monitor run --databento`: the stand-in gateway's records move the packaged SPX book
+    (its real 2026-08-21 chain holds both contracts); /readyz says ready once connected."""
+    import json
+    import os
+    import signal
+    import sys
+    import urllib.request
+    import uuid
+
+    import redis
+
+    from monitor.paths import packaged_chain
+    # after the packaged chain's clock (2026-08-21 close), on contracts of 2026-09-18
+    t0 = 1_787_351_000_000_000_000
+    gw = Gateway(_sessions(t0, "SPXW260918C07600000", "SPXW260918P07600000"))
+    server, port = await _serve(gw)
+    prefix = f"dealerflow_test_live_{uuid.uuid4().hex[:6]}"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"chains:\n  - {packaged_chain()}\ndatabento:\n  gateway: 127.0.0.1\n"
+                      f"  port: {port}\nintervals:\n  publish_ms: 200\n")
+    log = open(tmp_path / "run.log", "w+")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor.cli", "run", "--databento", "--config", str(config),
+        "--metrics-port", "0", "--no-summary", stdout=asyncio.subprocess.DEVNULL,
+        stderr=log, env=dict(os.environ, DATABENTO_API_KEY=KEY, DEALERFLOW_LOG_FORMAT="json",
+                             DEALERFLOW_REDIS__PREFIX=prefix))
+    r = redis.Redis(decode_responses=True)
+    key = f"{prefix}:SPX:state"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 180
+    try:
+        # the last quote's event time and the one trade, classified: every record applied
+        while not (r.hget(key, "as_of_ns") == str(t0 + 5_000_000_000)
+                   and r.hget(key, "trades_classified") == "1"):
+            assert proc.returncode is None, open(tmp_path / "run.log").read()[-3000:]
+            assert loop.time() < deadline, ("the live ticks never reached the state",
+                                            r.hgetall(key).get("as_of_ns"),
+                                            r.hgetall(key).get("trades_classified"),
+                                            open(tmp_path / "run.log").read()[-2000:])
+            await asyncio.sleep(0.2)
+        events = [json.loads(x) for x in open(tmp_path / "run.log") if x.startswith("{")]
+        port_m = next(e["port"] for e in events if e["event"] == "metrics_serving")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port_m}/readyz", timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 120) == 0
+        server.close()
+        for k in r.keys(f"{prefix}*"):
+            r.delete(k)
+    text = open(tmp_path / "run.log").read()
+    assert KEY not in text and '"databento_gap"' in text
+
+
+def test_readiness_names_a_disconnected_feed():
+    from monitor.service import Monitor
+    from tests.service.helpers import books, make_settings
+    settings = make_settings()
+    src = DatabentoLiveSource(settings, ["SPX"], key=KEY)  # never started: not connected
+    mon = Monitor(settings, src, books(settings))
+    live, ready, why = mon.health()
+    assert (live, ready) == (True, False)
+    assert why.startswith("Databento gateway disconnected for ")
