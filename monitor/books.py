@@ -127,6 +127,8 @@ def implied_spot(chain: Chain, settings: Settings, *, iterations: int = 4) -> Im
         spot = spot_from_pairs(*args)
         for _ in range(iterations if spot is not None else 0):
             new = spot_from_pairs(*args, ref=spot)
+            if new is None:  # (the pairs nearest the new spot fall short: keep the last)
+                break
             done = abs(new - spot) <= 1e-12 * spot
             spot = new
             if done:

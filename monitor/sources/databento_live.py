@@ -8,10 +8,11 @@ The key comes from ``DATABENTO_API_KEY`` only and is never logged (the client an
 gateway's challenge with a hash of it). The client reconnects by itself after a dropped
 connection, resubscribes and restarts the session; each reconnection is a ``databento_gap``
 warning with the gap's first and last instants, and :meth:`problem` (``/readyz``) says
-disconnected until records flow again. The vendor's error and system records are logged
-(``databento_error`` / ``databento_system``) and counted with the other records that give
-no tick. A live feed is not restorable (no offsets: a restart starts from the gateway's
-present), like a replay.
+disconnected, from the client's own session state, until it is connected again. The
+vendor's error and system records are logged (``databento_vendor_error`` /
+``databento_vendor_system``) and counted with the other records that give no tick. A live
+feed is not restorable (no offsets: a restart starts from the gateway's present), like a
+replay.
 """
 
 from __future__ import annotations
@@ -56,10 +57,8 @@ class DatabentoLiveSource(Source):
         self._stopped = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = None
-        self.connected = False
-        self.down_since: float | None = time.monotonic()
+        self.down_since: float | None = time.monotonic()  # (disconnected until started)
         self.gaps: list[tuple[int, int]] = []
-        self.last_ts_recv = 0
 
     def identity(self) -> str:
         return (f"databento live {self.cfg.dataset} "
@@ -69,10 +68,15 @@ class DatabentoLiveSource(Source):
         return self.opra.spot_sources()
 
     def problem(self) -> str | None:
-        if self.down_since is None:
+        """Disconnected (not started yet, or the client's session is down): since when."""
+        client = self._client
+        if client is not None and not client._session.is_disconnected():
+            self.down_since = None
             return None
-        return (f"Databento gateway disconnected for "
-                f"{time.monotonic() - self.down_since:.0f} s")
+        now = time.monotonic()
+        if self.down_since is None:
+            self.down_since = now
+        return f"Databento gateway disconnected for {now - self.down_since:.0f} s"
 
     # -- the vendor client's thread -------------------------------------------------------
     def _on_record(self, rec) -> None:
@@ -115,7 +119,6 @@ class DatabentoLiveSource(Source):
                              symbols=list(self.cfg.symbols))
         client.start()
         self._client = client
-        self.connected, self.down_since = True, None
         log.info("databento_connected", dataset=self.cfg.dataset, schemas=self.cfg.schemas,
                  symbols=self.cfg.symbols, gateway=self.cfg.gateway or "default",
                  port=self.cfg.port)
@@ -150,21 +153,12 @@ class DatabentoLiveSource(Source):
             recs = self._take()
             if not recs:
                 continue
-            self._note_flow()
             ticks = self.opra.ticks(recs)
-            self.last_ts_recv = self.opra.tr.last_ts_recv
+            last = self.opra.tr.last_ts_recv
             for kind, text in self.opra.tr.vendor_messages:
                 log.warning(f"databento_{kind}", message=text)
             self.opra.tr.vendor_messages.clear()
             seq += 1
             yield Batch(ticks, self.opra.tr.take_errors(), seq, time.time_ns(),
-                        {"ts_recv_lag_s": max(0.0, (time.time_ns() - self.last_ts_recv) / 1e9)
-                         if self.last_ts_recv else None})
-
-    def _note_flow(self) -> None:
-        client = self._client
-        session_down = client is not None and client._session.is_disconnected()
-        if session_down and self.down_since is None:
-            self.down_since = time.monotonic()
-        elif not session_down:
-            self.down_since = None
+                        {"ts_recv_lag_s": max(0.0, (time.time_ns() - last) / 1e9)
+                         if last else None})

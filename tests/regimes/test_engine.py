@@ -140,6 +140,7 @@ def test_charm_window_before_quad_witching_says_mechanical():
     charm = [x for x in ev if x["regime"] == "charm"][0]
     assert charm["to"] == "charm_window" and charm["mechanical"] is True
     assert "2026-06-18 quarterly" in charm["message"]
+    assert "expiration holding 40% of gross gamma" in charm["message"]
     assert "says nothing about direction" in charm["message"]
     # a week earlier: out of the window
     e2 = RegimeEngine("SPX", cfg())

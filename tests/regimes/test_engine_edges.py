@@ -2,7 +2,6 @@
 threshold's side at the exact value, the hold zone of the hysteresis, the exhaustion
 conditions with IV halved and GEX half-way back, and the sentences' numbers."""
 
-import datetime as dt
 
 from monitor.regimes.engine import Observation, RegimeEngine, _duration
 from tests.regimes.test_engine import T0, S, cfg, obs, run
@@ -96,16 +95,6 @@ def test_exhaustion_memory_is_elapsed_time_across_a_power_of_two():
     assert e._exhaustion({"o": o, "puts_sold": 0.0, "premium": 30.0}) == "exhaustion"
     o.ts_ns = base - 5 * S + 601 * S  # past the memory
     assert e._exhaustion({"o": o, "puts_sold": 0.0, "premium": 30.0}) is None
-
-
-def test_charm_sentence_states_the_expiring_share_in_percent():
-    t = int(dt.datetime(2026, 6, 15, 20, 0, tzinfo=dt.timezone.utc).timestamp() * 1e9)
-    e = RegimeEngine("SPX", cfg())
-    ev = e.update(Observation(ts_ns=t, spot=7500, gex_usd_per_pct=1e9,
-                              gross_gex_usd_per_pct=1e10, vex_usd_per_vol_pt=0,
-                              cex_usd_per_day=-2e9, atm_iv_pts=15, expiration_share=0.25))
-    msg = next(x for x in ev if x["regime"] == "charm")["message"]
-    assert "expiration holding 25% of gross gamma" in msg
 
 
 def test_durations_in_words():
