@@ -5,6 +5,7 @@ docs/mutation-results.md is written by this script.
     .venv/bin/pip install cosmic-ray
     MONITOR_DATA_DIR=../shared/data .venv/bin/python scripts/mutation.py [--sample 40]
         [--seed 1] [--only tape,regimes.engine] [--out docs/mutation-results.md]
+    MONITOR_DATA_DIR=../shared/data .venv/bin/python scripts/mutation.py --recheck
 
 cosmic-ray applies each mutation to the file on disk, runs the target's test command in a
 new process and restores the file, so the run works on a copy: a git worktree of HEAD
@@ -12,8 +13,10 @@ made here (under the system's temporary folder) and removed afterwards. Mutants 
 sampled uniformly (``--sample`` per target, ``random.Random(seed)``), so a kill rate is an
 estimate with its sample size beside it. A survivor is a mutation no test noticed: the
 table lists each with its line and operator for a person to kill with a test or explain
-as equivalent. (mutmut 3 was tried first: its forked workers report the service's mutants
-"suspicious" and, with its fork server, let mutants its selected tests fail "survive".)
+as equivalent. The databases stay in ``.mutation/``: ``--recheck`` runs the survivors again
+against the tests as they are now (the modules must be unchanged) and rewrites the table.
+(mutmut 3 was tried first: its forked workers report the service's mutants "suspicious"
+and, with its fork server, let mutants its selected tests fail "survive".)
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
+import hashlib
+import json
 import os
 import random
 import shutil
@@ -203,69 +208,147 @@ def _results(db: Path) -> list[dict]:
     return out
 
 
-def run(args) -> int:
-    rng = random.Random(args.seed)
-    targets = [t for t in TARGETS if not args.only or t[0] in args.only.split(",")]
-    tmp = Path(tempfile.mkdtemp(prefix="mutation-"))
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _worktree(tmp: Path) -> Path:
     work = tmp / "tree"
     subprocess.run(["git", "worktree", "add", "--detach", "-q", str(work), "HEAD"], cwd=ROOT,
                    check=True)
-    rows, survivors = [], []
-    load0 = os.getloadavg()
+    return work
+
+
+def _exec(cfg: Path, db: Path, work: Path) -> None:
+    """cosmic-ray runs every work item of ``db`` that has no result yet."""
+    subprocess.run([PY, "-m", "cosmic_ray.cli", "exec", str(cfg), str(db)], cwd=work,
+                   check=True)
+
+
+def _tally(name: str, db: Path) -> tuple[dict, list]:
+    res = _results(db)
+    surv = [r for r in res if r["test"] == "survived"]
+    t = dict(killed=sum(r["test"] == "killed" for r in res), survived=len(surv),
+             incompetent=sum(r["test"] == "incompetent" for r in res),
+             timeouts=sum(r["worker"] == "timeout" for r in res),
+             equivalent=sum((_review(name, r["diff"]) or "").startswith("equivalent")
+                            for r in surv))
+    t["judged"] = t["killed"] + t["survived"] - t["equivalent"]
+    return t, [(name, r) for r in surv]
+
+
+def run(args) -> int:
+    """The full run: every target's sampled mutants; the databases stay in ``--workdir``
+    (``--recheck`` runs their survivors again)."""
+    rng = random.Random(args.seed)
+    targets = [t for t in TARGETS if not args.only or t[0] in args.only.split(",")]
+    keep = Path(args.workdir)
+    shutil.rmtree(keep, ignore_errors=True)
+    keep.mkdir(parents=True)
+    tmp = Path(tempfile.mkdtemp(prefix="mutation-"))
+    work = _worktree(tmp)
+    meta = {"head": _head(), "date": str(dt.date.today()), "sample": args.sample,
+            "seed": args.seed, "timeout": args.timeout, "load0": os.getloadavg()[0],
+            "targets": {}}
     t_start = time.time()
     try:
         for name, module, tests in targets:
-            cfg, db = tmp / f"{name}.toml", tmp / f"{name}.sqlite"
+            cfg, db = keep / f"{name}.toml", keep / f"{name}.sqlite"
             cfg.write_text(_config(module, tests, args.timeout))
             subprocess.run([PY, "-m", "cosmic_ray.cli", "init", str(cfg), str(db)], cwd=work,
                            check=True)
             annotations = _drop_annotations(db, work / module)
             total, sampled = _sample(db, args.sample, rng)
+            meta["targets"][name] = dict(module=module, sha256=_sha(work / module),
+                                         total=total, sampled=sampled,
+                                         annotations=annotations)
             t0 = time.time()
             print(f"{name}: {sampled} of {total} mutants ({annotations} in annotations left "
                   f"out), tests: {tests}", flush=True)
-            subprocess.run([PY, "-m", "cosmic_ray.cli", "exec", str(cfg), str(db)], cwd=work,
-                           check=True)
-            res = _results(db)
-            killed = sum(r["test"] == "killed" for r in res)
-            surv = [r for r in res if r["test"] == "survived"]
-            incompetent = sum(r["test"] == "incompetent" for r in res)
-            timeouts = sum(r["worker"] == "timeout" for r in res)
-            equivalent = sum((_review(name, r["diff"]) or "").startswith("equivalent")
-                             for r in surv)
-            judged = killed + len(surv) - equivalent
-            rows.append((name, total, sampled, killed, len(surv), timeouts, incompetent,
-                         judged, annotations, equivalent))
-            survivors += [(name, r) for r in surv]
-            print(f"  killed {killed}, survived {len(surv)}, timeouts {timeouts}, "
-                  f"incompetent {incompetent} ({time.time() - t0:.0f} s)", flush=True)
+            _exec(cfg, db, work)
+            t, _ = _tally(name, db)
+            print(f"  killed {t['killed']}, survived {t['survived']}, timeouts "
+                  f"{t['timeouts']}, incompetent {t['incompetent']} ({time.time() - t0:.0f} s)",
+                  flush=True)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT)
         shutil.rmtree(tmp, ignore_errors=True)
-    _write(Path(args.out), rows, survivors, args, load0, time.time() - t_start)
+    meta.update(seconds=time.time() - t_start, load1=os.getloadavg()[0])
+    (keep / "run.json").write_text(json.dumps(meta, indent=1) + "\n")
+    _write(Path(args.out), keep, meta)
     return 0
 
 
-def _write(out: Path, rows, survivors, args, load0, seconds: float) -> None:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+def recheck(args) -> int:
+    """Run the last full run's survivors again against today's tests (the modules must be
+    the ones that run mutated: a changed module needs a full run)."""
+    keep = Path(args.workdir)
+    if not (keep / "run.json").exists():
+        print(f"no earlier run in {keep}: run without --recheck first", file=sys.stderr)
+        return 2
+    meta = json.loads((keep / "run.json").read_text())
+    changed = [n for n, t in meta["targets"].items() if _sha(ROOT / t["module"]) != t["sha256"]]
+    if changed:
+        print(f"changed since the run at {meta['head']}: {', '.join(changed)}; its mutants "
+              f"no longer apply (run without --recheck)", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="mutation-"))
+    work = _worktree(tmp)
+    t_start = time.time()
+    try:
+        for name in meta["targets"]:
+            db = keep / f"{name}.sqlite"
+            con = sqlite3.connect(db)
+            n = con.execute("delete from work_results where test_outcome = 'SURVIVED'").rowcount
+            con.commit()
+            con.close()
+            print(f"{name}: {n} survivors run again", flush=True)
+            _exec(keep / f"{name}.toml", db, work)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT)
+        shutil.rmtree(tmp, ignore_errors=True)
+    meta["recheck"] = {"head": _head(), "date": str(dt.date.today()),
+                       "seconds": time.time() - t_start}
+    (keep / "run.json").write_text(json.dumps(meta, indent=1) + "\n")
+    _write(Path(args.out), keep, meta)
+    return 0
+
+
+def _head() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                           capture_output=True, text=True).stdout.strip()
+
+
+def _write(out: Path, keep: Path, meta: dict) -> None:
+    rows, survivors = [], []
+    for name, t in meta["targets"].items():
+        tally, surv = _tally(name, keep / f"{name}.sqlite")
+        rows.append((name, t, tally))
+        survivors += surv
+    recheck = meta.get("recheck")
     lines = ["# Mutation run: results", "",
-             f"Written by `scripts/mutation.py` on {dt.date.today()} at commit {head}: "
-             f"cosmic-ray, {args.sample} mutants sampled per module (seed {args.seed}), "
-             f"timeout {args.timeout:g} s per mutant; {os.cpu_count()} CPUs, load "
-             f"{load0[0]:.2f} at the start and {os.getloadavg()[0]:.2f} at the end; "
-             f"{seconds / 60:.0f} min in all. A timeout counts as killed (the tests did "
-             f"not pass); incompetent mutants (not valid Python for the module) are not "
+             f"Written by `scripts/mutation.py` on {meta['date']} at commit {meta['head']}: "
+             f"cosmic-ray, {meta['sample']} mutants sampled per module (seed {meta['seed']}), "
+             f"timeout {meta['timeout']:g} s per mutant; {os.cpu_count()} CPUs, load "
+             f"{meta['load0']:.2f} at the start and {meta['load1']:.2f} at the end; "
+             f"{meta['seconds'] / 60:.0f} min in all. A timeout counts as killed (the tests "
+             f"did not pass); incompetent mutants (not valid Python for the module) are not "
              f"judged. Mutants inside annotations are left out before sampling (never "
              f"evaluated); survivors reviewed as equivalent (`REVIEWED` in the script) are "
-             f"not judged either; survivors reviewed as timing-only count as survived.", "",
-             "| module | mutants | in annotations (left out) | sampled | killed | survived "
-             "| of them equivalent | timeouts | incompetent | kill rate (judged) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, total, sampled, killed, surv, timeouts, inc, judged, ann, eq in rows:
-        rate = f"{killed / judged:.0%} of {judged}" if judged else "n/a"
-        lines.append(f"| `{name}` | {total + ann} | {ann} | {sampled} | {killed} | {surv} | "
-                     f"{eq} | {timeouts} | {inc} | {rate} |")
+             f"not judged either; survivors reviewed as timing-only count as survived."]
+    if recheck:
+        lines += ["", f"The run's survivors were run again (`--recheck`) on {recheck['date']} "
+                  f"at commit {recheck['head']}, against the tests of that commit (the "
+                  f"modules unchanged), in {recheck['seconds'] / 60:.0f} min; the table "
+                  f"counts a survivor the new tests kill as killed."]
+    lines += ["", "| module | mutants | in annotations (left out) | sampled | killed | survived "
+              "| of them equivalent | timeouts | incompetent | kill rate (judged) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, t, c in rows:
+        rate = f"{c['killed'] / c['judged']:.0%} of {c['judged']}" if c["judged"] else "n/a"
+        lines.append(f"| `{name}` | {t['total'] + t['annotations']} | {t['annotations']} | "
+                     f"{t['sampled']} | {c['killed']} | {c['survived']} | {c['equivalent']} | "
+                     f"{c['timeouts']} | {c['incompetent']} | {rate} |")
     groups: dict[str, list[str]] = {"to kill": [], "reviewed": []}
     for name, r in survivors:
         diff = [x for x in (r["diff"] or "").splitlines()
@@ -289,7 +372,12 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant")
     ap.add_argument("--only", default="", help="comma-separated target names")
     ap.add_argument("--out", default=str(ROOT / "docs" / "mutation-results.md"))
-    return run(ap.parse_args())
+    ap.add_argument("--workdir", default=str(ROOT / ".mutation"),
+                    help="where the run keeps its cosmic-ray databases (for --recheck)")
+    ap.add_argument("--recheck", action="store_true",
+                    help="run the last run's survivors again against today's tests")
+    args = ap.parse_args()
+    return recheck(args) if args.recheck else run(args)
 
 
 if __name__ == "__main__":
