@@ -10,7 +10,7 @@ docs/mutation-results.md is written by this script.
 cosmic-ray applies each mutation to the file on disk, runs the target's test command in a
 new process and restores the file, so the run works on a copy: a git worktree of HEAD
 made here (under the system's temporary folder) and removed afterwards. Mutants are
-sampled uniformly (``--sample`` per target, ``random.Random(seed)``), so a kill rate is an
+sampled uniformly (``--sample`` per target, ``random.Random(f"{seed}:{target}")``), so a kill rate is an
 estimate with its sample size beside it. A survivor is a mutation no test noticed: the
 table lists each with its line and operator for a person to kill with a test or explain
 as equivalent. The databases stay in ``.mutation/``: ``--recheck`` runs the survivors again
@@ -240,32 +240,37 @@ def _tally(name: str, db: Path) -> tuple[dict, list]:
 def run(args) -> int:
     """The full run: every target's sampled mutants; the databases stay in ``--workdir``
     (``--recheck`` runs their survivors again)."""
-    rng = random.Random(args.seed)
     targets = [t for t in TARGETS if not args.only or t[0] in args.only.split(",")]
     keep = Path(args.workdir)
-    shutil.rmtree(keep, ignore_errors=True)
-    keep.mkdir(parents=True)
-    tmp = Path(tempfile.mkdtemp(prefix="mutation-"))
-    work = _worktree(tmp)
+    keep.mkdir(parents=True, exist_ok=True)
+    old = json.loads((keep / "run.json").read_text()) if (keep / "run.json").exists() else {}
+    same = all(old.get(k) == getattr(args, k) for k in ("sample", "seed", "timeout"))
     meta = {"head": _head(), "date": str(dt.date.today()), "sample": args.sample,
             "seed": args.seed, "timeout": args.timeout, "load0": os.getloadavg()[0],
-            "targets": {}}
-    t_start = time.time()
+            # an --only run keeps the other targets' results of a run with the same sample
+            "targets": {n: t for n, t in old.get("targets", {}).items()
+                        if same and args.only and n not in args.only.split(",")}}
+    tmp = Path(tempfile.mkdtemp(prefix="mutation-"))
+    work = _worktree(tmp)
     try:
         for name, module, tests in targets:
             cfg, db = keep / f"{name}.toml", keep / f"{name}.sqlite"
+            db.unlink(missing_ok=True)
             cfg.write_text(_config(module, tests, args.timeout))
             subprocess.run([PY, "-m", "cosmic_ray.cli", "init", str(cfg), str(db)], cwd=work,
                            check=True)
             annotations = _drop_annotations(db, work / module)
-            total, sampled = _sample(db, args.sample, rng)
+            # each target its own seeded draw: an --only run samples what the full run does
+            total, sampled = _sample(db, args.sample, random.Random(f"{args.seed}:{name}"))
             meta["targets"][name] = dict(module=module, sha256=_sha(work / module),
+                                         head=meta["head"], seconds=0.0,
                                          total=total, sampled=sampled,
                                          annotations=annotations)
             t0 = time.time()
             print(f"{name}: {sampled} of {total} mutants ({annotations} in annotations left "
                   f"out), tests: {tests}", flush=True)
             _exec(cfg, db, work)
+            meta["targets"][name]["seconds"] = time.time() - t0
             t, _ = _tally(name, db)
             print(f"  killed {t['killed']}, survived {t['survived']}, timeouts "
                   f"{t['timeouts']}, incompetent {t['incompetent']} ({time.time() - t0:.0f} s)",
@@ -273,7 +278,7 @@ def run(args) -> int:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT)
         shutil.rmtree(tmp, ignore_errors=True)
-    meta.update(seconds=time.time() - t_start, load1=os.getloadavg()[0])
+    meta.update(load1=os.getloadavg()[0])
     (keep / "run.json").write_text(json.dumps(meta, indent=1) + "\n")
     _write(Path(args.out), keep, meta)
     return 0
@@ -331,7 +336,8 @@ def _write(out: Path, keep: Path, meta: dict) -> None:
              f"cosmic-ray, {meta['sample']} mutants sampled per module (seed {meta['seed']}), "
              f"timeout {meta['timeout']:g} s per mutant; {os.cpu_count()} CPUs, load "
              f"{meta['load0']:.2f} at the start and {meta['load1']:.2f} at the end; "
-             f"{meta['seconds'] / 60:.0f} min in all. A timeout counts as killed (the tests "
+             f"{sum(t['seconds'] for t in meta['targets'].values()) / 60:.0f} min in all (the "
+             f"commit each module was mutated at is in the table). A timeout counts as killed (the tests "
              f"did not pass); incompetent mutants (not valid Python for the module) are not "
              f"judged. Mutants inside annotations are left out before sampling (never "
              f"evaluated); survivors reviewed as equivalent (`REVIEWED` in the script) are "
@@ -341,12 +347,12 @@ def _write(out: Path, keep: Path, meta: dict) -> None:
                   f"at commit {recheck['head']}, against the tests of that commit (the "
                   f"modules unchanged), in {recheck['seconds'] / 60:.0f} min; the table "
                   f"counts a survivor the new tests kill as killed."]
-    lines += ["", "| module | mutants | in annotations (left out) | sampled | killed | survived "
+    lines += ["", "| module | commit | mutants | in annotations (left out) | sampled | killed | survived "
               "| of them equivalent | timeouts | incompetent | kill rate (judged) |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, t, c in rows:
         rate = f"{c['killed'] / c['judged']:.0%} of {c['judged']}" if c["judged"] else "n/a"
-        lines.append(f"| `{name}` | {t['total'] + t['annotations']} | {t['annotations']} | "
+        lines.append(f"| `{name}` | {t['head']} | {t['total'] + t['annotations']} | {t['annotations']} | "
                      f"{t['sampled']} | {c['killed']} | {c['survived']} | {c['equivalent']} | "
                      f"{c['timeouts']} | {c['incompetent']} | {rate} |")
     groups: dict[str, list[str]] = {"to kill": [], "reviewed": []}
