@@ -134,7 +134,8 @@ REVIEWED = {
 
 def _config(module: str, tests: str, timeout_s: float) -> str:
     data = os.environ.get("MONITOR_DATA_DIR", "")
-    env = f"env MONITOR_DATA_DIR={data} " if data else ""
+    # absolute: the tests run in a worktree elsewhere, where ../shared/data is not the data
+    env = f"env MONITOR_DATA_DIR={Path(data).resolve()} " if data else ""
     return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {timeout_s}\n'
             f'excluded-modules = []\n'
             f'test-command = "{env}{PY} -m pytest -x -q -p no:cacheprovider {tests}"\n\n'
@@ -219,6 +220,16 @@ def _worktree(tmp: Path) -> Path:
     return work
 
 
+def _baseline(name: str, tests: str, work: Path) -> None:
+    """The target's tests must pass unmutated, or every mutant would count as killed."""
+    cmd = _config("", tests, 0).split('test-command = "')[1].split('"')[0]
+    r = subprocess.run(cmd, shell=True, cwd=work, capture_output=True, text=True)
+    if r.returncode != 0:
+        tail = "\n".join((r.stdout + r.stderr).splitlines()[-15:])
+        raise SystemExit(f"{name}: its tests fail without any mutation, so no mutant can "
+                         f"be judged:\n{tail}")
+
+
 def _exec(cfg: Path, db: Path, work: Path) -> None:
     """cosmic-ray runs every work item of ``db`` that has no result yet."""
     subprocess.run([PY, "-m", "cosmic_ray.cli", "exec", str(cfg), str(db)], cwd=work,
@@ -269,6 +280,7 @@ def run(args) -> int:
             t0 = time.time()
             print(f"{name}: {sampled} of {total} mutants ({annotations} in annotations left "
                   f"out), tests: {tests}", flush=True)
+            _baseline(name, tests, work)
             _exec(cfg, db, work)
             meta["targets"][name]["seconds"] = time.time() - t0
             t, _ = _tally(name, db)
@@ -308,6 +320,7 @@ def recheck(args) -> int:
             con.commit()
             con.close()
             print(f"{name}: {n} survivors run again", flush=True)
+            _baseline(name, dict((t[0], t[2]) for t in TARGETS)[name], work)
             _exec(keep / f"{name}.toml", db, work)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT)
