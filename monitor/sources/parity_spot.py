@@ -42,6 +42,10 @@ class ParitySpot:
         self.last_ns: int | None = None
         self.spot: float | None = None
         self._settle: dict[int, int] = {}
+        #: the underlying's contracts by settlement instant, (strike, is_call, id) sorted
+        #: (puts first); rebuilt when the translator's instrument map changes
+        self._groups: dict[int, list[tuple[float, bool, int]]] = {}
+        self._map_sig: tuple | None = None
 
     def _settle_ns(self, iid: int, ins) -> int:
         s = self._settle.get(iid)
@@ -49,27 +53,34 @@ class ParitySpot:
             s = self._settle[iid] = settlement_ns(ins.expiry, is_am_settled(ins.root, ins.expiry))
         return s
 
+    def _expiries(self) -> dict[int, list[tuple[float, bool, int]]]:
+        tr = self.tr
+        # the map changes only by a new definition (its size), a re-mapped id or a delisting
+        sig = (len(tr.instruments), tr.counts["definition_update"], tr.counts["delisted"])
+        if sig != self._map_sig:
+            groups: dict[int, list] = {}
+            for iid, ins in tr.instruments.items():
+                if ins.underlying == self.underlying:
+                    groups.setdefault(self._settle_ns(iid, ins), []).append(
+                        (ins.strike, ins.is_call, iid))
+            self._groups = {s: sorted(groups[s]) for s in sorted(groups)}
+            self._map_sig = sig
+        return self._groups
+
     def due(self, ts_ns: int) -> bool:
         return self.last_ns is None or ts_ns - self.last_ns >= self.every_ns
 
     def at(self, ts_ns: int) -> float | None:
         """The implied spot at ``ts_ns`` (None: no expiry has the pairs yet)."""
         self.last_ns = ts_ns
-        by_settle: dict[int, list] = {}
-        for iid, ins in self.tr.instruments.items():
-            if ins.underlying != self.underlying:
-                continue
-            q = self.tr.quotes.get(iid)
-            if q is None or not q[1] > 0.0:
-                continue
-            by_settle.setdefault(self._settle_ns(iid, ins), []).append((ins.strike,
-                                                                       ins.is_call, q))
-        for settle in sorted(by_settle):
+        quotes = self.tr.quotes
+        for settle, members in self._expiries().items():
             T = float(years_left(np.array([settle]), ts_ns)[0])
             if T < IMPLIED_MIN_YEARS:
                 continue
-            rows = sorted(by_settle[settle], key=lambda r: (r[0], r[1]))  # puts first
-            spot = self._from_rows(rows, T)
+            rows = [(k, c, q) for k, c, iid in members
+                    if (q := quotes.get(iid)) is not None and q[1] > 0.0]
+            spot = self._from_rows(rows, T) if rows else None
             if spot is not None:
                 self.spot = spot
                 return spot
