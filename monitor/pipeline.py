@@ -633,11 +633,18 @@ class Pipeline:
 
     def _flush(self, pending: dict, root: str) -> None:
         """Apply ``root``'s waiting quotes, in arrival order (each print recorded the quote
-        in force at it, so the prints may wait for the end of the batch)."""
+        in force at it, so the prints may wait for the end of the batch), then re-weight
+        the rows whose open interest changed (positions and Greeks are independent
+        factors of every exposure: the order of the two updates does not change a sum),
+        in one kernel call instead of one per tick (a feed's session opens with an open
+        interest for every contract)."""
         p = pending.get(root)
-        if p is None or not (p[1] or p[4]):
+        if p is None or not (p[1] or p[4] or p[5]):
             return
-        s, rows, bids, asks, chunks = p
+        s, rows, bids, asks, chunks, oi_rows = p
+        if oi_rows and not (rows or chunks):
+            _reweight_oi(s, oi_rows)
+            return
         if chunks:  # a columns batch's quotes, maybe with per-tick ones between them
             _chunk(p)
             idx, bid, ask = _joined(chunks)
@@ -652,6 +659,8 @@ class Pipeline:
         s.touch(idx)
         self.counts.ticks[(root, "quote", "applied")] += len(idx)
         s.dirty = s.stale_eval = True
+        if oi_rows:
+            _reweight_oi(s, oi_rows)
 
     def _columns(self, tc: TickColumns, pending: dict) -> int:
         """A batch as columns: its quotes and trades screened, classified and recorded in
@@ -950,10 +959,9 @@ class Pipeline:
         if t.oi > s.bounds.max_oi_contracts:
             self.counts.reject(s.root, "oi", "absurd_oi", f"{t.symbol} oi={t.oi}")
             return 0
-        self._flush(pending, s.root)
         s.book.oi[row] = t.oi
         if s.position_model != "positions":  # user positions do not follow open interest
-            s.reweight(np.array([row]))
+            _pending_of(pending, s)[5].append(row)  # re-weighted at the next _flush
         s.oi_date = max(s.oi_date or "", t.date)
         s.dirty = s.stale_eval = True
         self.counts.ticks[(s.root, "oi", "applied")] += 1
@@ -1221,22 +1229,29 @@ def _tape_chunk(s: UnderlyingState) -> None:
 
 
 def _pending_of(pending: dict, s: UnderlyingState) -> list:
-    """``s``'s entry of a batch's waiting quotes: ``[state, rows, bids, asks, chunks]``
-    (per-tick quotes in the lists, a columns batch's as array chunks; :meth:`_flush`)."""
+    """``s``'s entry of a batch's waiting quotes: ``[state, rows, bids, asks, chunks,
+    oi_rows]`` (per-tick quotes in the lists, a columns batch's as array chunks, the rows
+    whose new open interest waits to re-weight their positions; :meth:`_flush`)."""
     p = pending.get(s.root)
     if p is None:
-        p = pending[s.root] = [s, [], [], [], []]
+        p = pending[s.root] = [s, [], [], [], [], []]
     return p
 
 
 def _chunk(p: list) -> None:
     """Move a pending entry's per-tick quotes into its chunks (keeping arrival order)."""
-    s, rows, bids, asks, chunks = p
+    s, rows, bids, asks, chunks, _ = p
     if rows:
         chunks.append((np.array(rows, dtype=np.int64), np.array(bids), np.array(asks)))
         rows.clear()
         bids.clear()
         asks.clear()
+
+
+def _reweight_oi(s: UnderlyingState, oi_rows: list) -> None:
+    """Re-weight the rows whose open interest changed (each once), and forget them."""
+    s.reweight(np.unique(np.array(oi_rows, dtype=np.int64)))
+    oi_rows.clear()
 
 
 def _joined(chunks: list) -> tuple:

@@ -100,6 +100,33 @@ def test_open_interest_reweights_the_dealer_position():
         BASE.totals["gex_usd_per_pct"] + old_gex, rel=1e-9)
 
 
+def test_open_interest_among_quotes_in_one_batch_reweights_each_row_at_its_last_value():
+    """Open interest waits for the batch's quotes and is re-weighted once per row: the row
+    given 2x its OI holds 2x its GEX, the row given 5x then 3x holds 3x, the third row's
+    quote moves only its own Greeks, and the totals are those of one tick per batch."""
+    b0 = BASE
+    ok = np.flatnonzero((b0.c.status == 0) & (b0.c.gamma > 0) & (b0.oi > 0))
+    r1, r2, r3 = ok[np.argsort(b0.c.gamma[ok])[-3:]]
+    sym = {r: b0.chain.symbols()[b0.order[r]] for r in (r1, r2, r3)}
+    ticks = [OpenInterest(date="2026-08-22", symbol=sym[r1], oi=b0.oi[r1] * 2),
+             OptionQuote(ts_ns=TS, symbol=sym[r3], bid=b0.c.bid[r3] * 1.05,
+                         ask=b0.c.ask[r3] * 1.05),
+             OpenInterest(date="2026-08-22", symbol=sym[r2], oi=b0.oi[r2] * 5),
+             OpenInterest(date="2026-08-22", symbol=sym[r2], oi=b0.oi[r2] * 3)]
+    for columns in (False, True):
+        p = pipeline(columns=columns)
+        b = p.states["SPX"].book
+        assert p.apply(ticks) == 4
+        assert b.c.gex[r1] == pytest.approx(2 * b0.c.gex[r1], rel=1e-12)
+        assert b.c.gex[r2] == pytest.approx(3 * b0.c.gex[r2], rel=1e-12)
+        assert b.oi[r2] == b0.oi[r2] * 3
+        one = pipeline(columns=columns)
+        for t in ticks:
+            one.apply([t])
+        for k, v in totals(one).items():
+            assert b.totals[k] == pytest.approx(v, rel=1e-9, abs=1e-6), k
+
+
 @pytest.mark.parametrize("columns", [False, True])
 def test_spot_move_reevaluates_past_threshold_or_reeval_ms_of_event_time_later(columns):
     """Event time, not the wall clock: a 1 bp tick waits; the next underlying tick
