@@ -60,8 +60,8 @@ TARGETS = [
     ("sources.recording", "monitor/sources/recording.py", "tests/sources/test_recording.py"),
 ]
 
-#: survivors reviewed by hand: (target, the original line, stripped) -> why no test kills
-#: it. "equivalent": no behaviour changes; "timing": only a wall-clock duration, a pacing
+#: survivors reviewed by hand: (target, the original line, stripped[, the mutated line, for
+#: one mutation of the line only]) -> why no test kills it. "equivalent": no behaviour changes; "timing": only a wall-clock duration, a pacing
 #: or timeout default or a log field changes, which the tests do not pin (they never race
 #: the clock). Annotation mutants are not sampled at all (every module has
 #: ``from __future__ import annotations``: annotations are never evaluated).
@@ -69,6 +69,18 @@ REVIEWED = {
     ("regimes.engine", "self.changed_ns: dict[str, int] = {f: -(2**62) for f in FAMILIES}"):
         "equivalent: the dwell check reads changed_ns only once a label is set, and "
         "setting one sets changed_ns",
+    ("regimes.engine",
+     'self.changed_ns = {f: int(d["changed_ns"].get(f, -(2**62))) for f in FAMILIES}'):
+        "equivalent: any default far enough before every event time passes the dwell "
+        "check (0 is 1970, decades before any tick)",
+    ("regimes.engine", 'if cur == "long_gamma" and o.gex_usd_per_pct < -band:',
+     'if cur >= "long_gamma" and o.gex_usd_per_pct < -band:'):
+        "equivalent for >=: short_gamma (the only other label) returns itself either way",
+    ("regimes.engine", 'if cur == "vanna_headwind" and d_iv >= thr * k and flow <= -flow_thr * k:',
+     'if cur is "vanna_headwind" and d_iv >= thr * k and flow <= -flow_thr * k:'):
+        "equivalent for is: labels are the module's own string constants (CPython)",
+    ("tape", 'day = dt.datetime.fromtimestamp(book.now_ns / 1e9, tz=NY).date().isoformat()'):
+        "equivalent for //: a time floored by under a second stays on its date",
     ("regimes.engine",
      'if iv is not None and (ep["iv_peak"] is None or iv > ep["iv_peak"]):'):
         "equivalent: on equality the peak is set to the value it already has",
@@ -180,7 +192,7 @@ def _review(name: str, diff: str) -> str | None:
     after = next((x[1:].strip() for x in lines if x.startswith("+")), "")
     if "*, " in before and before.replace("*, ", "/, ", 1) == after:
         return "equivalent: a signature's bare * made /: every existing call is accepted"
-    return REVIEWED.get((name, before))
+    return REVIEWED.get((name, before, after)) or REVIEWED.get((name, before))
 
 
 def _sample(db: Path, n: int, rng: random.Random) -> tuple[int, int]:

@@ -100,3 +100,85 @@ def test_exhaustion_memory_is_elapsed_time_across_a_power_of_two():
 def test_durations_in_words():
     assert [_duration(s) for s in (59, 60, 90, 3600, 5400, 7200, 86400, 172800)] == [
         "59 s", "1 min", "1.5 min", "1 h", "1.5 h", "2 h", "1 days", "2 days"]
+
+
+def test_the_window_drops_every_observation_older_than_it_not_only_one():
+    # observations at 0, 1, 2 s then 20 s (window 10 s): at 20 s the window starts at the
+    # last observation at or before 20 - 10 = 10 s, the one of 2 s; IV is measured from it
+    e = RegimeEngine("SPX", cfg())
+    ev = run(e, [obs(0, iv=10.0), obs(1, iv=11.0), obs(2, iv=15.0), obs(20, iv=15.2)])
+    assert e.window[0][0] == T0 + 2 * S
+    # the headwind of +5 pts at 2 s ends at 20 s: +0.2 pts from 15.0 (from 10.0: +5.2)
+    assert [x["to"] for x in ev if x["regime"] == "vanna"] == ["vanna_headwind", None]
+
+
+def test_the_premium_is_sampled_once_per_sample_interval():
+    # observations every 0.5 s, sample_s 1: samples at 0, 1, 2 s only
+    e = RegimeEngine("SPX", cfg())
+    run(e, [obs(t / 2, iv=15.0 + t) for t in range(5)])
+    assert [(ts - T0) / S for ts, _ in e.premium] == [0.0, 1.0, 2.0]
+    assert [p for _, p in e.premium] == [15.0, 17.0, 19.0]
+
+
+def test_minimum_dwell_is_elapsed_event_time_across_a_power_of_two():
+    # long gamma set 2 s before a multiple of 2**40 ns; negative GEX 2 s and 9 s after it
+    # is held (4 s, 11 s... of a 12 s dwell), 12 s after it flips (14 s >= 12 s)
+    base = (T0 >> 40 << 40) + (1 << 40)
+    e = RegimeEngine("SPX", cfg(min_dwell_s=12))
+
+    def at(ns, gex):
+        return Observation(ts_ns=ns, spot=100.0, gex_usd_per_pct=gex, gross_gex_usd_per_pct=1e10,
+                           vex_usd_per_vol_pt=0.0, cex_usd_per_day=0.0, atm_iv_pts=15.0)
+    assert [x["to"] for x in e.update(at(base - 2 * S, 1e9))] == ["long_gamma"]
+    assert e.update(at(base + 2 * S, -5e9)) == []
+    assert e.update(at(base + 9 * S, -5e9)) == []
+    assert [x["to"] for x in e.update(at(base + 12 * S, -5e9))] == ["short_gamma"]
+
+
+def test_vanna_headwind_ends_when_the_flow_turns_even_with_iv_still_up():
+    # headwind entered at +1.2 pts with VEX +1e9 (flow -1.2e9); then IV +0.7 (inside the
+    # hold zone) but VEX -1e9: flow +7e8 is no headwind: the label ends
+    e = RegimeEngine("SPX", cfg())
+    ev = run(e, [obs(0, iv=15.0), obs(1, iv=16.2), obs(2, iv=15.7, vex=-1e9)])
+    assert [x["to"] for x in ev if x["regime"] == "vanna"] == ["vanna_headwind", None]
+
+
+def test_iv_up_less_than_the_threshold_is_no_headwind():
+    # +0.6 pts with VEX 1e9: flow -6e8 passes the flow threshold, the IV change does not
+    e = RegimeEngine("SPX", cfg())
+    ev = run(e, [obs(0, iv=15.0), obs(1, iv=15.6)])
+    assert [x for x in ev if x["regime"] == "vanna"] == []
+
+
+def test_no_episode_without_a_sell_off():
+    e = RegimeEngine("SPX", cfg())
+    run(e, [obs(t, gex=-5e9, iv=15.0) for t in range(5)])
+    assert e.labels["feedback"] is None and e.episode is None
+
+
+def test_exhaustion_threshold_without_history_is_two_feedback_steps_over_the_start():
+    # history too short (2 < 50): threshold = premium_start 15 + 2 x 1.5 = 18; a peak of
+    # 17 is not extreme, 18 is (IV 5 pts off the peak, sellers present)
+    def engine(peak):
+        e = RegimeEngine("SPX", cfg(exhaustion_memory_s=600, exhaustion_min_history=50,
+                                    feedback_iv_pts=1.5))
+        e.episode = {"start_ns": T0, "ended_ns": None, "iv_peak": 30.0,
+                     "premium_peak": peak, "premium_start": 15.0, "gex_trough": -1e10,
+                     "history": [15.0, 16.0]}
+        return e
+    c = _ctx(60, iv=25.0, gex=-1e10, puts_sold=5000)
+    assert engine(17.0)._exhaustion(c) is None
+    assert c["exhaustion"]["premium_threshold"] == 18.0
+    assert engine(18.0)._exhaustion(_ctx(60, iv=25.0, gex=-1e10, puts_sold=5000)) == "exhaustion"
+
+
+def test_exhaustion_needs_an_iv_and_a_peak_and_a_real_roll_over():
+    sellers = dict(gex=-1e10, puts_sold=5000)
+    # IV 0.5 pts off its peak of 30 (< 1.0): not rolled over
+    c = _ctx(60, iv=29.5, **sellers)
+    assert _episode_engine()._exhaustion(c) is None
+    assert c["exhaustion"]["iv_off_peak_pts"] is None
+    # no IV now, or no IV peak: nothing to roll over from, no exhaustion (and no error)
+    o = obs(60, iv=None, gex=-1e10)
+    assert _episode_engine()._exhaustion({"o": o, "puts_sold": 5000, "premium": 30.0}) is None
+    assert _episode_engine(iv_peak=None)._exhaustion(_ctx(60, iv=10.0, **sellers)) is None

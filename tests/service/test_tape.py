@@ -21,6 +21,7 @@ from monitor.config import UnderlyingSettings
 from monitor.pipeline import Pipeline
 from monitor.sinks.metrics import Metrics
 from monitor.state import build_state
+from monitor.tape import HedgeTape
 from monitor.wire.schema import OptionTrade
 from tests.service.test_pipeline import BASE
 
@@ -269,3 +270,27 @@ def test_a_new_tape_counts_nothing_and_sessions_are_new_york_days():
     t._open(b, mid + 86400 * 10**9 + 1)
     assert t.session == "2026-08-05" and t._contracts.tolist() == [0.0]
     assert (t.prints, t.summary()["units"]["total"]) == (0, 0.0)
+
+
+def test_buckets_by_hand_expired_today_next_and_later():
+    # expired yesterday: 2 (no delta); today: 0; the first expiration after today: 1;
+    # later: 2
+    day = dt.date(2026, 8, 21)
+    exp = np.array(["2026-08-20", "2026-08-21", "2026-08-24", "2026-09-18", "2026-08-24"],
+                   dtype="datetime64[D]")
+    assert HedgeTape.buckets(exp, day).tolist() == [2, 0, 1, 2, 1]
+
+
+def test_pct_adv_for_any_positive_volume_and_none_without_one():
+    t = HedgeTape()
+    assert t.summary(adv_shares=0.5)["pct_adv"] == 0.0
+    assert t.summary(adv_shares=0.0)["pct_adv"] is None
+
+
+def test_a_checkpoint_without_a_stale_count_restores_zero():
+    # a checkpoint written before the stale count existed
+    t = HedgeTape()
+    t.restore({"session": "", "usd": [1.0] * 6, "units": [2.0] * 6, "prints": 3,
+               "no_delta": 1}, BASE)
+    assert (t.stale, t.prints, t.no_delta) == (0, 3, 1)
+    assert t.summary()["total"] == 6.0
