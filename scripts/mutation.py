@@ -63,8 +63,9 @@ TARGETS = [
 #: survivors reviewed by hand: (target, the original line, stripped[, the mutated line, for
 #: one mutation of the line only]) -> why no test kills it. "equivalent": no behaviour
 #: changes; "timing": only a wall-clock duration, a pacing or timeout default or a log
-#: field changes, which the tests do not pin (they never race the clock). Annotation mutants are not sampled at all (every module has
-#: ``from __future__ import annotations``: annotations are never evaluated).
+#: field changes, which the tests do not pin (they never race the clock). Annotation
+#: mutants are not sampled at all (every module has ``from __future__ import
+#: annotations``: annotations are never evaluated).
 REVIEWED = {
     ("regimes.engine", "self.changed_ns: dict[str, int] = {f: -(2**62) for f in FAMILIES}"):
         "equivalent: the dwell check reads changed_ns only once a label is set, and "
