@@ -136,6 +136,9 @@ REVIEWED = {
         "equivalent: the decoder hands out the enum's own members (is holds where == does)",
     ("sources.databento", "if rec.stat_type != dbn.StatType.OPEN_INTEREST:"):
         "equivalent: the decoder hands out the enum's own members",
+    ("regimes.sizing", 'return "with" if a == b else "against"',
+     'return "with" if a is b else "against"'):
+        "equivalent: signs are the small ints -1, 0, 1, the same objects when equal (CPython)",
     ("regimes.sizing", "if w == a:"):
         "equivalent: vote counts are small ints, the same objects when equal (CPython)",
     ("regimes.sizing", 'if "short_gamma" in lab and stance_ == "against":'):

@@ -379,3 +379,47 @@ def test_the_underlying_itself_counts_at_delta_one_and_a_bad_row_names_its_line(
         user_delta_from_positions(b, [Position(sym, 1.0, "mine.csv:3")])
     with pytest.raises(ValueError, match=rf"^{sym}: no usable delta"):
         user_delta_from_positions(b, [(sym, 1.0)])
+
+
+def _row(spot=0.0, vol=0.0, days=0.0, alignment="against", dealers="sell", flow=-1e6):
+    return {"spot_pct": spot, "vol_pts": vol, "days": days, "alignment": alignment,
+            "dealers": dealers, "flow_usd": flow}
+
+
+def test_the_vanna_stories_are_checked_on_their_own_pure_iv_rows_only():
+    from monitor.regimes.sizing import EXPLANATIONS, _explain
+    own = EXPLANATIONS["vanna_headwind_long"]
+    # headwind (IV up): a row of IV -0.5 that goes with the user is not the story's row
+    rows = [_row(vol=2.0), _row(vol=-0.5, alignment="with", dealers="buy", flow=1e6)]
+    assert _explain("vanna_headwind_long", rows, ["vanna_headwind"], 0.75) == own
+    # tailwind (IV down): a spot row going with the user is not the story's row ...
+    own = EXPLANATIONS["vanna_tailwind_short"]
+    rows = [_row(vol=-2.0), _row(spot=-2.0, alignment="with", dealers="buy", flow=1e6)]
+    assert _explain("vanna_tailwind_short", rows, ["vanna_tailwind"], 0.75) == own
+    # ... but its own pure IV-down row going with the user contradicts it, by name
+    rows = [_row(vol=-2.0, alignment="with", dealers="buy", flow=1e6)]
+    text = _explain("vanna_tailwind_short", rows, ["vanna_tailwind"], 0.75)
+    assert text != own and "vol -2 pts they buy" in text
+
+
+def test_es_contracts_only_with_a_configured_future_multiplier():
+    scen_ = [{"spot_pct": -2.0, "vol_pts": 0.0, "days": 0.0, "flow_usd": -5e6,
+              "flow_usd_linear": -5e6, "flow_shares": -1e3}]
+    kw = dict(underlying="SPX", spot=5000.0, scenarios=scen_, labels=["short_gamma"],
+              user_delta_usd=1e6)
+    for und in (None, SimpleNamespace(es_multiplier=0.0, adv_shares=0.0),
+                SimpleNamespace(es_multiplier=None, adv_shares=None)):
+        assert advise(**kw, und_settings=und)["scenarios"][0]["flow_es_contracts"] is None
+    got = advise(**kw, und_settings=SimpleNamespace(es_multiplier=50.0, adv_shares=0.0))
+    assert got["scenarios"][0]["flow_es_contracts"] == -5e6 / 5000.0 / 50.0  # -20
+
+
+def test_a_vendor_delta_counts_for_a_contract_the_model_could_not_price():
+    from monitor.regimes.sizing import user_delta_from_positions
+    b = one()
+    b.greeks = "vendor"
+    b.c.status[0] = 1  # no model Greeks, but the vendor's delta is there
+    b.c.delta[0] = -0.4
+    sym = b.chain.symbols()[b.order[0]]
+    info = user_delta_from_positions(b, [(sym, 2.0)])
+    assert info["user_delta_usd"] == pytest.approx(2.0 * 100.0 * -0.4 * b.spot, rel=1e-12)
