@@ -74,18 +74,11 @@ def replay(path: Path, settings: Settings, books) -> tuple[float, int]:
 
 def messages(path: Path, settings: Settings, roots, topics: KafkaTopics, batch: int) -> list:
     """The bridge's messages, grouped and encoded as KafkaTickProducer.send_ticks does."""
-    from monitor.sources.kafka import topic_for
-    from monitor.wire.codec import encode, kafka_key
-    out = []
-    for ticks, _ in DbnReplaySource(path, settings, roots).chunks():
-        groups: dict = {}
-        for tk in ticks:
-            groups.setdefault((topic_for(tk, topics), kafka_key(tk)), []).append(tk)
-        for (topic, key), group in groups.items():
-            for i in range(0, len(group), batch):
-                out.append((topic, key, encode(group[i:i + batch], settings.kafka.encoding),
-                            len(group[i:i + batch])))
-    return out
+    from monitor.sources.kafka import tick_messages
+    return [(topic, key, value, n)
+            for ticks, _ in DbnReplaySource(path, settings, roots).chunks()
+            for topic, key, _, value, n in tick_messages(ticks, topics,
+                                                         settings.kafka.encoding, batch)]
 
 
 async def bare_producer(kafka: str, msgs: list) -> float:

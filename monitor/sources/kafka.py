@@ -50,7 +50,7 @@ from monitor.wire.schema import TAGS, WIRE_VERSION, Tick, VolIndex
 
 __all__ = ["KafkaSource", "KafkaTickProducer", "TOPIC_OF_TAG", "input_topics",
            "topic_for", "partition_of", "client_options", "WIRE_VERSION_HEADER",
-           "BROADCAST_HEADER", "ORIGINAL_SIZE_HEADER"]
+           "BROADCAST_HEADER", "ORIGINAL_SIZE_HEADER", "tick_messages"]
 
 log = structlog.get_logger(__name__)
 
@@ -631,6 +631,29 @@ async def _start_producer(opts: dict) -> AIOKafkaProducer:
     return producer
 
 
+def tick_messages(ticks: Iterable[Tick], topics: KafkaTopics, encoding: str,
+                  batch_size: int = 500) -> list[tuple[str, bytes, bool, bytes, int]]:
+    """The messages :meth:`KafkaTickProducer.send_ticks` sends for ``ticks``: ``(topic, key,
+    to every partition, value, ticks in it)``, the ticks grouped by topic and underlying
+    (their order kept within a group) and encoded ``batch_size`` at a time; a volatility
+    index on the single-topic layout goes to every partition."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    groups: dict[tuple[str, bytes, bool], list[Tick]] = {}
+    single = topics.layout == "single"
+    for t in ticks:
+        k = (topic_for(t, topics), kafka_key(t), single and type(t) is VolIndex)
+        g = groups.get(k)
+        if g is None:
+            groups[k] = [t]
+        else:
+            g.append(t)
+    return [(topic, key, everywhere, encode(group[i:i + batch_size], encoding),
+             len(group[i:i + batch_size]))
+            for (topic, key, everywhere), group in groups.items()
+            for i in range(0, len(group), batch_size)]
+
+
 class KafkaTickProducer:
     """Writes ticks in wire format v2 (``topics.layout: single``; v1 with ``per_kind``):
     per topic and key (the underlying), in order, up to ``batch_size`` ticks per message,
@@ -713,33 +736,19 @@ class KafkaTickProducer:
     async def send_ticks(self, ticks: Iterable[Tick], batch_size: int = 500) -> int:
         """Send ``ticks`` and wait until the broker has them all; returns the number of
         messages. Ticks of one (topic, underlying) keep their order."""
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        groups: dict[tuple[str, bytes, bool], list[Tick]] = {}
-        topics = self.topics
-        single = topics.layout == "single"
-        for t in ticks:
-            k = (topic_for(t, topics), kafka_key(t), single and type(t) is VolIndex)
-            g = groups.get(k)
-            if g is None:
-                groups[k] = [t]
-            else:
-                g.append(t)
+        messages = tick_messages(ticks, self.topics, self.encoding, batch_size)
         producer = self.producer
         headers = [(WIRE_VERSION_HEADER, self._version)]
         broadcast = headers + [(BROADCAST_HEADER, b"1")]
         futures = []
         n_ticks = 0
-        for (topic, key, everywhere), group in groups.items():
+        for topic, key, everywhere, value, n in messages:
             parts = sorted(await producer.partitions_for(topic)) if everywhere else [None]
-            for i in range(0, len(group), batch_size):
-                chunk = group[i:i + batch_size]
-                value = encode(chunk, self.encoding)
-                for part in parts:
-                    futures.append(await producer.send(
-                        topic, value, key=key, partition=part,
-                        headers=broadcast if everywhere else headers))
-                n_ticks += len(chunk)
+            for part in parts:
+                futures.append(await producer.send(
+                    topic, value, key=key, partition=part,
+                    headers=broadcast if everywhere else headers))
+            n_ticks += n
         await producer.flush()
         await asyncio.gather(*futures)
         self.messages += len(futures)
