@@ -7,18 +7,15 @@ import asyncio
 import json
 import math
 import time
-import uuid
 
 import pytest
 from pydantic import SecretStr
-from redis.asyncio import Redis
 
 from monitor.config import RedisSettings
 from monitor.sinks.metrics import Metrics
 from monitor.sinks.redis_sink import RedisSink, decode_field, encode_field
 from tests.redis_server import RedisServer, free_port
-
-SHARED_URL = "redis://127.0.0.1:6379/0"
+from tests.sinks.conftest import SHARED_URL
 
 # No skips: a Redis at :6379 (tests/conftest.py starts one if none answers) and the
 # redis-server binary are requirements of the test suite, not optional features.
@@ -45,29 +42,6 @@ async def wait_until(cond, timeout: float = 5.0, step: float = 0.02) -> bool:
             return True
         await asyncio.sleep(step)
     return cond()
-
-
-@pytest.fixture
-def prefix():
-    return f"dealerflow_test_{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-async def shared(prefix):
-    raw = Redis.from_url(SHARED_URL, decode_responses=True)
-    yield raw
-    keys = [k async for k in raw.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await raw.delete(*keys)
-    await raw.aclose()
-
-
-@pytest.fixture
-async def sink(prefix, shared):
-    s = RedisSink(RedisSettings(url=SHARED_URL, prefix=prefix, stream_maxlen=10))
-    assert await s.start()
-    yield s
-    await s.close()
 
 
 def test_field_encoding_round_trip():
