@@ -12,6 +12,10 @@ Rows (min / median / max over the rounds, the machine's load beside them):
   possible: decode (``read_dbn``), translate and imply the spot (``DbnReplaySource.chunks``)
   and apply every tick to the book (``Pipeline.apply``), records/s. Target: at least half
   the bare decode rate.
+* **of it, translate / apply alone**: the replay's two halves timed apart, records/s:
+  the records decoded, translated and the spot implied, without the apply; and the same
+  ticks, translated beforehand, applied to fresh books (what the replay could reach if
+  translating cost nothing).
 * **bare producer**: aiokafka sending the same ticks, grouped and encoded beforehand
   exactly as the bridge's producer groups and encodes them, ticks/s (Tansu, the tests'
   broker, on this machine).
@@ -72,6 +76,25 @@ def replay(path: Path, settings: Settings, books) -> tuple[float, int]:
     return len(src.file.records) / (time.perf_counter() - t), applied
 
 
+def translate_only(path: Path, settings: Settings, roots) -> float:
+    """records/s: decode, translate, imply (the replay without the apply)."""
+    t = time.perf_counter()
+    src = DbnReplaySource(path, settings, list(roots))
+    for _ in src.chunks():
+        pass
+    return len(src.file.records) / (time.perf_counter() - t)
+
+
+def apply_only(chunks: list, n_records: int, books) -> float:
+    """records/s the apply alone allows: the replay's ticks, translated beforehand,
+    applied to fresh books (the ceiling of the replay whatever the translation costs)."""
+    pipe = Pipeline(books)
+    t = time.perf_counter()
+    for ticks in chunks:
+        pipe.apply(ticks)
+    return n_records / (time.perf_counter() - t)
+
+
 def messages(path: Path, settings: Settings, roots, topics: KafkaTopics, batch: int) -> list:
     """The bridge's messages, grouped and encoded as KafkaTickProducer.send_ticks does."""
     from monitor.sources.kafka import tick_messages
@@ -130,15 +153,19 @@ def main() -> int:
         asyncio.run(create_topics(broker.bootstrap, [settings.kafka.topics.ticks], 3))
         msgs = messages(path, settings, roots, settings.kafka.topics, args.batch)
         replay(path, settings, build_books(settings, chains))  # warm-up (kernels, caches)
-        dec, rep, bare, br = [], [], [], []
+        chunks = [ticks for ticks, _ in DbnReplaySource(path, settings, roots).chunks()]
+        dec, rep, tra, app, bare, br = [], [], [], [], [], []
         applied = 0
         for r in range(args.rounds):
             dec.append(bare_decode(path))
             rate, applied = replay(path, settings, build_books(settings, chains))
             rep.append(rate)
+            tra.append(translate_only(path, settings, roots))
+            app.append(apply_only(chunks, n_records, build_books(settings, chains)))
             bare.append(asyncio.run(bare_producer(broker.bootstrap, msgs)))
             br.append(asyncio.run(bridge(broker.bootstrap, path, settings, roots, args.batch)))
-            print(f"round {r + 1}: decode {dec[-1]:,.0f} rec/s, replay {rep[-1]:,.0f} rec/s, "
+            print(f"round {r + 1}: decode {dec[-1]:,.0f} rec/s, replay {rep[-1]:,.0f} rec/s "
+                  f"(translate alone {tra[-1]:,.0f}, apply alone {app[-1]:,.0f}), "
                   f"bare producer {bare[-1]:,.0f} ticks/s, bridge {br[-1]:,.0f} ticks/s",
                   file=sys.stderr, flush=True)
     finally:
@@ -162,6 +189,10 @@ def main() -> int:
         f"| bare decode (`DBNDecoder`) | {stats(dec)} | records/s | | | |",
         f"| replay: decode, translate, imply, apply | {stats(rep)} | records/s | >= 0.5 x bare "
         f"decode | {r_rep:.2f} | {'PASS' if r_rep >= 0.5 else 'MISS'} |",
+        f"| of it: decode, translate, imply (no apply) | {stats(tra)} | records/s | | "
+        f"{statistics.median(tra) / statistics.median(dec):.2f} | |",
+        f"| of it: apply alone (the ticks translated beforehand) | {stats(app)} | records/s "
+        f"| | {statistics.median(app) / statistics.median(dec):.2f} | |",
         f"| bare producer (aiokafka, pre-encoded) | {stats(bare)} | ticks/s | | | |",
         f"| bridge: decode, translate, encode, send | {stats(br)} | ticks/s | >= 0.5 x bare "
         f"producer | {r_br:.2f} | {'PASS' if r_br >= 0.5 else 'MISS'} |", ""]
