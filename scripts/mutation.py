@@ -113,6 +113,8 @@ REVIEWED = {
     ("sinks.redis_sink", "retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), 1),"):
         "timing: the retry's back-off",
     ("sinks.redis_sink", "self.op_timeout * 4)"): "timing: the blob write's time-out",
+    ("sinks.metrics", "def __init__(self, known: Iterable[str] = (), cap: int = 64):"):
+        "equivalent: every _BoundedLabel is made with an explicit cap",
     ("sinks.metrics", "lags[str(part)] = max(v, lags.get(str(part), -math.inf))"):
         "equivalent: lags are never negative",
     ("service", "taken = mine - kept"): "equivalent: kept is a subset of mine",

@@ -385,3 +385,36 @@ def test_label_values_are_cleaned_and_cut_at_40_characters():
     m.count_rejected("SPX", "x" * 50)
     reasons = {lab["reason"] for lab, _ in _samples(m)["dealerflow_ticks_rejected_total"]}
     assert "x" * 40 in reasons and "x" * 41 not in reasons
+
+
+def test_latency_buckets_reach_one_second_to_show_outages():
+    m = Metrics()
+    m.observe_tick_to_state("SPX", 0.7)
+    s = _samples(m)
+    les = [lab["le"] for lab, _ in s["dealerflow_tick_to_state_seconds_bucket"]]
+    assert les[-3:] == ["0.25", "1.0", "+Inf"]
+    assert value(s, "dealerflow_tick_to_state_seconds_bucket", underlying="SPX", le="1.0") == 1
+    assert value(s, "dealerflow_tick_to_state_seconds_bucket", underlying="SPX", le="0.25") == 0
+
+
+def test_a_label_keeps_its_known_values_and_one_new_one_past_a_small_cap():
+    from monitor.sinks.metrics import _BoundedLabel
+    lab = _BoundedLabel(("a", "b", "c"), cap=1)  # the cap raised to the known values + 1
+    assert [lab(v) for v in ("a", "x", "y", "x", "c")] == ["a", "x", "other", "x", "c"]
+    # the default: 64 distinct underlyings, the 65th is "other"
+    m = Metrics()
+    for i in range(65):
+        m.count_rejected(f"U{i}", "crossed")
+    unds = {x["underlying"] for x, _ in _samples(m)["dealerflow_ticks_rejected_total"]}
+    assert len(unds - {"other"}) == 64 and "other" in unds and "U64" not in unds
+
+
+def test_regime_index_age_and_profile_of_odd_states():
+    # a headline regime outside the list is index -1; a state published at t=1000 s (1970)
+    # is decades old; a negative spot gives no profile
+    state = {"spot": -0.5, "regime": "not_a_regime", "published_s": 1000.0,
+             "by_strike": BY_STRIKE}
+    s = _samples(Metrics(lambda: {"SPX": state}))
+    assert value(s, "dealerflow_regime_index", underlying="SPX") == -1.0
+    assert value(s, "dealerflow_state_age_seconds", underlying="SPX") > 1.7e9
+    assert "dealerflow_gex_profile_usd_per_pct" not in s
