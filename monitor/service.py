@@ -674,10 +674,11 @@ class Monitor:
         t_prev, n_prev = self._last_publish
         tps = (self.ticks_received - n_prev) / max(now - t_prev, 1e-9)
         self._last_publish = (now, self.ticks_received)
-        lag = self.source.lag()
+        lag, feed_lag = self.source.lag(), self.source.feed_lag_s()
         for u in items:
             u.state["quality"]["ticks_per_second"] = tps  # all underlyings of this process
             u.state["quality"]["consumer_lag"] = lag
+            u.state["quality"]["feed_lag_seconds"] = feed_lag
             self.states[u.root] = u.state
             self.events.extend(u.events)
             for ev in u.events:

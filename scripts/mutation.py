@@ -14,7 +14,8 @@ sampled uniformly (``--sample`` per target, ``random.Random(f"{seed}:{target}")`
 estimate with its sample size beside it. A survivor is a mutation no test noticed: the
 table lists each with its line and operator for a person to kill with a test or explain
 as equivalent. The databases stay in ``.mutation/``: ``--recheck`` runs the survivors again
-against the tests as they are now (the modules must be unchanged) and rewrites the table.
+against the tests as they are now (each on its module as it was mutated) and rewrites
+the table.
 (mutmut 3 was tried first: its forked workers report the service's mutants "suspicious"
 and, with its fork server, let mutants its selected tests fail "survive".)
 """
@@ -323,18 +324,14 @@ def run(args) -> int:
 
 
 def recheck(args) -> int:
-    """Run the last full run's survivors again against today's tests (the modules must be
-    the ones that run mutated: a changed module needs a full run)."""
+    """Run the last full run's survivors again against today's tests, each on its module as
+    it was mutated (a module changed since is put back in the worktree as it was)."""
     keep = Path(args.workdir)
     if not (keep / "run.json").exists():
         print(f"no earlier run in {keep}: run without --recheck first", file=sys.stderr)
         return 2
     meta = json.loads((keep / "run.json").read_text())
     changed = [n for n, t in meta["targets"].items() if _sha(ROOT / t["module"]) != t["sha256"]]
-    if changed:
-        print(f"changed since the run at {meta['head']}: {', '.join(changed)}; its mutants "
-              f"no longer apply (run without --recheck)", file=sys.stderr)
-        return 2
     tmp = Path(tempfile.mkdtemp(prefix="mutation-"))
     work = _worktree(tmp)
     t_start = time.time()
@@ -345,7 +342,14 @@ def recheck(args) -> int:
             n = con.execute("delete from work_results where test_outcome = 'SURVIVED'").rowcount
             con.commit()
             con.close()
-            print(f"{name}: {n} survivors run again", flush=True)
+            t = meta["targets"][name]
+            if name in changed:  # its mutants apply to the module as it was mutated
+                src = subprocess.run(["git", "show", f"{t['head']}:{t['module']}"], cwd=ROOT,
+                                     capture_output=True, check=True).stdout
+                (work / t["module"]).write_bytes(src)
+            print(f"{name}: {n} survivors run again"
+                  + (f" (on the module of {t['head']}: changed since)" if name in changed
+                     else ""), flush=True)
             tests = dict((t[0], t[2]) for t in TARGETS)[name]  # today's list of its tests
             cfg = keep / f"{name}.toml"
             cfg.write_text(_config(meta["targets"][name]["module"], tests, meta["timeout"]))
@@ -355,7 +359,7 @@ def recheck(args) -> int:
         subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT)
         shutil.rmtree(tmp, ignore_errors=True)
     meta["recheck"] = {"head": _head(), "date": str(dt.date.today()),
-                       "seconds": time.time() - t_start}
+                       "seconds": time.time() - t_start, "changed": changed}
     (keep / "run.json").write_text(json.dumps(meta, indent=1) + "\n")
     _write(Path(args.out), keep, meta)
     return 0
@@ -386,9 +390,12 @@ def _write(out: Path, keep: Path, meta: dict) -> None:
              f"not judged either; survivors reviewed as timing-only or unreached count as survived."]
     if recheck:
         lines += ["", f"The run's survivors were run again (`--recheck`) on {recheck['date']} "
-                  f"at commit {recheck['head']}, against the tests of that commit (the "
-                  f"modules unchanged), in {recheck['seconds'] / 60:.0f} min; the table "
-                  f"counts a survivor the new tests kill as killed."]
+                  f"at commit {recheck['head']}, against the tests of that commit, each "
+                  f"on its module as it was mutated"
+                  + (f" ({', '.join(recheck['changed'])} changed since: the old module "
+                     f"with today's code around it)" if recheck.get("changed") else "")
+                  + f", in {recheck['seconds'] / 60:.0f} min; the table counts a survivor "
+                  f"the new tests kill as killed."]
     lines += ["", "| module | commit | mutants | in annotations (left out) | sampled | killed | survived "
               "| of them equivalent | timeouts | incompetent | kill rate (judged) |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -124,6 +124,8 @@ QUALITY_GAUGES = (
      "(one-sided, zero-bid or wide quotes)", "ratio"),
     ("quote_staleness_seconds", "Age of the oldest quote still in use", "seconds"),
     ("ticks_per_second", "Ticks applied per second (recent rate)", ""),
+    ("feed_lag_seconds", "How far the live feed's newest record (its capture time, "
+     "Databento's ts_recv) is behind the wall clock (a live vendor feed only)", "seconds"),
 )
 
 #: ``dealerflow_forward_<key>{underlying,horizon}`` from each ``state["forward"]`` entry

@@ -85,6 +85,12 @@ class Source(ABC):
         default: none (every spot is the feed's)."""
         return {}
 
+    def feed_lag_s(self) -> float | None:
+        """How far the newest record's capture time (a vendor feed's ``ts_recv``) is
+        behind the wall clock, seconds, for the state's quality and ``/metrics``; default:
+        None (not a live vendor feed)."""
+        return None
+
     def problem(self) -> str | None:
         """Why the source cannot deliver now (e.g. its feed's connection is down), for
         ``/readyz``; default: None (it can, or it cannot tell)."""

@@ -67,6 +67,11 @@ class DatabentoLiveSource(Source):
     def spot_sources(self) -> dict[str, str]:
         return self.opra.spot_sources()
 
+    def feed_lag_s(self) -> float | None:
+        """The newest record's ``ts_recv`` behind the wall clock (None before any)."""
+        last = self.opra.tr.last_ts_recv
+        return max(0.0, (time.time_ns() - last) / 1e9) if last else None
+
     def problem(self) -> str | None:
         """Disconnected (not started yet, or the client's session is down): since when."""
         client = self._client
@@ -154,11 +159,9 @@ class DatabentoLiveSource(Source):
             if not recs:
                 continue
             ticks = self.opra.ticks(recs)
-            last = self.opra.tr.last_ts_recv
             for kind, text in self.opra.tr.vendor_messages:
                 log.warning(f"databento_{kind}", message=text)
             self.opra.tr.vendor_messages.clear()
             seq += 1
             yield Batch(ticks, self.opra.tr.take_errors(), seq, time.time_ns(),
-                        {"ts_recv_lag_s": max(0.0, (time.time_ns() - last) / 1e9)
-                         if last else None})
+                        {"ts_recv_lag_s": self.feed_lag_s()})

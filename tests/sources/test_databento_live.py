@@ -12,6 +12,7 @@ import hashlib
 import logging
 import socket
 import struct
+import time
 
 import databento_dbn as dbn
 import pytest
@@ -251,6 +252,7 @@ async def test_monitor_run_on_the_live_feed_applies_its_ticks_and_is_ready_while
                              DEALERFLOW_REDIS__PREFIX=prefix))
     r = redis.Redis(decode_responses=True)
     key = f"{prefix}:SPX:state"
+    started_ns = time.time_ns()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 180
     try:
@@ -267,6 +269,17 @@ async def test_monitor_run_on_the_live_feed_applies_its_ticks_and_is_ready_while
         port_m = next(e["port"] for e in events if e["event"] == "metrics_serving")
         with urllib.request.urlopen(f"http://127.0.0.1:{port_m}/readyz", timeout=5) as resp:
             assert resp.status == 200
+        # the feed's lag: wall clock minus the newest record's ts_recv (the trade's, t0 + 6
+        # s), published after it came in and before now, in the state and on /metrics
+        with urllib.request.urlopen(f"http://127.0.0.1:{port_m}/metrics", timeout=5) as resp:
+            scraped = resp.read().decode()
+        lag_state = json.loads(r.hget(key, "quality"))["feed_lag_seconds"]
+        now_ns, last_ns = time.time_ns(), t0 + 6_000_000_000
+        lo, hi = (started_ns - last_ns) / 1e9, (now_ns - last_ns) / 1e9
+        assert lo <= lag_state <= hi, (lo, lag_state, hi)
+        line = next(x for x in scraped.splitlines()
+                    if x.startswith('dealerflow_feed_lag_seconds{underlying="SPX"}'))
+        assert lo <= float(line.split()[-1]) <= hi, (lo, line, hi)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
