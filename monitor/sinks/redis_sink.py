@@ -578,6 +578,8 @@ class RedisSink(Sink, CheckpointStore):
                     if isinstance(new_id, Exception):
                         self.errors += 1
                         self.dropped_events += 1
+                        if self.metrics is not None:  # (as every dropped event is)
+                            self.metrics.count_redis_dropped(1)
                         self.log.error("redis_event_write_failed", underlying=ev.root,
                                        error=str(new_id))
                     else:
