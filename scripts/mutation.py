@@ -119,6 +119,8 @@ REVIEWED = {
     ("sinks.metrics", "lags[str(part)] = max(v, lags.get(str(part), -math.inf))"):
         "equivalent: lags are never negative",
     ("service", "taken = mine - kept"): "equivalent: kept is a subset of mine",
+    ("service", "pub_s = self.settings.intervals.publish_ms / 1000.0"):
+        "timing: the publish period, by 0.1 %",
     ("service", "self._last_publish = (time.monotonic(), 0)"):
         "timing: the first cycle's ticks per second, by one tick",
     ("service", "seconds = time.monotonic() - t0"): "timing: the take-over's duration",
