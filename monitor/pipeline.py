@@ -71,6 +71,7 @@ from monitor.core.quotes import (
     scan_ticks,
     trade_sums,
 )
+from monitor.core.reasons import DEAD_LETTER
 from monitor.core.smile_fit import ExpiryFit
 from monitor.core.symbol_index import SymbolIndex
 from monitor.tape import HedgeTape
@@ -342,9 +343,8 @@ class Refresh:
 
 #: rejections of well-formed ticks that are kept for the dead-letter topic: poison (a
 #: value no market produces), not the ordinary noise of a feed (stale, unknown symbol,
-#: NaN or crossed quotes, which are only counted)
-DEAD_LETTER_REASONS = frozenset({"absurd_price", "absurd_size", "absurd_oi", "future_ts",
-                                 "past_ts", "spot_unconfirmed", "apply_error"})
+#: NaN or crossed quotes, which are only counted): :data:`monitor.core.reasons.DEAD_LETTER`
+DEAD_LETTER_REASONS = DEAD_LETTER
 #: at most this many are kept between two takes (the rest are counted only)
 DEAD_LETTER_MAX = 10_000
 

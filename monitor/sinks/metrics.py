@@ -88,6 +88,7 @@ from prometheus_client.registry import Collector
 from monitor.chain.clock import HORIZONS
 from monitor.core.exposures import EXPOSURES
 from monitor.core.positions import SETTLED_VS_LIVE
+from monitor.core.reasons import REJECTIONS
 from monitor.fmt import finite, scenario_label
 from monitor.sinks.base import PublishCycle, Sink
 from monitor.sinks.http_server import HttpServer
@@ -95,12 +96,10 @@ from monitor.sinks.http_server import HttpServer
 NAMESPACE = "dealerflow"
 
 TICK_OUTCOMES = ("applied", "stale", "duplicate", "rejected", "ignored")
-REJECT_REASONS = ("malformed", "wrong_encoding", "nan", "crossed", "negative_price", "unknown_symbol", "stale",
-                  "out_of_order", "unknown_underlying", "no_quote", "below_intrinsic",
-                  "above_upper_bound", "iv_no_converge", "expired", "future_ts", "past_ts",
-                  "absurd_price", "absurd_size", "absurd_oi", "spot_unconfirmed",
-                  "apply_error")
-"""Known reasons; other names are accepted while they stay few (see ``max_label_values``)."""
+REJECT_REASONS = tuple(REJECTIONS)
+"""Known reasons (:data:`monitor.core.reasons.REJECTIONS`), exported at 0 from the start;
+other names (a vendor file's, :data:`monitor.sources.databento.REASONS`) are accepted
+while they stay few (see ``max_label_values``)."""
 
 DEFAULT_REGIMES = ("long_gamma", "short_gamma", "vanna_tailwind", "vanna_headwind",
                    "feedback_selloff", "exhaustion", "charm_window")
