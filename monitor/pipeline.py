@@ -142,9 +142,11 @@ class UnderlyingState:
     # prints drained while a background refresh is in flight: they came after it started,
     # so they are valued with its result, once adopted (Pipeline.finish_refresh)
     deferred: list = field(default_factory=list)
-    # where its spot comes from: "feed" (underlying ticks of the feed) or the source's word
-    # for ticks it makes itself ("implied_parity": monitor.sources.parity_spot)
-    spot_source: str = "feed"
+    # where its spot comes from now: "chain file" until an underlying tick is applied, then
+    # fed_spot_source: "feed" (the feed's underlying ticks) or the source's word for ticks
+    # it makes itself ("implied_parity": monitor.sources.parity_spot)
+    spot_source: str = "chain file"
+    fed_spot_source: str = "feed"
     offset: int = 0  # of its first row in the pipeline's per-contract arrays
     frozen: "UnderlyingState | None" = None  # the last frozen_copy(reuse=True)
 
@@ -224,6 +226,7 @@ class UnderlyingState:
         return {**self._refresh_result(), "version": CHECKPOINT_VERSION, "root": self.root, "n": len(b.c.strike),
                 "spot": b.spot, "pending_spot": self.pending_spot,
                 "spot_ts_ns": self.spot_ts_ns, "clock_ns": self.clock_ns, "bid": b.c.bid,
+                "spot_source": self.spot_source,
                 "ask": b.c.ask, "oi": b.oi, "last_ts": self.last_ts, "oi_date": self.oi_date,
                 "flow_pos": {str(k): v for k, v in self.flow_pos.items()},
                 "last_trade_px": {str(k): float(self.last_trade_px[k])
@@ -273,6 +276,8 @@ class UnderlyingState:
         b.c.ask[:] = cp["ask"]
         self.last_ts[:] = cp["last_ts"]
         self.spot_ts_ns, self.clock_ns = int(cp["spot_ts_ns"]), int(cp["clock_ns"])
+        # (a checkpoint written before the label was kept: its spot came from the ticks)
+        self.spot_source = str(cp.get("spot_source", self.fed_spot_source))
         self.pending_spot, self.oi_date = cp["pending_spot"], cp["oi_date"]
         self.flow_pos = {int(k): float(v) for k, v in cp.get("flow_pos", {}).items()}
         self.customer_puts_sold = float(cp.get("customer_puts_sold", 0.0))
@@ -756,6 +761,7 @@ class Pipeline:
                 st = self.state_list[u]
                 st.spot_votes.clear()  # (an accepted spot inside the band clears them)
                 st.spot_ts_ns = int(self.spot_ts_a[u])
+                st.spot_source = st.fed_spot_source
                 st.pending_spot = float(self.spot_ref_a[u])
                 self.counts.ticks[(st.root, "underlying", "applied")] += int(
                     self.spot_n_a[u])
@@ -932,6 +938,7 @@ class Pipeline:
                 return 0
         s.spot_votes.clear()
         s.spot_ts_ns = t.ts_ns
+        s.spot_source = s.fed_spot_source
         s.clock_ns = max(s.clock_ns, t.ts_ns)
         s.pending_spot = price
         self.counts.ticks[(s.root, "underlying", "applied")] += 1

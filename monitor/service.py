@@ -168,7 +168,7 @@ class Monitor:
         source.set_rebalance_hooks(self._on_revoked, self._on_assigned)
         for root, how in source.spot_sources().items():
             if root in self.pipeline.states:
-                self.pipeline.states[root].spot_source = how
+                self.pipeline.states[root].fed_spot_source = how
         self._position: dict = {}  # next source offset applied, per partition (merged tokens)
         self._kept: set = set()  # partitions handed over cleanly at the last revocation
         self._rebalance_t0: float | None = None

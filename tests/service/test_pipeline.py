@@ -299,3 +299,25 @@ def test_book_is_consistent_only_once_a_spot_moves_refresh_is_adopted():
     assert not p.consistent(s)  # run, not yet adopted
     p.finish_refresh(job)
     assert p.consistent(s) and s.book.spot == pytest.approx(spot0 * 1.002)
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_the_spot_source_is_the_chain_file_until_an_underlying_tick_is_applied(columns):
+    p = pipeline(columns=columns)
+    s = p.states["SPX"]
+    s.fed_spot_source = "implied_parity"  # what the source calls the spots it makes
+    assert s.spot_source == "chain file"
+    # a rejected spot (unknown root) changes nothing; an applied one names its source
+    p.apply([UnderlyingTick(ts_ns=TS, root="XYZ", bid=1.0, ask=2.0, last=1.5)])
+    assert s.spot_source == "chain file"
+    spot = s.book.spot * 1.0001
+    quotes = [OptionQuote(ts_ns=TS + k, symbol=SYM, bid=BASE.c.bid[ROW], ask=BASE.c.ask[ROW])
+              for k in range(8)]  # (a batch the columns path scans)
+    assert p.apply(quotes + [UnderlyingTick(ts_ns=TS + 9, root="SPX", bid=spot, ask=spot,
+                                            last=spot)]) == 9
+    assert s.spot_source == "implied_parity"
+    # a checkpoint keeps it (a restored book's spot is the ticks', not the chain file's)
+    cp = s.checkpoint()
+    q = pipeline(columns=columns)
+    q.states["SPX"].restore(cp)
+    assert q.states["SPX"].spot_source == "implied_parity"
