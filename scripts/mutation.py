@@ -147,6 +147,11 @@ REVIEWED = {
         "equivalent for >=: the sentinel is the largest uint64",
     ("sources.databento", "if rec.action == dbn.Action.TRADE:"):
         "equivalent: the decoder hands out the enum's own members (is holds where == does)",
+    ("sources.databento", "and rec.action == dbn.Action.TRADE):"):
+        "equivalent: the decoder hands out the enum's own members (is holds where == does)",
+    ("sources.databento", 'if rec.msg != "Heartbeat" and rec.code != dbn.SystemCode.HEARTBEAT:',
+     'if rec.msg != "Heartbeat" and rec.code is not dbn.SystemCode.HEARTBEAT:'):
+        "equivalent: the decoder hands out the enum's own members",
     ("sources.databento", "if rec.stat_type != dbn.StatType.OPEN_INTEREST:"):
         "equivalent: the decoder hands out the enum's own members",
     ("regimes.sizing", 'return "with" if a == b else "against"',

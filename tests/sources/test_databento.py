@@ -269,3 +269,26 @@ def test_a_strike_changed_downward_is_a_definition_update_and_no_oi_is_zero(tmp_
                                         W.cmbp1(1, ts + 1, 10.0, 10.4)])
     chain, _ = chain_at_end(path, spot=7600.0)
     assert chain.oi.tolist() == [0.0]  # no open-interest record: none held
+
+
+def test_a_file_of_nine_underlyings_names_the_first_eight(tmp_path):
+    ts = 1_787_000_000_000_000_000
+    roots = ["AAPL", "AMZN", "GOOG", "META", "MSFT", "NVDA", "QQQ", "SPY", "TSLA"]
+    path = W.write(tmp_path / "nine.dbn", [W.definition(i, f"{r}260821C00500000", ts)
+                                           for i, r in enumerate(roots, 1)])
+    with pytest.raises(Exception, match=r"9 underlyings \(AAPL, AMZN, GOOG, META, MSFT, "
+                                        r"NVDA, QQQ, SPY\); name one"):
+        chain_at_end(path)
+
+
+def test_a_definition_sent_again_unchanged_is_no_update():
+    # the vendor re-sends a definition (MODIFY) with the same symbol: the id keeps its
+    # quote and open interest, nothing is counted
+    ts = 1_787_000_000_000_000_000
+    tr = DbnTranslator(["SPX"])
+    sym = "SPXW260821C07600000"
+    for r in (W.definition(1, sym, ts), W.cmbp1(1, ts + 1, 10.0, 10.4),
+              W.definition(1, sym, ts + 2, action=dbn.SecurityUpdateAction.MODIFY)):
+        tr.translate(r)
+    assert tr.counts["definition_update"] == 0
+    assert tr.quotes[1][1:] == (10.0, 10.4)
