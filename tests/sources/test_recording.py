@@ -289,3 +289,28 @@ def test_the_manifest_counts_each_segment_and_frames_cut_in_their_header(tmp_pat
     assert re.fullmatch(rf"{seg['file']}: sha256 [0-9a-f]{{16}}\.\.\. differs from the "
                         rf"manifest's {seg['sha256'][:16]}\.\.\. \(the file was changed\)",
                         problems[0]), problems[0]
+
+
+def test_segment_size_zero_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="^segment_bytes must be > 0, got 0$"):
+        RecordingSource(MemorySource([]), tmp_path / "r", segment_bytes=0)
+
+
+def test_a_frame_cut_short_by_fewer_bytes_than_its_header_is_named():
+    # a 12-byte frame with 11 of its bytes there (at the start of the file)
+    from monitor.sources.recording import RecordingError
+    data = (12).to_bytes(4, "big") + bytes(11)
+    with pytest.raises(RecordingError, match=r"^seg: ends inside a frame at byte 0 "
+                                             r"\(12 bytes announced, 11 there\)$"):
+        list(_frames(data, "seg"))
+
+
+def test_a_manifest_counting_one_tick_less_than_its_segment_fails_verify(tmp_path):
+    folder = tmp_path / "r"
+    asyncio.run(_record(folder, _batches(), commit_upto=4))
+    manifest = json.loads((folder / MANIFEST).read_text())
+    seg = manifest["segments"][0]
+    seg["ticks"] -= 1
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    _, problems = verify(folder)
+    assert problems == [f"{seg['file']}: 5 batches and 10 ticks, the manifest says 5 and 9"]
