@@ -134,6 +134,8 @@ REVIEWED = {
         "timing: an ingest error's pending settles are left to the loop's shutdown",
     ("service", "lat = (time.time_ns() - batch.received_ns) / 1e9"):
         "timing: a latency histogram's observation, by 1 ns in 1 s",
+    ("sources.recording", "cols = any(type(t) is TickColumns for t in batch.ticks)"):
+        "equivalent: type() == a class is identity for classes without a metaclass __eq__",
     ("sources.recording", "tmp.write_text(json.dumps(obj, indent=1) + \"\\n\")"):
         "equivalent: the manifest's whitespace (read as JSON, not hashed)",
     ("sources.recording", '"%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._created / 1e9)),'):
