@@ -295,7 +295,8 @@ def verify(folder, ticks: bool = True) -> tuple[dict, list[str]]:
             n = (sum(len(objects(decode(f[3], "binary").ticks)) for f in frames if f[3])
                  if ticks else seg["ticks"])
         except (RecordingError, msgspec.DecodeError, IndexError, TypeError) as err:
-            problems.append(f"{name}: {err}")
+            # (a RecordingError of _frames names the file already)
+            problems.append(str(err) if isinstance(err, RecordingError) else f"{name}: {err}")
             continue
         if len(frames) != seg["batches"] or n != seg["ticks"]:
             problems.append(f"{name}: {len(frames)} batches and {n} ticks, the manifest "

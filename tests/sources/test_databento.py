@@ -292,3 +292,59 @@ def test_a_definition_sent_again_unchanged_is_no_update():
         tr.translate(r)
     assert tr.counts["definition_update"] == 0
     assert tr.quotes[1][1:] == (10.0, 10.4)
+
+
+def test_errors_are_collected_until_taken_and_only_when_asked():
+    ts = 1_787_000_000_000_000_000
+    tr = DbnTranslator(["SPX"], collect_errors=True)
+    assert tr.last_ts_recv == 0 and tr.take_errors() == []
+    tr.translate(W.cmbp1(7, ts + 5, 1.0, 1.1))  # no definition
+    tr.translate(W.cmbp1(7, ts + 2, 1.0, 1.1))  # (out of order: the newest time is kept)
+    assert [r for r, _ in tr.take_errors()] == ["unknown_instrument"] * 2
+    assert tr.last_ts_recv == ts + 5
+    assert tr.take_errors() == []
+    tr.translate(W.cmbp1(8, ts + 6, 1.0, 1.1))
+    assert [r for r, _ in tr.take_errors()] == ["unknown_instrument"]  # still collecting
+    plain = DbnTranslator(["SPX"])
+    plain.translate(W.cmbp1(7, ts, 1.0, 1.1))
+    assert plain.take_errors() == [] and plain.counts["unknown_instrument"] == 1
+
+
+def test_a_cmbp1_trade_a_bad_symbol_a_negative_ask_and_a_smaller_repeat_of_oi():
+    ts = 1_787_000_000_000_000_000
+    sym = "SPXW260821C07600000"
+    tr = DbnTranslator(["SPX"])
+    tr.translate(W.definition(1, sym, ts))
+    # a cmbp-1 record whose action is a trade: the quote in force, then the print
+    rec = dbn.CMBP1Msg(rtype=dbn.RType.CMBP_1, publisher_id=W.CONSOLIDATED, instrument_id=1,
+                       ts_event=ts + 1, price=W._px(10.3), size=2, action=dbn.Action.TRADE,
+                       side=dbn.Side.NONE, ts_recv=ts + 1,
+                       levels=dbn.ConsolidatedBidAskPair(bid_px=W._px(10.2), ask_px=W._px(10.4),
+                                                         bid_sz=1, ask_sz=1))
+    assert [type(t).__name__ for t in tr.translate(rec)] == ["OptionQuote", "OptionTrade"]
+    # an ask of -0.5 is a bad price, not a quote
+    assert tr.translate(W.cmbp1(1, ts + 2, 1.0, -0.5)) == []
+    assert tr.counts["bad_price"] == 1
+    # open interest 5000 then 4000 the same day: a conflict (the first kept), not a repeat
+    tr.translate(W.open_interest(1, 5000, ts + 3, W.OI_PUBLISHERS[0]))
+    tr.translate(W.open_interest(1, 4000, ts + 4, W.OI_PUBLISHERS[1]))
+    assert (tr.counts["open_interest_conflict"], tr.counts["open_interest_repeat"]) == (1, 0)
+    assert tr.open_interest[1] == 5000
+    # a definition whose raw symbol is no OSI symbol: counted, not raised
+    good = W.definition(2, sym, ts)
+    bad = dbn.InstrumentDefMsg(
+        publisher_id=W.CONSOLIDATED, instrument_id=2, ts_event=ts, ts_recv=ts,
+        min_price_increment=dbn.UNDEF_PRICE, display_factor=dbn.UNDEF_PRICE,
+        raw_symbol="NOT AN OSI SYMBOL", asset="SPXW", security_type="OPT",
+        instrument_class=dbn.InstrumentClass.CALL, expiration=good.expiration,
+        security_update_action=dbn.SecurityUpdateAction.ADD, strike_price=good.strike_price,
+        exchange="OPRA", underlying="SPXW", currency="USD",
+        strike_price_currency="USD")
+    tr.translate(bad)
+    assert tr.counts["bad_symbol"] == 1 and 2 not in tr.instruments
+
+
+def test_a_folder_or_a_missing_file_is_no_dbn_file(tmp_path):
+    from monitor.sources.databento import is_dbn
+    # judged by name first; a name that does not say is read, and unreadable is no
+    assert is_dbn(tmp_path) is False and is_dbn(tmp_path / "missing.bin") is False

@@ -314,3 +314,32 @@ def test_a_manifest_counting_one_tick_less_than_its_segment_fails_verify(tmp_pat
     (folder / MANIFEST).write_text(json.dumps(manifest))
     _, problems = verify(folder)
     assert problems == [f"{seg['file']}: 5 batches and 10 ticks, the manifest says 5 and 9"]
+
+
+def test_segments_smaller_than_a_batch_hold_one_batch_each_and_two_problems_say_one_more(
+        tmp_path):
+    folder = tmp_path / "r"
+    asyncio.run(_record(folder, _batches(), commit_upto=4, segment_bytes=10))
+    manifest, problems = verify(folder)
+    assert problems == [] and [s["batches"] for s in manifest["segments"]] == [1] * 5
+    (folder / "segment-000001.ticks").unlink()
+    (folder / "segment-000002.ticks").unlink()
+    with pytest.raises(ValueError, match=r"does not verify: segment-000001.ticks: missing "
+                                         r"\(and 1 more\)$"):
+        ReplaySource(folder)
+
+
+def test_a_segment_cut_inside_a_frame_with_its_hash_rewritten_is_named(tmp_path):
+    import hashlib
+    folder = tmp_path / "r"
+    asyncio.run(_record(folder, _batches(), commit_upto=4))
+    manifest = json.loads((folder / MANIFEST).read_text())
+    seg = manifest["segments"][0]
+    data = (folder / seg["file"]).read_bytes()[:-3]
+    (folder / seg["file"]).write_bytes(data)
+    seg["sha256"] = hashlib.sha256(data).hexdigest()  # consistent: only the frames tell
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    _, problems = verify(folder)
+    assert len(problems) == 1 and re.fullmatch(
+        rf"{seg['file']}: ends inside a frame at byte \d+ \(\d+ bytes announced, \d+ there\)",
+        problems[0]), problems
