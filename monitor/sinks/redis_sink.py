@@ -385,10 +385,20 @@ class RedisSink(Sink, CheckpointStore):
         if over > 0:
             for _ in range(over):
                 self._buffer.popleft()
-            self.dropped_events += over
-            if self.metrics is not None:
-                self.metrics.count_redis_dropped(over)
+            self._dropped(over)
             self.log.debug("redis_events_dropped", events=over, total=self.dropped_events)
+
+    def _dropped(self, n: int) -> None:
+        """``n`` events dropped: the sink's count and the metric alike."""
+        self.dropped_events += n
+        if n and self.metrics is not None:
+            self.metrics.count_redis_dropped(n)
+
+    def _event_refused(self, ev: _Event, error) -> None:
+        """Redis refused the write of ``ev`` (not a network failure): dropped, named."""
+        self.errors += 1
+        self._dropped(1)
+        self.log.error("redis_event_write_failed", underlying=ev.root, error=str(error))
 
     def _next_id(self, root: str) -> str:
         ms = time.time_ns() // 1_000_000
@@ -514,9 +524,7 @@ class RedisSink(Sink, CheckpointStore):
             return False
         except Exception as exc:  # not a network failure: do not retry this batch forever
             self.errors += 1
-            self.dropped_events += len(batch)
-            if batch and self.metrics is not None:
-                self.metrics.count_redis_dropped(len(batch))
+            self._dropped(len(batch))
             self.log.error("redis_publish_failed", error=repr(exc), events_dropped=len(batch))
             return True
 
@@ -541,11 +549,7 @@ class RedisSink(Sink, CheckpointStore):
             if isinstance(res, ResponseError) and "equal or smaller" in str(res):
                 retry.append(ev)
             elif isinstance(res, Exception):
-                self.errors += 1
-                self.dropped_events += 1
-                if self.metrics is not None:
-                    self.metrics.count_redis_dropped(1)
-                self.log.error("redis_event_write_failed", underlying=ev.root, error=str(res))
+                self._event_refused(ev, res)
             else:
                 self.published_events += 1
         if retry:
@@ -576,12 +580,7 @@ class RedisSink(Sink, CheckpointStore):
                                                self.op_timeout)
                 for ev, new_id in zip(missing, added):
                     if isinstance(new_id, Exception):
-                        self.errors += 1
-                        self.dropped_events += 1
-                        if self.metrics is not None:  # (as every dropped event is)
-                            self.metrics.count_redis_dropped(1)
-                        self.log.error("redis_event_write_failed", underlying=ev.root,
-                                       error=str(new_id))
+                        self._event_refused(ev, new_id)
                     else:
                         self.published_events += 1
                         self._bump_id(ev.root, new_id)
