@@ -128,6 +128,9 @@ class DbnTranslator:
         #: :meth:`take_errors` (a source's batch errors)
         self._errors: list[tuple[str, str]] | None = [] if collect_errors else None
         self.instruments: dict[int, Instrument] = {}
+        #: changes whenever the instrument map does (a reader keeps what it derives from the
+        #: map until then: monitor.sources.parity_spot)
+        self.map_version = 0
         self.ignored: set[int] = set()  # ids of other underlyings' contracts
         self.counts: Counter = Counter()
         self.samples: dict[str, str] = {}  # first context per reason (one log line each)
@@ -211,6 +214,7 @@ class DbnTranslator:
         action = rec.security_update_action
         if action == dbn.SecurityUpdateAction.DELETE:
             if self.instruments.pop(iid, None) is not None:
+                self.map_version += 1
                 self._count("delisted", f"{rec.raw_symbol.strip()} (id {iid})")
             self.ignored.discard(iid)
             return
@@ -225,7 +229,8 @@ class DbnTranslator:
         und = underlying_of_root(occ.root)
         if self.wanted is not None and und not in self.wanted:
             self.ignored.add(iid)
-            self.instruments.pop(iid, None)
+            if self.instruments.pop(iid, None) is not None:
+                self.map_version += 1
             return
         strike = _px(rec.strike_price)
         exp = rec.expiration
@@ -243,8 +248,10 @@ class DbnTranslator:
             self._count("definition_update", f"id {iid}: {old.symbol} -> {symbol}")
             self.quotes.pop(iid, None)
             self.open_interest.pop(iid, None)
-        self.instruments[iid] = Instrument(symbol, occ.root, und, occ.expiry, occ.is_call,
-                                           occ.strike)
+        new = Instrument(symbol, occ.root, und, occ.expiry, occ.is_call, occ.strike)
+        if new != old:
+            self.instruments[iid] = new
+            self.map_version += 1
 
     def _quote(self, rec, ins: Instrument, ts: int) -> list:
         level = rec.levels[0]

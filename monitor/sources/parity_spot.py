@@ -45,7 +45,7 @@ class ParitySpot:
         #: the underlying's contracts by settlement instant, (strike, is_call, id) sorted
         #: (puts first); rebuilt when the translator's instrument map changes
         self._groups: dict[int, list[tuple[float, bool, int]]] = {}
-        self._map_sig: tuple | None = None
+        self._map_version = -1  # the translator's map_version the groups were built at
 
     def _settle_ns(self, iid: int, ins) -> int:
         s = self._settle.get(iid)
@@ -55,16 +55,14 @@ class ParitySpot:
 
     def _expiries(self) -> dict[int, list[tuple[float, bool, int]]]:
         tr = self.tr
-        # the map changes only by a new definition (its size), a re-mapped id or a delisting
-        sig = (len(tr.instruments), tr.counts["definition_update"], tr.counts["delisted"])
-        if sig != self._map_sig:
+        if tr.map_version != self._map_version:
             groups: dict[int, list] = {}
             for iid, ins in tr.instruments.items():
                 if ins.underlying == self.underlying:
                     groups.setdefault(self._settle_ns(iid, ins), []).append(
                         (ins.strike, ins.is_call, iid))
             self._groups = {s: sorted(groups[s]) for s in sorted(groups)}
-            self._map_sig = sig
+            self._map_version = tr.map_version
         return self._groups
 
     def due(self, ts_ns: int) -> bool:

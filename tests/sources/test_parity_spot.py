@@ -38,6 +38,18 @@ def test_the_spot_follows_a_re_mapped_id():
                W.cmbp1(7, TS + 4, 39.5, 40.5)])
     assert tr.counts["definition_update"] == 1
     assert abs(ps.at(TS + 5) - 6410.0) < 1e-9
+    # the 6300 call delisted alone: two pairs (its last quote is still held; the map is not)
+    delete = dbn.SecurityUpdateAction.DELETE
+    _feed(tr, [W.definition(4, _sym("C", 6300), TS + 5, action=delete)])
+    assert ps.at(TS + 5) is None
+    _feed(tr, [W.definition(4, _sym("C", 6300), TS + 5), W.cmbp1(4, TS + 5, 159.5, 160.5)])
+    assert abs(ps.at(TS + 5) - 6410.0) < 1e-9
+    # the 6400 call's id re-defined as another underlying's contract: out of the map too
+    _feed(tr, [W.definition(5, "NDX260918C20000000", TS + 5,
+                            action=dbn.SecurityUpdateAction.MODIFY)])
+    assert ps.at(TS + 5) is None
+    _feed(tr, [W.definition(5, _sym("C", 6400), TS + 5), W.cmbp1(5, TS + 5, 59.5, 60.5)])
+    assert abs(ps.at(TS + 5) - 6410.0) < 1e-9
     # the 6300 put delisted and a 6200 put listed in the same moment (the map's size
     # unchanged): two pairs, no spot from this expiry (the last one kept)
     _feed(tr, [W.definition(1, _sym("P", 6300), TS + 6, action=dbn.SecurityUpdateAction.DELETE),
