@@ -95,13 +95,12 @@ def apply_only(chunks: list, n_records: int, books) -> float:
     return n_records / (time.perf_counter() - t)
 
 
-def messages(path: Path, settings: Settings, roots, topics: KafkaTopics, batch: int) -> list:
-    """The bridge's messages, grouped and encoded as KafkaTickProducer.send_ticks does."""
+def messages(chunks: list, topics: KafkaTopics, encoding: str, batch: int) -> list:
+    """The bridge's messages for the replay's ticks, grouped and encoded as
+    KafkaTickProducer.send_ticks does."""
     from monitor.sources.kafka import tick_messages
-    return [(topic, key, value, n)
-            for ticks, _ in DbnReplaySource(path, settings, roots).chunks()
-            for topic, key, _, value, n in tick_messages(ticks, topics,
-                                                         settings.kafka.encoding, batch)]
+    return [(topic, key, value, n) for ticks in chunks
+            for topic, key, _, value, n in tick_messages(ticks, topics, encoding, batch)]
 
 
 async def bare_producer(kafka: str, msgs: list) -> float:
@@ -151,9 +150,9 @@ def main() -> int:
     broker = start_broker()
     try:
         asyncio.run(create_topics(broker.bootstrap, [settings.kafka.topics.ticks], 3))
-        msgs = messages(path, settings, roots, settings.kafka.topics, args.batch)
-        replay(path, settings, build_books(settings, chains))  # warm-up (kernels, caches)
         chunks = [ticks for ticks, _ in DbnReplaySource(path, settings, roots).chunks()]
+        msgs = messages(chunks, settings.kafka.topics, settings.kafka.encoding, args.batch)
+        replay(path, settings, build_books(settings, chains))  # warm-up (kernels, caches)
         dec, rep, tra, app, bare, br = [], [], [], [], [], []
         applied = 0
         for r in range(args.rounds):

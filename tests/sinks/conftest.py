@@ -1,5 +1,5 @@
 """Fixtures of the Redis sink's tests: an own key prefix per test on the shared Redis at
-127.0.0.1:6379 (cleaned up), a raw client on it, and a started sink."""
+127.0.0.1:6379 (tests/conftest.py's, cleaned up), a raw client on it, and a started sink."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from redis.asyncio import Redis
 
 from monitor.config import RedisSettings
 from monitor.sinks.redis_sink import RedisSink
-
-SHARED_URL = "redis://127.0.0.1:6379/0"
+from tests.conftest import SHARED_REDIS_URL as SHARED_URL
 
 
 @pytest.fixture
@@ -20,7 +19,8 @@ def prefix():
 
 
 @pytest.fixture
-async def shared(prefix):
+async def shared(prefix, shared_redis):
+    """A raw client on the shared Redis (started for the session when none answers)."""
     raw = Redis.from_url(SHARED_URL, decode_responses=True)
     yield raw
     keys = [k async for k in raw.scan_iter(match=f"{prefix}:*")]

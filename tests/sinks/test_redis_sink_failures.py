@@ -36,7 +36,7 @@ async def test_write_reports_stored_only_when_every_checkpoint_is(sink, monkeypa
     assert await sink.load_blob("SPX", "checkpoint") == b"c1"
 
 
-async def test_a_sink_keeps_what_is_published_before_it_starts(prefix):
+async def test_a_sink_keeps_what_is_published_before_it_starts(prefix, shared):
     s = RedisSink(RedisSettings(url=SHARED_URL, prefix=prefix))
     await s.publish("SPX", STATE, PROFILE, [event(1)])
     assert s.buffered_events == 1
