@@ -376,9 +376,9 @@ def recheck(args) -> int:
             print(f"{name}: {n} survivors run again"
                   + (f" (on the module of {t['head']}: changed since)" if name in changed
                      else ""), flush=True)
-            tests = dict((t[0], t[2]) for t in TARGETS)[name]  # today's list of its tests
+            tests = {n: tl for n, _, tl in TARGETS}[name]  # today's list of its tests
             cfg = keep / f"{name}.toml"
-            cfg.write_text(_config(meta["targets"][name]["module"], tests, meta["timeout"]))
+            cfg.write_text(_config(t["module"], tests, meta["timeout"]))
             _baseline(name, tests, work)
             _exec(cfg, db, work)
     finally:
