@@ -79,6 +79,7 @@ from monitor.wire.columns import QUOTE, TRADE, TickColumns, concat, from_ticks
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 
 OTHER = "other"  # label for ticks whose underlying the monitor does not track
+FEED = "feed"  # spot_source of a spot from the feed's own underlying tick
 CHECKPOINT_VERSION = 4  # 3: each contract's last print ts_ns; 4: the last refresh's result
 SAMPLES_PER_REASON = 3
 
@@ -143,10 +144,9 @@ class UnderlyingState:
     # so they are valued with its result, once adopted (Pipeline.finish_refresh)
     deferred: list = field(default_factory=list)
     # where its spot comes from now: "chain file" until an underlying tick is applied, then
-    # fed_spot_source: "feed" (the feed's underlying ticks) or the source's word for ticks
-    # it makes itself ("implied_parity": monitor.sources.parity_spot)
+    # that tick's source: "feed" (the feed's own quote of the underlying) or the word the
+    # tick carries for a price made elsewhere ("implied_parity": monitor.sources.parity_spot)
     spot_source: str = "chain file"
-    fed_spot_source: str = "feed"
     offset: int = 0  # of its first row in the pipeline's per-contract arrays
     frozen: "UnderlyingState | None" = None  # the last frozen_copy(reuse=True)
 
@@ -277,7 +277,7 @@ class UnderlyingState:
         self.last_ts[:] = cp["last_ts"]
         self.spot_ts_ns, self.clock_ns = int(cp["spot_ts_ns"]), int(cp["clock_ns"])
         # (a checkpoint written before the label was kept: its spot came from the ticks)
-        self.spot_source = str(cp.get("spot_source", self.fed_spot_source))
+        self.spot_source = str(cp.get("spot_source", FEED))
         self.pending_spot, self.oi_date = cp["pending_spot"], cp["oi_date"]
         self.flow_pos = {int(k): float(v) for k, v in cp.get("flow_pos", {}).items()}
         self.customer_puts_sold = float(cp.get("customer_puts_sold", 0.0))
@@ -710,7 +710,7 @@ class Pipeline:
                                   self.spot_ts_a, self.spot_ref_a, self.eval_spot_a,
                                   self.band_a, self.reeval_frac, self.due_a,
                                   self.spot_n_a)
-                applied += self._sync_out()
+                applied += self._sync_out(tc, spot_of, start, stop)
                 applied += self._record(tc, g, codes, side, start, stop, pending,
                                         (book_bid, book_ask))
                 if stop >= n:
@@ -750,18 +750,21 @@ class Pipeline:
             self.due_a[u] = st.last_reeval_ns + self.reeval_ns
         self.spot_n_a[:] = 0
 
-    def _sync_out(self) -> int:
-        """The states after a scan: event clocks, and what the underlying ticks the scan
-        applied changed, as :meth:`_underlying` changes it; returns how many it applied."""
+    def _sync_out(self, tc: TickColumns, spot_of: np.ndarray, start: int, stop: int) -> int:
+        """The states after a scan of rows ``start``..``stop``: event clocks, and what the
+        underlying ticks the scan applied changed, as :meth:`_underlying` changes it
+        (every underlying row it passed it applied); returns how many it applied."""
         for u, st in enumerate(self.state_list):
             st.clock_ns = int(self.clock_a[u])
         applied = int(self.spot_n_a.sum())
         if applied:
+            seg = spot_of[start:stop]
             for u in np.flatnonzero(self.spot_n_a).tolist():
                 st = self.state_list[u]
                 st.spot_votes.clear()  # (an accepted spot inside the band clears them)
                 st.spot_ts_ns = int(self.spot_ts_a[u])
-                st.spot_source = st.fed_spot_source
+                last = start + int(np.flatnonzero(seg == u)[-1])
+                st.spot_source = tc.tick(last).source or FEED
                 st.pending_spot = float(self.spot_ref_a[u])
                 self.counts.ticks[(st.root, "underlying", "applied")] += int(
                     self.spot_n_a[u])
@@ -938,7 +941,7 @@ class Pipeline:
                 return 0
         s.spot_votes.clear()
         s.spot_ts_ns = t.ts_ns
-        s.spot_source = s.fed_spot_source
+        s.spot_source = t.source or FEED
         s.clock_ns = max(s.clock_ns, t.ts_ns)
         s.pending_spot = price
         self.counts.ticks[(s.root, "underlying", "applied")] += 1

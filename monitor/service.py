@@ -166,9 +166,6 @@ class Monitor:
         # overwritten); they are taken over and handed over in its rebalance hooks
         self.owned: set[str] = set() if source.partitioned else set(books)
         source.set_rebalance_hooks(self._on_revoked, self._on_assigned)
-        for root, how in source.spot_sources().items():
-            if root in self.pipeline.states:
-                self.pipeline.states[root].fed_spot_source = how
         self._position: dict = {}  # next source offset applied, per partition (merged tokens)
         self._kept: set = set()  # partitions handed over cleanly at the last revocation
         self._rebalance_t0: float | None = None

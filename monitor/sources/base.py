@@ -79,12 +79,6 @@ class Source(ABC):
         tick)``; ``where``: which batch) where an operator can find them. Default: nowhere
         (they are counted and logged)."""
 
-    def spot_sources(self) -> dict[str, str]:
-        """Per underlying whose spot this source makes itself rather than reads from the
-        feed, what to call it in the state's ``spot_source`` (e.g. ``implied_parity``);
-        default: none (every spot is the feed's)."""
-        return {}
-
     def feed_lag_s(self) -> float | None:
         """How far the newest record's capture time (a vendor feed's ``ts_recv``) is
         behind the wall clock, seconds, for the state's quality and ``/metrics``; default:

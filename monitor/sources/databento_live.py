@@ -64,9 +64,6 @@ class DatabentoLiveSource(Source):
         return (f"databento live {self.cfg.dataset} "
                 f"{'+'.join(self.cfg.schemas)} {','.join(self.cfg.symbols)}")
 
-    def spot_sources(self) -> dict[str, str]:
-        return self.opra.spot_sources()
-
     def feed_lag_s(self) -> float | None:
         """The newest record's ``ts_recv`` behind the wall clock (None before any)."""
         last = self.opra.tr.last_ts_recv

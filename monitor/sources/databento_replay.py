@@ -51,9 +51,6 @@ class DbnReplaySource(Source):
     def identity(self) -> str:
         return self._identity
 
-    def spot_sources(self) -> dict[str, str]:
-        return self.opra.spot_sources()
-
     async def stop(self) -> None:
         self._stopped.set()
 

@@ -2,7 +2,8 @@
 through :class:`~monitor.sources.databento.DbnTranslator`, and each underlying without a
 price in the feed (OPRA has none) given its spot implied from put-call parity
 (:class:`~monitor.sources.parity_spot.ParitySpot`) once per :data:`IMPLIED_EVERY_NS` of
-event time, as ordinary underlying ticks (``spot_source: implied_parity``)."""
+event time, as underlying ticks whose ``source`` says so (the state's ``spot_source``:
+``implied_parity``)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,6 @@ class OpraTicks:
                              n_pairs=p.parity_pairs, every_ns=IMPLIED_EVERY_NS)
             for root in roots}
 
-    def spot_sources(self) -> dict[str, str]:
-        return {root: IMPLIED_SOURCE for root in self.implied}
-
     def ticks(self, records) -> list:
         """The ticks of ``records``, in order (their errors: ``self.tr.take_errors()``)."""
         ticks: list = []
@@ -56,5 +54,6 @@ class OpraTicks:
             if ps is not None and ps.due(ts):
                 spot = ps.at(ts)
                 if spot is not None:
-                    ticks.append(UnderlyingTick(ts, ps.underlying, spot, spot, spot))
+                    ticks.append(UnderlyingTick(ts, ps.underlying, spot, spot, spot,
+                                                  IMPLIED_SOURCE))
         return ticks

@@ -6,8 +6,7 @@ A recording is a folder::
 
     manifest.json          format, version, source, created_utc, monitor version, the
                            segments (file, batches, ticks, errors, bytes, sha256, first and
-                           last received_ns and tick ts_ns), batches_applied, books, the
-                           spots the source made itself (spot_sources)
+                           last received_ns and tick ts_ns), batches_applied, books
     segment-000001.ticks   frames: 4-byte big-endian length, then one msgpack array
                            [received_ns, columns (bool), errors [[reason, context]...],
                             ticks (the wire format's binary encoding of the batch)]
@@ -128,9 +127,6 @@ class RecordingSource(Source):
     def lag(self):
         return self.inner.lag()
 
-    def spot_sources(self):
-        return self.inner.spot_sources()
-
     def owns(self, root):
         return self.inner.owns(root)
 
@@ -231,7 +227,7 @@ class RecordingSource(Source):
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._created / 1e9)),
             "monitor_version": self._version, "complete": complete,
             "batches_written": self.batches_written, "batches_applied": self.batches_applied,
-            "books": self._books, "spot_sources": self.inner.spot_sources(),
+            "books": self._books,
             "segments": [s.public() for s in self._segments]})
 
 
@@ -348,9 +344,6 @@ class ReplaySource(Source):
 
     def identity(self) -> str:
         return f"replay of {self.manifest['source']}"
-
-    def spot_sources(self) -> dict[str, str]:
-        return dict(self.manifest.get("spot_sources") or {})
 
     async def stop(self) -> None:
         self._stopped.set()

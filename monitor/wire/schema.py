@@ -8,7 +8,7 @@ class                     ``type`` tag    fields (in this order; defaults may be
 ========================  ==============  ===============================================
 :class:`OptionQuote`      ``quote``       ts_ns, symbol, bid, ask, bid_size=0, ask_size=0
 :class:`OptionTrade`      ``trade``       ts_ns, symbol, price, size, conditions=""
-:class:`UnderlyingTick`   ``underlying``  ts_ns, root, bid, ask, last
+:class:`UnderlyingTick`   ``underlying``  ts_ns, root, bid, ask, last, source=""
 :class:`OpenInterest`     ``oi``          date, symbol, oi
 :class:`VolIndex`         ``vol_index``   ts_ns, symbol, value
 ========================  ==============  ===============================================
@@ -85,13 +85,17 @@ class OptionTrade(msgspec.Struct, frozen=True, tag="trade", tag_field=_TAG_FIELD
 
 
 class UnderlyingTick(msgspec.Struct, frozen=True, tag="underlying", tag_field=_TAG_FIELD):
-    """Quote and last price of an underlying (``root``: ``SPX``, ``SPY``, ...)."""
+    """Quote and last price of an underlying (``root``: ``SPX``, ``SPY``, ...);
+    ``source``: where the price came from when it is not the feed's own quote of the
+    underlying (``implied_parity``: implied from the options' put-call parity), which the
+    state reports as its ``spot_source``; empty: the feed's."""
 
     ts_ns: TsNs
     root: str
     bid: float
     ask: float
     last: float
+    source: str = ""
 
 
 class OpenInterest(msgspec.Struct, frozen=True, tag="oi", tag_field=_TAG_FIELD):

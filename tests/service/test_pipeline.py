@@ -305,16 +305,29 @@ def test_book_is_consistent_only_once_a_spot_moves_refresh_is_adopted():
 def test_the_spot_source_is_the_chain_file_until_an_underlying_tick_is_applied(columns):
     p = pipeline(columns=columns)
     s = p.states["SPX"]
-    s.fed_spot_source = "implied_parity"  # what the source calls the spots it makes
     assert s.spot_source == "chain file"
     # a rejected spot (unknown root) changes nothing; an applied one names its source
-    p.apply([UnderlyingTick(ts_ns=TS, root="XYZ", bid=1.0, ask=2.0, last=1.5)])
+    p.apply([UnderlyingTick(ts_ns=TS, root="XYZ", bid=1.0, ask=2.0, last=1.5,
+                            source="implied_parity")])
     assert s.spot_source == "chain file"
     spot = s.book.spot * 1.0001
-    quotes = [OptionQuote(ts_ns=TS + k, symbol=SYM, bid=BASE.c.bid[ROW], ask=BASE.c.ask[ROW])
-              for k in range(8)]  # (a batch the columns path scans)
-    assert p.apply(quotes + [UnderlyingTick(ts_ns=TS + 9, root="SPX", bid=spot, ask=spot,
-                                            last=spot)]) == 9
+
+    def quotes(t0):  # (a batch the columns path scans)
+        return [OptionQuote(ts_ns=t0 + k, symbol=SYM, bid=BASE.c.bid[ROW],
+                            ask=BASE.c.ask[ROW]) for k in range(8)]
+
+    def spot_tick(ts, source):
+        return UnderlyingTick(ts_ns=ts, root="SPX", bid=spot, ask=spot, last=spot,
+                              source=source)
+
+    # the label is the one the last applied spot carries
+    assert p.apply(quotes(TS) + [spot_tick(TS + 9, "feed"), *quotes(TS + 10),
+                                 spot_tick(TS + 19, "implied_parity")]) == 18
+    assert s.spot_source == "implied_parity"
+    # a spot tick without a source is the feed's own quote
+    assert p.apply(quotes(TS + 20) + [spot_tick(TS + 29, "")]) == 9
+    assert s.spot_source == "feed"
+    assert p.apply(quotes(TS + 30) + [spot_tick(TS + 39, "implied_parity")]) == 9
     assert s.spot_source == "implied_parity"
     # a checkpoint keeps it (a restored book's spot is the ticks', not the chain file's)
     cp = s.checkpoint()

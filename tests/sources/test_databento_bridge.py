@@ -1,7 +1,8 @@
 """`monitor bridge databento --replay FILE.dbn` through a real broker: a DBN session
 (synthetic ticks over the packaged real SPX chain, written as OPRA records) bridged into
 the tick topic and consumed by `monitor run --kafka` ends in the same state as `monitor
-run --replay` of the same file, field by field (1e-9 relative)."""
+run --replay` of the same file, field by field (1e-9 relative), the spot's source
+(implied from parity) included."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("shared_redis")
 PACKAGED_SPX = Path(__file__).parents[2] / "monitor" / "data" / "SPX_2026-08-21.csv.gz"
 FIELDS = ("spot", "dex_usd", "gex_usd_per_pct", "vex_usd_per_vol_pt", "cex_usd_per_day",
           "zero_gamma", "call_wall", "put_wall", "as_of_ns", "customer_puts_sold",
-          "trades_classified", "trades_unclassified", "hedge_pressure_usd")
+          "trades_classified", "trades_unclassified", "hedge_pressure_usd", "spot_source")
 
 
 def _env(prefix: str, group: str | None = None) -> dict:
@@ -44,8 +45,10 @@ def _monitor(*args, prefix: str):
 
 
 def _state(key: str) -> dict:
-    raw = redis.Redis().hgetall(key)
-    return {k.decode(): json.loads(v) for k, v in raw.items() if k.decode() in FIELDS}
+    raw = {k.decode(): v.decode() for k, v in redis.Redis().hgetall(key).items()}
+    # (text fields are stored as they are, numbers and objects as JSON)
+    return {k: v if k == "spot_source" else json.loads(v)
+            for k, v in raw.items() if k in FIELDS}
 
 
 def _differ(got, want) -> list:
@@ -74,6 +77,8 @@ def test_a_bridged_dbn_session_ends_where_its_replay_ends(kafka_bootstrap, tmp_p
         assert out.returncode == 0, out.stderr[-3000:]
         want = _state(f"{ref}-replay:SPX:state")
         assert want["trades_classified"] > 0 and want["hedge_pressure_usd"]["prints"] > 0
+        # OPRA has no SPX level: the spot is implied, and the label travels with the ticks
+        assert want["spot_source"] == "implied_parity"
 
         out = _monitor("bridge", "databento", "--kafka", kafka_bootstrap, "--replay", path,
                        "--config", config, prefix=prefix)

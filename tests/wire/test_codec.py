@@ -80,16 +80,21 @@ def test_binary_layout_tag_first_and_trailing_defaults():
     payload = encode([ONE_OF_EACH[0], ONE_OF_EACH[4]], "binary")
     assert msgspec.msgpack.decode(payload) == [
         ["quote", TS, "SPXW260821C07600000", 1.0, 1.2, 10.0, 20.0],
-        ["underlying", TS + 4, "SPX", 7598.5, 7599.0, 7598.75],
+        ["underlying", TS + 4, "SPX", 7598.5, 7599.0, 7598.75, ""],
     ]
     short = msgspec.msgpack.encode([["quote", 7, "SPY260821C00600000", 1.0, 2.0],
                                     ["trade", 8, "SPY260821C00600000", 1.5, 3.0],
-                                    ["vol_index", 9, "VIX", 20.0, "future-field"]])
+                                    ["vol_index", 9, "VIX", 20.0, "future-field"],
+                                    ["underlying", 10, "SPX", 1.0, 2.0, 1.5],
+                                    ["underlying", 11, "SPX", 1.0, 2.0, 1.5,
+                                     "implied_parity"]])
     res = decode(short, "binary")
     assert res.errors == []
     assert res.ticks == [OptionQuote(7, "SPY260821C00600000", 1.0, 2.0),
                          OptionTrade(8, "SPY260821C00600000", 1.5, 3.0, ""),
-                         VolIndex(9, "VIX", 20.0)]
+                         VolIndex(9, "VIX", 20.0),
+                         UnderlyingTick(10, "SPX", 1.0, 2.0, 1.5, ""),
+                         UnderlyingTick(11, "SPX", 1.0, 2.0, 1.5, "implied_parity")]
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
