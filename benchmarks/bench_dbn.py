@@ -73,7 +73,7 @@ def replay(path: Path, settings: Settings, books) -> tuple[float, int]:
     for ticks, _ in src.chunks():
         pipe.apply(ticks)
         applied += len(ticks)
-    return len(src.file.records) / (time.perf_counter() - t), applied
+    return len(src.records) / (time.perf_counter() - t), applied
 
 
 def translate_only(path: Path, settings: Settings, roots) -> float:
@@ -82,7 +82,7 @@ def translate_only(path: Path, settings: Settings, roots) -> float:
     src = DbnReplaySource(path, settings, list(roots))
     for _ in src.chunks():
         pass
-    return len(src.file.records) / (time.perf_counter() - t)
+    return len(src.records) / (time.perf_counter() - t)
 
 
 def apply_only(chunks: list, n_records: int, books) -> float:

@@ -82,10 +82,11 @@ async def _pairs(batches):
             yield pair
 
 
-def bridge_dbn(path: Path, kafka: str, settings: Settings, roots: list[str], *,
+def bridge_dbn(path: Path | list[Path], kafka: str, settings: Settings, roots: list[str], *,
                encoding: str, batch: int,
                progress: Callable[[str], None] | None = None) -> Sent:
-    """A DBN file's records for ``roots`` into the tick topic, as fast as the broker takes
+    """A DBN file's records (or several files', merged by ``ts_recv``) for ``roots`` into
+    the tick topic, as fast as the broker takes
     them (the ticks of :meth:`DbnReplaySource.chunks`, the implied spots included)."""
     from monitor.sources.databento_replay import DbnReplaySource
     source = DbnReplaySource(path, settings, roots)

@@ -285,10 +285,11 @@ def run(
                                       "binary or records (default: kafka.encoding)"),
     record: Path = typer.Option(None, help="also write what the source delivers to this new "
                                 "folder: a recording with its manifest (docs/recording.md)"),
-    replay: Path = typer.Option(None, help="run on a recording (a folder written by "
-                                "--record; at its end the books are compared with the "
-                                "recording's) or on a Databento DBN file (.dbn, .dbn.zst) "
-                                "instead of a live source"),
+    replay: list[Path] = typer.Option(None, help="run on a recording (a folder written by "
+                                      "--record; at its end the books are compared with "
+                                      "the recording's) or on Databento DBN files (.dbn, "
+                                      ".dbn.zst; repeat it for an underlying feed's file, "
+                                      "merged by ts_recv) instead of a live source"),
     databento: bool = typer.Option(False, "--databento", help="run on Databento's live OPRA "
                                    "feed (config.yaml `databento:`; the key from "
                                    "DATABENTO_API_KEY) instead of the embedded simulator"),
@@ -308,9 +309,9 @@ def run(
         positive("--duration", duration)
         positive("--rate", rate)
         positive("--speed", speed)
-        if speed is not None and replay is None:
+        if speed is not None and not replay:
             raise ValueError("--speed paces a replay: give --replay FOLDER with it")
-        if sum(x for x in (replay is not None, bool(kafka), databento)) > 1:
+        if sum(x for x in (bool(replay), bool(kafka), databento)) > 1:
             raise ValueError("--replay, --kafka and --databento are three sources: give one")
         settings = _settings(config, kafka={"bootstrap": kafka,
                                             "encoding": encoding.value if encoding else None},
@@ -771,8 +772,9 @@ app.add_typer(bridge_app, name="bridge")
 @bridge_app.command("databento")
 def bridge_databento(
     kafka: str = typer.Option(..., help="HOST:PORT of the Kafka bootstrap server"),
-    replay: Path = typer.Option(None, help="a DBN file (.dbn or .dbn.zst) to send instead "
-                                "of the live feed"),
+    replay: list[Path] = typer.Option(None, help="a DBN file (.dbn or .dbn.zst) to send "
+                                      "instead of the live feed (repeat it for an "
+                                      "underlying feed's file, merged by ts_recv)"),
     config: Path = typer.Option(None, help=CONFIG_HELP),
     chain: list[Path] = typer.Option(None, help="chain file(s) naming the underlyings to "
                                      "bridge (default: the configured chains)"),
@@ -797,13 +799,14 @@ def bridge_databento(
     try:
         positive("--batch", batch)
         positive("--duration", duration)
-        if replay is not None and not replay.exists():
-            raise FileNotFoundError(f"DBN file not found: {replay}")
+        for path in replay or ():
+            if not path.exists():
+                raise FileNotFoundError(f"DBN file not found: {path}")
         settings = _settings(config)
         roots = list(build_books(settings, _chains(settings, chain), settings.base))
         enc = encoding.value if encoding else settings.kafka.encoding
         say = lambda line: typer.echo(line, err=True)  # noqa: E731
-        if replay is not None:
+        if replay:
             sent = bridge_dbn(replay, kafka, settings, roots, encoding=enc, batch=batch,
                               progress=say)
         else:
@@ -813,7 +816,8 @@ def bridge_databento(
     except (*USER_ERRORS, SourceUnavailable) as err:
         fail_on(err)
     skipped = ", ".join(f"{r} {n:,}" for r, n in sorted(sent.not_sent.items())) or "none"
-    what = replay.name if replay is not None else f"the live {settings.databento.dataset} feed"
+    what = (" + ".join(p.name for p in replay) if replay
+            else f"the live {settings.databento.dataset} feed")
     typer.echo(f"bridged {sent.ticks:,} ticks of {what} to {kafka} in {sent.messages:,} "
                f"messages, {sent.seconds:.2f} s ({sent.ticks_per_s:,.0f} ticks/s, "
                f"{enc}); records without a tick: {skipped}")

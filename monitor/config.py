@@ -195,6 +195,17 @@ class KafkaSettings(Section):
         return self
 
 
+class UnderlyingFeed(Section):
+    """An underlying's own quotes from another Databento dataset: a stock (``SPY`` in
+    ``EQUS.MINI``) or a futures contract carried back to the spot (``ESZ6`` in
+    ``GLBX.MDP3``)."""
+
+    dataset: str
+    symbol: str = Field(description="raw symbol (stype_in raw_symbol)")
+    quotes: str = Field("mbp-1", description="the schema of its top of book: mbp-1, "
+                        "bbo-1s, cmbp-1")
+
+
 class DatabentoSettings(Section):
     """Databento's live feed (``monitor bridge databento``); the key only from the
     environment, ``DATABENTO_API_KEY``."""
@@ -211,6 +222,13 @@ class DatabentoSettings(Section):
     port: int = Field(13000, ge=1, le=65535)
     batch_ms: float = Field(20.0, gt=0, description="records gathered into one batch for "
                             "at most this long")
+    underlying_feeds: dict[str, UnderlyingFeed] = Field(
+        default_factory=dict, description="underlying -> its own quotes from another "
+        "dataset; an underlying without one gets its spot implied from put-call parity")
+
+    def feed_symbols(self) -> dict[str, str]:
+        """Raw symbol -> underlying, of every configured underlying feed."""
+        return {f.symbol: root.upper() for root, f in self.underlying_feeds.items()}
 
 
 class RedisSettings(Section):

@@ -871,19 +871,27 @@ def embedded_prefix(settings: Settings) -> Settings:
 
 
 def make_source(settings: Settings, books: dict[str, Book], *, record: Path | None = None,
-                replay: Path | None = None, speed: float | None = None,
+                replay: Path | list[Path] | None = None, speed: float | None = None,
                 databento: bool = False) -> tuple[Source, bool]:
-    """(source, checkpoints): a recording replayed (``replay``; checkpoints off), Databento's
+    """(source, checkpoints): a recording replayed or DBN files (``replay``: a recording's
+    folder, or DBN files merged in ``ts_recv`` order; checkpoints off), Databento's
     live feed (``databento``; checkpoints off: a restart starts from the gateway's
     present), the Kafka consumer group when ``kafka.bootstrap`` is set (resumable:
     checkpoints on), else the embedded simulator (checkpoints off); with ``record``, what
     it delivers is also written there (:mod:`monitor.sources.recording`)."""
+    replays = ([] if replay is None else list(replay) if isinstance(replay, (list, tuple))
+               else [replay])
+    dbn_files = [p for p in replays if is_dbn(p)]
+    if dbn_files and len(dbn_files) < len(replays) or len(replays) > 1 and not dbn_files:
+        raise ValueError("--replay takes one recording (a folder) or DBN files, not "
+                         + ", ".join(str(p) for p in replays))
     if databento:
         source, checkpoints = DatabentoLiveSource(settings, list(books)), False
-    elif replay is not None and is_dbn(replay):
-        source, checkpoints = DbnReplaySource(replay, settings, list(books), speed=speed), False
-    elif replay is not None:
-        source, checkpoints = ReplaySource(replay, speed=speed), False
+    elif dbn_files:
+        source, checkpoints = DbnReplaySource(dbn_files, settings, list(books),
+                                              speed=speed), False
+    elif replays:
+        source, checkpoints = ReplaySource(replays[0], speed=speed), False
     elif settings.kafka.bootstrap:
         source, checkpoints = KafkaSource.from_settings(settings.kafka), True
     else:
@@ -948,14 +956,14 @@ async def run_service(settings: Settings, books: dict[str, Book], *, base: Path 
                       duration: float | None = None, summary: bool = True,
                       warn: Callable[[str], None] | None = None,
                       say: Callable[[str], None] | None = None, record: Path | None = None,
-                      replay: Path | None = None, speed: float | None = None,
-                      databento: bool = False) -> int:
+                      replay: Path | list[Path] | None = None,
+                      speed: float | None = None, databento: bool = False) -> int:
     """``monitor run``: serve ``/metrics`` ``/healthz`` ``/readyz``, build the source and
     sinks from ``settings``, run until stopped (or ``duration`` seconds); the exit code.
     ``ServiceError`` when the metrics address cannot be served."""
     if failpoints.ERROR:
         raise ServiceError(failpoints.ERROR)
-    settings = (settings.demo_keys("replay") if replay is not None
+    settings = (settings.demo_keys("replay") if replay
                 else settings if databento  # the live feed: the live keys
                 else embedded_prefix(demo_settings(settings)))
     metrics = Metrics(regimes=LABELS)

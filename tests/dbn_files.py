@@ -33,8 +33,8 @@ def osi(symbol: str) -> str:
     return f"{occ.root:<6}{symbol[len(occ.root):]}"
 
 
-def metadata(schema=None, start: int = 0) -> bytes:
-    return bytes(dbn.Metadata(dataset="OPRA.PILLAR", start=start, stype_in=dbn.SType.PARENT,
+def metadata(schema=None, start: int = 0, dataset: str = "OPRA.PILLAR") -> bytes:
+    return bytes(dbn.Metadata(dataset=dataset, start=start, stype_in=dbn.SType.PARENT,
                               stype_out=dbn.SType.INSTRUMENT_ID, schema=schema).encode())
 
 
@@ -86,11 +86,37 @@ def tcbbo(iid: int, ts: int, price: float, size: int, bid: float, ask: float):
                                                           bid_sz=5, ask_sz=5))
 
 
-def write(path: Path, records, schema=None) -> Path:
+def write(path: Path, records, schema=None, dataset: str = "OPRA.PILLAR") -> Path:
     """``records`` after the metadata, as the vendor's encoder writes them."""
     path = Path(path)
-    path.write_bytes(metadata(schema) + b"".join(bytes(r) for r in records))
+    path.write_bytes(metadata(schema, dataset=dataset) + b"".join(bytes(r) for r in records))
     return path
+
+
+#: a publisher of an equity or futures dataset (any id: the translator does not read it)
+FEED_PUBLISHER = 1
+
+
+def feed_definition(iid: int, symbol: str, ts: int, cls, expiration: int = dbn.UNDEF_TIMESTAMP,
+                    action=dbn.SecurityUpdateAction.ADD):
+    """The definition of an underlying's own instrument: a stock (``cls`` STOCK) or a
+    futures contract (FUTURE, with its ``expiration``)."""
+    return dbn.InstrumentDefMsg(
+        publisher_id=FEED_PUBLISHER, instrument_id=iid, ts_event=ts, ts_recv=ts,
+        min_price_increment=dbn.UNDEF_PRICE, display_factor=dbn.UNDEF_PRICE,
+        raw_symbol=symbol, asset=symbol[:2], instrument_class=cls,
+        security_type="FUT" if cls == dbn.InstrumentClass.FUTURE else "STK",
+        security_update_action=action, expiration=expiration,
+        strike_price=dbn.UNDEF_PRICE, currency="USD")
+
+
+def mbp1(iid: int, ts: int, bid: float, ask: float, action=dbn.Action.ADD,
+         price: float = float("nan"), size: int = 0):
+    """One venue's top of book (an equity's or a future's quote; ``action`` T a trade)."""
+    return dbn.MBP1Msg(publisher_id=FEED_PUBLISHER, instrument_id=iid, ts_event=ts,
+                       price=_px(price), size=size, action=action, side=dbn.Side.NONE,
+                       depth=0, ts_recv=ts, levels=dbn.BidAskPair(
+                           bid_px=_px(bid), ask_px=_px(ask), bid_sz=1, ask_sz=1))
 
 
 def chain_records(chain: Chain, ts_ns: int | None = None, first_id: int = 1000) -> list:

@@ -32,6 +32,13 @@ How the vendor fills its records, and what is made of them:
   (:class:`OpenInterest`), the repeats counted as ``open_interest_repeat`` (a different
   quantity the same day: ``open_interest_conflict``, the first kept). Other statistics are
   ``other_statistic``.
+* an **underlying feed** (``underlying_feeds``: a raw symbol of another dataset -> the
+  underlying it prices): the definition of that symbol (a ``STOCK``, e.g. ``SPY`` in an
+  equity dataset, or a ``FUTURE``, e.g. ``ESZ6`` in ``GLBX.MDP3``) maps its id; its top of
+  book (``mbp-1``, ``bbo-1s``, ``cmbp-1``) -> :class:`UnderlyingTick` whose ``source``
+  names it, its ``last`` the midpoint. A stock's quote is the spot; a future's is carried back to the spot over its
+  time to expiration, ``S = F exp(-(r - q) T)`` (``carry``: the configured rate and
+  dividend yield). Its trades are ``feed_trade`` (the spot is the quote's midpoint).
 * ``error`` / ``system`` / ``symbol_mapping`` records: counted (``vendor_error``,
   ``vendor_system``, ``symbol_mapping``) and kept in :attr:`DbnTranslator.vendor_messages`
   for the adapter's log lines; heartbeats are counted only.
@@ -48,7 +55,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 import databento_dbn as dbn
@@ -61,7 +68,8 @@ from monitor.chain.occ import (
     settlement_ns,
     underlying_of_root,
 )
-from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade
+from monitor.core.book import NS_PER_YEAR
+from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick
 
 __all__ = ["REASONS", "DbnTranslator", "read_dbn", "chain_at_end", "DbnFile", "is_dbn"]
 
@@ -75,7 +83,12 @@ UNDEF_TS = dbn.UNDEF_TIMESTAMP
 REASONS: dict[str, str] = {
     "unknown_instrument": "a record for an instrument id without a definition",
     "other_underlying": "a contract of an underlying not asked for",
-    "not_an_option": "a definition of something other than a call or a put",
+    "not_an_option": "a definition of something other than a call or a put (and not an "
+                     "underlying feed's instrument)",
+    "feed_unusable": "a definition of an underlying feed's symbol that cannot give a spot "
+                     "(neither a stock nor a future, or a future without its expiration)",
+    "feed_expired": "an underlying feed's futures quote at or after its expiration",
+    "feed_trade": "a trade of an underlying feed's instrument (its quote gives the spot)",
     "bad_symbol": "a definition whose raw_symbol is not an OSI option symbol",
     "definition_mismatch": "a definition whose class, strike or expiry disagree with its "
                            "OSI symbol (the symbol is used)",
@@ -101,6 +114,10 @@ def _px(raw: int) -> float:
     return float("nan") if raw == UNDEF_PRICE else raw / PRICE_SCALE
 
 
+def _no_carry_given(root: str, years: float) -> float:
+    raise ValueError(f"a futures feed for {root} needs its carry (the translator's carry=)")
+
+
 def _ny_date(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / 1e9, NY).date().isoformat()
 
@@ -115,15 +132,41 @@ class Instrument:
     strike: float
 
 
+@dataclass(frozen=True)
+class FeedInstrument:
+    """An underlying's own instrument in another dataset: ``expiry_ns`` a future's
+    expiration (its quotes carried back to the spot), None for a stock."""
+
+    root: str
+    symbol: str
+    expiry_ns: int | None
+
+    @property
+    def source(self) -> str:
+        """What the state's ``spot_source`` says of its spots."""
+        if self.expiry_ns is None:
+            return f"equity {self.symbol}"
+        return f"futures {self.symbol} less carry"
+
+
 class DbnTranslator:
     """Records -> ticks, with the instrument map and the counts (:data:`REASONS`).
 
     ``underlyings``: the underlyings asked for (``None``: all); a definition of another is
-    ``other_underlying`` and so are its later records."""
+    ``other_underlying`` and so are its later records. ``underlying_feeds``: raw symbol ->
+    the underlying its quotes price (a stock, or a future carried back with
+    ``carry(root, years)``, the factor ``exp(-(r - q) T)``)."""
 
     def __init__(self, underlyings: Iterable[str] | None = None, *,
-                 collect_errors: bool = False):
+                 collect_errors: bool = False,
+                 underlying_feeds: dict[str, str] | None = None,
+                 carry: Callable[[str, float], float] | None = None):
         self.wanted = None if underlyings is None else {u.upper() for u in underlyings}
+        self.feeds = {s.strip(): r.upper() for s, r in (underlying_feeds or {}).items()}
+        if self.feeds and carry is None:
+            carry = _no_carry_given
+        self.carry = carry
+        self.feed_instruments: dict[int, FeedInstrument] = {}
         #: with ``collect_errors``, ``(reason, context)`` of every record counted, until
         #: :meth:`take_errors` (a source's batch errors)
         self._errors: list[tuple[str, str]] | None = [] if collect_errors else None
@@ -169,6 +212,9 @@ class DbnTranslator:
         if isinstance(rec, (dbn.ErrorMsg, dbn.SystemMsg, dbn.SymbolMappingMsg)):
             self._vendor(rec)
             return []
+        feed = self.feed_instruments.get(rec.instrument_id)
+        if feed is not None:
+            return self._feed(rec, feed, ts)
         ins = self._instrument(rec)
         if ins is None:
             return []
@@ -213,13 +259,17 @@ class DbnTranslator:
         iid = rec.instrument_id
         action = rec.security_update_action
         if action == dbn.SecurityUpdateAction.DELETE:
+            self.feed_instruments.pop(iid, None)
             if self.instruments.pop(iid, None) is not None:
                 self.map_version += 1
                 self._count("delisted", f"{rec.raw_symbol.strip()} (id {iid})")
             self.ignored.discard(iid)
             return
         if rec.instrument_class not in (dbn.InstrumentClass.CALL, dbn.InstrumentClass.PUT):
-            self._count("not_an_option", f"{rec.raw_symbol!r}: {rec.instrument_class}")
+            if rec.raw_symbol.strip() in self.feeds:
+                self._feed_definition(rec)
+            else:
+                self._count("not_an_option", f"{rec.raw_symbol!r}: {rec.instrument_class}")
             return
         try:
             occ = parse_occ(rec.raw_symbol)
@@ -252,6 +302,51 @@ class DbnTranslator:
         if new != old:
             self.instruments[iid] = new
             self.map_version += 1
+
+    def _feed_definition(self, rec) -> None:
+        symbol = rec.raw_symbol.strip()
+        cls, exp = rec.instrument_class, rec.expiration
+        if cls == dbn.InstrumentClass.STOCK:
+            expiry = None
+        elif cls == dbn.InstrumentClass.FUTURE and exp != UNDEF_TS:
+            expiry = int(exp)
+        else:
+            self._count("feed_unusable", f"{symbol}: class {cls}, expiration "
+                                         f"{'undefined' if exp == UNDEF_TS else exp}")
+            self.feed_instruments.pop(rec.instrument_id, None)
+            return
+        self.feed_instruments[rec.instrument_id] = FeedInstrument(self.feeds[symbol], symbol,
+                                                                  expiry)
+
+    def _feed(self, rec, feed: FeedInstrument, ts: int) -> list:
+        """An underlying feed's record: its top of book as the underlying's spot."""
+        if isinstance(rec, (dbn.TradeMsg,)) or (
+                isinstance(rec, (dbn.MBP1Msg, dbn.CMBP1Msg)) and rec.action == dbn.Action.TRADE):
+            self._count("feed_trade", f"{feed.symbol} at ts_recv {ts}")
+            return []
+        if not isinstance(rec, (dbn.MBP1Msg, dbn.BBOMsg, dbn.CBBOMsg, dbn.CMBP1Msg)):
+            self._count("other_record", f"{type(rec).__name__} for {feed.symbol}")
+            return []
+        level = rec.levels[0]
+        bid, ask = _px(level.bid_px), _px(level.ask_px)
+        if bid != bid or ask != ask:
+            self._count("no_quote", f"{feed.symbol} at ts_recv {ts}")
+            return []
+        if bid < 0 or ask < 0:
+            self._count("bad_price", f"{feed.symbol} bid {bid} ask {ask}")
+            return []
+        if self.quotes.get(rec.instrument_id, (0, None, None))[1:] == (bid, ask):
+            return []  # the quote in force already
+        self.quotes[rec.instrument_id] = (ts, bid, ask)
+        if feed.expiry_ns is not None:
+            years = (feed.expiry_ns - ts) / NS_PER_YEAR
+            if years <= 0.0:
+                self._count("feed_expired", f"{feed.symbol} at ts_recv {ts}")
+                return []
+            f = self.carry(feed.root, years)
+            bid, ask = bid * f, ask * f
+        mid = 0.5 * (bid + ask)  # (the tick's last: the spot the pipeline takes)
+        return [UnderlyingTick(ts, feed.root, bid, ask, mid, feed.source)]
 
     def _quote(self, rec, ins: Instrument, ts: int) -> list:
         level = rec.levels[0]

@@ -56,13 +56,15 @@ class DatabentoLiveSource(Source):
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client = None
+        self._clients: list = []  # (dataset, client): OPRA's, then each underlying feed's
         self.down_since: float | None = time.monotonic()  # (disconnected until started)
         self.gaps: list[tuple[int, int]] = []
 
     def identity(self) -> str:
+        feeds = "".join(f" + {f.dataset} {f.quotes} {f.symbol}"
+                        for f in self.cfg.underlying_feeds.values())
         return (f"databento live {self.cfg.dataset} "
-                f"{'+'.join(self.cfg.schemas)} {','.join(self.cfg.symbols)}")
+                f"{'+'.join(self.cfg.schemas)} {','.join(self.cfg.symbols)}{feeds}")
 
     def feed_lag_s(self) -> float | None:
         """The newest record's ``ts_recv`` behind the wall clock (None before any)."""
@@ -70,15 +72,17 @@ class DatabentoLiveSource(Source):
         return max(0.0, (time.time_ns() - last) / 1e9) if last else None
 
     def problem(self) -> str | None:
-        """Disconnected (not started yet, or the client's session is down): since when."""
-        client = self._client
-        if client is not None and not client._session.is_disconnected():
+        """Disconnected (not started yet, or a client's session is down): since when."""
+        clients = self._clients
+        down = [ds for ds, c in clients if c._session.is_disconnected()]
+        if clients and not down:
             self.down_since = None
             return None
         now = time.monotonic()
         if self.down_since is None:
             self.down_since = now
-        return f"Databento gateway disconnected for {now - self.down_since:.0f} s"
+        which = f" ({', '.join(down)})" if len(clients) > 1 else ""
+        return f"Databento gateway disconnected{which} for {now - self.down_since:.0f} s"
 
     # -- the vendor client's thread -------------------------------------------------------
     def _on_record(self, rec) -> None:
@@ -112,24 +116,35 @@ class DatabentoLiveSource(Source):
             factory = databento.Live
         else:
             factory = self._factory
-        client = factory(key=self._key, gateway=self.cfg.gateway, port=self.cfg.port,
-                         reconnect_policy="reconnect")
-        client.add_callback(self._on_record, self._on_client_error)
-        client.add_reconnect_callback(self._on_gap, self._on_client_error)
-        for schema in self.cfg.schemas:
-            client.subscribe(dataset=self.cfg.dataset, schema=schema, stype_in="parent",
-                             symbols=list(self.cfg.symbols))
-        client.start()
-        self._client = client
-        log.info("databento_connected", dataset=self.cfg.dataset, schemas=self.cfg.schemas,
-                 symbols=self.cfg.symbols, gateway=self.cfg.gateway or "default",
-                 port=self.cfg.port)
+        # one session per dataset (the vendor's rule): OPRA's by parent symbol, then each
+        # dataset of the underlying feeds by raw symbol, its definitions and its quotes
+        plans = [(self.cfg.dataset, [(s, "parent", list(self.cfg.symbols))
+                                     for s in self.cfg.schemas])]
+        by_dataset: dict[str, list] = {}
+        for f in self.cfg.underlying_feeds.values():
+            by_dataset.setdefault(f.dataset, []).extend(
+                [("definition", "raw_symbol", [f.symbol]), (f.quotes, "raw_symbol", [f.symbol])])
+        plans += list(by_dataset.items())
+        for dataset, subs in plans:
+            client = factory(key=self._key, gateway=self.cfg.gateway, port=self.cfg.port,
+                             reconnect_policy="reconnect")
+            client.add_callback(self._on_record, self._on_client_error)
+            client.add_reconnect_callback(self._on_gap, self._on_client_error)
+            for schema, stype_in, symbols in subs:
+                client.subscribe(dataset=dataset, schema=schema, stype_in=stype_in,
+                                 symbols=symbols)
+            client.start()
+            self._clients.append((dataset, client))
+            log.info("databento_connected", dataset=dataset,
+                     schemas=sorted({s for s, _, _ in subs}),
+                     symbols=sorted({x for _, _, xs in subs for x in xs}),
+                     gateway=self.cfg.gateway or "default", port=self.cfg.port)
 
     async def stop(self) -> None:
         self._stopped.set()
         self._wake.set()
-        client, self._client = self._client, None
-        if client is not None:
+        clients, self._clients = self._clients, []
+        for _, client in clients:
             client.stop()
             try:
                 await asyncio.wait_for(client.wait_for_close(), 10)

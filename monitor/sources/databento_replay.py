@@ -14,6 +14,7 @@ with the rejections, its first contexts in the log.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from typing import AsyncIterator, Iterator
 
@@ -26,25 +27,35 @@ from monitor.sources.opra_ticks import IMPLIED_EVERY_NS, IMPLIED_SOURCE, OpraTic
 
 __all__ = ["DbnReplaySource", "IMPLIED_EVERY_NS", "IMPLIED_SOURCE"]
 
+
+def _ts_recv(rec) -> int:
+    return getattr(rec, "ts_recv", 0)
+
 log = structlog.get_logger("monitor.databento")
 
 
 class DbnReplaySource(Source):
-    """``path``'s records for the underlyings of ``settings`` whose books are ``roots``."""
+    """The records of ``path`` (a DBN file, or several: an OPRA file and the underlying
+    feeds' files of ``databento.underlying_feeds``, merged in ``ts_recv`` order, a tie in
+    the order given) for the underlyings of ``settings`` whose books are ``roots``."""
 
     def __init__(self, path, settings: Settings, roots, *, speed: float | None = None,
                  batch_records: int = 4096):
         if speed is not None and not speed > 0:
             raise ValueError(f"--speed must be > 0, got {speed}")
-        self.file = read_dbn(path)
+        self.files = [read_dbn(p) for p in (path if isinstance(path, (list, tuple))
+                                            else [path])]
+        self.records = (self.files[0].records if len(self.files) == 1 else list(
+            heapq.merge(*(f.records for f in self.files), key=_ts_recv)))
         self.speed = speed
         self.batch_records = int(batch_records)
         self.opra = OpraTicks(settings, roots)
         self.tr = self.opra.tr
         self._stopped = asyncio.Event()
         self.delivered = 0
-        self._identity = (f"databento {getattr(self.file.metadata, 'dataset', '?')} file "
-                          f"{self.file.path.name} sha256 {self.file.sha256[:16]}")
+        self._identity = " + ".join(
+            f"databento {getattr(f.metadata, 'dataset', '?')} file {f.path.name} sha256 "
+            f"{f.sha256[:16]}" for f in self.files)
 
     restorable = False  # a file replay starts from the file alone
 
@@ -60,15 +71,18 @@ class DbnReplaySource(Source):
     def chunks(self) -> Iterator[tuple[list, list]]:
         """(ticks, errors) of each ``batch_records`` records, in file order (the same for
         a replay and for the bridge); the counts logged at the end."""
-        recs = self.file.records
+        recs = self.records
         for start in range(0, len(recs), self.batch_records):
             ticks = self.opra.ticks(recs[start:start + self.batch_records])
-            if start + self.batch_records >= len(recs) and self.file.cut_bytes:
-                self.tr.count_cut(self.file)
+            if start + self.batch_records >= len(recs):
+                for f in self.files:
+                    if f.cut_bytes:
+                        self.tr.count_cut(f)
             yield ticks, self.tr.take_errors()
         # every reason once, with its count and first context (the counts are also the
         # service's rejections by reason)
-        log.info("dbn_replay_done", file=self.file.path.name, records=self.tr.records,
+        log.info("dbn_replay_done", files=[f.path.name for f in self.files],
+                 records=self.tr.records,
                  counts=dict(self.tr.counts), samples=self.tr.samples)
         for kind, text in self.tr.vendor_messages[:20]:
             log.warning(kind, message=text)

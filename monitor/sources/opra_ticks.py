@@ -3,10 +3,12 @@ through :class:`~monitor.sources.databento.DbnTranslator`, and each underlying w
 price in the feed (OPRA has none) given its spot implied from put-call parity
 (:class:`~monitor.sources.parity_spot.ParitySpot`) once per :data:`IMPLIED_EVERY_NS` of
 event time, as underlying ticks whose ``source`` says so (the state's ``spot_source``:
-``implied_parity``)."""
+``implied_parity``); an underlying given a feed of its own (``databento.underlying_feeds``)
+takes its spot from that feed's quotes instead (a future's carried back to the spot)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from monitor.config import Settings
@@ -29,15 +31,25 @@ class OpraTicks:
 
     def __init__(self, settings: Settings, roots: Iterable[str]):
         roots = list(roots)
-        self.tr = DbnTranslator(roots, collect_errors=True)
         p = settings.pricing
         rates = tuple(p.rates.items())
+
+        def rate_at(T: float) -> float:
+            return float(configured_rate(T, p.rate, rates))
+
+        def carry(root: str, T: float) -> float:
+            """exp(-(r - q) T): a future's price back to its underlying's spot."""
+            return math.exp(-(rate_at(T) - settings.underlying(root).div_yield) * T)
+
+        feeds = {s: r for s, r in settings.databento.feed_symbols().items() if r in roots}
+        self.tr = DbnTranslator(roots, collect_errors=True, underlying_feeds=feeds,
+                                carry=carry)
+        # an underlying with a feed of its own takes its spot from it, never from parity
         self.implied = {
-            root: ParitySpot(self.tr, root, rate_at=lambda T, r=p.rate, rs=rates:
-                             float(configured_rate(T, r, rs)),
+            root: ParitySpot(self.tr, root, rate_at=rate_at,
                              div_yield=settings.underlying(root).div_yield,
                              n_pairs=p.parity_pairs, every_ns=IMPLIED_EVERY_NS)
-            for root in roots}
+            for root in roots if root not in feeds.values()}
 
     def ticks(self, records) -> list:
         """The ticks of ``records``, in order (their errors: ``self.tr.take_errors()``)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import socket
 import struct
 import time
@@ -18,10 +19,11 @@ import databento_dbn as dbn
 import pytest
 from structlog.testing import capture_logs
 
-from monitor.config import Settings
+from monitor.config import Settings, UnderlyingFeed
 from monitor.sources.base import SourceUnavailable
 from monitor.sources.databento import DbnTranslator
 from monitor.sources.databento_live import DatabentoLiveSource
+from monitor.wire.schema import OptionQuote, UnderlyingTick
 from tests import dbn_files as W
 
 KEY = "db-TestKey0123456789abcdefXYZ12"
@@ -300,3 +302,68 @@ def test_readiness_names_a_disconnected_feed():
     live, ready, why = mon.health()
     assert (live, ready) == (True, False)
     assert why.startswith("Databento gateway disconnected for ")
+
+
+class DatasetGateway:
+    """One session per connection by the dataset it authenticates for: that dataset's
+    records, then open until the client leaves."""
+
+    def __init__(self, records: dict[str, list]):
+        self.records = records
+        self.subscriptions: dict[str, list[dict]] = {}
+
+    async def handle(self, reader, writer):
+        writer.write(b"lsg_version=0.0.0-standin\n" + f"cram={CRAM}\n".encode())
+        dataset = _fields(await reader.readline())["dataset"]
+        writer.write(b"success=1|session_id=1\n")
+        subs = []
+        while True:
+            line = await reader.readline()
+            if not line or line.startswith(b"start_session"):
+                break
+            subs.append(_fields(line))
+        self.subscriptions[dataset] = subs
+        writer.write(W.metadata(start=TS0, dataset=dataset)
+                     + b"".join(bytes(r) for r in self.records[dataset]))
+        await writer.drain()
+        await reader.read()
+
+
+async def test_an_underlying_feed_is_a_second_session_on_its_own_dataset():
+    """`databento.underlying_feeds`: SPX priced by ESZ6 from GLBX.MDP3, a session of its
+    own subscribed by raw symbol (its definition and its quotes); its quotes become the
+    spot (carried back to it, tests/sources/test_underlying_feed.py) and no spot is implied
+    from the options' parity."""
+    expiry = TS0 + 365 * 86400 * 10**9 // 4
+    gw = DatasetGateway({
+        "OPRA.PILLAR": _sessions()[0][1],
+        "GLBX.MDP3": [W.feed_definition(77, "ESZ6", TS0, dbn.InstrumentClass.FUTURE, expiry),
+                      W.mbp1(77, TS0 + 5, 7650.0, 7650.25)]})
+    server, port = await _serve(gw)
+    settings = _settings(port)
+    settings = settings.model_copy(update={"databento": settings.databento.model_copy(
+        update={"underlying_feeds": {"SPX": UnderlyingFeed(dataset="GLBX.MDP3",
+                                                           symbol="ESZ6")}})})
+    src = DatabentoLiveSource(settings, ["SPX"], key=KEY)
+    assert src.identity().endswith(" + GLBX.MDP3 mbp-1 ESZ6")
+    await src.start()
+    spots, quotes = [], 0
+
+    async def collect():
+        nonlocal quotes
+        async for b in src.batches():
+            spots.extend(t for t in b.ticks if isinstance(t, UnderlyingTick))
+            quotes += sum(isinstance(t, OptionQuote) for t in b.ticks)
+            if spots and quotes >= 2:
+                return
+    await asyncio.wait_for(collect(), 60)
+    assert src.problem() is None  # both sessions connected
+    await src.stop()
+    server.close()
+    assert [(x["schema"], x["stype_in"], x["symbols"]) for x in gw.subscriptions["GLBX.MDP3"]
+            ] == [("definition", "raw_symbol", "ESZ6"), ("mbp-1", "raw_symbol", "ESZ6")]
+    assert [x["stype_in"] for x in gw.subscriptions["OPRA.PILLAR"]] == ["parent"] * 4
+    # one spot, the future's (r 4 %, q 1.3 %: the default configuration), none implied
+    (spot,) = spots
+    assert spot.source == "futures ESZ6 less carry"
+    assert spot.last == pytest.approx(7650.125 * math.exp(-(0.04 - 0.013) * 0.25), rel=1e-9)
