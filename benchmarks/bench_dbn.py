@@ -49,8 +49,8 @@ from monitor.books import build_books  # noqa: E402
 from monitor.config import KafkaTopics, Settings  # noqa: E402
 from monitor.paths import packaged_chain  # noqa: E402
 from monitor.pipeline import Pipeline  # noqa: E402
-from monitor.sources.databento import read_dbn  # noqa: E402
 from monitor.sources.databento_replay import DbnReplaySource  # noqa: E402
+from monitor.sources.dbn_file import read_dbn  # noqa: E402
 from tests import dbn_files as W  # noqa: E402
 from tests.broker import create_topics, start_broker  # noqa: E402
 
@@ -73,7 +73,7 @@ def replay(path: Path, settings: Settings, books) -> tuple[float, int]:
     for ticks, _ in src.chunks():
         pipe.apply(ticks)
         applied += len(ticks)
-    return len(src.records) / (time.perf_counter() - t), applied
+    return src.n_records / (time.perf_counter() - t), applied
 
 
 def translate_only(path: Path, settings: Settings, roots) -> float:
@@ -82,7 +82,7 @@ def translate_only(path: Path, settings: Settings, roots) -> float:
     src = DbnReplaySource(path, settings, list(roots))
     for _ in src.chunks():
         pass
-    return len(src.records) / (time.perf_counter() - t)
+    return src.n_records / (time.perf_counter() - t)
 
 
 def apply_only(chunks: list, n_records: int, books) -> float:
@@ -146,7 +146,7 @@ def main() -> int:
                                         dead_letter=f"{p}.dlq")
     chains = [packaged_chain()]
     roots = list(build_books(settings, chains))
-    n_records = len(read_dbn(path).records)
+    n_records = len(read_dbn(path))
     broker = start_broker()
     try:
         asyncio.run(create_topics(broker.bootstrap, [settings.kafka.topics.ticks], 3))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.config import Settings
+from monitor.wire.columns import objects
 
 __all__ = ["Sent", "produce", "bridge_dbn", "bridge_live"]
 
@@ -57,6 +58,7 @@ async def produce(kafka: str, encoding: str, settings: Settings,
     try:
         async for ticks, errors in _pairs(batches):
             out.not_sent.update(reason for reason, _ in errors)
+            ticks = objects(ticks)  # (the wire's encoders take tick objects)
             if not ticks:
                 continue
             await producer.send_ticks(ticks, batch_size=batch)

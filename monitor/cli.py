@@ -238,7 +238,8 @@ def snapshot(
     from monitor.config import load_settings
     from monitor.render.snapshot import render_snapshot
     from monitor.snapshot import build_snapshot
-    from monitor.sources.databento import chain_at_end, is_dbn
+    from monitor.sources.databento import chain_at_end
+    from monitor.sources.dbn_file import is_dbn
     _note_cold_cache()
     try:
         settings = load_settings(config)

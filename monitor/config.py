@@ -226,6 +226,14 @@ class DatabentoSettings(Section):
         default_factory=dict, description="underlying -> its own quotes from another "
         "dataset; an underlying without one gets its spot implied from put-call parity")
 
+    @model_validator(mode="after")
+    def _feeds_elsewhere(self) -> "DatabentoSettings":
+        for root, f in self.underlying_feeds.items():
+            if f.dataset == self.dataset:
+                raise ValueError(f"databento.underlying_feeds.{root}: dataset {f.dataset} is "
+                                 "the options' own; an underlying feed is another dataset's")
+        return self
+
     def feed_symbols(self) -> dict[str, str]:
         """Raw symbol -> underlying, of every configured underlying feed."""
         return {f.symbol: root.upper() for root, f in self.underlying_feeds.items()}

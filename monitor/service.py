@@ -73,9 +73,9 @@ from monitor.sinks.metrics import Metrics, MetricsSink
 from monitor.sinks.redis_sink import RedisSink
 from monitor.sinks.stream import StreamHub, StreamSink, wall_pages
 from monitor.sources.base import Source, SourceUnavailable
-from monitor.sources.databento import is_dbn
 from monitor.sources.databento_live import DatabentoLiveSource
 from monitor.sources.databento_replay import DbnReplaySource
+from monitor.sources.dbn_file import is_dbn
 from monitor.sources.kafka import KafkaSource
 from monitor.sources.memory import MemorySource
 from monitor.sources.recording import (

@@ -32,13 +32,8 @@ How the vendor fills its records, and what is made of them:
   (:class:`OpenInterest`), the repeats counted as ``open_interest_repeat`` (a different
   quantity the same day: ``open_interest_conflict``, the first kept). Other statistics are
   ``other_statistic``.
-* an **underlying feed** (``underlying_feeds``: a raw symbol of another dataset -> the
-  underlying it prices): the definition of that symbol (a ``STOCK``, e.g. ``SPY`` in an
-  equity dataset, or a ``FUTURE``, e.g. ``ESZ6`` in ``GLBX.MDP3``) maps its id; its top of
-  book (``mbp-1``, ``bbo-1s``, ``cmbp-1``) -> :class:`UnderlyingTick` whose ``source``
-  names it, its ``last`` the midpoint. A stock's quote is the spot; a future's is carried back to the spot over its
-  time to expiration, ``S = F exp(-(r - q) T)`` (``carry``: the configured rate and
-  dividend yield). Its trades are ``feed_trade`` (the spot is the quote's midpoint).
+* an underlying's own feed (another dataset's records: an equity's, a future's) is read by
+  :mod:`monitor.sources.underlying_feed`, counted under these reasons (``feed_*``).
 * ``error`` / ``system`` / ``symbol_mapping`` records: counted (``vendor_error``,
   ``vendor_system``, ``symbol_mapping``) and kept in :attr:`DbnTranslator.vendor_messages`
   for the adapter's log lines; heartbeats are counted only.
@@ -49,13 +44,10 @@ order within a file, where ``ts_event`` may be undefined). Prices are fixed-poin
 
 from __future__ import annotations
 
-import hashlib
-import io
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 import databento_dbn as dbn
@@ -68,10 +60,26 @@ from monitor.chain.occ import (
     settlement_ns,
     underlying_of_root,
 )
-from monitor.core.book import NS_PER_YEAR
-from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick
+from monitor.sources.dbn_columns import (
+    BAD_QUOTE,
+    CMBP_1,
+    COUNTED,
+    NO_QUOTE,
+    OTHER_UNDERLYING,
+    QUOTE_DTYPE,
+    QUOTE_RTYPES,
+    RECORD_SIZE,
+    STOP_DUE,
+    TCBBO,
+    UNKNOWN,
+    QuoteSlots,
+)
+from monitor.sources.dbn_file import DbnFile, read_dbn
+from monitor.wire.columns import TickColumns, objects
+from monitor.wire.schema import OpenInterest, OptionTrade
 
-__all__ = ["REASONS", "DbnTranslator", "read_dbn", "chain_at_end", "DbnFile", "is_dbn"]
+__all__ = ["REASONS", "DbnTranslator", "chain_at_end", "iter_ticks", "quote_runs", "as_quotes",
+           "px"]
 
 NY = ZoneInfo("America/New_York")
 PRICE_SCALE = float(dbn.FIXED_PRICE_SCALE)
@@ -110,12 +118,9 @@ REASONS: dict[str, str] = {
 }
 
 
-def _px(raw: int) -> float:
+def px(raw: int) -> float:
+    """A fixed-point price (1e-9) as a float, NaN for the vendor's undefined price."""
     return float("nan") if raw == UNDEF_PRICE else raw / PRICE_SCALE
-
-
-def _no_carry_given(root: str, years: float) -> float:
-    raise ValueError(f"a futures feed for {root} needs its carry (the translator's carry=)")
 
 
 def _ny_date(ts_ns: int) -> str:
@@ -132,47 +137,24 @@ class Instrument:
     strike: float
 
 
-@dataclass(frozen=True)
-class FeedInstrument:
-    """An underlying's own instrument in another dataset: ``expiry_ns`` a future's
-    expiration (its quotes carried back to the spot), None for a stock."""
-
-    root: str
-    symbol: str
-    expiry_ns: int | None
-
-    @property
-    def source(self) -> str:
-        """What the state's ``spot_source`` says of its spots."""
-        if self.expiry_ns is None:
-            return f"equity {self.symbol}"
-        return f"futures {self.symbol} less carry"
-
-
 class DbnTranslator:
     """Records -> ticks, with the instrument map and the counts (:data:`REASONS`).
 
     ``underlyings``: the underlyings asked for (``None``: all); a definition of another is
-    ``other_underlying`` and so are its later records. ``underlying_feeds``: raw symbol ->
-    the underlying its quotes price (a stock, or a future carried back with
-    ``carry(root, years)``, the factor ``exp(-(r - q) T)``)."""
+    ``other_underlying`` and so are its later records. The consolidated quote records
+    (``cmbp-1``, ``tcbbo``, ``cbbo``) take the one rule of
+    :mod:`monitor.sources.dbn_columns`, a run at a time (:meth:`quote_run`) or one record
+    (:meth:`translate`)."""
 
     def __init__(self, underlyings: Iterable[str] | None = None, *,
-                 collect_errors: bool = False,
-                 underlying_feeds: dict[str, str] | None = None,
-                 carry: Callable[[str, float], float] | None = None):
+                 collect_errors: bool = False):
         self.wanted = None if underlyings is None else {u.upper() for u in underlyings}
-        self.feeds = {s.strip(): r.upper() for s, r in (underlying_feeds or {}).items()}
-        if self.feeds and carry is None:
-            carry = _no_carry_given
-        self.carry = carry
-        self.feed_instruments: dict[int, FeedInstrument] = {}
         #: with ``collect_errors``, ``(reason, context)`` of every record counted, until
         #: :meth:`take_errors` (a source's batch errors)
         self._errors: list[tuple[str, str]] | None = [] if collect_errors else None
         self.instruments: dict[int, Instrument] = {}
-        #: changes whenever the instrument map does (a reader keeps what it derives from the
-        #: map until then: monitor.sources.parity_spot)
+        #: changes whenever the instrument map (or the set of ignored ids) does (a reader
+        #: keeps what it derives from the map until then: monitor.sources.parity_spot)
         self.map_version = 0
         self.ignored: set[int] = set()  # ids of other underlyings' contracts
         self.counts: Counter = Counter()
@@ -181,10 +163,11 @@ class DbnTranslator:
         self.records = 0
         self.last_ts_recv = 0
         self._oi: dict[tuple[int, str], int] = {}
-        self.quotes: dict[int, tuple[int, float, float]] = {}  # last quote per id
+        self.quotes = QuoteSlots()  # the quote in force per id: .get(iid) -> (ts, bid, ask)
         self.open_interest: dict[int, int] = {}  # latest OI per id
 
-    def _count(self, reason: str, context: str) -> None:
+    def count(self, reason: str, context: str) -> None:
+        """One record that gave no tick, under ``reason`` (:data:`REASONS`)."""
         self.counts[reason] += 1
         self.samples.setdefault(reason, context)
         if self._errors is not None:
@@ -194,14 +177,16 @@ class DbnTranslator:
         out, self._errors = self._errors or [], ([] if self._errors is not None else None)
         return out
 
-    def count_cut(self, f: "DbnFile") -> None:
+    def count_cut(self, name: str, cut_bytes: int) -> None:
         """A file cut inside a record: the bytes left over, counted once."""
-        self._count("cut_record", f"{f.path.name}: {f.cut_bytes} bytes after the last "
-                                  f"whole record")
+        self.count("cut_record", f"{name}: {cut_bytes} bytes after the last whole record")
 
     # -- records ---------------------------------------------------------------------------
     def translate(self, rec) -> list:
         """The ticks one record means (often none)."""
+        if int(rec.rtype) in QUOTE_RTYPES:
+            _, cols, _ = self.quote_run(as_quotes([rec]), 0, None)
+            return [] if cols is None else objects([cols])
         self.records += 1
         ts = getattr(rec, "ts_recv", UNDEF_TS)
         if ts != UNDEF_TS:
@@ -210,175 +195,153 @@ class DbnTranslator:
             self._definition(rec)
             return []
         if isinstance(rec, (dbn.ErrorMsg, dbn.SystemMsg, dbn.SymbolMappingMsg)):
-            self._vendor(rec)
+            self.vendor(rec)
             return []
-        feed = self.feed_instruments.get(rec.instrument_id)
-        if feed is not None:
-            return self._feed(rec, feed, ts)
         ins = self._instrument(rec)
         if ins is None:
             return []
-        if isinstance(rec, (dbn.CBBOMsg, dbn.CMBP1Msg)):
-            # tcbbo records decode as CMBP1Msg with rtype TCBBO; a cmbp-1 trade is action T
-            # (the one-second records' price and size are the last trade, not a new one)
-            if rec.rtype == dbn.RType.TCBBO or (isinstance(rec, dbn.CMBP1Msg)
-                                                and rec.action == dbn.Action.TRADE):
-                return self._quote(rec, ins, ts) + self._trade(rec, ins, ts)
-            return self._quote(rec, ins, ts)
         if isinstance(rec, dbn.MBP1Msg):
             if rec.action == dbn.Action.TRADE:
                 return self._trade(rec, ins, ts)
-            self._count("venue_quote", f"{ins.symbol} publisher {rec.publisher_id}")
+            self.count("venue_quote", f"{ins.symbol} publisher {rec.publisher_id}")
             return []
         if isinstance(rec, dbn.TradeMsg):
             return self._trade(rec, ins, ts)
         if isinstance(rec, dbn.StatMsg):
             return self._statistic(rec, ins)
-        self._count("other_record", f"{type(rec).__name__} for {ins.symbol}")
+        self.count("other_record", f"{type(rec).__name__} for {ins.symbol}")
         return []
 
     def translate_all(self, records: Iterable) -> list:
+        """The ticks of ``records`` (the vendor's objects), in order; each run of
+        consolidated quote records in one :meth:`quote_run`."""
         out: list = []
-        for rec in records:
-            out += self.translate(rec)
+        for is_quotes, run in quote_runs(records):
+            if is_quotes:
+                _, cols, _ = self.quote_run(as_quotes(run), 0, None)
+                if cols is not None:
+                    out += objects([cols])
+            else:
+                out += self.translate(run[0])
         return out
+
+    def quote_run(self, rec: np.ndarray, start: int, due_at: np.ndarray | None
+                  ) -> tuple[int, TickColumns | None, str | None]:
+        """The consolidated quote records ``rec[start:]`` (a :data:`QUOTE_DTYPE` array)
+        through the rule of :func:`~monitor.sources.dbn_columns.quote_run`, until their end
+        or, after a record that gave a row, its underlying's implied spot due
+        (``due_at[quotes.und_index[underlying]]`` <= its ``ts_recv``; None: never).
+        Returns ``(next record, the rows as columns or None, the underlying whose spot is
+        due after the last row, or None)``."""
+        q = self.quotes
+        if q.lookup_key != self.map_version:
+            q.lookup(self.map_version, self.instruments, self.ignored)
+        if due_at is None:
+            due_at = np.full(max(len(q.und_index), 1), np.iinfo(np.int64).max)
+        (nxt, why, kind, ts, slot, x0, x1, x2, x3, counted, reason,
+         last) = q.run(rec, start, due_at)
+        self.records += nxt - start
+        self.last_ts_recv = max(self.last_ts_recv, last)
+        for k, code in zip(counted.tolist(), reason.tolist()):
+            self.count(COUNTED[code], self._context(rec[k], code))
+        due = q.und_names[int(q.und[slot[-1]])] if why == STOP_DUE else None
+        if not len(kind):
+            return nxt, None, due
+        return nxt, TickColumns(kind, ts, q.sym[slot], x0, x1, x2, x3), due
+
+    def _context(self, r, code: int) -> str:
+        """What a counted quote record is, as :meth:`count` keeps it."""
+        iid, ts = int(r["instrument_id"]), int(r["ts_recv"])
+        if code == UNKNOWN:
+            name = "CMBP1Msg" if int(r["rtype"]) in (CMBP_1, TCBBO) else "CBBOMsg"
+            return f"{name} for instrument id {iid} at ts_recv {ts}"
+        if code == OTHER_UNDERLYING:
+            return f"instrument id {iid}"
+        symbol = self.instruments[iid].symbol
+        if code == NO_QUOTE:
+            return f"{symbol} at ts_recv {ts}"
+        if code == BAD_QUOTE:
+            return f"{symbol} bid {px(int(r['bid_px_00']))} ask {px(int(r['ask_px_00']))}"
+        return f"{symbol} trade {px(int(r['price']))} x {int(r['size'])}"
 
     def _instrument(self, rec) -> Instrument | None:
         iid = rec.instrument_id
         ins = self.instruments.get(iid)
         if ins is None:
             if iid in self.ignored:
-                self._count("other_underlying", f"instrument id {iid}")
+                self.count("other_underlying", f"instrument id {iid}")
             else:
-                self._count("unknown_instrument",
-                            f"{type(rec).__name__} for instrument id {iid} at ts_recv "
-                            f"{getattr(rec, 'ts_recv', '?')}")
+                self.count("unknown_instrument",
+                           f"{type(rec).__name__} for instrument id {iid} at ts_recv "
+                           f"{getattr(rec, 'ts_recv', '?')}")
         return ins
 
     def _definition(self, rec) -> None:
         iid = rec.instrument_id
         action = rec.security_update_action
         if action == dbn.SecurityUpdateAction.DELETE:
-            self.feed_instruments.pop(iid, None)
             if self.instruments.pop(iid, None) is not None:
-                self.map_version += 1
-                self._count("delisted", f"{rec.raw_symbol.strip()} (id {iid})")
+                self.count("delisted", f"{rec.raw_symbol.strip()} (id {iid})")
             self.ignored.discard(iid)
+            self.map_version += 1
             return
         if rec.instrument_class not in (dbn.InstrumentClass.CALL, dbn.InstrumentClass.PUT):
-            if rec.raw_symbol.strip() in self.feeds:
-                self._feed_definition(rec)
-            else:
-                self._count("not_an_option", f"{rec.raw_symbol!r}: {rec.instrument_class}")
+            self.count("not_an_option", f"{rec.raw_symbol!r}: {rec.instrument_class}")
             return
         try:
             occ = parse_occ(rec.raw_symbol)
         except ValueError as err:
-            self._count("bad_symbol", str(err))
+            self.count("bad_symbol", str(err))
             return
         und = underlying_of_root(occ.root)
         if self.wanted is not None and und not in self.wanted:
-            self.ignored.add(iid)
-            if self.instruments.pop(iid, None) is not None:
+            if iid not in self.ignored or iid in self.instruments:
+                self.ignored.add(iid)
+                self.instruments.pop(iid, None)
                 self.map_version += 1
             return
-        strike = _px(rec.strike_price)
+        if iid in self.ignored:  # (an id re-defined as a wanted contract)
+            self.ignored.discard(iid)
+            self.map_version += 1
+        strike = px(rec.strike_price)
         exp = rec.expiration
         exp_date = (None if exp == UNDEF_TS
                     else datetime.fromtimestamp(exp // 1_000_000_000, timezone.utc).date())
         if ((rec.instrument_class == dbn.InstrumentClass.CALL) != occ.is_call
                 or (strike == strike and abs(strike - occ.strike) > 1e-6)
                 or (exp_date is not None and exp_date != occ.expiry)):
-            self._count("definition_mismatch",
-                        f"{rec.raw_symbol.strip()}: class {rec.instrument_class}, strike "
-                        f"{strike}, expiration {exp_date}")
+            self.count("definition_mismatch",
+                       f"{rec.raw_symbol.strip()}: class {rec.instrument_class}, strike "
+                       f"{strike}, expiration {exp_date}")
         symbol = rec.raw_symbol.replace(" ", "")
         old = self.instruments.get(iid)
         if old is not None and old.symbol != symbol:
-            self._count("definition_update", f"id {iid}: {old.symbol} -> {symbol}")
-            self.quotes.pop(iid, None)
+            self.count("definition_update", f"id {iid}: {old.symbol} -> {symbol}")
+            self.quotes.forget(iid)
             self.open_interest.pop(iid, None)
         new = Instrument(symbol, occ.root, und, occ.expiry, occ.is_call, occ.strike)
         if new != old:
             self.instruments[iid] = new
+            self.quotes.assign(iid, symbol, und)
             self.map_version += 1
 
-    def _feed_definition(self, rec) -> None:
-        symbol = rec.raw_symbol.strip()
-        cls, exp = rec.instrument_class, rec.expiration
-        if cls == dbn.InstrumentClass.STOCK:
-            expiry = None
-        elif cls == dbn.InstrumentClass.FUTURE and exp != UNDEF_TS:
-            expiry = int(exp)
-        else:
-            self._count("feed_unusable", f"{symbol}: class {cls}, expiration "
-                                         f"{'undefined' if exp == UNDEF_TS else exp}")
-            self.feed_instruments.pop(rec.instrument_id, None)
-            return
-        self.feed_instruments[rec.instrument_id] = FeedInstrument(self.feeds[symbol], symbol,
-                                                                  expiry)
-
-    def _feed(self, rec, feed: FeedInstrument, ts: int) -> list:
-        """An underlying feed's record: its top of book as the underlying's spot."""
-        if isinstance(rec, (dbn.TradeMsg,)) or (
-                isinstance(rec, (dbn.MBP1Msg, dbn.CMBP1Msg)) and rec.action == dbn.Action.TRADE):
-            self._count("feed_trade", f"{feed.symbol} at ts_recv {ts}")
-            return []
-        if not isinstance(rec, (dbn.MBP1Msg, dbn.BBOMsg, dbn.CBBOMsg, dbn.CMBP1Msg)):
-            self._count("other_record", f"{type(rec).__name__} for {feed.symbol}")
-            return []
-        level = rec.levels[0]
-        bid, ask = _px(level.bid_px), _px(level.ask_px)
-        if bid != bid or ask != ask:
-            self._count("no_quote", f"{feed.symbol} at ts_recv {ts}")
-            return []
-        if bid < 0 or ask < 0:
-            self._count("bad_price", f"{feed.symbol} bid {bid} ask {ask}")
-            return []
-        if self.quotes.get(rec.instrument_id, (0, None, None))[1:] == (bid, ask):
-            return []  # the quote in force already
-        self.quotes[rec.instrument_id] = (ts, bid, ask)
-        if feed.expiry_ns is not None:
-            years = (feed.expiry_ns - ts) / NS_PER_YEAR
-            if years <= 0.0:
-                self._count("feed_expired", f"{feed.symbol} at ts_recv {ts}")
-                return []
-            f = self.carry(feed.root, years)
-            bid, ask = bid * f, ask * f
-        mid = 0.5 * (bid + ask)  # (the tick's last: the spot the pipeline takes)
-        return [UnderlyingTick(ts, feed.root, bid, ask, mid, feed.source)]
-
-    def _quote(self, rec, ins: Instrument, ts: int) -> list:
-        level = rec.levels[0]
-        bid, ask = _px(level.bid_px), _px(level.ask_px)
-        if bid != bid or ask != ask:
-            self._count("no_quote", f"{ins.symbol} at ts_recv {ts}")
-            return []
-        if bid < 0 or ask < 0:  # (fixed-point prices: finite unless the sentinel)
-            self._count("bad_price", f"{ins.symbol} bid {bid} ask {ask}")
-            return []
-        if self.quotes.get(rec.instrument_id, (0, None, None))[1:] == (bid, ask):
-            return []  # the quote in force already (a trade's, or a repeated second)
-        self.quotes[rec.instrument_id] = (ts, bid, ask)
-        return [OptionQuote(ts, ins.symbol, bid, ask, float(level.bid_sz), float(level.ask_sz))]
-
     def _trade(self, rec, ins: Instrument, ts: int) -> list:
-        price = _px(rec.price)
+        price = px(rec.price)
         if not price >= 0 or rec.size <= 0:
-            self._count("bad_price", f"{ins.symbol} trade {price} x {rec.size}")
+            self.count("bad_price", f"{ins.symbol} trade {price} x {rec.size}")
             return []
         return [OptionTrade(ts, ins.symbol, price, float(rec.size))]
 
     def _statistic(self, rec, ins: Instrument) -> list:
         if rec.stat_type != dbn.StatType.OPEN_INTEREST:
-            self._count("other_statistic", f"{ins.symbol}: {rec.stat_type}")
+            self.count("other_statistic", f"{ins.symbol}: {rec.stat_type}")
             return []
         ts = rec.ts_ref if rec.ts_ref != UNDEF_TS else rec.ts_recv
         day = _ny_date(ts)
         key = (rec.instrument_id, day)
         seen = self._oi.get(key)
         if seen is not None:
-            self._count("open_interest_repeat" if seen == rec.quantity
+            self.count("open_interest_repeat" if seen == rec.quantity
                         else "open_interest_conflict",
                         f"{ins.symbol} {day}: {rec.quantity} (taken: {seen}, publisher "
                         f"{rec.publisher_id})")
@@ -387,95 +350,55 @@ class DbnTranslator:
         self.open_interest[rec.instrument_id] = rec.quantity
         return [OpenInterest(day, ins.symbol, float(rec.quantity))]
 
-    def _vendor(self, rec) -> None:
+    def vendor(self, rec) -> None:
+        """An error, system or symbol-mapping record: counted, kept for the log."""
         if isinstance(rec, dbn.ErrorMsg):
-            self._count("vendor_error", rec.err)
+            self.count("vendor_error", rec.err)
             self.vendor_messages.append(("vendor_error", f"{rec.err} (code {rec.code})"))
         elif isinstance(rec, dbn.SystemMsg):
-            self._count("vendor_system", rec.msg)
+            self.count("vendor_system", rec.msg)
             if rec.msg != "Heartbeat" and rec.code != dbn.SystemCode.HEARTBEAT:
                 self.vendor_messages.append(("vendor_system", f"{rec.msg} (code {rec.code})"))
         else:
-            self._count("symbol_mapping", f"{rec.stype_in_symbol} -> {rec.stype_out_symbol}")
+            self.count("symbol_mapping", f"{rec.stype_in_symbol} -> {rec.stype_out_symbol}")
 
 
-# -- files -------------------------------------------------------------------------------------
-@dataclass
-class DbnFile:
-    """A decoded DBN file: its metadata, its records, the bytes a cut record left, and the
-    sha256 of the file as stored (compressed or not)."""
-
-    path: Path
-    metadata: object
-    records: list
-    cut_bytes: int
-    sha256: str
-
-
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-def is_dbn(path) -> bool:
-    """Whether ``path`` is a DBN file by its name (``.dbn``, ``.dbn.zst``) or, for another
-    name, by its first bytes (DBN, or a zstd frame beginning with DBN)."""
-    p = Path(path)
-    if p.name.endswith((".dbn", ".dbn.zst")):
-        return True
-    try:
-        with p.open("rb") as fh:
-            head = fh.read(4)
-            if head == ZSTD_MAGIC:
-                import zstandard
-
-                fh.seek(0)
-                head = zstandard.ZstdDecompressor().stream_reader(fh).read(3)
-    except (OSError, ValueError):  # (zstandard's errors are ValueErrors)
-        return False
-    return head[:3] == b"DBN"
+def quote_runs(records) -> Iterator[tuple[bool, list]]:
+    """``records`` (the vendor's objects) in order as ``(True, a run of consecutive
+    consolidated quote records)`` and ``(False, [one other record])``."""
+    run: list = []
+    for rec in records:
+        if int(rec.rtype) in QUOTE_RTYPES:
+            run.append(rec)
+            continue
+        if run:
+            yield True, run
+            run = []
+        yield False, [rec]
+    if run:
+        yield True, run
 
 
-def _decompressed(data: bytes, path: Path) -> bytes:
-    if data[:4] == ZSTD_MAGIC:
-        import zstandard
-
-        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as r:
-            try:
-                return r.read()
-            except zstandard.ZstdError as err:
-                raise ChainError(f"{path}: the zstd stream is damaged ({err})") from None
-    return data
-
-
-def read_dbn(path) -> DbnFile:
-    """Decode a whole DBN file (``.dbn`` or zstd-compressed). A file that is not DBN is a
-    :class:`ChainError`; a file cut inside a record keeps every whole record before it and
-    says how many bytes were left (``cut_bytes``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ChainError(f"{p}: no such file")
-    data = p.read_bytes()
-    raw = _decompressed(data, p)
-    if raw[:3] != b"DBN":
-        raise ChainError(f"{p}: not a DBN file (it does not begin with 'DBN')")
-    dec = dbn.DBNDecoder()
-    dec.write(raw)
-    try:
-        out = dec.decode()
-    except ValueError as err:
-        raise ChainError(f"{p}: not readable as DBN ({err})") from None
-    if not out or not isinstance(out[0], dbn.Metadata):
-        raise ChainError(f"{p}: a DBN file without its metadata")
-    return DbnFile(p, out[0], out[1:], len(dec.buffer()), hashlib.sha256(data).hexdigest())
+def as_quotes(records: list) -> np.ndarray:
+    """Consolidated quote record objects as a :data:`QUOTE_DTYPE` array (their bytes)."""
+    return np.frombuffer(b"".join(bytes(r)[:RECORD_SIZE] for r in records), dtype=QUOTE_DTYPE)
 
 
 def iter_ticks(f: DbnFile, translator: DbnTranslator) -> Iterator[list]:
-    """The ticks of each record of ``f``, in file order (a cut record counted at the end)."""
-    for rec in f.records:
-        ticks = translator.translate(rec)
-        if ticks:
-            yield ticks
+    """The ticks of ``f``'s records, in file order, a run at a time (a cut record counted
+    at the end)."""
+    for is_quotes, a, b in f.runs(0, len(f)):
+        if is_quotes:
+            _, cols, _ = translator.quote_run(f.quotes(a, b), 0, None)
+            if cols is not None:
+                yield objects([cols])
+        else:
+            for rec in f.decode(a, b):
+                ticks = translator.translate(rec)
+                if ticks:
+                    yield ticks
     if f.cut_bytes:
-        translator.count_cut(f)
+        translator.count_cut(f.path.name, f.cut_bytes)
 
 
 def chain_at_end(path, *, underlying: str | None = None, spot: float | None = None

@@ -18,6 +18,7 @@ replay.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import threading
 import time
@@ -85,9 +86,10 @@ class DatabentoLiveSource(Source):
         return f"Databento gateway disconnected{which} for {now - self.down_since:.0f} s"
 
     # -- the vendor client's thread -------------------------------------------------------
-    def _on_record(self, rec) -> None:
+    def _on_record(self, rec, feed: bool = False) -> None:
+        """A record from a client's thread (``feed``: from an underlying feed's session)."""
         with self._lock:
-            self._records.append(rec)
+            self._records.append((feed, rec))
             first = len(self._records) == 1
         if first and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
@@ -128,7 +130,9 @@ class DatabentoLiveSource(Source):
         for dataset, subs in plans:
             client = factory(key=self._key, gateway=self.cfg.gateway, port=self.cfg.port,
                              reconnect_policy="reconnect")
-            client.add_callback(self._on_record, self._on_client_error)
+            feed = dataset != self.cfg.dataset
+            client.add_callback(lambda rec, feed=feed: self._on_record(rec, feed),
+                                self._on_client_error)
             client.add_reconnect_callback(self._on_gap, self._on_client_error)
             for schema, stype_in, symbols in subs:
                 client.subscribe(dataset=dataset, schema=schema, stype_in=stype_in,
@@ -170,7 +174,10 @@ class DatabentoLiveSource(Source):
             recs = self._take()
             if not recs:
                 continue
-            ticks = self.opra.ticks(recs)
+            ticks = []
+            for feed, run in itertools.groupby(recs, key=lambda x: x[0]):
+                run = [r for _, r in run]
+                ticks += self.opra.feed_ticks(run) if feed else self.opra.ticks(run)
             for kind, text in self.opra.tr.vendor_messages:
                 log.warning(f"databento_{kind}", message=text)
             self.opra.tr.vendor_messages.clear()

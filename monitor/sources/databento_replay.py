@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import time
 from typing import AsyncIterator, Iterator
 
@@ -22,8 +23,9 @@ import structlog
 
 from monitor.config import Settings
 from monitor.sources.base import Batch, Source
-from monitor.sources.databento import read_dbn
+from monitor.sources.dbn_file import read_dbn
 from monitor.sources.opra_ticks import IMPLIED_EVERY_NS, IMPLIED_SOURCE, OpraTicks
+from monitor.wire.columns import first_ts
 
 __all__ = ["DbnReplaySource", "IMPLIED_EVERY_NS", "IMPLIED_SOURCE"]
 
@@ -45,8 +47,7 @@ class DbnReplaySource(Source):
             raise ValueError(f"--speed must be > 0, got {speed}")
         self.files = [read_dbn(p) for p in (path if isinstance(path, (list, tuple))
                                             else [path])]
-        self.records = (self.files[0].records if len(self.files) == 1 else list(
-            heapq.merge(*(f.records for f in self.files), key=_ts_recv)))
+        self.n_records = sum(len(f) for f in self.files)
         self.speed = speed
         self.batch_records = int(batch_records)
         self.opra = OpraTicks(settings, roots)
@@ -68,16 +69,32 @@ class DbnReplaySource(Source):
     async def commit(self, token) -> None:
         pass
 
+    def _is_feed(self, f) -> bool:
+        return getattr(f.metadata, "dataset", None) in self.opra.feed_datasets
+
     def chunks(self) -> Iterator[tuple[list, list]]:
         """(ticks, errors) of each ``batch_records`` records, in file order (the same for
-        a replay and for the bridge); the counts logged at the end."""
-        recs = self.records
-        for start in range(0, len(recs), self.batch_records):
-            ticks = self.opra.ticks(recs[start:start + self.batch_records])
-            if start + self.batch_records >= len(recs):
+        a replay and for the bridge); the counts logged at the end. One OPRA file is read
+        over its bytes (:meth:`OpraTicks.file_ticks`); several files are decoded and
+        merged by ``ts_recv``, each record through its dataset's rule."""
+        step = self.batch_records
+        if len(self.files) == 1 and not self._is_feed(self.files[0]):
+            f = self.files[0]
+            parts = ((a, min(a + step, len(f))) for a in range(0, len(f), step))
+            chunks = (self.opra.file_ticks(f, a, b) for a, b in parts)
+        else:
+            tagged = [[(_ts_recv(r), self._is_feed(f), r) for r in f.records]
+                      for f in self.files]
+            merged = list(heapq.merge(*tagged, key=lambda x: x[0]))
+            chunks = (self._merged_ticks(merged[a:a + step])
+                      for a in range(0, len(merged), step))
+        done = 0
+        for ticks in chunks:
+            done += 1
+            if done * step >= self.n_records:
                 for f in self.files:
                     if f.cut_bytes:
-                        self.tr.count_cut(f)
+                        self.tr.count_cut(f.path.name, f.cut_bytes)
             yield ticks, self.tr.take_errors()
         # every reason once, with its count and first context (the counts are also the
         # service's rejections by reason)
@@ -87,13 +104,20 @@ class DbnReplaySource(Source):
         for kind, text in self.tr.vendor_messages[:20]:
             log.warning(kind, message=text)
 
+    def _merged_ticks(self, part: list) -> list:
+        out: list = []
+        for is_feed, run in itertools.groupby(part, key=lambda x: x[1]):
+            recs = [r for _, _, r in run]
+            out += self.opra.feed_ticks(recs) if is_feed else self.opra.ticks(recs)
+        return out
+
     async def batches(self) -> AsyncIterator[Batch]:
         t0_wall = t0_rec = None
         for ticks, errors in self.chunks():
             if self._stopped.is_set():
                 return
             if self.speed is not None and ticks:
-                ts = ticks[0].ts_ns if hasattr(ticks[0], "ts_ns") else None
+                ts = first_ts(ticks)
                 if ts is not None:
                     if t0_wall is None:
                         t0_wall, t0_rec = time.monotonic(), ts

@@ -164,6 +164,14 @@ def concat(parts: list[TickColumns]) -> TickColumns:
                        np.concatenate([p.x3 for p in parts]), objs, others)
 
 
+def first_ts(ticks) -> int | None:
+    """The ``ts_ns`` of a batch list's first tick (None: it has none, open interest)."""
+    t = ticks[0]
+    if type(t) is TickColumns:
+        return int(t.ts_ns[0]) if len(t) and t.kind[0] != OTHER else None
+    return getattr(t, "ts_ns", None)
+
+
 def count(ticks) -> int:
     """Ticks in a batch's list (a columns batch counts its rows)."""
     return sum(len(t) if type(t) is TickColumns else 1 for t in ticks)

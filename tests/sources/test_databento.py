@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from monitor.chain import load_chain
-from monitor.sources.databento import DbnTranslator, chain_at_end, iter_ticks, read_dbn
+from monitor.sources.databento import DbnTranslator, chain_at_end, iter_ticks
+from monitor.sources.dbn_file import read_dbn
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade
 from tests import dbn_files as W
 
@@ -236,7 +237,7 @@ def test_an_expiration_unset_or_a_day_early_and_a_quote_repeated():
 def test_a_dbn_file_is_known_by_its_bytes_under_any_name(tmp_path):
     import zstandard
 
-    from monitor.sources.databento import is_dbn
+    from monitor.sources.dbn_file import is_dbn
     raw = W.metadata() + bytes(W.definition(1, "SPXW260821C07600000", 1))
     (tmp_path / "plain.bin").write_bytes(raw)
     (tmp_path / "packed.bin").write_bytes(zstandard.ZstdCompressor().compress(raw))
@@ -345,6 +346,6 @@ def test_a_cmbp1_trade_a_bad_symbol_a_negative_ask_and_a_smaller_repeat_of_oi():
 
 
 def test_a_folder_or_a_missing_file_is_no_dbn_file(tmp_path):
-    from monitor.sources.databento import is_dbn
+    from monitor.sources.dbn_file import is_dbn
     # judged by name first; a name that does not say is read, and unreadable is no
     assert is_dbn(tmp_path) is False and is_dbn(tmp_path / "missing.bin") is False

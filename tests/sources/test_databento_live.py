@@ -23,6 +23,7 @@ from monitor.config import Settings, UnderlyingFeed
 from monitor.sources.base import SourceUnavailable
 from monitor.sources.databento import DbnTranslator
 from monitor.sources.databento_live import DatabentoLiveSource
+from monitor.wire.columns import objects
 from monitor.wire.schema import OptionQuote, UnderlyingTick
 from tests import dbn_files as W
 
@@ -124,7 +125,7 @@ async def test_live_records_across_a_dropped_connection_with_the_key_never_logge
 
         async def collect():
             async for b in src.batches():
-                got.extend(t for t in b.ticks if type(t).__name__ != "UnderlyingTick")
+                got.extend(t for t in objects(b.ticks) if type(t).__name__ != "UnderlyingTick")
                 errors.extend(b.errors)
                 if len(got) >= len(want):
                     return
@@ -352,8 +353,9 @@ async def test_an_underlying_feed_is_a_second_session_on_its_own_dataset():
     async def collect():
         nonlocal quotes
         async for b in src.batches():
-            spots.extend(t for t in b.ticks if isinstance(t, UnderlyingTick))
-            quotes += sum(isinstance(t, OptionQuote) for t in b.ticks)
+            ticks = objects(b.ticks)
+            spots.extend(t for t in ticks if isinstance(t, UnderlyingTick))
+            quotes += sum(isinstance(t, OptionQuote) for t in ticks)
             if spots and quotes >= 2:
                 return
     await asyncio.wait_for(collect(), 60)
