@@ -1,8 +1,10 @@
-"""Where the shared market-data fixtures live (``<repo>/../shared/data``).
+"""Where the tests' real market data lives: ``tests/data`` (the subset of the shared
+market-data folder the tests read, with its sources and terms in ``tests/data/README.md``),
+so the suite needs nothing beside the clone.
 
-Importable from any test: ``from tests.data_paths import DATA_DIR``. Override with the
-``MONITOR_DATA_DIR`` environment variable. A checkout that carries ``shared/`` inside the
-repository (``<repo>/shared/data``) is found too.
+Importable from any test: ``from tests.data_paths import DATA_DIR``. The
+``MONITOR_DATA_DIR`` environment variable points the tests at another copy of the same
+layout (e.g. the full ``shared/data``).
 """
 
 from __future__ import annotations
@@ -11,22 +13,7 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _find_data_dir() -> Path:
-    env = os.environ.get("MONITOR_DATA_DIR")
-    candidates = [Path(env)] if env else []
-    candidates += [
-        Path(__file__).resolve().parents[2] / "shared" / "data",  # /work/main/../shared/data
-        REPO_ROOT / "shared" / "data",
-    ]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return candidates[0]
-
-
-DATA_DIR: Path = _find_data_dir()
+DATA_DIR: Path = Path(os.environ.get("MONITOR_DATA_DIR") or REPO_ROOT / "tests" / "data")
 QUOTEDATA_DIR = DATA_DIR / "cboe_quotedata"
 EOD_DIR = DATA_DIR / "cboe_chain_eod_2026"
 LONG_DIR = DATA_DIR / "cboe_long"
