@@ -54,9 +54,9 @@ from monitor.sources.kafka import KafkaSource  # noqa: E402
 from monitor.sources.simulator import MarketSimulator, SimConfig, interleaved_session  # noqa: E402
 from monitor.wire.schema import Tick  # noqa: E402
 from tests.broker import create_topics, start_broker  # noqa: E402
+from tests.data_paths import EOD_DIR as EOD  # noqa: E402
+from tests.data_paths import QUOTEDATA_DIR as QD  # noqa: E402
 
-EOD = REPO / ".." / "shared" / "data" / "cboe_chain_eod_2026"
-QD = REPO / ".." / "shared" / "data" / "cboe_quotedata"
 DEFAULT_CHAINS = [EOD / "SPX" / "SPX_2026-06-12.csv.gz", EOD / "VIX" / "VIX_2026-06-12.csv.gz",
                   QD / "spy" / "SPY_quotedata_2023-04-14_1915.csv.gz",
                   QD / "other" / "NDX_quotedata_2022-02-05_2026.csv.gz",

@@ -129,6 +129,9 @@ async def _trickle(kafka: str, topics: KafkaTopics, ticks: list) -> None:
             await asyncio.sleep(0.06)
 
 
+# (each wait below is on a condition, up to 300 s; beside a busy core the whole test, a
+# dozen processes on 2 cores, may take more than the suite's default 300 s)
+@pytest.mark.timeout(900)
 def test_every_crash_point_and_failed_step_ends_as_an_uninterrupted_run(kafka_bootstrap,
                                                                        tmp_path):
     p = f"fi{uuid.uuid4().hex[:6]}"

@@ -349,3 +349,93 @@ def test_a_folder_or_a_missing_file_is_no_dbn_file(tmp_path):
     from monitor.sources.dbn_file import is_dbn
     # judged by name first; a name that does not say is read, and unreadable is no
     assert is_dbn(tmp_path) is False and is_dbn(tmp_path / "missing.bin") is False
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_a_file_read_over_its_bytes_gives_what_its_record_objects_give(tmp_path, chunk):
+    """`OpraTicks.file_ticks` (quote runs read as arrays of the file's bytes, in chunks of
+    any size) against `OpraTicks.ticks` of the same records as the vendor's objects: the
+    same ticks (implied spots included), the same counts and contexts, on the simulated
+    session and on every schema in and out of order."""
+    from monitor.config import Settings
+    from monitor.sources.opra_ticks import OpraTicks
+    from monitor.wire.columns import objects
+    from monitor.wire.schema import UnderlyingTick
+    c, p = "SPXW260821C07600000", "SPXW260821P07600000"
+    ts = 1_787_000_000_000_000_000
+    edge = W.write(tmp_path / "edge.dbn", [
+        W.cmbp1(1, ts - 10, 5.0, 5.5), W.definition(1, c, ts), W.definition(2, p, ts + 1),
+        W.definition(3, "QQQ260821C00500000", ts + 2), W.cmbp1(3, ts + 3, 1.0, 1.1),
+        W.cmbp1(1, ts + 5, 10.0, 10.4), W.cmbp1(1, ts + 6, -1.0, 10.4),
+        W.tcbbo(1, ts + 8, float("nan"), 7, 10.1, 10.4), W.cbbo_1s(2, ts + 9, 8.0, 8.2),
+        dbn.ErrorMsg(ts_event=ts + 11, err="an error"), W.cmbp1(99, ts + 12, 1.0, 1.1),
+        W.definition(2, p, ts + 13, action=dbn.SecurityUpdateAction.DELETE),
+        W.cbbo_1s(2, ts + 14, 8.1, 8.2)])
+    session, _ = W.simulated_session(tmp_path, seconds_x400=20)  # (3.2 s of event time)
+    for path in (edge, session):
+        f = read_dbn(path)
+        by_bytes, by_objects = OpraTicks(Settings(), ["SPX"]), OpraTicks(Settings(), ["SPX"])
+        got = [t for a in range(0, len(f), chunk)
+               for t in objects(by_bytes.file_ticks(f, a, min(a + chunk, len(f))))]
+        want = objects(by_objects.ticks(f.records))
+        assert got == want
+        assert by_bytes.tr.take_errors() == by_objects.tr.take_errors()
+        assert by_bytes.tr.counts == by_objects.tr.counts
+        assert by_bytes.tr.records == by_objects.tr.records == len(f)
+    # (the session's spots are implied: the rule that stops a quote run was exercised)
+    assert sum(type(t) is UnderlyingTick for t in got) >= 3
+    assert by_bytes.tr.counts["open_interest_repeat"] > 0
+
+
+def test_a_quote_moved_on_one_side_and_a_trade_at_a_negative_price():
+    ts = 1_787_000_000_000_000_000
+    c = "SPXW260821C07600000"
+    tr = DbnTranslator(["SPX"])
+    tr.translate(W.definition(1, c, ts))
+    assert tr.translate(W.cmbp1(1, ts + 1, 10.0, 10.4)) == [
+        OptionQuote(ts + 1, c, 10.0, 10.4, 10.0, 10.0)]
+    # the bid unchanged, the ask moved: a new quote (only both sides equal are the same)
+    assert tr.translate(W.cmbp1(1, ts + 2, 10.0, 10.6)) == [
+        OptionQuote(ts + 2, c, 10.0, 10.6, 10.0, 10.0)]
+    assert tr.translate(W.cmbp1(1, ts + 3, 9.8, 10.6)) == [
+        OptionQuote(ts + 3, c, 9.8, 10.6, 10.0, 10.0)]
+    # a print at a negative price: its quote is taken, the print is bad_price
+    assert tr.translate(W.tcbbo(1, ts + 4, -0.5, 3, 9.9, 10.6)) == [
+        OptionQuote(ts + 4, c, 9.9, 10.6, 5.0, 5.0)]
+    assert tr.counts["bad_price"] == 1
+    assert tr.samples["bad_price"] == f"{c} trade -0.5 x 3"
+
+
+def test_the_implied_spot_is_due_exactly_one_second_after_the_last():
+    """Quote records one second apart to the nanosecond: a spot at each (the rule is
+    ts_recv - last >= 1 s), computed from the quotes in force at that record."""
+    from monitor.config import Settings
+    from monitor.sources.opra_ticks import OpraTicks
+    from monitor.wire.columns import objects
+    from monitor.wire.schema import UnderlyingTick
+    ts = 1_787_000_000_000_000_000
+    opra = OpraTicks(Settings(), ["SPX"])
+    # three pairs whose parity forward is 7,600 (C - P = 7,600 - K); ids: call, put
+    quotes = {7550: ((100.0, 101.0), (50.0, 51.0)), 7600: ((60.0, 61.0), (60.0, 61.0)),
+              7650: ((30.0, 31.0), (80.0, 81.0))}
+    recs, ids = [], {}
+    for n, (k, (call, put)) in enumerate(quotes.items()):
+        ids[k] = (1 + 2 * n, 2 + 2 * n)
+        recs += [W.definition(ids[k][0], f"SPXW260821C0{k}000", ts),
+                 W.definition(ids[k][1], f"SPXW260821P0{k}000", ts),
+                 W.cmbp1(ids[k][0], ts + 1, *call), W.cmbp1(ids[k][1], ts + 1, *put)]
+    s = ts + 1  # the first quote: a spot is tried (too few pairs yet), the clock starts
+    recs += [W.cmbp1(ids[7550][1], s + 10**9, 50.0, 51.2),  # due: spot 1
+             W.cmbp1(ids[7550][0], s + 2 * 10**9 - 1, 100.2, 101.2),  # not yet due
+             W.tcbbo(ids[7600][0], s + 2 * 10**9, 61.2, 2, 60.2, 61.2)]  # due to the
+    # nanosecond: a print with its quote
+    ticks = objects(opra.ticks(recs))
+    assert [t.price for t in ticks if type(t) is OptionTrade] == [61.2]  # once
+    spots = [t for t in ticks if type(t) is UnderlyingTick]
+    assert [t.ts_ns for t in spots] == [s + 10**9, s + 2 * 10**9]
+    # by hand, each pair's forward K + (C - P) / df, df = exp(-r T) = 0.99956 (r 4 %, four
+    # days): spot 1 from 7,599.92 / 7,600 / 7,599.98, the median 7,599.98; spot 2 with the
+    # due record's own quote from 7,600.12 / 7,600.20 / 7,599.98, the median 7,600.12: up
+    # 0.144 (times exp(-(r - q) T), 0.9997). Without that quote the median would be
+    # 7,600.00, up 0.022.
+    assert 0.14 < spots[1].last - spots[0].last < 0.15
