@@ -187,10 +187,7 @@ class DbnTranslator:
         if int(rec.rtype) in QUOTE_RTYPES:
             _, cols, _ = self.quote_run(as_quotes([rec]), 0, None)
             return [] if cols is None else objects([cols])
-        self.records += 1
-        ts = getattr(rec, "ts_recv", UNDEF_TS)
-        if ts != UNDEF_TS:
-            self.last_ts_recv = max(self.last_ts_recv, ts)
+        ts = self.seen(rec)
         if isinstance(rec, dbn.InstrumentDefMsg):
             self._definition(rec)
             return []
@@ -211,6 +208,14 @@ class DbnTranslator:
             return self._statistic(rec, ins)
         self.count("other_record", f"{type(rec).__name__} for {ins.symbol}")
         return []
+
+    def seen(self, rec) -> int:
+        """One more record read; its ``ts_recv`` (the newest kept), returned."""
+        self.records += 1
+        ts = getattr(rec, "ts_recv", UNDEF_TS)
+        if ts != UNDEF_TS:
+            self.last_ts_recv = max(self.last_ts_recv, ts)
+        return ts
 
     def translate_all(self, records: Iterable) -> list:
         """The ticks of ``records`` (the vendor's objects), in order; each run of

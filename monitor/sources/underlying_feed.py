@@ -58,10 +58,7 @@ class FeedTranslator:
     def translate(self, rec) -> list:
         """The ticks one record of a feed's dataset means (at most one spot)."""
         tr = self.tr
-        tr.records += 1
-        ts = getattr(rec, "ts_recv", UNDEF_TS)
-        if ts != UNDEF_TS:
-            tr.last_ts_recv = max(tr.last_ts_recv, ts)
+        ts = tr.seen(rec)
         if isinstance(rec, dbn.InstrumentDefMsg):
             self._definition(rec)
             return []

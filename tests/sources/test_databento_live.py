@@ -37,6 +37,16 @@ def _fields(line: bytes) -> dict:
     return dict(t.partition("=")[::2] for t in line.decode().strip().split("|"))
 
 
+async def _subscriptions(reader) -> list[dict]:
+    """The client's subscription lines until it starts the session."""
+    subs = []
+    while True:
+        line = await reader.readline()
+        if not line or line.startswith(b"start_session"):
+            return subs
+        subs.append(_fields(line))
+
+
 def _error(ts: int, text: str):
     return dbn.ErrorMsg(ts, text)
 
@@ -67,13 +77,7 @@ class Gateway:
             return
         self.auth.append(auth)
         writer.write(f"success=1|session_id={n + 1}\n".encode())
-        subs = []
-        while True:
-            line = await reader.readline()
-            if not line or line.startswith(b"start_session"):
-                break
-            subs.append(_fields(line))
-        self.subscriptions.append(subs)
+        self.subscriptions.append(await _subscriptions(reader))
         # a session past the script: the present, nothing new to send
         start, records = (self.sessions[n] if n < len(self.sessions)
                           else (self.sessions[-1][0] + 1, []))
@@ -317,13 +321,7 @@ class DatasetGateway:
         writer.write(b"lsg_version=0.0.0-standin\n" + f"cram={CRAM}\n".encode())
         dataset = _fields(await reader.readline())["dataset"]
         writer.write(b"success=1|session_id=1\n")
-        subs = []
-        while True:
-            line = await reader.readline()
-            if not line or line.startswith(b"start_session"):
-                break
-            subs.append(_fields(line))
-        self.subscriptions[dataset] = subs
+        self.subscriptions[dataset] = await _subscriptions(reader)
         writer.write(W.metadata(start=TS0, dataset=dataset)
                      + b"".join(bytes(r) for r in self.records[dataset]))
         await writer.drain()
