@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 from monitor.books import build_books  # noqa: E402
 from monitor.config import Settings  # noqa: E402
 from monitor.core.book import Book  # noqa: E402
+from monitor.ingest import Pipeline  # noqa: E402
 from monitor.paths import packaged_chain  # noqa: E402
-from monitor.pipeline import Pipeline  # noqa: E402
 from tests.synth import make_chain  # noqa: E402
 
 

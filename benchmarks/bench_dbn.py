@@ -53,8 +53,8 @@ import numpy as np  # noqa: E402
 
 from monitor.books import build_books  # noqa: E402
 from monitor.config import KafkaTopics, Settings  # noqa: E402
+from monitor.ingest import Pipeline  # noqa: E402
 from monitor.paths import packaged_chain  # noqa: E402
-from monitor.pipeline import Pipeline  # noqa: E402
 from monitor.sources.databento_replay import DbnReplaySource  # noqa: E402
 from monitor.sources.dbn_columns import QUOTE_RTYPES  # noqa: E402
 from monitor.sources.dbn_file import read_dbn  # noqa: E402

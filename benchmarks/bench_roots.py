@@ -39,8 +39,8 @@ from bench_service import TimedMemorySource, instrument, run_monitor  # noqa: E4
 
 from monitor.books import build_books  # noqa: E402
 from monitor.config import Settings  # noqa: E402
+from monitor.ingest import Pipeline  # noqa: E402
 from monitor.logs import configure_logging  # noqa: E402
-from monitor.pipeline import Pipeline  # noqa: E402
 from monitor.service import Monitor  # noqa: E402
 from monitor.sources.simulator import MarketSimulator, SimConfig  # noqa: E402
 from monitor.warmup import warm_up  # noqa: E402

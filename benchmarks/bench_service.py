@@ -82,8 +82,8 @@ from monitor.books import build_books  # noqa: E402
 from monitor.chain.loaders import load_chain  # noqa: E402
 from monitor.config import KafkaSettings, KafkaTopics, Settings  # noqa: E402
 from monitor.core.book import Book  # noqa: E402
+from monitor.ingest import Pipeline  # noqa: E402
 from monitor.logs import configure_logging  # noqa: E402
-from monitor.pipeline import Pipeline  # noqa: E402
 from monitor.service import Monitor  # noqa: E402
 from monitor.sinks.base import Sink  # noqa: E402
 from monitor.sources.kafka import (  # noqa: E402

@@ -9,7 +9,7 @@ Tasks on one asyncio loop:
   moved ``reeval_bps``, or ``reeval_ms`` of event time since the last) runs on a copy of
   the book in a third ("refresh") thread, with all cores but one; the core thread keeps
   applying ticks meanwhile and then replays them onto the refreshed copy and adopts it
-  (``monitor.pipeline.Refresh``): a tick waits for a whole-chain pass only when the next
+  (``monitor.ingest.Refresh``): a tick waits for a whole-chain pass only when the next
   one falls due, or a publish cycle freezes the book, before it is done.
 * timers (every ``tick_s``): every ``publish_ms`` a publish
   cycle: a frozen copy of each changed book is taken on the core thread (about 1 ms), its
@@ -62,8 +62,8 @@ from monitor.chain.model import ChainError
 from monitor.config import Settings
 from monitor.core.book import Book
 from monitor.fmt import money, points
+from monitor.ingest import OTHER, Pipeline
 from monitor.logs import redact
-from monitor.pipeline import OTHER, Pipeline
 from monitor.provenance import mismatch, provenance
 from monitor.regimes.engine import LABELS, RegimeEngine
 from monitor.regimes.sizing import advice_for_state

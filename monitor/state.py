@@ -17,7 +17,7 @@ from monitor.core.exposures import KEYS as EXPOSURE_KEYS
 from monitor.core.positions import confidence, model_gex, settled_vs_live
 from monitor.core.surface import surface_point
 from monitor.fmt import iso_utc
-from monitor.pipeline import UnderlyingState
+from monitor.ingest import UnderlyingState
 from monitor.regimes.calendar import next_expiration
 from monitor.regimes.engine import NY, Observation
 from monitor.sentences import spot_flows

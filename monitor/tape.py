@@ -6,7 +6,7 @@ model classifies it against the quote in force) changes the dealers' position by
 to stay hedged they trade ``+q * M * delta`` units of the underlying at once (``* spot`` in
 dollars; + = dealers buy). ``delta`` is the contract's at the quote in force at the print,
 under the book's last whole-chain refresh (forwards, clock, smiles, spot) before the print
-(``Book.quote_deltas``): refreshes start at event times (``monitor.pipeline``), so every
+(``Book.quote_deltas``): refreshes start at event times (``monitor.ingest``), so every
 print's value is a function of the ticks alone, the same on every run, after a restart
 and after a take-over, however the ticks were batched. Customers buy calls: dealers buy; sell calls: dealers sell; buy
 puts (delta < 0): dealers sell; sell puts: dealers buy.

@@ -6,7 +6,7 @@ keeps the machine code in its on-disk cache (``monitor.core.jit``: one directory
 version of the core's sources). On a cold cache that is ~30 s of compiling, which used to
 happen on the first ticks, after ``/readyz`` said ready. :func:`warm_up` instead drives a
 copy of a real book through every path once: each tick kind through
-:class:`~monitor.pipeline.Pipeline` (single quotes, a block past the parallel threshold,
+:class:`~monitor.ingest.Pipeline` (single quotes, a block past the parallel threshold,
 the three wire encodings decoded, open interest, trades, the vol index), the inline and
 the background whole-chain refresh, the published state (levels, scenarios on both
 surfaces, the horizons, settled vs live, sizing), a checkpoint and its restore. Nothing it
@@ -126,8 +126,8 @@ def warm_up(books: dict[str, Book] | None = None) -> WarmupReport:
     from monitor.config import Settings
     from monitor.core.levels import gex_curve, zero_gamma
     from monitor.core.scenarios import hedge_flow
+    from monitor.ingest import Pipeline
     from monitor.paths import packaged_chain
-    from monitor.pipeline import Pipeline
     from monitor.regimes.sizing import advice_for_state
     from monitor.sources.simulator import MarketSimulator, SimConfig
     from monitor.state import build_state

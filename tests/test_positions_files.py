@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from monitor.books import build_books, read_positions
 from monitor.cli import app
 from monitor.config import Settings, UnderlyingSettings
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.regimes.sizing import advice_for_state
 from monitor.state import build_state
 from tests.service.helpers import CHAIN

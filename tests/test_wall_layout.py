@@ -22,8 +22,8 @@ import pytest
 
 from monitor.books import build_books
 from monitor.config import load_settings
+from monitor.ingest import Pipeline
 from monitor.paths import packaged_chain
-from monitor.pipeline import Pipeline
 from monitor.sentences import headline, headline_parts
 from monitor.sinks.metrics import Metrics
 from monitor.sinks.stream import StreamHub, wall_pages

@@ -24,7 +24,7 @@ WORKLOAD = textwrap.dedent("""
     from monitor.core.levels import gex_curve
     from monitor.core.scenarios import hedge_flow
     from monitor.paths import packaged_chain
-    from monitor.pipeline import Pipeline
+    from monitor.ingest import Pipeline
     from monitor.sources.simulator import MarketSimulator, SimConfig, interleaved_session
     from monitor.state import build_state
     from monitor.warmup import compiled_signatures, warm_up

@@ -26,7 +26,7 @@ from monitor.chain import load_chain
 from monitor.config import RegimeSettings, Settings
 from monitor.core import levels
 from monitor.core.positions import MODELS
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.regimes.calendar import xnys
 from monitor.regimes.engine import NY, RegimeEngine
 from monitor.state import build_state, observation

@@ -15,8 +15,8 @@ from pathlib import Path
 import msgspec
 
 from monitor.books import book_from_chain, decode_checkpoint, position_models, resolve
+from monitor.ingest import Pipeline
 from monitor.logs import redact
-from monitor.pipeline import Pipeline
 from monitor.sinks.redis_sink import RedisSink
 
 

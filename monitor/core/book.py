@@ -338,7 +338,7 @@ class Book:
 
     def adopt(self, other: "Book") -> "Book":
         """Take over the whole state of ``other`` (a copy of this book that was refreshed
-        elsewhere: see ``monitor.pipeline.Refresh``). O(1): the arrays are taken, not
+        elsewhere: see ``monitor.ingest.Refresh``). O(1): the arrays are taken, not
         copied, so ``other`` must not be used afterwards. Returns a book holding the state
         this one had (a buffer for the next :meth:`copy` ``into``)."""
         retired = Book.__new__(Book)

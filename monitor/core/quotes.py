@@ -1,5 +1,5 @@
 """Screening option quotes and trades before they reach the book (pure, numba): the
-vectorized twin of the per-tick checks in ``monitor.pipeline`` for a batch read into
+vectorized twin of the per-tick checks in ``monitor.ingest`` for a batch read into
 columns (:mod:`monitor.wire.columns`, every encoding).
 
 Codes per tick (``out[k]``), in the order they are checked:
@@ -46,7 +46,7 @@ def lookup_symbols(symbols, kind, table, rows):
 
 @kernel(inline="always")
 def classify(price, bid, ask, last_price):
-    """+1 customer buy, -1 customer sell, 0 unclassified (``monitor.pipeline.classify_print``
+    """+1 customer buy, -1 customer sell, 0 unclassified (``monitor.ingest.classify_print``
     with ``last_price`` NaN for no earlier print)."""
     if not (bid == bid and ask == ask) or ask <= 0.0 or bid > ask:
         return 0
@@ -97,7 +97,7 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
     (``bands[u, 0]``, in %), the price inside the believable spots ``bands[u, 1] ..
     bands[u, 2]`` (``bounds.max_spot_x``), and no whole-chain refresh to start (a move of
     ``reeval_frac`` or more from the spot of the last refresh ``eval_spot[u]``, or an
-    event clock at or past ``due_ns[u]``: ``monitor.pipeline``). Such a
+    event clock at or past ``due_ns[u]``: ``monitor.ingest``). Such a
     tick advances ``spot_ts``, the event clock and ``spot_ref`` (the pending spot) and
     is counted in ``spot_n[u]``; any other stops the scan. Any other row of another kind
     (``spot_of[k]`` -1) stops it."""

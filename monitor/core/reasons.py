@@ -3,7 +3,7 @@
 and whether the rejected tick is poison kept for the dead-letter topic (a value no market
 produces) or ordinary feed noise that is only counted.
 
-Read by the pipeline's rules (:mod:`monitor.pipeline`), the screening kernel's codes
+Read by the pipeline's rules (:mod:`monitor.ingest.rules`), the screening kernel's codes
 (:data:`monitor.core.quotes.REASONS`), the decoder (:mod:`monitor.wire.codec`) and the
 metrics (:mod:`monitor.sinks.metrics`); a test holds every reason the code names to this
 table. (A vendor file's records that give no tick have their own reasons,

@@ -28,8 +28,8 @@ from monitor.books import book_from_chain, build_books, encode_checkpoint, posit
 from monitor.chain.loaders import write_canonical
 from monitor.config import RedisSettings, Settings, UnderlyingSettings
 from monitor.core.book import Book
+from monitor.ingest import Pipeline
 from monitor.options import parse_curve_range, parse_days, parse_spot_pct, parse_vol_pts
-from monitor.pipeline import Pipeline
 from monitor.render.plot import plot_flow_curve
 from monitor.render.whatif import render_whatif
 from monitor.sinks.redis_sink import RedisSink

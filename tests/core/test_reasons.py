@@ -9,7 +9,7 @@ from pathlib import Path
 
 from monitor.core import quotes
 from monitor.core.reasons import DEAD_LETTER, REJECTIONS
-from monitor.pipeline import DEAD_LETTER_REASONS
+from monitor.ingest import DEAD_LETTER_REASONS
 from monitor.sinks.metrics import REJECT_REASONS
 from monitor.wire import codec
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_every_reason_the_code_names_is_declared():
     named = set(quotes.REASONS.values()) | {codec.WRONG_ENCODING}
     # the pipeline's own rules: counts.reject(underlying, kind, "reason", context)
-    text = (REPO / "monitor" / "pipeline.py").read_text()
+    text = "".join(f.read_text() for f in sorted((REPO / "monitor" / "ingest").glob("*.py")))
     named |= set(re.findall(r'\.reject\(\s*[^,]+,\s*[^,]+,\s*"([a-z_]+)"', text))
     assert len(named) >= 12  # the pattern found the pipeline's reasons
     assert named - set(REJECTIONS) == set()

@@ -21,8 +21,8 @@ from monitor.books import read_positions
 from monitor.config import Settings
 from monitor.core.book import Book
 from monitor.core.scenarios import STANDARD
+from monitor.ingest import Pipeline
 from monitor.options import parse_usd
-from monitor.pipeline import Pipeline
 from monitor.regimes.sizing import (
     CHARM_FLAG,
     DEFAULT_MULTIPLIERS,

@@ -13,7 +13,7 @@ import pytest
 
 from monitor.chain.loaders import load_chain
 from monitor.core.book import Book
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.wire.codec import decode, encode
 from monitor.wire.columns import OTHER, QUOTE, TRADE, TickColumns, from_ticks

@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.sources.simulator import MarketSimulator, SimConfig
 from monitor.wire.schema import OptionQuote, OptionTrade
 from tests.service.test_pipeline import BASE, TS

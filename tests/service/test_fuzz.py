@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from msgspec.structs import astuple
 
 from monitor.core.book import Book
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.wire.codec import decode, encode
 from monitor.wire.columns import TickColumns
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex

@@ -11,7 +11,7 @@ import pytest
 
 from monitor.chain.loaders import load_chain
 from monitor.core.book import Book
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 from tests.service.helpers import CHAIN
 

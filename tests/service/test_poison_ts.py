@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from monitor.config import BoundsSettings
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.wire.codec import decode, encode
 from monitor.wire.schema import OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 from tests.service.test_pipeline import BASE, ROW, SYM, TS

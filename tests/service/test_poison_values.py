@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from monitor.config import BoundsSettings, Settings
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.wire.schema import OpenInterest, OptionQuote, OptionTrade, UnderlyingTick, VolIndex
 from tests.service.test_pipeline import BASE, ROW, SYM, TS
 from tests.service.test_quote_records import as_records
@@ -169,11 +169,11 @@ def test_ordinary_feed_noise_is_counted_not_dead_lettered():
 
 
 def test_trade_and_vol_index_edges_a_mutation_run_found_unguarded():
-    """From the mutmut run over monitor/pipeline.py (README, Tests): a print of size 0 at
+    """From the mutmut run over the ingest rules (docs/tests.md): a print of size 0 at
     a positive price is refused; the size bound is inclusive; a trade counts once; an older
     volatility-index value is stale and does not replace the newer; a quote with one NaN
     side classifies nothing."""
-    from monitor.pipeline import classify_print
+    from monitor.ingest import classify_print
     p = pipeline(max_trade_contracts=100.0)
     s = p.states["SPX"]
     assert p.apply([OptionTrade(ts_ns=TS + 1, symbol=SYM, price=1.0, size=0.0)]) == 0

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.wire.codec import decode, encode
 from monitor.wire.columns import QUOTE, TickColumns
 from monitor.wire.schema import OptionQuote, UnderlyingTick

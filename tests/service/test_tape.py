@@ -18,7 +18,7 @@ import pytest
 
 from monitor.books import decode_checkpoint, encode_checkpoint
 from monitor.config import UnderlyingSettings
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.sinks.metrics import Metrics
 from monitor.state import build_state
 from monitor.tape import HedgeTape

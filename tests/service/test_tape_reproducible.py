@@ -19,7 +19,7 @@ import random
 import pytest
 
 from monitor.books import decode_checkpoint, encode_checkpoint
-from monitor.pipeline import Pipeline
+from monitor.ingest import Pipeline
 from monitor.wire.schema import OptionTrade, UnderlyingTick
 from tests.service.helpers import session_ticks
 from tests.service.test_pipeline import BASE

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from monitor.pipeline import Pipeline, classify_print
+from monitor.ingest import Pipeline, classify_print
 from monitor.wire.schema import OptionQuote, OptionTrade
 from tests.service.test_pipeline import BASE, TS
 
@@ -142,7 +142,7 @@ def test_every_vol_index_outcome_is_counted_under_its_kind_and_reason():
     should be, and a repeated timestamp taken again (later on the wire wins)."""
     from monitor.chain.loaders import load_chain
     from monitor.core.book import Book
-    from monitor.pipeline import OTHER
+    from monitor.ingest import OTHER
     from monitor.wire.schema import VolIndex
     from tests.data_paths import DATA_DIR
     vix = Book(load_chain(DATA_DIR / "cboe_chain_eod_2026" / "VIX" / "VIX_2026-06-12.csv.gz"))
