@@ -10,7 +10,7 @@ tested against the real broker and Redis rather than argued.
 * ``raise``: the step raises :class:`FailpointError` (a sink or a commit that throws);
 * ``@n``: on the n-th time the point is reached (default the first), once.
 
-The points, in the order of a publish cycle (:meth:`monitor.service.Monitor._publish_cycle`
+The points, in the order of a publish cycle (:meth:`monitor.service.publish.PublishCycles._publish_cycle`
 has the table of what each must give):
 
 =====================  ===============================================================

@@ -53,7 +53,32 @@ TARGETS = [
      "tests/service/test_commit_order.py"),
     ("sinks.metrics", "monitor/sinks/metrics.py",
      "tests/sinks/test_metrics.py tests/core/test_exposure_registry.py"),
-    ("service", "monitor/service.py",
+    ("service.monitor", "monitor/service/monitor.py",
+     "tests/service/test_service_rules.py tests/service/test_commit_order.py "
+     "tests/service/test_restart_and_outage.py tests/service/test_history_continuity.py "
+     "tests/service/test_shutdown_events.py tests/service/test_summary.py "
+     "tests/service/test_health.py tests/sources/test_recording.py"),
+    ("service.publish", "monitor/service/publish.py",
+     "tests/service/test_service_rules.py tests/service/test_commit_order.py "
+     "tests/service/test_restart_and_outage.py tests/service/test_history_continuity.py "
+     "tests/service/test_shutdown_events.py tests/service/test_summary.py "
+     "tests/service/test_health.py tests/sources/test_recording.py"),
+    ("service.handover", "monitor/service/handover.py",
+     "tests/service/test_service_rules.py tests/service/test_commit_order.py "
+     "tests/service/test_restart_and_outage.py tests/service/test_history_continuity.py "
+     "tests/service/test_shutdown_events.py tests/service/test_summary.py "
+     "tests/service/test_health.py tests/sources/test_recording.py"),
+    ("service.ingest_loop", "monitor/service/ingest_loop.py",
+     "tests/service/test_service_rules.py tests/service/test_commit_order.py "
+     "tests/service/test_restart_and_outage.py tests/service/test_history_continuity.py "
+     "tests/service/test_shutdown_events.py tests/service/test_summary.py "
+     "tests/service/test_health.py tests/sources/test_recording.py"),
+    ("service.health", "monitor/service/health.py",
+     "tests/service/test_service_rules.py tests/service/test_commit_order.py "
+     "tests/service/test_restart_and_outage.py tests/service/test_history_continuity.py "
+     "tests/service/test_shutdown_events.py tests/service/test_summary.py "
+     "tests/service/test_health.py tests/sources/test_recording.py"),
+    ("service.assembly", "monitor/service/assembly.py",
      "tests/service/test_service_rules.py tests/service/test_commit_order.py "
      "tests/service/test_restart_and_outage.py tests/service/test_history_continuity.py "
      "tests/service/test_shutdown_events.py tests/service/test_summary.py "
@@ -118,21 +143,21 @@ REVIEWED = {
         "equivalent: every _BoundedLabel is made with an explicit cap",
     ("sinks.metrics", "lags[str(part)] = max(v, lags.get(str(part), -math.inf))"):
         "equivalent: lags are never negative",
-    ("service", "taken = mine - kept"): "equivalent: kept is a subset of mine",
-    ("service", "pub_s = self.settings.intervals.publish_ms / 1000.0"):
+    ("service.handover", "taken = mine - kept"): "equivalent: kept is a subset of mine",
+    ("service.publish", "pub_s = self.settings.intervals.publish_ms / 1000.0"):
         "timing: the publish period, by 0.1 %",
-    ("service", "self._last_publish = (time.monotonic(), 0)"):
+    ("service.monitor", "self._last_publish = (time.monotonic(), 0)"):
         "timing: the first cycle's ticks per second, by one tick",
-    ("service", "seconds = time.monotonic() - t0"): "timing: the take-over's duration",
-    ("service", "if n > self._compiled_at_ready.get(k, 0))"):
+    ("service.handover", "seconds = time.monotonic() - t0"): "timing: the take-over's duration",
+    ("service.monitor", "if n > self._compiled_at_ready.get(k, 0))"):
         "equivalent: signature counts only grow, and a kernel is listed once compiled",
-    ("service", "if late:  # a path the warm-up missed: say which, so it can be added there"):
+    ("service.monitor", "if late:  # a path the warm-up missed: say which, so it can be added there"):
         "timing: a log line (compiled_after_ready) of a normal stop",
-    ("service", 'stale=sum(n for (_, _, outcome), n in ticks.items() if outcome == "stale"),'):
+    ("service.monitor", 'stale=sum(n for (_, _, outcome), n in ticks.items() if outcome == "stale"),'):
         "timing: a field of the closing log line",
-    ("service", "for task in settling:  # (an error above: the rest are not waited for)"):
+    ("service.ingest_loop", "for task in settling:  # (an error above: the rest are not waited for)"):
         "timing: an ingest error's pending settles are left to the loop's shutdown",
-    ("service", "lat = (time.time_ns() - batch.received_ns) / 1e9"):
+    ("service.ingest_loop", "lat = (time.time_ns() - batch.received_ns) / 1e9"):
         "timing: a latency histogram's observation, by 1 ns in 1 s",
     ("sources.recording", "cols = any(type(t) is TickColumns for t in batch.ticks)"):
         "equivalent: type() == a class is identity for classes without a metaclass __eq__",

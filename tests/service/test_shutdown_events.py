@@ -5,8 +5,8 @@ monitor's event list and every sink (Redis, the stream and the alert sender are 
 import asyncio
 import threading
 
-from monitor import service
 from monitor.service import SHUTDOWN_CYCLE_S, Monitor
+from monitor.service import monitor as service
 from monitor.sinks.base import Sink
 from monitor.sources.memory import MemorySource
 from tests.service.helpers import books, make_settings
