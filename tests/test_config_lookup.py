@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from monitor.cli import _chains, app
+from monitor.cli.common import app
+from monitor.cli.common import chain_files as _chains
 from monitor.config import load_settings, locate_config
 from monitor.paths import DATA_ENV, find_data_dir, packaged_chain, packaged_config
 from tests.data_paths import DATA_DIR
