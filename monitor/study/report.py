@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from monitor.study import claims as C
+from monitor.study.claims import common as C
 from monitor.study.model import ClaimResult, Finding
 from monitor.study.scorecard import PUBLISHED_SOURCE
 from monitor.study.stats import describe_verdict_rule

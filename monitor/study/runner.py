@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from monitor.study import claims as C
+from monitor.study.claims import common
 from monitor.study.data import StudyError, find_files, load_daily
 from monitor.study.gex2026 import daily_gex_table
 from monitor.study.model import StudyResult
@@ -17,8 +18,8 @@ __all__ = ["run_study"]
 
 
 def run_study(data_dir: Path, out_dir: Path, *, progress: Callable[[str], None] | None = None,
-              own_gex: bool = True, n_boot: int = C.N_BOOT,
-              seed: int = C.SEED) -> StudyResult:
+              own_gex: bool = True, n_boot: int = common.N_BOOT,
+              seed: int = common.SEED) -> StudyResult:
     """Run the study on ``data_dir`` (the ``shared/data`` layout) and write
     ``out_dir/report.md`` plus PNG charts. ``progress`` receives one line per step.
     ``own_gex=False`` skips the 2026 chains (claim 1's second half and the per-session
@@ -48,15 +49,15 @@ def run_study(data_dir: Path, out_dir: Path, *, progress: Callable[[str], None] 
         say(f"[2/{steps}] own GEX skipped (--no-own-gex)")
     claims = {}
     say(f"[3/{steps}] claim 1: gamma regime and volatility")
-    claims["1"] = C.claim1(D, own["rows"] or None, n_boot=n_boot, seed=seed)
+    claims["1"] = C.gamma_regime(D, own["rows"] or None, n_boot=n_boot, seed=seed)
     say(f"[4/{steps}] claim 2: vanna melt-ups")
-    claims["2"] = C.claim2(D)
+    claims["2"] = C.vanna_meltups(D)
     say(f"[5/{steps}] claim 3: extreme VIX and put selling")
-    claims["3"] = C.claim3(D, n_boot=n_boot, seed=seed, progress=say)
+    claims["3"] = C.vix_extremes(D, n_boot=n_boot, seed=seed, progress=say)
     say(f"[6/{steps}] claim 4: expirations")
-    claims["4"] = C.claim4(D, daily.opex, daily.files.get("spx_1min"))
+    claims["4"] = C.expirations(D, daily.opex, daily.files.get("spx_1min"))
     say(f"[7/{steps}] claim 5: intraday momentum")
-    claims["5"] = C.claim5(daily.files, D)
+    claims["5"] = C.intraday_momentum(daily.files, D)
     score = levels_scorecard(own["rows"], daily.spx) if own["rows"] else []
     say(f"[8/{steps}] writing charts and report to {out_dir}")
     charts = write_charts(claims, out_dir)
