@@ -48,7 +48,13 @@ TARGETS = [
     ("regimes.engine", "monitor/regimes/engine.py",
      "tests/regimes/test_engine.py tests/regimes/test_engine_edges.py tests/test_sentences.py"),
     ("regimes.sizing", "monitor/regimes/sizing.py", "tests/regimes/test_sizing.py"),
-    ("sinks.redis_sink", "monitor/sinks/redis_sink.py",
+    ("sinks.redis_sink.sink", "monitor/sinks/redis_sink/sink.py",
+     "tests/sinks/test_redis_sink.py tests/sinks/test_redis_sink_failures.py "
+     "tests/service/test_commit_order.py"),
+    ("sinks.redis_sink.buffer", "monitor/sinks/redis_sink/buffer.py",
+     "tests/sinks/test_redis_sink.py tests/sinks/test_redis_sink_failures.py "
+     "tests/service/test_commit_order.py"),
+    ("sinks.redis_sink.stream_ids", "monitor/sinks/redis_sink/stream_ids.py",
      "tests/sinks/test_redis_sink.py tests/sinks/test_redis_sink_failures.py "
      "tests/service/test_commit_order.py"),
     ("sinks.metrics", "monitor/sinks/metrics.py",
@@ -122,23 +128,23 @@ REVIEWED = {
         "equivalent: any instant of the session's New York day opens the same session",
     ("tape", "self._open(book, int(noon.timestamp() * 1e9))"):
         "equivalent: 1.8 s later is still the same New York day",
-    ("sinks.redis_sink", "last_ms, last_seq = self._last_id.get(root, (0, -1))"):
+    ("sinks.redis_sink.stream_ids", "last_ms, last_seq = self._last_id.get(root, (0, -1))"):
         "equivalent: the default is read only when the clock's ms is not past it, never",
-    ("sinks.redis_sink", "if top > self._last_id.get(root, (0, -1)):"):
+    ("sinks.redis_sink.stream_ids", "if top > self._last_id.get(root, (0, -1)):"):
         "equivalent: stream ids are never negative",
-    ("sinks.redis_sink", "pipe = self.client.pipeline(transaction=False)",
+    ("sinks.redis_sink.sink", "pipe = self.client.pipeline(transaction=False)",
      "pipe = self.client.pipeline(transaction=True)"):
         "equivalent: independent commands; MULTI/EXEC answers each with the same reply",
-    ("sinks.redis_sink", "self.dropped_events += 1", "self.dropped_events += 2"):
+    ("sinks.redis_sink.buffer", "self.dropped_events += 1", "self.dropped_events += 2"):
         "unreached: an xadd '*' refused after an explicit id was refused needs a second "
         "writer to exhaust the stream between the two round trips",
-    ("sinks.redis_sink", "if batch and self.metrics is not None:"):
+    ("sinks.redis_sink.sink", "if batch and self.metrics is not None:"):
         "equivalent: counting 0 dropped events adds nothing",
-    ("sinks.redis_sink", "reconnect_interval: float = 0.5, health_check_interval: int = 5,"):
+    ("sinks.redis_sink.sink", "reconnect_interval: float = 0.5, health_check_interval: int = 5,"):
         "timing: the reconnection period's default",
-    ("sinks.redis_sink", "retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), 1),"):
+    ("sinks.redis_sink.sink", "retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), 1),"):
         "timing: the retry's back-off",
-    ("sinks.redis_sink", "self.op_timeout * 4)"): "timing: the blob write's time-out",
+    ("sinks.redis_sink.sink", "self.op_timeout * 4)"): "timing: the blob write's time-out",
     ("sinks.metrics", "def __init__(self, known: Iterable[str] = (), cap: int = 64):"):
         "equivalent: every _BoundedLabel is made with an explicit cap",
     ("sinks.metrics", "lags[str(part)] = max(v, lags.get(str(part), -math.inf))"):
