@@ -1,47 +1,19 @@
-"""Settings: ``config.yaml`` (every key documented there) with environment overrides.
-
-Precedence, highest first: keyword arguments (the CLI's options), environment variables
-``DEALERFLOW_<SECTION>__<KEY>`` (e.g. ``DEALERFLOW_REDIS__URL``,
-``DEALERFLOW_PRICING__RATE``), the YAML file, the defaults below.
-
-The YAML file (:func:`locate_config`) is ``--config FILE``, else ``$DEALERFLOW_CONFIG``
-(either must exist), else ``./config.yaml`` when there is one, else the default shipped in
-the package (:func:`monitor.paths.packaged_config`). Relative paths in a configuration
-(``chains``, ``embedded.chain``, ``data_dir``, position files) are relative to the folder
-of the file they are written in: :attr:`Settings.base`.
-
-Secrets (webhook URLs, passwords) are never read from the YAML file: only from the
-environment, as ``SecretStr`` so they do not appear in logs or reprs.
-"""
+"""The sections of ``config.yaml``, one settings model each, with their defaults (the one
+place they live: ``tests/test_config_defaults.py`` holds ``config.yaml`` to them)."""
 
 from __future__ import annotations
 
-import difflib
-import os
-import typing
-from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SecretStr,
-    ValidationError,
     model_validator,
 )
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
 
-from monitor.chain.mapped import ColumnMap
 from monitor.core.positions import MODELS
-from monitor.paths import DATA_ENV, packaged_config
 
 PositionModel = Literal[MODELS + ("flow", "positions")]  # type: ignore[valid-type]
 
@@ -90,6 +62,8 @@ class UnderlyingSettings(Section):
 #: over the mean SPX close of those sessions (6,294.46, shared/data/market_daily/
 #: SPX_ohlc_2016-2026-08.csv): the SPY-equivalent liquidity of a dealer's index hedge
 SPX_ADV_UNITS = 6_945_196.0
+
+
 SPX_ADV_SOURCE = ("SPY dollar volume, July 2025 (21 sessions, 1-min bars incl. extended "
                   "hours), in SPX units")
 
@@ -368,270 +342,3 @@ class AlertSecrets(Section):
     slack_webhook_url: SecretStr | None = None
     teams_webhook_url: SecretStr | None = None
     generic_webhook_url: SecretStr | None = None
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DEALERFLOW_", env_nested_delimiter="__",
-                                      extra="forbid", env_ignore_empty=True)
-
-    log_format: Literal["auto", "json", "console"] = "auto"
-    pricing: PricingSettings = PricingSettings()
-    underlyings: dict[str, UnderlyingSettings] = {
-        "SPX": UnderlyingSettings(settlement="am_monthly", exercise="european",
-                                  adv_shares=SPX_ADV_UNITS, adv_source=SPX_ADV_SOURCE,
-                                  div_yield=0.013, es_multiplier=50.0, vol_index="VIX"),
-    }
-    kafka: KafkaSettings = KafkaSettings()
-    databento: DatabentoSettings = DatabentoSettings()
-    redis: RedisSettings = RedisSettings()
-    metrics: MetricsSettings = MetricsSettings()
-    stream: StreamSettings = StreamSettings()
-    intervals: IntervalSettings = IntervalSettings()
-    bounds: BoundsSettings = BoundsSettings()
-    embedded: EmbeddedSettings = EmbeddedSettings()
-    regimes: RegimeSettings = RegimeSettings()
-    chains: list[str] = Field(default_factory=list, description=(
-        "chain files giving each underlying's universe and open interest at start "
-        "(relative to the config file); empty = embedded.chain"))
-    chain_layouts: dict[str, ColumnMap] = Field(default_factory=dict, description=(
-        "other vendors' chain files (CSV or Parquet): name -> the vendor's column for each "
-        "field (docs/chain-layouts.md)"))
-    data_dir: str | None = Field(None, description="the real-data folder (shared/data "
-                                 "layout) for `daily` and `study`, relative to the config "
-                                 "file; None = searched (monitor.paths)")
-    sizing: SizingSettings = SizingSettings()
-    alerting: AlertingSettings = AlertingSettings()
-    alerts: AlertSecrets = AlertSecrets()
-
-    _config_file: Path | None = PrivateAttr(None)
-    _config_origin: str = PrivateAttr("defaults")
-
-    @property
-    def config_file(self) -> Path | None:
-        """The YAML file these settings were read from (None: built in code)."""
-        return self._config_file
-
-    @property
-    def config_origin(self) -> str:
-        """How the file was found: ``--config``, ``$DEALERFLOW_CONFIG``, ``./config.yaml``,
-        ``packaged default`` (or ``defaults``: built in code)."""
-        return self._config_origin
-
-    @property
-    def demo_redis_prefix(self) -> str:
-        """The Redis prefix of the embedded simulator's runs: ``{redis.prefix}-demo``, so a
-        demo never writes where a live (Kafka) run reads."""
-        return f"{self.redis.prefix}-demo"
-
-    def demo_keys(self, kind: str = "demo") -> "Settings":
-        """These settings with the Redis keys under :attr:`demo_redis_prefix` (the
-        embedded simulator writes there; ``--demo`` reads there), or for ``kind``
-        ``"replay"`` under ``{redis.prefix}-replay`` (``monitor run --replay``): neither
-        writes where a live run reads, nor where the other does."""
-        prefix = self.demo_redis_prefix if kind == "demo" else f"{self.redis.prefix}-{kind}"
-        return self.model_copy(update={"redis": self.redis.model_copy(
-            update={"prefix": prefix})})
-
-    @property
-    def base(self) -> Path | None:
-        """Folder that relative paths of the configuration start from."""
-        return None if self._config_file is None else self._config_file.resolve().parent
-
-    def bounds_for(self, root: str) -> BoundsSettings:
-        """The ``bounds`` section with ``root``'s overrides (``underlyings.ROOT.bounds``)."""
-        over = self.underlying(root).bounds
-        unknown = set(over) - set(BoundsSettings.model_fields)
-        if unknown:
-            raise ValueError(f"underlyings.{root}.bounds: unknown key(s) "
-                             f"{', '.join(sorted(unknown))}")
-        return BoundsSettings(**{**self.bounds.model_dump(), **over})
-
-    def underlying(self, root: str) -> UnderlyingSettings:
-        """Settings of ``root`` (``SPXW`` -> ``SPX``), defaults where not configured."""
-        root = root.upper()
-        if root in self.underlyings:
-            return self.underlyings[root]
-        for name in (root.rstrip("W"), root.rstrip("P")):
-            if name in self.underlyings:
-                return self.underlyings[name]
-        return UnderlyingSettings()
-
-
-SECRET_SECTIONS = ("alerts",)
-#: single secret keys inside otherwise public sections
-SECRET_KEYS = (("redis", "password"), ("kafka", "sasl_password"), ("metrics", "token"))
-
-
-class _YamlWithoutSecrets(YamlConfigSettingsSource):
-    def __call__(self):
-        data = super().__call__()
-        for key in SECRET_SECTIONS:
-            if key in data:
-                raise ValueError(f"{self.yaml_file_path}: a config file must not contain "
-                                 f"'{key}': secrets come from the environment only "
-                                 f"(DEALERFLOW_{key.upper()}__...)")
-        for section, key in SECRET_KEYS:
-            if isinstance(data.get(section), dict) and key in data[section]:
-                raise ValueError(f"{self.yaml_file_path}: a config file must not contain "
-                                 f"{section}.{key}: use DEALERFLOW_{section.upper()}__"
-                                 f"{key.upper()}")
-        return data
-
-
-CONFIG_ENV = "DEALERFLOW_CONFIG"
-
-
-def locate_config(path: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """(file, origin) of the configuration to read (module docstring)."""
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"config file not found: {p}")
-        return p, "--config"
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        p = Path(env)
-        if not p.is_file():
-            raise FileNotFoundError(f"config file not found: {p} (from ${CONFIG_ENV})")
-        return p, f"${CONFIG_ENV}"
-    local = Path("config.yaml")
-    if local.is_file():
-        return local, "./config.yaml"
-    return packaged_config(), "packaged default"
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used, in one line: the file (or environment
-    variable), the key's path, and what is wrong (with a suggestion for a near-miss key)."""
-
-
-def _model_of(annotation):
-    """The Section class inside an annotation (``X``, ``X | None``, ``dict[str, X]``)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, False
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is dict and len(args) == 2:
-        inner, _ = _model_of(args[1])
-        return inner, True
-    for a in args:
-        inner, keyed = _model_of(a)
-        if inner is not None:
-            return inner, keyed
-    return None, False
-
-
-def _known_keys(loc: tuple) -> list[str]:
-    """The keys allowed beside the last part of ``loc`` (for a did-you-mean)."""
-    model, parts = Settings, list(loc[:-1])
-    while parts:
-        field = model.model_fields.get(str(parts.pop(0))) if model is not None else None
-        if field is None:
-            return []
-        model, keyed = _model_of(field.annotation)
-        if keyed and parts:
-            parts.pop(0)  # the dict key (e.g. underlyings.SPX)
-    return list(model.model_fields) if model is not None else []
-
-
-ENV_PREFIX = "DEALERFLOW_"
-#: DEALERFLOW_ variables that are not settings (read by the commands themselves)
-OTHER_ENV = (CONFIG_ENV, DATA_ENV)
-
-
-def _env_path_known(parts: list[str]) -> tuple[bool, list[str]]:
-    """(whether ``parts``, a lower-case setting path, names a setting; the keys allowed
-    where it first goes wrong). A dict of sections (``underlyings``) takes any key, then
-    that section's keys; a dict of plain values (``pricing.rates``, ``bounds`` of an
-    underlying) any key."""
-    model = Settings
-    rest = list(parts)
-    while rest:
-        key = rest.pop(0)
-        if model is None:  # inside a dict of plain values
-            return not rest, []
-        fields = {name.lower(): f for name, f in model.model_fields.items()}
-        field = fields.get(key)
-        if field is None:
-            return False, list(fields)
-        inner, keyed = _model_of(field.annotation)
-        if keyed and rest:
-            rest.pop(0)  # the dict key: underlyings.SPX
-            model = inner
-        elif inner is not None:
-            model = inner
-        else:
-            plain_dict = typing.get_origin(field.annotation) is dict
-            return (not rest) or (plain_dict and len(rest) == 1), []
-    return True, []
-
-
-def check_environment(environ=None) -> None:
-    """Every ``DEALERFLOW_*`` variable must name a setting (or be one of
-    :data:`OTHER_ENV`): a misspelled one (``DEALERFLOW_PRICNG__RATE``) would otherwise be
-    ignored in silence. :class:`ConfigError` naming it, with a did-you-mean. (An empty
-    variable counts as unset: ``env_ignore_empty``.)"""
-    environ = os.environ if environ is None else environ
-    for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or name in OTHER_ENV or not environ[name]:
-            continue
-        parts = name[len(ENV_PREFIX):].lower().split("__")
-        ok, allowed = _env_path_known(parts)
-        if ok:
-            continue
-        bad = next(i for i in range(1, len(parts) + 1) if not _env_path_known(parts[:i])[0])
-        near = difflib.get_close_matches(parts[bad - 1], allowed, n=1, cutoff=0.6)
-        hint = ""
-        if near:
-            fixed = parts[:bad - 1] + [near[0]] + parts[bad:]
-            hint = f" (did you mean {ENV_PREFIX}{'__'.join(fixed).upper()}?)"
-        raise ConfigError(f"environment variable {name}: unknown setting "
-                          f"{'.'.join(parts)}{hint}")
-
-
-def describe_error(err: ValidationError, yaml_path: Path) -> str:
-    """One line for the first error of ``err`` (and how many more there are)."""
-    first = err.errors()[0]
-    loc = tuple(str(x) for x in first["loc"])
-    key = ".".join(loc)
-    env = "DEALERFLOW_" + "__".join(loc).upper()
-    where = f"environment variable {env}" if env in os.environ else str(yaml_path)
-    if first["type"] == "extra_forbidden":
-        what = "unknown key"
-        near = difflib.get_close_matches(loc[-1], _known_keys(loc), n=1, cutoff=0.7)
-        if near:
-            what += f" (did you mean {'.'.join(loc[:-1] + (near[0],))}?)"
-    else:
-        got = first.get("input")
-        what = first["msg"] + ("" if isinstance(got, dict) else f", got {got!r}")
-    more = len(err.errors()) - 1
-    return f"{where}: {key}: {what}" + (f" (and {more} more)" if more else "")
-
-
-def load_settings(path: str | os.PathLike | None = None, **overrides) -> Settings:
-    """Settings from the configuration :func:`locate_config` finds for ``path`` (module
-    docstring), with ``overrides`` on top. :class:`ConfigError` (one line) when the file
-    or the environment cannot be used."""
-    yaml_path, origin = locate_config(path)
-    check_environment()
-
-    class _Settings(Settings):
-        @classmethod
-        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
-                                       dotenv_settings, file_secret_settings
-                                       ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings,
-                    _YamlWithoutSecrets(settings_cls, yaml_file=yaml_path))
-
-    try:
-        settings = _Settings(**overrides)
-    except ValidationError as err:
-        raise ConfigError(describe_error(err, yaml_path)) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{yaml_path}:{mark.line + 1}:{mark.column + 1}" if mark else str(yaml_path)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    settings._config_file = yaml_path
-    settings._config_origin = origin
-    return settings
