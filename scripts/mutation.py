@@ -57,7 +57,11 @@ TARGETS = [
     ("sinks.redis_sink.stream_ids", "monitor/sinks/redis_sink/stream_ids.py",
      "tests/sinks/test_redis_sink.py tests/sinks/test_redis_sink_failures.py "
      "tests/service/test_commit_order.py"),
-    ("sinks.metrics", "monitor/sinks/metrics.py",
+    ("sinks.metrics.service_metrics", "monitor/sinks/metrics/service_metrics.py",
+     "tests/sinks/test_metrics.py tests/core/test_exposure_registry.py"),
+    ("sinks.metrics.collector", "monitor/sinks/metrics/collector.py",
+     "tests/sinks/test_metrics.py tests/core/test_exposure_registry.py"),
+    ("sinks.metrics.names", "monitor/sinks/metrics/names.py",
      "tests/sinks/test_metrics.py tests/core/test_exposure_registry.py"),
     ("service.monitor", "monitor/service/monitor.py",
      "tests/service/test_service_rules.py tests/service/test_commit_order.py "
@@ -145,9 +149,9 @@ REVIEWED = {
     ("sinks.redis_sink.sink", "retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), 1),"):
         "timing: the retry's back-off",
     ("sinks.redis_sink.sink", "self.op_timeout * 4)"): "timing: the blob write's time-out",
-    ("sinks.metrics", "def __init__(self, known: Iterable[str] = (), cap: int = 64):"):
+    ("sinks.metrics.names", "def __init__(self, known: Iterable[str] = (), cap: int = 64):"):
         "equivalent: every _BoundedLabel is made with an explicit cap",
-    ("sinks.metrics", "lags[str(part)] = max(v, lags.get(str(part), -math.inf))"):
+    ("sinks.metrics.collector", "lags[str(part)] = max(v, lags.get(str(part), -math.inf))"):
         "equivalent: lags are never negative",
     ("service.handover", "taken = mine - kept"): "equivalent: kept is a subset of mine",
     ("service.publish", "pub_s = self.settings.intervals.publish_ms / 1000.0"):

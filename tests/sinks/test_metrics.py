@@ -398,7 +398,7 @@ def test_latency_buckets_reach_one_second_to_show_outages():
 
 
 def test_a_label_keeps_its_known_values_and_one_new_one_past_a_small_cap():
-    from monitor.sinks.metrics import _BoundedLabel
+    from monitor.sinks.metrics.names import BoundedLabel as _BoundedLabel
     lab = _BoundedLabel(("a", "b", "c"), cap=1)  # the cap raised to the known values + 1
     assert [lab(v) for v in ("a", "x", "y", "x", "c")] == ["a", "x", "other", "x", "c"]
     # the default: 64 distinct underlyings, the 65th is "other"
