@@ -20,6 +20,7 @@ tick of the batch is checked against them.
 import numpy as np
 
 from monitor.core.jit import kernel
+from monitor.core.kinds import QUOTE, TRADE
 from monitor.core.symbol_index import find
 
 APPLY, UNKNOWN, NAN, NEGATIVE, CROSSED, STALE, FUTURE, ABSURD, PAST = 0, 1, 2, 3, 4, 5, 6, 7, 8
@@ -30,7 +31,6 @@ REASONS = {UNKNOWN: "unknown_symbol", NAN: "nan", NEGATIVE: "negative_price",
 
 # -- a mixed batch of quotes and trades in arrival order (monitor.wire.columns) ----------
 
-QUOTE, TRADE = 0, 1  # monitor.wire.columns kinds (any other kind stops the scan)
 ABSURD_SIZE = 9
 REASONS[ABSURD_SIZE] = "absurd_size"
 DUPLICATE = 10

@@ -27,6 +27,7 @@ import databento_dbn as dbn
 import numpy as np
 
 from monitor.core.jit import kernel
+from monitor.core.kinds import QUOTE, TRADE
 
 __all__ = ["QUOTE_DTYPE", "QUOTE_RTYPES", "RECORD_SIZE", "COUNTED", "QuoteSlots",
            "index_records", "quote_run", "is_quote_rtype"]
@@ -56,7 +57,6 @@ del _cbbo
 UNKNOWN, OTHER_UNDERLYING, NO_QUOTE, BAD_QUOTE, BAD_TRADE = 1, 2, 3, 4, 5
 COUNTED = {UNKNOWN: "unknown_instrument", OTHER_UNDERLYING: "other_underlying",
            NO_QUOTE: "no_quote", BAD_QUOTE: "bad_price", BAD_TRADE: "bad_price"}
-QUOTE, TRADE = 0, 1  # monitor.wire.columns kinds
 STOP_END, STOP_DUE = 0, 1
 
 

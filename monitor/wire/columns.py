@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from monitor.core.kinds import OTHER, QUOTE, TRADE
 from monitor.wire.schema import OptionQuote, OptionTrade
 
-QUOTE, TRADE, OTHER = 0, 1, 2
 #: a message read into columns holds at most one ``OTHER`` row in this many (else it is
 #: read as objects: each ``OTHER`` row is decoded, and applied, on its own)
 OTHER_SHARE_MAX = 8

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable, Mapping
 
 from monitor.core.reasons import REJECTIONS
+from monitor.regimes.engine import LABELS
 
 NAMESPACE = "dealerflow"
 
@@ -20,8 +21,7 @@ TICK_OUTCOMES = ("applied", "stale", "duplicate", "rejected", "ignored")
 REJECT_REASONS = tuple(REJECTIONS)
 
 
-DEFAULT_REGIMES = ("long_gamma", "short_gamma", "vanna_tailwind", "vanna_headwind",
-                   "feedback_selloff", "exhaustion", "charm_window")
+DEFAULT_REGIMES = LABELS  # (the regime engine's registry)
 
 
 UNKNOWN_REGIME = "unknown"
