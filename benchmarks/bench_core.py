@@ -952,4 +952,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from results import run_recorded  # (benchmarks/results.py, beside this script)
+
+    sys.exit(run_recorded(main, "core", "The numba core against its peers"))

@@ -78,4 +78,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from results import rebuild  # (benchmarks/results.py: RESULTS.md from every result)
+
+    rc = main()
+    if rc == 0:
+        rebuild()
+    sys.exit(rc)

@@ -1054,4 +1054,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from results import run_recorded  # (benchmarks/results.py, beside this script)
+
+    sys.exit(run_recorded(main, "service", "The live service through a real Kafka broker"))

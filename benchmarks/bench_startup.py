@@ -139,4 +139,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from results import run_recorded  # (benchmarks/results.py, beside this script)
+
+    sys.exit(run_recorded(main, "startup", "Start-up as a user meets it, against a pandas script"))

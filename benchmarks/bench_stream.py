@@ -167,4 +167,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from results import run_recorded  # (benchmarks/results.py, beside this script)
+
+    sys.exit(run_recorded(main, "stream", "/stream clients against tick processing"))

@@ -114,4 +114,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from results import run_recorded  # (benchmarks/results.py, beside this script)
+
+    sys.exit(run_recorded(main, "tape", "The hedge-pressure tape's cost on the trade path"))

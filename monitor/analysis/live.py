@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from monitor.books import book_from_chain, decode_checkpoint, position_models, resolve
+from monitor.books import book_from_chain, decode_checkpoint, resolve
 from monitor.ingest import Pipeline
 from monitor.logs import redact
 from monitor.sinks.redis_sink import RedisSink
@@ -89,7 +89,7 @@ def load_live(settings, root: str, *, url: str | None = None, base: Path | None 
         raise ValueError(f"chain file {path} holds {book.underlying}, not {root}")
     notes: list[str] = []
     if raw is not None:
-        pipeline = Pipeline({root: book}, models=position_models(settings, {root: book}))
+        pipeline = Pipeline.from_settings({root: book}, settings)
         try:
             cp = decode_checkpoint(raw)
             pipeline.states[root].restore(cp)

@@ -171,6 +171,17 @@ class Pipeline(TickRules, ColumnsScan, Pending, Refreshes):
         self.pend_mark = np.zeros(len(self.last_ts), dtype=np.int64)
         self.serial = 1  # of the columns batch being scanned (marks its quotes in force)
 
+    @classmethod
+    def from_settings(cls, books: dict[str, Book], settings, **kw) -> Pipeline:
+        """The pipeline a :class:`monitor.config.Settings` describes (its intervals, each
+        root's position model and bounds): the one place the settings become the keywords
+        above (``kw``: the others, e.g. ``background_refresh``)."""
+        from monitor.books import position_models  # (where books and their models live)
+        iv = settings.intervals
+        return cls(books, max_future_s=iv.max_future_s, reeval_ms=iv.reeval_ms,
+                   reeval_bps=iv.reeval_bps, models=position_models(settings, books),
+                   bounds={r: settings.bounds_for(r) for r in books}, **kw)
+
     def apply(self, ticks) -> int:
         """Apply a batch in order; returns the number of ticks applied."""
         self.ts_limit = (np.iinfo(np.int64).max if self.max_future_ns is None

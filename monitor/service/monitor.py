@@ -48,9 +48,6 @@ from pathlib import Path
 import numba
 import structlog
 
-from monitor.books import (
-    position_models,
-)
 from monitor.config import Settings
 from monitor.core.book import Book
 from monitor.ingest import Pipeline
@@ -96,12 +93,7 @@ class Monitor(CoreThread, HandOver, IngestLoop, PublishCycles, Health):
         # stored one must match to be restored (monitor.provenance)
         self.provenance = {root: provenance(source.identity(), b) for root, b in books.items()}
         self._compiled_at_ready: dict[str, int] = {}  # numba signatures when ready
-        self.pipeline = Pipeline(books, max_future_s=settings.intervals.max_future_s,
-                                 reeval_ms=settings.intervals.reeval_ms,
-                                 reeval_bps=settings.intervals.reeval_bps,
-                                 models=position_models(settings, books),
-                                 bounds={r: settings.bounds_for(r) for r in books},
-                                 background_refresh=True)
+        self.pipeline = Pipeline.from_settings(books, settings, background_refresh=True)
         self.sinks = list(sinks)
         self.store = next((s for s in self.sinks if isinstance(s, CheckpointStore)), None)
         self.base = base
