@@ -62,7 +62,6 @@ app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True,
 #: the user-fixable errors every command turns into one ``monitor: error:`` line
 USER_ERRORS = (ChainError, FileNotFoundError, ValueError)
 
-
 UNDERLYING_HELP = ("the root of a chain file whose layout has none (end-of-day files not "
                    "named ROOT_YYYY-MM-DD.csv[.gz])")
 
@@ -77,12 +76,10 @@ CONFIG_HELP = ("config file (default: $DEALERFLOW_CONFIG, else ./config.yaml, el
 
 DATA_HELP = "the real-data folder (default: $DEALERFLOW_DATA, data_dir in the config, ../shared/data)"
 
-
 JSON_ROWS_HELP = "print the rows as one JSON array"
 
 
 MARKDOWN_HELP = "a Markdown table (the README's)"
-
 
 COLD_COMPILE = "about 30-100 s on 2 cores"
 

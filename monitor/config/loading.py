@@ -79,7 +79,6 @@ def _known_keys(loc: tuple) -> list[str]:
 
 ENV_PREFIX = "DEALERFLOW_"
 
-
 #: DEALERFLOW_ variables that are not settings (read by the commands themselves)
 OTHER_ENV = (CONFIG_ENV, DATA_ENV)
 

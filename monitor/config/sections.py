@@ -63,7 +63,6 @@ class UnderlyingSettings(Section):
 #: SPX_ohlc_2016-2026-08.csv): the SPY-equivalent liquidity of a dealer's index hedge
 SPX_ADV_UNITS = 6_945_196.0
 
-
 SPX_ADV_SOURCE = ("SPY dollar volume, July 2025 (21 sessions, 1-min bars incl. extended "
                   "hours), in SPX units")
 

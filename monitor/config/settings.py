@@ -126,7 +126,6 @@ class Settings(BaseSettings):
 
 SECRET_SECTIONS = ("alerts",)
 
-
 #: single secret keys inside otherwise public sections
 SECRET_KEYS = (("redis", "password"), ("kafka", "sasl_password"), ("metrics", "token"))
 

@@ -73,7 +73,6 @@ def tape_chunk(s: UnderlyingState) -> None:
         s.tape_rows, s.tape_q, s.tape_bid, s.tape_ask = [], [], [], []
 
 
-
 def pending_of(pending: dict, s: UnderlyingState) -> list:
     """``s``'s entry of a batch's waiting quotes: ``[state, rows, bids, asks, chunks,
     oi_rows]`` (per-tick quotes in the lists, a columns batch's as array chunks, the rows
@@ -82,7 +81,6 @@ def pending_of(pending: dict, s: UnderlyingState) -> list:
     if p is None:
         p = pending[s.root] = [s, [], [], [], [], []]
     return p
-
 
 
 def chunk(p: list) -> None:
@@ -95,12 +93,10 @@ def chunk(p: list) -> None:
         asks.clear()
 
 
-
 def reweight_oi(s: UnderlyingState, oi_rows: list) -> None:
     """Re-weight the rows whose open interest changed (each once), and forget them."""
     s.reweight(np.unique(np.array(oi_rows, dtype=np.int64)))
     oi_rows.clear()
-
 
 
 def joined(chunks: list) -> tuple:

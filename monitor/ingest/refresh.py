@@ -57,7 +57,6 @@ class Refresh:
                 raise self.error
 
 
-
 class Refreshes:
     """The refresh protocol of :class:`monitor.ingest.Pipeline` (a part of it)."""
 

@@ -255,7 +255,6 @@ def spot_price(t: UnderlyingTick) -> float:
     return t.last if math.isfinite(t.last) and t.last > 0 else 0.5 * (t.bid + t.ask)
 
 
-
 def classify_print(price: float, bid: float, ask: float, last_price: float | None) -> int:
     """+1 customer buy, -1 customer sell, 0 unclassified (REFERENCE.md, ``flow`` model):
     at/above the ask buy, at/below the bid sell, inside by the midpoint, at the midpoint

@@ -237,7 +237,6 @@ class UnderlyingState:
         self.dirty = True
 
 
-
 def _plain(d: dict) -> dict:
     """A smile fit's fields as msgpack takes them (numpy scalars as Python numbers)."""
     def one(v):

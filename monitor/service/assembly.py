@@ -40,11 +40,9 @@ from monitor.sources.simulator import MarketSimulator, SimConfig
 log = structlog.get_logger("monitor.service")
 
 
-
 # -- assembly: the source and the sinks from the settings ------------------------------------
 class ServiceError(ValueError):
     """A setting the service cannot start with (one line, for ``monitor: error:``)."""
-
 
 
 def embedded_simulator(settings: Settings, books: dict[str, Book]) -> MarketSimulator:
@@ -59,10 +57,8 @@ def embedded_simulator(settings: Settings, books: dict[str, Book]) -> MarketSimu
                                                seed=emb.seed, **paths))
 
 
-
 #: what the embedded simulator's checkpoints name as their source (monitor.provenance)
 EMBEDDED_SOURCE = "embedded simulator"
-
 
 
 def embedded_source(settings: Settings, books: dict[str, Book]) -> MemorySource:
@@ -80,7 +76,6 @@ def embedded_source(settings: Settings, books: dict[str, Book]) -> MemorySource:
                         identity=EMBEDDED_SOURCE)
 
 
-
 def demo_settings(settings: Settings) -> Settings:
     """With an ``embedded.scenario`` (and no Kafka), the regime windows compressed to the
     scenario's seconds (:data:`monitor.sources.scenarios.DEMO_REGIMES`); else unchanged."""
@@ -92,13 +87,11 @@ def demo_settings(settings: Settings) -> Settings:
         update=DEMO_REGIMES)})  # (model_copy keeps which file the settings came from)
 
 
-
 def embedded_prefix(settings: Settings) -> Settings:
     """Without Kafka (the embedded simulator), the Redis keys under their own prefix,
     ``{redis.prefix}-demo`` (:attr:`Settings.demo_redis_prefix`): a demo never writes
     where a live run reads; else unchanged."""
     return settings if settings.kafka.bootstrap else settings.demo_keys()
-
 
 
 def make_source(settings: Settings, books: dict[str, Book], *, record: Path | None = None,
@@ -132,7 +125,6 @@ def make_source(settings: Settings, books: dict[str, Book], *, record: Path | No
     return source, checkpoints
 
 
-
 async def make_sinks(settings: Settings, metrics: Metrics,
                      warn: Callable[[str], None] | None = None,
                      stream: StreamHub | None = None) -> list[Sink]:
@@ -153,7 +145,6 @@ async def make_sinks(settings: Settings, metrics: Metrics,
         sinks.append(AlertSink(sender, max_quote_staleness_s=a.max_quote_staleness_s,
                                max_oi_age_days=a.max_oi_age_days))
     return sinks
-
 
 
 def replay_verdict(source: ReplaySource, books: dict[str, dict],
@@ -183,7 +174,6 @@ def replay_verdict(source: ReplaySource, books: dict[str, dict],
             + ", ".join(f"{r} sha256 {d[:12]}" for r, d in digests.items())
             + "; solved numbers within 1e-9)")
     return 0
-
 
 
 async def run_service(settings: Settings, books: dict[str, Book], *, base: Path | None = None,

@@ -136,7 +136,6 @@ class HandOver:
                                                            sought.items()})
 
 
-
 def history_gap(history: dict, root: str, chain: str, clock_ns: int,
                 window_s: float) -> str | None:
     """Why a stored regime history is not continuous with the data (None: it is): another

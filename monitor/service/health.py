@@ -54,7 +54,6 @@ class Health:
             print(line, file=self.out, flush=True)
 
 
-
 def readiness_problems(now: float, *, lag_total: int, last_batch: float,
                        failing_since: float | None, store_down_since: float | None,
                        stall_s: float, unreachable_s: float) -> list[str]:

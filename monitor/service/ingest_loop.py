@@ -87,7 +87,6 @@ class IngestLoop:
         return counts.take_dead()
 
 
-
 def _where(token) -> str:
     """The batch a token covers, for a dead-letter header (``topic:partition<offset``)."""
     if isinstance(token, dict):

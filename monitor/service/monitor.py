@@ -125,6 +125,7 @@ class Monitor(CoreThread, HandOver, IngestLoop, PublishCycles, Health):
         self.final_books: dict[str, dict] = {}  # per underlying, the final book's fingerprint
         self._publishing = asyncio.Lock()  # one publish cycle at a time (timer, rebalance)
         self._last_checkpoint_all = time.monotonic()
+        self._unstored: set[str] = set()  # roots whose last checkpoint was not stored
         self._ingest_task: asyncio.Task | None = None
         self._settling: deque[asyncio.Task] = deque()  # batches applied or being applied
         self._lag_total = 0  # consumer lag at the last publish cycle

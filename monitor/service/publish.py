@@ -165,6 +165,10 @@ class PublishCycles:
             # keep up with the partition, so a take-over re-reads little
             self._last_checkpoint_all = now
             force = set(force) | self.owned
+        # an underlying whose last checkpoint was not stored is published again, changed
+        # or not: the offsets its state covers wait for that checkpoint, and a cycle
+        # without it would commit them with nothing stored behind them
+        force = set(force) | self._unstored
         token, frozen = await self._core(self._freeze, force, final)
         # the batches in the token are applied; their dead letters go out (in _settle)
         # before their offsets are committed below
@@ -186,6 +190,8 @@ class PublishCycles:
                 log.info("regime_change", underlying=u.root, regime=ev["regime"],
                          frm=ev["from"], to=ev["to"], message=ev["message"])
         stored = await deliver(PublishCycle(items, *self._count_deltas()), self.sinks)
+        self._unstored = (set() if stored or not self.checkpoints
+                          else self._unstored | {u.root for u in items})
         self.cycles += 1
         now = time.monotonic()
         self._lag_total = sum(lag.values())
@@ -230,7 +236,6 @@ class PublishCycles:
                     synced[key] = n
             out.append(delta)
         return out[0], out[1]
-
 
 
 async def deliver(cycle: PublishCycle, sinks: Sequence[Sink]) -> bool:

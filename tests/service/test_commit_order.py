@@ -7,6 +7,7 @@ the process died before the write)."""
 import asyncio
 
 from monitor.service import Monitor
+from monitor.sinks.base import CheckpointStore
 from monitor.sources.memory import MemorySource
 from monitor.wire.schema import OptionQuote
 from tests.service.helpers import books, make_settings
@@ -67,5 +68,61 @@ async def test_offsets_wait_for_their_dead_letters():
         assert src.commits[0] == (0, 1) and src.kept == ["absurd_price"]
     finally:
         src.release.set()
+        mon.stop()
+        assert await task == 0
+
+
+class FailsFirstCheckpoint(Recorder, CheckpointStore):
+    """A durable store whose first checkpoint write is not stored (as Redis refusing it);
+    it notes, per cycle, the underlyings whose checkpoint it stored."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed = False
+        self.stored: list[set] = []  # per cycle
+
+    async def write(self, cycle) -> bool:
+        await super().write(cycle)
+        roots = {u.root for u in cycle.underlyings if u.checkpoint is not None}
+        if roots and not self.failed:
+            self.failed = True
+            self.stored.append(set())
+            return False
+        self.stored.append(roots)
+        return True
+
+    async def load(self, root, name):
+        return None
+
+
+class Commits(MemorySource):
+    def __init__(self, batches, store: FailsFirstCheckpoint):
+        super().__init__(batches, hold_open=True)
+        self.store = store
+        self.commits: list[tuple[object, int]] = []  # (token, cycles written by then)
+
+    async def commit(self, token):
+        self.commits.append((token, len(self.store.stored)))
+        await super().commit(token)
+
+
+async def test_no_commit_past_a_checkpoint_that_was_not_stored_even_with_no_new_ticks():
+    """A cycle whose checkpoint was not stored keeps its offsets; the next cycles, with no
+    tick of that underlying since, must store its checkpoint before they commit them (a
+    quiet underlying is not "unchanged" while its last checkpoint is missing)."""
+    settings = make_settings()
+    bid, ask = float(BASE.c.bid[ROW]), float(BASE.c.ask[ROW])
+    store = FailsFirstCheckpoint()
+    src = Commits([[OptionQuote(ts_ns=TS + 1, symbol=SYM, bid=bid, ask=ask)]], store)
+    mon = Monitor(settings, src, books(settings), sinks=[store], checkpoints=True)
+    task = asyncio.create_task(mon.run())
+    try:
+        await until(lambda: store.failed and len(store.stored) >= store.stored.index(set()) + 4,
+                    "three publish cycles after the one not stored")
+        assert src.commits, "the batch's offsets were never committed"
+        token, cycles = src.commits[0]
+        # the first commit comes after a cycle that stored SPX's checkpoint
+        assert "SPX" in set().union(*store.stored[:cycles]), (store.stored, src.commits)
+    finally:
         mon.stop()
         assert await task == 0

@@ -114,3 +114,40 @@ async def test_the_embedded_source_keeps_no_checkpoints_and_an_unreachable_redis
         await s.close()
     assert warned == ["Redis at redis://127.0.0.1:1/0 is not reachable; running without it "
                       "(console output only, retrying)"]
+
+
+def test_a_consumer_group_member_owns_nothing_until_it_is_assigned_partitions():
+    """A partitioned source (the Kafka consumer group) hands this process its underlyings
+    in the rebalance hooks: before that it publishes and checkpoints none (another
+    member's state must never be overwritten); an in-memory source's process owns all."""
+    from monitor.config import KafkaSettings
+    from monitor.sources.kafka import KafkaSource
+
+    settings = make_settings()
+    b = books(settings)
+    group = Monitor(settings, KafkaSource(KafkaSettings(bootstrap="127.0.0.1:1")), b)
+    alone = Monitor(settings, MemorySource([]), b)
+    try:
+        assert group.owned == set() and alone.owned == set(b) == {"SPX"}
+    finally:
+        group._shutdown_threads()
+        alone._shutdown_threads()
+
+
+async def test_a_checkpoint_redis_did_not_store_fails_the_cycle():
+    """Redis is a durable sink: a cycle whose checkpoint it could not store is not stored,
+    so its offsets are not committed (``deliver``), while the sink itself never raises."""
+    from monitor.config import RedisSettings
+    from monitor.service import deliver
+    from monitor.sinks.base import PublishCycle, UnderlyingCycle
+    from monitor.sinks.redis_sink import RedisSink
+    from tests.redis_server import free_port
+
+    sink = RedisSink(RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0", prefix="t"),
+                     reconnect_interval=60.0)
+    cycle = PublishCycle([UnderlyingCycle("SPX", {"spot": 1.0}, [], checkpoint=b"cp")])
+    try:
+        assert await sink.write(cycle) is False  # nothing listens on that port
+        assert await deliver(cycle, [sink]) is False
+    finally:
+        await sink.close()

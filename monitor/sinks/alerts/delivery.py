@@ -57,7 +57,6 @@ __all__ = ["TARGET_KINDS", "AlertSender", "alert_sender_from_settings", "alert_s
 
 TARGET_KINDS = ("slack", "teams", "generic")
 
-
 _COUNTERS = ("sent", "failed", "retried", "dropped", "deduplicated", "held", "coalesced",
              "rate_limited")
 
@@ -236,7 +235,6 @@ class AlertSender(AdmissionPolicy, Transport):
         return out
 
 
-
 def alert_sender_from_settings(alerts, **kw) -> AlertSender | None:
     """An :class:`AlertSender` for the webhook URLs in ``alerts``
     (:class:`monitor.config.AlertSecrets`: ``slack_webhook_url``, ``teams_webhook_url``,
@@ -252,7 +250,6 @@ def alert_sender_from_settings(alerts, **kw) -> AlertSender | None:
     if not targets:
         return None
     return AlertSender(targets, **kw)
-
 
 
 def alert_sender_for(settings) -> AlertSender | None:

@@ -13,32 +13,22 @@ from monitor.core.reasons import REJECTIONS
 from monitor.regimes.engine import LABELS
 
 NAMESPACE = "dealerflow"
-
-
 TICK_OUTCOMES = ("applied", "stale", "duplicate", "rejected", "ignored")
-
-
+#: known reasons (:data:`monitor.core.reasons.REJECTIONS`), exported at 0 from the start;
+#: other names (a vendor file's, :data:`monitor.sources.databento.REASONS`) are accepted
+#: while they stay few (see ``max_label_values``)
 REJECT_REASONS = tuple(REJECTIONS)
-
-
 DEFAULT_REGIMES = LABELS  # (the regime engine's registry)
-
-
 UNKNOWN_REGIME = "unknown"
-
-
+#: seconds: 20 us to 100 ms, plus 250 ms and 1 s to see outages (and +Inf)
 LATENCY_BUCKETS = (20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3,
                    50e-3, 100e-3, 250e-3, 1.0)
-
-
 BUCKET_RANGE_PCT = 10
-
-
+#: the 23 bucket labels: ``<-10%``, ``-10%`` ... ``-1%``, ``0%``, ``+1%`` ... ``+10%``,
+#: ``>+10%``
 PROFILE_BUCKETS = (("<-10%",) + tuple(f"{k:+d}%" if k else "0%"
                                       for k in range(-BUCKET_RANGE_PCT, BUCKET_RANGE_PCT + 1))
                    + (">+10%",))
-
-
 QUALITY_GAUGES = (
     ("oi_age_seconds", "Age of the open-interest data in use", "seconds"),
     ("iv_failed_ratio", "Share of quoted contracts whose IV could not be solved", "ratio"),

@@ -48,6 +48,8 @@ class RedisSink(RedisKeys, ReconnectBuffer, StreamIds, ReadBack, Sink, Checkpoin
     to Redis, of the last written state), ``connected``.
     """
 
+    durable = True  # a cycle is stored only when its checkpoints are (Sink)
+
     def __init__(self, settings: RedisSettings, *, logger=None, metrics=None,
                  op_timeout: float = 0.5, connect_timeout: float = 0.5,
                  reconnect_interval: float = 0.5, health_check_interval: int = 5,

@@ -43,6 +43,8 @@ class KafkaSource(KafkaHandOver, KafkaDecode, KafkaDeadLetters, Source):
     ``consumer_options`` / ``producer_options``: extra keyword arguments for aiokafka.
     """
 
+    partitioned = True  # a consumer group hands this process some underlyings
+
     def __init__(self, settings: KafkaSettings, topics: list[str] | None = None,
                  dead_letter: bool = True, *, on_revoked: RebalanceHook | None = None,
                  on_assigned: RebalanceHook | None = None, client_id: str = "dealerflow-monitor",

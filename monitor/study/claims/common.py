@@ -14,19 +14,16 @@ from monitor.study.data import DailyData
 # -- verdict thresholds ("too thin" below these) -------------------------------------------
 MIN_N_GROUP = 30     # each group of a two-group comparison
 
-
 MIN_N_CORR = 30      # pairs in a correlation / each regime of a slope
 
 
 MIN_N_SHARE = 30     # trials of a hit rate / share
-
 
 MIN_EPISODES = 10    # independent episodes of an event study
 
 
 # "no relation" claims are supported only if the interval lies within null ± margin
 NULL_MARGIN_R = 0.2      # correlation
-
 
 NULL_MARGIN_HIT = 0.1    # hit rate around 0.5
 
@@ -37,31 +34,26 @@ NULL_MARGIN_RET = 0.2    # mean daily return difference, pp
 # -- bootstrap -----------------------------------------------------------------------------
 N_BOOT = 2000
 
-
 SEED = 20260821
 
 
 # -- claim parameters ----------------------------------------------------------------------
 RALLY_DAYS = 5       # claim 2: non-overlapping windows of this many sessions ...
 
-
 RALLY_PCT = 2.0      # ... with an SPX gain above this (percent) are "multi-day rallies"
 
 
 JUMP_DAYS = 5        # claim 3: VIX up by at least JUMP_POINTS within JUMP_DAYS sessions
-
 
 JUMP_POINTS = 10.0
 
 
 HORIZONS = (5, 21, 63)
 
-
 EPISODE_GAP = 21     # sessions without an event that separate two episodes
 
 
 SELLOFF_DAYS = 63    # claim 3: "end of the sell-off" = no further fall of more than
-
 
 SELLOFF_DD_PCT = 5.0  # SELLOFF_DD_PCT percent below the event close within SELLOFF_DAYS
 
@@ -117,19 +109,15 @@ def trailing_rank(x: pd.Series, window: int = 252) -> pd.Series:
 #: as negative GEX cluster for weeks)
 DAILY_BLOCK = 21
 
-
 #: blocks of the 5-session windows of claim 2 (4 windows = about a month)
 WINDOW_BLOCK = 4
-
 
 #: blocks for the 2026 own-GEX sample (about 40 sessions: a month-long block would leave
 #: too few blocks to resample)
 SHORT_BLOCK = 5
 
-
 #: Newey-West lags for regressions on daily series (a trading month, as DAILY_BLOCK)
 HAC_LAGS = 21
-
 
 MIN_N_EPISODES = 10
 
