@@ -40,7 +40,33 @@ T_ROW, FWD_ROW, DF_ROW, SVI_A, SVI_B, SVI_RHO, SVI_M, SVI_S = range(len(G_FIELDS
 #: sides of ``by_strike``
 CALLS, PUTS = 0, 1
 
+# the screening scan's state (monitor.core.quotes.scan_ticks), packed by kind and dtype:
+#: int64 ``[N_UI, underlyings]``: event clock, allowed skew and past (ns, 0: none), the
+#: tape's session ``[lo, hi)``, the last spot's ts_ns, the event time from which a refresh
+#: is due, the spot ticks the scan applied, whether trades re-weight the book (0/1)
+UI_FIELDS = ("clock", "skew", "past", "tape_lo", "tape_hi", "spot_ts", "due", "spot_n",
+             "py_trades")
+U_CLOCK, U_SKEW, U_PAST, U_TAPE_LO, U_TAPE_HI, U_SPOT_TS, U_DUE, U_SPOT_N, U_PY_TRADES = (
+    range(len(UI_FIELDS)))
+#: float64 ``[N_UF, underlyings]``: the largest believable trade, the spot a band is
+#: judged from, the spot of the last refresh, the band (%), the believable spots
+UF_FIELDS = ("max_size", "spot_ref", "eval_spot", "band_pct", "spot_lo", "spot_hi")
+U_MAX_SIZE, U_SPOT_REF, U_EVAL_SPOT, U_BAND_PCT, U_SPOT_LO, U_SPOT_HI = range(len(UF_FIELDS))
+#: int64 ``[N_CI, contracts]``: the last applied quote's ts_ns, the last print's, the
+#: serial of the batch whose quote is in force
+CI_FIELDS = ("last_ts", "last_print", "pend_mark")
+C_LAST_TS, C_LAST_PRINT, C_PEND_MARK = range(len(CI_FIELDS))
+#: float64 ``[N_CF, contracts]``: the highest believable price, the quote in force (bid,
+#: ask), the last print's price
+CF_FIELDS = ("max_px", "pend_bid", "pend_ask", "last_px")
+C_MAX_PX, C_PEND_BID, C_PEND_ASK, C_LAST_PX = range(len(CF_FIELDS))
+
 __all__ = ["INPUTS", "F_FIELDS", "N_F", "STRIKE", "BID", "ASK", "POS", "IV", "IV_SOURCE", "GREEK0",
            "DELTA", "GAMMA", "VEGA", "VANNA", "CHARM", "CONTRIB0", "N_EXPOSURES",
            "EXP_GREEK_ROW", "EXP_SPOT_POWER", "EXP_SCALE", "G_FIELDS", "T_ROW", "FWD_ROW",
-           "DF_ROW", "SVI_A", "SVI_B", "SVI_RHO", "SVI_M", "SVI_S", "CALLS", "PUTS"]
+           "DF_ROW", "SVI_A", "SVI_B", "SVI_RHO", "SVI_M", "SVI_S", "CALLS", "PUTS",
+           "UI_FIELDS", "U_CLOCK", "U_SKEW", "U_PAST", "U_TAPE_LO", "U_TAPE_HI", "U_SPOT_TS",
+           "U_DUE", "U_SPOT_N", "U_PY_TRADES", "UF_FIELDS", "U_MAX_SIZE", "U_SPOT_REF",
+           "U_EVAL_SPOT", "U_BAND_PCT", "U_SPOT_LO", "U_SPOT_HI", "CI_FIELDS", "C_LAST_TS",
+           "C_LAST_PRINT", "C_PEND_MARK", "CF_FIELDS", "C_MAX_PX", "C_PEND_BID", "C_PEND_ASK",
+           "C_LAST_PX"]

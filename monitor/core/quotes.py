@@ -21,6 +21,30 @@ import numpy as np
 
 from monitor.core.jit import kernel
 from monitor.core.kinds import QUOTE, TRADE
+from monitor.core.layout import (
+    C_LAST_PRINT,
+    C_LAST_PX,
+    C_LAST_TS,
+    C_MAX_PX,
+    C_PEND_ASK,
+    C_PEND_BID,
+    C_PEND_MARK,
+    U_BAND_PCT,
+    U_CLOCK,
+    U_DUE,
+    U_EVAL_SPOT,
+    U_MAX_SIZE,
+    U_PAST,
+    U_PY_TRADES,
+    U_SKEW,
+    U_SPOT_HI,
+    U_SPOT_LO,
+    U_SPOT_N,
+    U_SPOT_REF,
+    U_SPOT_TS,
+    U_TAPE_HI,
+    U_TAPE_LO,
+)
 from monitor.core.symbol_index import find
 
 APPLY, UNKNOWN, NAN, NEGATIVE, CROSSED, STALE, FUTURE, ABSURD, PAST = 0, 1, 2, 3, 4, 5, 6, 7, 8
@@ -65,11 +89,8 @@ def classify(price, bid, ask, last_price):
 
 
 @kernel
-def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px, state_of,
-               clock, skew, past, max_size, tape_lo, tape_hi, py_trades, pend_bid,
-               pend_ask, pend_mark, book_bid, book_ask, last_px, last_print, out, side,
-               spot_of, spot_px, spot_ts, spot_ref, eval_spot, bands, reeval_frac,
-               due_ns, spot_n):
+def scan_ticks(kind, ts, x0, x1, rows, out, side, book_bid, book_ask, spot_of, spot_px,
+               start, serial, ts_limit, reeval_frac, state_of, ui, uf, ci, cf):
     """Screen and apply, in order from ``start``, the quotes and trades of a columns batch
     (``rows`` from :func:`lookup_symbols`) as the pipeline's per-tick path does, and stop
     at the first row that path must take (returned; ``len(kind)`` when none is left): a
@@ -78,6 +99,9 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
     outside its tape's session ``[tape_lo[u], tape_hi[u])``. A stopping row is left
     untouched.
 
+    The state is packed by kind and dtype (:mod:`monitor.core.layout`): per underlying
+    ``ui`` (int64) and ``uf`` (float64), per contract ``ci`` and ``cf``; each name below is
+    the row of that name (``clock`` = ``ui[U_CLOCK]``, ``max_px`` = ``cf[C_MAX_PX]``...).
     Per underlying ``u`` (``state_of[row]``): ``clock`` its event clock (advanced by
     accepted quotes), ``skew`` / ``past`` the allowed distance after / before it in ns (0:
     none), ``max_size`` the largest believable trade; ``ts_limit`` the wall-clock limit.
@@ -94,13 +118,20 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
     here only when that path would apply them without a word: the price finite and
     positive, the time inside the limits and not before the underlying's last spot
     (``spot_ts[u]``), the move from the last spot (``spot_ref[u]``) inside the band
-    (``bands[u, 0]``, in %), the price inside the believable spots ``bands[u, 1] ..
-    bands[u, 2]`` (``bounds.max_spot_x``), and no whole-chain refresh to start (a move of
+    (``band_pct[u]``, in %), the price inside the believable spots ``spot_lo[u] ..
+    spot_hi[u]`` (``bounds.max_spot_x``), and no whole-chain refresh to start (a move of
     ``reeval_frac`` or more from the spot of the last refresh ``eval_spot[u]``, or an
     event clock at or past ``due_ns[u]``: ``monitor.ingest``). Such a
     tick advances ``spot_ts``, the event clock and ``spot_ref`` (the pending spot) and
     is counted in ``spot_n[u]``; any other stops the scan. Any other row of another kind
     (``spot_of[k]`` -1) stops it."""
+    clock, skew, past = ui[U_CLOCK], ui[U_SKEW], ui[U_PAST]
+    tape_lo, tape_hi, spot_ts = ui[U_TAPE_LO], ui[U_TAPE_HI], ui[U_SPOT_TS]
+    due_ns, spot_n, py_trades = ui[U_DUE], ui[U_SPOT_N], ui[U_PY_TRADES]
+    max_size, spot_ref, eval_spot = uf[U_MAX_SIZE], uf[U_SPOT_REF], uf[U_EVAL_SPOT]
+    band_pct, spot_lo, spot_hi = uf[U_BAND_PCT], uf[U_SPOT_LO], uf[U_SPOT_HI]
+    last_ts, last_print, pend_mark = ci[C_LAST_TS], ci[C_LAST_PRINT], ci[C_PEND_MARK]
+    max_px, pend_bid, pend_ask, last_px = cf[C_MAX_PX], cf[C_PEND_BID], cf[C_PEND_ASK], cf[C_LAST_PX]
     n = kind.shape[0]
     for k in range(start, n):
         kd = kind[k]
@@ -116,8 +147,8 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
             if past[u] > 0 and t < clock[u] - past[u]:
                 return k
             # (the same arithmetic as the per-tick path, so both decide alike)
-            if (abs(px / spot_ref[u] - 1.0) * 100.0 > bands[u, 0] or px < bands[u, 1]
-                    or px > bands[u, 2]):
+            if (abs(px / spot_ref[u] - 1.0) * 100.0 > band_pct[u] or px < spot_lo[u]
+                    or px > spot_hi[u]):
                 return k
             if abs(px / eval_spot[u] - 1.0) >= reeval_frac or max(t, clock[u]) >= due_ns[u]:
                 return k
@@ -181,7 +212,7 @@ def scan_ticks(kind, ts, x0, x1, rows, start, serial, ts_limit, last_ts, max_px,
         if t <= last_print[r]:
             out[k] = STALE if t < last_print[r] else DUPLICATE
             continue
-        if py_trades[u] or t < tape_lo[u] or t >= tape_hi[u]:
+        if py_trades[u] != 0 or t < tape_lo[u] or t >= tape_hi[u]:
             return k
         last_print[r] = t
         if pend_mark[r] == serial:

@@ -55,6 +55,7 @@ import numpy as np
 
 from monitor.chain.occ import underlying_of_root
 from monitor.core.book import Book
+from monitor.core.layout import C_LAST_PRINT, C_LAST_PX, C_LAST_TS, CF_FIELDS, CI_FIELDS
 from monitor.core.symbol_index import SymbolIndex
 from monitor.ingest.counts import Counts
 from monitor.ingest.pending import Pending
@@ -103,9 +104,12 @@ class Pipeline(TickRules, ColumnsScan, Pending, Refreshes):
         # (SymbolIndex) and screened against one last_ts array whose slices are the
         # states' own last_ts
         sizes = [len(book.c.strike) for book in books.values()]
-        self.last_ts = np.full(sum(sizes), -1, dtype=np.int64)
-        self.last_px = np.full(sum(sizes), np.nan)  # per contract: last print (tick rule)
-        self.print_ts = np.full(sum(sizes), -1, dtype=np.int64)  # and its ts_ns
+        # the scan's per-contract state, packed (monitor.core.layout: ci int64, cf float64);
+        # the arrays the Python side reads are its rows (views), the states' their slices
+        self.ci = np.full((len(CI_FIELDS), sum(sizes)), -1, dtype=np.int64)
+        self.cf = np.full((len(CF_FIELDS), sum(sizes)), np.nan)
+        self.last_ts, self.print_ts = self.ci[C_LAST_TS], self.ci[C_LAST_PRINT]
+        self.last_px = self.cf[C_LAST_PX]  # per contract: last print (tick rule)
         self.state_list: list[UnderlyingState] = []  # (state id = position here)
         names: list[str] = []
         start = 0
@@ -140,35 +144,7 @@ class Pipeline(TickRules, ColumnsScan, Pending, Refreshes):
         self.counts = Counts()
         self.max_vol_index = max((s.bounds.max_vol_index for s in self.state_list),
                                  default=BoundsSettings().max_vol_index)
-        self.max_px = (np.concatenate([s.max_px for s in self.state_list]) if sizes
-                       else np.zeros(0))
-        # the columns path (scan_ticks): per underlying, its bounds and (synced around each
-        # scan) its event clock, its tape's session and whether its trades re-weight the
-        # book; per contract, the quote in force of the batch being scanned
-        self.skew_a = np.array([s.skew_ns for s in self.state_list], dtype=np.int64)
-        self.past_a = np.array([s.past_ns for s in self.state_list], dtype=np.int64)
-        self.max_size = np.array([s.bounds.max_trade_contracts for s in self.state_list],
-                                 dtype=np.float64)
-        self.clock_a = np.zeros(len(sizes), dtype=np.int64)
-        # without a tape every print is inside "its session" (synced per scan otherwise)
-        self.tape_lo = np.full(len(sizes), np.iinfo(np.int64).min, dtype=np.int64)
-        self.tape_hi = np.full(len(sizes), np.iinfo(np.int64).max, dtype=np.int64)
-        self.py_trades = np.array([s.position_model == "flow" for s in self.state_list],
-                                  dtype=np.bool_)
-        # underlying ticks in the scan: per underlying, its last spot's ts_ns, the spot the
-        # band is judged from (pending, else the last refresh's), the last refresh's spot,
-        # the band (%), the event time from which a refresh is due, and the ticks the scan
-        # applied (the band: its % and the believable spots, lowest and highest)
-        self.spot_ts_a = np.zeros(len(sizes), dtype=np.int64)
-        self.spot_ref_a = np.ones(len(sizes))
-        self.eval_spot_a = np.ones(len(sizes))
-        self.band_a = np.array([(s.bounds.spot_band_pct, *s.spot_range)
-                                for s in self.state_list], dtype=np.float64).reshape(-1, 3)
-        self.due_a = np.zeros(len(sizes), dtype=np.int64)
-        self.spot_n_a = np.zeros(len(sizes), dtype=np.int64)
-        self.pend_bid = np.zeros(len(self.last_ts))
-        self.pend_ask = np.zeros(len(self.last_ts))
-        self.pend_mark = np.zeros(len(self.last_ts), dtype=np.int64)
+        self._init_scan()
         self.serial = 1  # of the columns batch being scanned (marks its quotes in force)
 
     @classmethod
