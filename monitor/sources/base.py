@@ -12,9 +12,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
+from monitor.wire.columns import TickColumns
 from monitor.wire.schema import Tick
 
-__all__ = ["Batch", "Source", "SourceUnavailable"]
+#: one element of a batch: a tick, or a run of quotes and trades decoded straight into
+#: columns (:class:`monitor.wire.columns.TickColumns`, its other ticks as objects); the
+#: pipeline applies either in arrival order
+BatchItem = Tick | TickColumns
+
+__all__ = ["Batch", "BatchItem", "Source", "SourceUnavailable"]
 
 
 class SourceUnavailable(RuntimeError):
@@ -25,7 +31,7 @@ class SourceUnavailable(RuntimeError):
 class Batch:
     """Ticks received together, in arrival order (order is preserved per underlying)."""
 
-    ticks: list[Tick]
+    ticks: list[BatchItem]
     #: ``(reason, context)`` per rejected unit, from decoding (reason ``"malformed"``)
     errors: list[tuple[str, str]]
     #: opaque; pass back to :meth:`Source.commit` after applying and publishing
