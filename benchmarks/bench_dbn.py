@@ -17,8 +17,8 @@ Rows (min / median / max over the rounds, the machine's load beside them):
   ticks, translated beforehand, applied to fresh books (what the replay could reach if
   translating cost nothing).
 * **bare producer**: aiokafka sending the same ticks, grouped and encoded beforehand
-  exactly as the bridge's producer groups and encodes them, ticks/s (Tansu, the tests'
-  broker, on this machine).
+  exactly as the bridge's producer groups and encodes them, ticks/s (the tests' broker,
+  tests/broker.py: Apache Kafka where a JVM is present, else Tansu; on this machine).
 * **bridge**: ``monitor bridge databento --replay``'s work (decode, translate, encode,
   send, wait for the broker), ticks/s. Target: at least half the bare producer's rate.
 
@@ -193,6 +193,7 @@ def main() -> int:
     roots = list(build_books(settings, chains))
     n_records = len(read_dbn(path))
     broker = start_broker()
+    broker_name = broker.name
     try:
         asyncio.run(create_topics(broker.bootstrap, [settings.kafka.topics.ticks], 3))
         chunks = [ticks for ticks, _ in DbnReplaySource(path, settings, roots).chunks()]
@@ -236,7 +237,7 @@ def main() -> int:
         f"{load0[0]:.2f} at the start, {load1[0]:.2f} at the end; {args.rounds} rounds. "
         f"Session (synthetic ticks over the packaged real SPX chain): {n_records:,} OPRA "
         f"records, {applied:,} ticks applied, {ticks:,} ticks in {len(msgs):,} messages of up "
-        f"to {args.batch} ({settings.kafka.encoding}); broker: Tansu, memory storage, on the "
+        f"to {args.batch} ({settings.kafka.encoding}); broker: {broker_name}, on the "
         f"same machine.", "",
         "| row | min / median / max | unit | target | median ratio | verdict |",
         "|---|---|---|---|---|---|",

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_service.py [--quick] [--chain PATH] [--ticks N]
         [--latency-s S] [--fetch-max-wait-ms MS] [--linger-ms MS]
 
-Starts its own Tansu broker (``tests/broker.py``), builds a simulated session from a real
+Starts its own broker (``tests/broker.py``: Apache Kafka where a JVM is present, else Tansu), builds a simulated session from a real
 chain (``MarketSimulator``, random-walk spot, seed fixed) and prints markdown: machine
 facts, one results table, diagnostics and a PASS/MISS list against the targets.
 
@@ -835,7 +835,7 @@ def report(args, out: dict, t_total: float) -> None:
     pr(f"- load average at start: {out['load_start']}; at end: {loadavg()} (2 cores shared "
        f"with the broker, the producer process and other work: re-run before trusting a "
        f"close MISS)")
-    pr(f"- broker: Tansu (memory storage) on {out['bootstrap']}, {PARTITIONS} partitions per "
+    pr(f"- broker: {out['broker']} on {out['bootstrap']}, {PARTITIONS} partitions per "
        f"topic (one key, so each topic's ticks sit in one partition)")
     kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(out["kinds"].items()))
     pr(f"- session: {n:,} ticks from `{Path(args.chain).name}` ({kinds}); built in "
@@ -1042,7 +1042,7 @@ def main() -> int:
     out: dict = {"load_start": loadavg(), "git": git_state()}
     broker = start_broker()
     try:
-        out["bootstrap"] = broker.bootstrap
+        out["bootstrap"], out["broker"] = broker.bootstrap, broker.name
         asyncio.run(run_all(args, broker.bootstrap, out))
     except BaseException:
         print("benchmark failed; broker log tail:\n" + broker.log_tail(2000), file=sys.stderr)

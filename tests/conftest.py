@@ -1,14 +1,20 @@
-"""Session fixtures: a real Kafka-protocol broker (Tansu) and a real Redis."""
+"""Session fixtures: a real Kafka broker (Apache Kafka where a JVM is present, else Tansu:
+tests/broker.py) and a real Redis."""
 
 import subprocess
 import time
 
 import pytest
 
-from tests.broker import kafka_bootstrap  # noqa: F401
+from tests.broker import broker_kind, broker_name, kafka_bootstrap  # noqa: F401
 from tests.redis_server import REDIS_SERVER, ping
 
 SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def pytest_report_header(config):
+    """Which Kafka broker the tests that need one run against."""
+    return f"kafka broker: {broker_name(broker_kind())} (tests/broker.py)"
 
 
 @pytest.fixture(scope="session")

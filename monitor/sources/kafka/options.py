@@ -45,6 +45,12 @@ def start_failure(err: BaseException, bootstrap: str, opts: dict) -> SourceUnava
             f"Kafka at {bootstrap} refused the SASL login ({mechanism} as "
             f"{opts.get('sasl_plain_username')!r}): check kafka.sasl_username and "
             "DEALERFLOW_KAFKA__SASL_PASSWORD")
+    if type(err).__name__ == "InvalidSessionTimeoutError":
+        return SourceUnavailable(
+            f"Kafka at {bootstrap} refused the consumer group's session timeout "
+            f"(kafka.session_timeout_ms): it must lie within the broker's "
+            "group.min.session.timeout.ms and group.max.session.timeout.ms (6 s and 30 min "
+            "by default)")
     if isinstance(err, KafkaError):
         plain = not (sasl or "SSL" in str(opts.get("security_protocol", "")))
         hint = (" (it accepts connections but closed the Kafka handshake, as a broker that "
