@@ -382,3 +382,31 @@ async def test_memory_source_async_iterable_and_hold_open():
     assert seen == [0, 1, 2] and not task.done()  # held open after the last item
     await src.stop()
     await asyncio.wait_for(task, 1.0)
+
+
+async def test_a_session_timeout_the_broker_refuses_is_one_line_naming_the_setting(
+        kafka_bootstrap):
+    """Apache Kafka refuses a group member whose session timeout lies outside its bounds
+    (the test broker's minimum is 1 s): the start fails with one line naming the setting,
+    not a connection problem. (Tansu, the fallback broker, has no such bound.)"""
+    from monitor.sources.base import SourceUnavailable
+    from tests.broker import broker_kind
+
+    topics = _topics()
+    await create_topics(kafka_bootstrap, [topics.ticks], 1)
+    src = _source(_settings(kafka_bootstrap, topics),
+                  consumer_options={"session_timeout_ms": 100, "heartbeat_interval_ms": 30})
+    if broker_kind() != "kafka":
+        await src.start()
+        await src.stop()
+        return
+    try:
+        with pytest.raises(SourceUnavailable) as err:
+            await src.start()
+    finally:
+        await src.stop()
+    assert str(err.value) == (
+        f"Kafka at {kafka_bootstrap} refused the consumer group's session timeout "
+        "(kafka.session_timeout_ms): it must lie within the broker's "
+        "group.min.session.timeout.ms and group.max.session.timeout.ms (6 s and 30 min by "
+        "default)")
