@@ -90,6 +90,11 @@ def test_compose_validates_and_references_what_exists():
         settings_from_env({k: v for k, v in services[name].get("environment", {}).items()})
     port = Settings().metrics.port
     assert f"{port}:{port}" in services["monitor"]["ports"]
+    # the Kafka a deployment runs is the release the tests run (tests/kafka/pom.xml)
+    from tests.broker import KAFKA_VERSION
+    assert services["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
+    assert f"<kafka.version>{KAFKA_VERSION}</kafka.version>" in (
+        REPO / "tests" / "kafka" / "pom.xml").read_text()
     prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     assert prom["scrape_configs"][0]["static_configs"][0]["targets"] == [f"monitor:{port}"]
     assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
