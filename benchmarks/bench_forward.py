@@ -87,7 +87,10 @@ def peer(book: Book, clocks) -> dict:
         per = 0.01 * S * w * np.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi)
         slot = sidx[live] * 2 + (~call[live])
         by = np.bincount(slot, weights=per, minlength=2 * len(book.strikes)).reshape(-1, 2)
-        walls = [float(book.strikes[np.argmax(np.abs(by[:, j]))]) for j in (0, 1)]
+        # the call wall at or above spot, the put wall at or below (monitor.core.levels.walls)
+        side = np.stack([book.strikes >= S, book.strikes <= S], axis=1)
+        walls = [float(book.strikes[np.argmax(np.where(side[:, j], np.abs(by[:, j]), 0.0))])
+                 for j in (0, 1)]
         out[name] = (zg, total, walls)
     close = dict(clocks)["close"]
     T, F, df = at(close)

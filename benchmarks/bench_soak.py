@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_soak.py [--seconds 600] [--rate 200000]
         [--encoding records] [--warmup-s 60] [--partitions 6] [--chain PATH ...]
 
-Starts its own Tansu broker (tests/broker.py) and uses the Redis at ``redis.url``
+Starts its own broker (tests/broker.py: Apache Kafka where a JVM is present, else Tansu) and uses the Redis at ``redis.url``
 (127.0.0.1:6379, a key prefix of its own, deleted after). Several underlyings (default:
 CBOE's end-of-day SPX and VIX chains of 2026-06-12, CBOE quotedata chains of SPY, NDX and
 TSLA), one session each from the simulator (random-walk spot), merged in event time. A
@@ -225,7 +225,8 @@ async def soak(args) -> dict:
         await redis.close()
         proc.join(timeout=10)
         steady = np.array(lat.lat[len(lat.lat) // 10:]) * 1e3  # after the first tenth
-        return {"rc": rc, "sent": sent, "received": received, "elapsed": elapsed,
+        return {"rc": rc, "broker": broker.name, "sent": sent, "received": received,
+                "elapsed": elapsed,
                 "late_max": late_max, "t_end": t_end, "rss0": rss0, "rss_warm": warm_rss,
                 "rss_end": rss_end, "warm_t": warm_t, "warm_n": warm_n,
                 "rate_after_warm": (received - warm_n) / max(t_end - warm_t, 1e-9),
@@ -260,7 +261,8 @@ def main() -> int:
     growth = (r["rss_end"] / r["rss_warm"] - 1) * 100
     print(f"## Soak: {args.seconds:.0f} s at {args.rate:,.0f} ticks/s ({args.encoding}), "
           f"{len(r['roots'])} underlyings ({', '.join(r['roots'])}, {r['contracts']:,} "
-          f"contracts), {args.partitions} partitions, {args.chunk} ticks per message\n")
+          f"contracts), {args.partitions} partitions, {args.chunk} ticks per message; broker: "
+          f"{r['broker']}\n")
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average before {load0[0]:.2f}, after {load1[0]:.2f} (1 min)\n")
     print("| measure | value |\n|---|---|")
@@ -292,7 +294,7 @@ def main() -> int:
     if r["sent"] > r["received"]:
         print("\nTicks not received within the drain (120 s after the producer ended) were "
               "not fetched in time: the rate received fell while the broker's memory grew "
-              "(Tansu's memory storage keeps every record; see the per-minute rates), the "
+              "(with Tansu, whose memory storage keeps every record; see the per-minute rates), the "
               "monitor rejected none and its own memory stayed flat.")
     return 0
 

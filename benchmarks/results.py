@@ -80,7 +80,8 @@ def recorded(name: str, title: str, *, write: bool = True, ok: list | None = Non
               f"start, {load():.2f} at the end; command `{' '.join([script, *sys.argv[1:]])}`."
               "\n\n")
     RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f"{name}.md").write_text(header + buf.getvalue().strip() + "\n")
+    # (the run's own headings one level under the title)
+    (RESULTS_DIR / f"{name}.md").write_text(header + _demoted(buf.getvalue().strip()) + "\n")
     rebuild()
 
 
