@@ -6,29 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.core.layout import (
-    C_MAX_PX,
-    C_PEND_ASK,
-    C_PEND_BID,
-    C_PEND_MARK,
-    U_BAND_PCT,
-    U_CLOCK,
-    U_DUE,
-    U_EVAL_SPOT,
-    U_MAX_SIZE,
-    U_PAST,
-    U_PY_TRADES,
-    U_SKEW,
-    U_SPOT_HI,
-    U_SPOT_LO,
-    U_SPOT_N,
-    U_SPOT_REF,
-    U_SPOT_TS,
-    U_TAPE_HI,
-    U_TAPE_LO,
-    UF_FIELDS,
-    UI_FIELDS,
-)
+from monitor.core import layout as L
 from monitor.core.quotes import (
     APPLY,
     DUPLICATE,
@@ -110,27 +88,27 @@ class ColumnsScan:
         and what an underlying tick is judged by. The arrays the Python side reads are rows
         of these (views)."""
         st = self.state_list
-        self.max_px, self.pend_bid, self.pend_ask = (self.cf[C_MAX_PX], self.cf[C_PEND_BID],
-                                                     self.cf[C_PEND_ASK])
+        self.max_px, self.pend_bid, self.pend_ask = (self.cf[L.C_MAX_PX], self.cf[L.C_PEND_BID],
+                                                     self.cf[L.C_PEND_ASK])
         self.max_px[:] = np.concatenate([s.max_px for s in st]) if st else 0.0
         self.pend_bid[:] = self.pend_ask[:] = 0.0
-        self.pend_mark = self.ci[C_PEND_MARK]
+        self.pend_mark = self.ci[L.C_PEND_MARK]
         self.pend_mark[:] = 0
-        self.ui = ui = np.zeros((len(UI_FIELDS), len(st)), dtype=np.int64)
-        self.uf = uf = np.zeros((len(UF_FIELDS), len(st)))
-        ui[U_SKEW] = [s.skew_ns for s in st]
-        ui[U_PAST] = [s.past_ns for s in st]
+        self.ui = ui = np.zeros((len(L.UI_FIELDS), len(st)), dtype=np.int64)
+        self.uf = uf = np.zeros((len(L.UF_FIELDS), len(st)))
+        ui[L.U_SKEW] = [s.skew_ns for s in st]
+        ui[L.U_PAST] = [s.past_ns for s in st]
         # without a tape every print is inside "its session" (synced per scan otherwise)
-        ui[U_TAPE_LO], ui[U_TAPE_HI] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-        ui[U_PY_TRADES] = [s.position_model == "flow" for s in st]
-        uf[U_MAX_SIZE] = [s.bounds.max_trade_contracts for s in st]
-        uf[U_SPOT_REF] = uf[U_EVAL_SPOT] = 1.0
-        uf[U_BAND_PCT] = [s.bounds.spot_band_pct for s in st]
-        uf[U_SPOT_LO] = [s.spot_range[0] for s in st]
-        uf[U_SPOT_HI] = [s.spot_range[1] for s in st]
-        self.clock_a, self.tape_lo, self.tape_hi = ui[U_CLOCK], ui[U_TAPE_LO], ui[U_TAPE_HI]
-        self.spot_ts_a, self.due_a, self.spot_n_a = ui[U_SPOT_TS], ui[U_DUE], ui[U_SPOT_N]
-        self.spot_ref_a, self.eval_spot_a = uf[U_SPOT_REF], uf[U_EVAL_SPOT]
+        ui[L.U_TAPE_LO], ui[L.U_TAPE_HI] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+        ui[L.U_PY_TRADES] = [s.position_model == "flow" for s in st]
+        uf[L.U_MAX_SIZE] = [s.bounds.max_trade_contracts for s in st]
+        uf[L.U_SPOT_REF] = uf[L.U_EVAL_SPOT] = 1.0
+        uf[L.U_BAND_PCT] = [s.bounds.spot_band_pct for s in st]
+        uf[L.U_SPOT_LO] = [s.spot_range[0] for s in st]
+        uf[L.U_SPOT_HI] = [s.spot_range[1] for s in st]
+        self.clock_a, self.tape_lo, self.tape_hi = ui[L.U_CLOCK], ui[L.U_TAPE_LO], ui[L.U_TAPE_HI]
+        self.spot_ts_a, self.due_a, self.spot_n_a = ui[L.U_SPOT_TS], ui[L.U_DUE], ui[L.U_SPOT_N]
+        self.spot_ref_a, self.eval_spot_a = uf[L.U_SPOT_REF], uf[L.U_EVAL_SPOT]
 
     def _moved_pending(self) -> None:
         """Quotes the per-tick path left in force (``pending_quote``) as the scan's quotes
