@@ -41,6 +41,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from results import cpu_model  # (benchmarks/results.py, beside this script)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CHAIN = REPO / ".." / "shared" / "data" / "cboe_chain_eod_2026" / "SPX" / "SPX_2026-08-21.csv.gz"
@@ -99,16 +100,6 @@ def version(dist: str) -> str:
         return md.version(dist)
     except md.PackageNotFoundError:
         return "not installed"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 class OtherLoad:
